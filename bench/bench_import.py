@@ -1,0 +1,95 @@
+"""Import benchmark: stream a generated JSONL of N chat trajectories into a fresh workspace.
+
+Prints trajectories/s and peak memory, and checks that memory stays flat as the file grows by
+importing a file 4x smaller first. Target (SPEC §3): >= 2,000 trajectories/s, flat memory.
+
+    python bench/bench_import.py [--n 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+TARGET_RATE = 2000.0
+
+TOOLS = ["search_flights", "get_user_details", "book_reservation", "cancel_reservation", "calculate"]
+
+
+def make_record(i: int, rng: random.Random) -> dict:
+    messages = [{"role": "system", "content": "You are an airline agent. Follow the policy."},
+                {"role": "user", "content": f"Task {i}: please change my booking {rng.randrange(10**6)}"}]
+    for turn in range(rng.randint(3, 6)):
+        call_id = f"call_{i}_{turn}"
+        tool = rng.choice(TOOLS)
+        messages.append({"role": "assistant", "content": None, "tool_calls": [{
+            "id": call_id, "type": "function",
+            "function": {"name": tool, "arguments": json.dumps({"id": rng.randrange(1000), "n": turn})}}]})
+        result = "Error: not found" if rng.random() < 0.1 else json.dumps({"ok": True, "value": rng.random()})
+        messages.append({"role": "tool", "tool_call_id": call_id, "content": result})
+    messages.append({"role": "assistant", "content": f"Done with task {i}."})
+    return {"task_id": str(i), "messages": messages, "reward": float(rng.random() < 0.4), "model": "gen-1"}
+
+
+def write_file(path: Path, n: int, seed: int = 0) -> None:
+    rng = random.Random(seed)
+    with path.open("w") as f:
+        for i in range(n):
+            f.write(json.dumps(make_record(i, rng)) + "\n")
+
+
+_CHILD = r"""
+import json, resource, sys, time
+from trace2skill.store import Workspace
+from trace2skill.ingest import import_paths
+ws = Workspace(sys.argv[2])
+start = time.perf_counter()
+report = import_paths(ws, [sys.argv[1]])
+elapsed = time.perf_counter() - start
+peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"imported": report.imported, "errors": len(report.errors), "seconds": elapsed,
+                  "peak_mib": peak_kib / 1024}))
+"""
+
+
+def run_import(path: Path, db: Path) -> dict:
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(path), str(db)], check=True,
+                         capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=10_000)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        small, large = Path(tmp, "small.jsonl"), Path(tmp, "large.jsonl")
+        write_file(small, max(args.n // 4, 1), seed=1)
+        write_file(large, args.n, seed=2)
+        small_run = run_import(small, Path(tmp, "small.db"))
+        large_run = run_import(large, Path(tmp, "large.db"))
+    rate = large_run["imported"] / large_run["seconds"]
+    growth = large_run["peak_mib"] / small_run["peak_mib"]
+    figures = [
+        {"name": "import rate (trajectories/s)", "value": round(rate), "target": ">= 2000",
+         "meets": rate >= TARGET_RATE},
+        {"name": "peak memory growth for a 4x larger file (ratio)", "value": round(growth, 2),
+         "target": "<= 1.25", "meets": growth <= 1.25},
+    ]
+    print(f"peak memory: {small_run['peak_mib']:.1f} MiB for {args.n // 4}, "
+          f"{large_run['peak_mib']:.1f} MiB for {args.n} trajectories")
+    for fig in figures:
+        print(f"{fig['name']:<50} {fig['value']:>10}   target {fig['target']:<8} "
+              f"{'MEETS' if fig['meets'] else 'MISSES'}")
+    if large_run["imported"] != args.n or large_run["errors"]:
+        print(f"warning: imported {large_run['imported']} of {args.n} with {large_run['errors']} errors")
+    return figures
+
+
+if __name__ == "__main__":
+    main()

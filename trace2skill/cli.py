@@ -1,0 +1,206 @@
+"""The `trace2skill` command line: the same library functions the app calls."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from trace2skill.errors import Trace2SkillError
+from trace2skill.store import Workspace
+from trace2skill.store.stats import workspace_stats
+from trace2skill.store.trajectories import TrajectoryFilter, count_trajectories, get_trajectory, list_trajectories
+
+db_option = click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Workspace database file (default: $TRACE2SKILL_DB or the per-user data folder).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+def _workspace(db_path: str | None) -> Workspace:
+    return Workspace(db_path)
+
+
+def _print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def _clip(text: str | None, width: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class _Group(click.Group):
+    """Turns library errors into one clear line and exit status 2, instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Trace2SkillError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="trace2skill")
+def main() -> None:
+    """Turn LLM-agent trajectories into a reviewed Agent Skill."""
+
+
+# --------------------------------------------------------------------------- import
+
+
+@main.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--format", "format_name", default=None, help="Skip detection and read every file as this format.")
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Field mapping (JSON/YAML) for the generic importer.")
+@json_option
+@db_option
+def import_cmd(paths: tuple[str, ...], format_name: str | None, mapping: str | None, as_json: bool,
+               db_path: str | None) -> None:
+    """Import trajectory files (or folders of them); formats are detected."""
+    from trace2skill.ingest.pipeline import import_paths
+
+    ws = _workspace(db_path)
+
+    def on_file(report: Any) -> None:
+        if not as_json:
+            click.echo(
+                f"{report.file}: {report.format or '?'}: {report.imported} imported, "
+                f"{report.duplicates} already present, {len(report.errors)} errors",
+                err=True,
+            )
+
+    report = import_paths(ws, paths, format_name=format_name, mapping=mapping, on_file=on_file)
+    if as_json:
+        _print_json(report.as_dict())
+    else:
+        for issue in report.errors:
+            click.echo(f"  error: {issue}", err=True)
+        click.echo(f"{report.imported} trajectories imported, {report.duplicates} already present, "
+                   f"{len(report.errors)} errors")
+    if report.errors:
+        sys.exit(1)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@main.command()
+@json_option
+@db_option
+def stats(as_json: bool, db_path: str | None) -> None:
+    """Counts of everything in the workspace."""
+    data = workspace_stats(_workspace(db_path).db)
+    if as_json:
+        _print_json(data)
+        return
+    click.echo(f"trajectories: {data['trajectories']}  "
+               + "  ".join(f"{k}={v}" for k, v in data["outcomes"].items()))
+    click.echo("formats: " + (", ".join(f"{k}={v}" for k, v in data["formats"].items()) or "-"))
+    click.echo("signals: " + (", ".join(f"{k}={v}" for k, v in data["signals"].items()) or "-"))
+    click.echo("lessons: " + ", ".join(f"{k}={v}" for k, v in data["lessons"].items()))
+    click.echo(f"runs: {data['runs']}  llm calls: {data['llm_calls']}  skills: {data['skills']}  "
+               f"skill versions: {data['skill_versions']}")
+
+
+@main.command()
+@click.option("--outcome", type=click.Choice(["success", "failure", "unknown"]))
+@click.option("--format", "source_format", default=None)
+@click.option("--model", default=None)
+@click.option("--task-id", default=None)
+@click.option("--signal", default=None, help="Only trajectories with this signal (e.g. tool_error, loop).")
+@click.option("--search", default=None, help="Full-text search over task and step text.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--offset", default=0)
+@json_option
+@db_option
+def trajectories(outcome: str | None, source_format: str | None, model: str | None, task_id: str | None,
+                 signal: str | None, search: str | None, limit: int, offset: int, as_json: bool,
+                 db_path: str | None) -> None:
+    """List trajectories, newest first, with filters."""
+    db = _workspace(db_path).db
+    flt = TrajectoryFilter(outcome=outcome, source_format=source_format, model=model, task_id=task_id,
+                           signal=signal, search=search)
+    rows = list_trajectories(db, flt, limit=limit, offset=offset)
+    total = count_trajectories(db, flt)
+    if as_json:
+        _print_json({"total": total, "offset": offset, "trajectories": rows})
+        return
+    for r in rows:
+        click.echo(f"{r['id'][:12]}  {r['outcome']:<7}  {r['source_format']:<11}  {r['n_steps']:>4} steps  "
+                   f"{r['n_errors']:>2} err  {_clip(r['signals'], 28):<28}  {_clip(r['task'], 60)}")
+    click.echo(f"{len(rows)} of {total} shown", err=True)
+
+
+def _format_step(step: dict[str, Any], width: int) -> list[str]:
+    lines = [f"[{step['idx']}] {step['role']}" + (" (error)" if step["is_error"] else "")]
+    if step["reasoning"]:
+        lines.append(f"    thought: {_clip(step['reasoning'], width)}")
+    if step["text"]:
+        lines.append(f"    {_clip(step['text'], width)}")
+    for call in step["tool_calls"]:
+        args = call["arguments"] if isinstance(call["arguments"], str) else json.dumps(call["arguments"])
+        lines.append(f"    -> {call['name']}({_clip(args, width - 10)})")
+    for result in step["tool_results"]:
+        lines.append(f"    <- {_clip(result['content'], width)}")
+    return lines
+
+
+@main.command()
+@click.argument("trajectory_id")
+@click.option("--width", default=160, show_default=True, help="Clip long text to this many characters.")
+@json_option
+@db_option
+def show(trajectory_id: str, width: int, as_json: bool, db_path: str | None) -> None:
+    """Show one trajectory: task, outcome, signals and every step (ids may be abbreviated)."""
+    t = get_trajectory(_workspace(db_path).db, trajectory_id)
+    if as_json:
+        _print_json(t)
+        return
+    click.echo(f"trajectory {t['id']}  ({t['source_format']}, {t['source_name']})")
+    click.echo(f"outcome: {t['outcome']}" + (f"  reward={t['reward']}" if t["reward"] is not None else "")
+               + (f"  ({t['outcome_detail']})" if t["outcome_detail"] else ""))
+    click.echo(f"model: {t['model'] or '-'}   task id: {t['task_id'] or '-'}")
+    click.echo(f"task: {_clip(t['task'], width * 2)}")
+    if t["ground_truth"]:
+        click.echo(f"ground truth: {_clip(json.dumps(t['ground_truth']), width * 2)}")
+    for s in t["signals"]:
+        click.echo(f"signal: {s['kind']} at step {s['step_idx']}: {s['detail']}")
+    click.echo("")
+    for step in t["steps"]:
+        for line in _format_step(step, width):
+            click.echo(line)
+
+
+# --------------------------------------------------------------------------- the app
+
+
+@main.command()
+@click.option("--port", default=8501, show_default=True)
+@db_option
+def ui(port: int, db_path: str | None) -> None:
+    """Launch the Streamlit curation app."""
+    app = Path(__file__).resolve().parent.parent / "app.py"
+    if not app.exists():
+        raise click.ClickException(f"app.py not found next to the package ({app}); run from a source checkout")
+    env = dict(os.environ)
+    if db_path:
+        env["TRACE2SKILL_DB"] = str(Path(db_path).resolve())
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+           "--browser.gatherUsageStats", "false"]
+    sys.exit(subprocess.call(cmd, env=env))
+
+
+if __name__ == "__main__":
+    main()

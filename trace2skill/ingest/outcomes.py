@@ -1,0 +1,59 @@
+"""Turning the many ways data records an outcome into success / failure / unknown."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from trace2skill.models import Outcome
+
+SUCCESS_WORDS = {"success", "succeeded", "successful", "pass", "passed", "resolved", "correct", "true",
+                 "yes", "solved", "ok", "completed", "done", "1"}
+FAILURE_WORDS = {"failure", "failed", "fail", "unresolved", "incorrect", "wrong", "false", "no",
+                 "error", "errored", "halted", "timeout", "0"}
+# Keys looked at, in order, when a record carries its own label.
+LABEL_KEYS = ("outcome", "success", "is_correct", "resolved", "is_resolved", "passed", "correct")
+REWARD_KEYS = ("reward", "score")
+
+
+def label_of(value: Any) -> str | None:
+    """A bool, a number (1/0) or a word becomes a label; anything else is None."""
+    if isinstance(value, bool):
+        return "success" if value else "failure"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return "success" if value >= 1 else "failure"
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in SUCCESS_WORDS:
+            return "success"
+        if word in FAILURE_WORDS:
+            return "failure"
+        if word == "unknown":
+            return "unknown"
+    if isinstance(value, dict):
+        return label_of(value.get("label"))
+    return None
+
+
+def reward_of(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def outcome_from_reward(reward: float | None, threshold: float = 1.0, detail: str | None = None) -> Outcome:
+    if reward is None:
+        return Outcome(label="unknown", detail=detail)
+    return Outcome(label="success" if reward >= threshold else "failure", reward=reward, detail=detail)
+
+
+def outcome_from_fields(record: dict[str, Any], threshold: float = 1.0) -> Outcome:
+    """Read a label from the usual keys of a record; fall back to a reward; else unknown."""
+    reward = next((reward_of(record.get(k)) for k in REWARD_KEYS if reward_of(record.get(k)) is not None), None)
+    for key in LABEL_KEYS:
+        if key in record:
+            label = label_of(record[key])
+            if label is not None:
+                return Outcome(label=label, reward=reward, detail=f"{key}: {record[key]}"[:200])
+    return outcome_from_reward(reward, threshold)

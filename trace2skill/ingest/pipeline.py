@@ -1,0 +1,257 @@
+"""Import files into the workspace: detect, parse record by record, hash, mine signals, store.
+
+Records are validated in memory and written in batches, each batch in one transaction, so a bad
+record never leaves anything behind and a crash never leaves a half-written trajectory. Errors are
+collected per file with the file name, record index and problem; the other records still import.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Callable, Iterable, Iterator
+
+from pydantic import ValidationError
+from sqlite_utils import Database
+
+from trace2skill.errors import MappingError, TrajectoryFormatError
+from trace2skill.ingest.base import Format
+from trace2skill.ingest.detect import detect
+from trace2skill.ingest.generic import FieldMapping, GenericFormat
+from trace2skill.ingest.reader import RawRecord, Sniffed, iter_records, open_binary, sniff
+from trace2skill.ingest.registry import BY_NAME, FORMATS
+from trace2skill.models import Trajectory
+from trace2skill.signals import compute_signals
+from trace2skill.store import Workspace
+from trace2skill.store.trajectories import PreparedTrajectory, insert_trajectories, prepare
+
+BATCH_SIZE = 500
+SUFFIXES = {".json", ".jsonl", ".traj", ".ndjson"}
+FORMAT_NAMES = sorted([*BY_NAME, "generic"])
+
+
+@dataclass
+class ImportIssue:
+    file: str
+    problem: str
+    record: int | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return TrajectoryFormatError(self.problem, file=self.file, record=self.record, line=self.line).describe()
+
+
+@dataclass
+class FileReport:
+    file: str
+    format: str | None = None
+    records: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    errors: list[ImportIssue] = field(default_factory=list)
+    trajectory_ids: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["errors"] = [str(e) for e in self.errors]
+        return data
+
+
+@dataclass
+class ImportReport:
+    files: list[FileReport] = field(default_factory=list)
+
+    @property
+    def imported(self) -> int:
+        return sum(f.imported for f in self.files)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(f.duplicates for f in self.files)
+
+    @property
+    def errors(self) -> list[ImportIssue]:
+        return [e for f in self.files for e in f.errors]
+
+    def as_dict(self) -> dict:
+        return {
+            "imported": self.imported,
+            "duplicates": self.duplicates,
+            "errors": len(self.errors),
+            "files": [f.as_dict() for f in self.files],
+        }
+
+
+Progress = Callable[[FileReport], None]
+
+
+def resolve_format(name: str | None, mapping: FieldMapping | str | Path | dict | None) -> Format | None:
+    """The format to force, if any: a --mapping means the generic importer."""
+    if mapping is not None:
+        if name not in (None, "generic"):
+            raise MappingError(f"--mapping goes with the generic importer, not --format {name}")
+        return GenericFormat(mapping if isinstance(mapping, FieldMapping) else FieldMapping.load(mapping))
+    if name is None:
+        return None
+    if name == "generic":
+        raise MappingError("the generic importer needs a field mapping (--mapping FILE)")
+    if name not in BY_NAME:
+        raise MappingError(f"unknown format {name!r}; known: {', '.join(FORMAT_NAMES)}")
+    return BY_NAME[name]
+
+
+def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Files as given; folders are searched (recursively) for trajectory-looking files."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES))
+        else:
+            found.append(path)
+    return found
+
+
+def _parse(fmt: Format, raw: RawRecord, name: str, report: FileReport) -> list[Trajectory]:
+    def fail(problem: str) -> list[Trajectory]:
+        report.errors.append(ImportIssue(name, problem, raw.index, raw.line))
+        return []
+
+    if raw.error:
+        return fail(raw.error)
+    try:
+        trajectories = fmt.parse(raw.data, name)
+    except TrajectoryFormatError as exc:
+        return fail(exc.problem)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return fail(f"invalid value at {'.'.join(map(str, first['loc']))}: {first['msg']}")
+    except RecursionError:
+        return fail("record nested too deeply")
+    except Exception as exc:  # an importer bug must not take the batch down; say what happened
+        return fail(f"could not read record ({type(exc).__name__}: {exc})")
+    return [t.with_id() for t in trajectories]
+
+
+def _batches(items: Iterator[PreparedTrajectory], size: int) -> Iterator[list]:
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def import_stream(
+    ws: Workspace,
+    source: str | os.PathLike[str] | IO[bytes],
+    name: str | None = None,
+    *,
+    fmt: Format | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> FileReport:
+    """Import one file (a path, or an open binary file such as an upload)."""
+    name = name or str(source)
+    report = FileReport(file=name)
+    try:
+        f = open_binary(source)
+    except OSError as exc:
+        report.errors.append(ImportIssue(name, f"cannot open file: {exc.strerror or exc}"))
+        return report
+    try:
+        try:
+            if fmt is None:
+                fmt, sniffed = detect(f, FORMATS)
+            else:
+                sniffed = sniff(f)
+        except TrajectoryFormatError as exc:
+            report.errors.append(ImportIssue(name, exc.problem))
+            return report
+        report.format = fmt.name
+        _import_records(ws, f, fmt, sniffed, name, report, batch_size)
+    finally:
+        if isinstance(source, (str, os.PathLike)):
+            f.close()
+    return report
+
+
+def _import_records(ws: Workspace, f: IO[bytes], fmt: Format, sniffed: Sniffed, name: str,
+                    report: FileReport, batch_size: int) -> None:
+    if sniffed.shape not in fmt.shapes:
+        report.errors.append(ImportIssue(name, f"format {fmt.name} does not read {sniffed.shape} files"))
+        return
+    unit = fmt.unit_for(sniffed.sample, sniffed.shape)
+
+    def parsed() -> Iterator[PreparedTrajectory]:
+        for raw in iter_records(f, sniffed.shape, unit):
+            if not raw.error:
+                report.records += 1
+            for t in _parse(fmt, raw, name, report):
+                yield prepare(t, compute_signals(t))
+
+    def store(db: Database, batch: list) -> None:
+        inserted, duplicates = insert_trajectories(db, batch)
+        report.imported += len(inserted)
+        report.duplicates += len(duplicates)
+        report.trajectory_ids.extend(inserted + duplicates)
+
+    try:
+        _write_behind(ws, _batches(parsed(), batch_size), store)
+    except TrajectoryFormatError as exc:  # a whole-document read failure (truncated object...)
+        report.errors.append(ImportIssue(name, exc.problem))
+
+
+def _write_behind(ws: Workspace, batches: Iterator[list], store: Callable[[Database, list], None]) -> None:
+    """Parse the next batch while a writer thread stores the previous one (SQLite releases the
+    GIL while it works, so the two overlap). The writer has its own connection."""
+    pending: queue.Queue = queue.Queue(maxsize=2)
+    failures: list[BaseException] = []
+
+    def writer() -> None:
+        db = ws.connect()
+        try:
+            while (batch := pending.get()) is not None:
+                if not failures:
+                    try:
+                        store(db, batch)
+                    except BaseException as exc:  # handed back to the caller below
+                        failures.append(exc)
+        finally:
+            db.close()
+
+    thread = threading.Thread(target=writer, name="trace2skill-import-writer", daemon=True)
+    thread.start()
+    try:
+        for batch in batches:
+            if failures:
+                break
+            pending.put(batch)
+    finally:
+        pending.put(None)
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
+def import_paths(
+    ws: Workspace,
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    format_name: str | None = None,
+    mapping: FieldMapping | str | Path | dict | None = None,
+    on_file: Progress | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> ImportReport:
+    fmt = resolve_format(format_name, mapping)
+    report = ImportReport()
+    for path in expand_paths(paths):
+        file_report = import_stream(ws, path, str(path), fmt=fmt, batch_size=batch_size)
+        report.files.append(file_report)
+        if on_file:
+            on_file(file_report)
+    return report

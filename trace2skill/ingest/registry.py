@@ -1,0 +1,24 @@
+"""All known formats, most specific first (detection tries them in this order)."""
+
+from __future__ import annotations
+
+from trace2skill.ingest.anthropic import AnthropicMessagesFormat
+from trace2skill.ingest.atif import ATIFFormat
+from trace2skill.ingest.base import Format
+from trace2skill.ingest.claude_code import ClaudeCodeFormat
+from trace2skill.ingest.openai_chat import OpenAIChatFormat
+from trace2skill.ingest.openhands import OpenHandsFormat
+from trace2skill.ingest.swe_agent import SWEAgentFormat
+from trace2skill.ingest.tau_bench import TauBenchFormat
+
+FORMATS: list[Format] = [
+    TauBenchFormat(),
+    SWEAgentFormat(),
+    ATIFFormat(),
+    OpenHandsFormat(),
+    ClaudeCodeFormat(),
+    AnthropicMessagesFormat(),
+    OpenAIChatFormat(),
+]
+
+BY_NAME: dict[str, Format] = {f.name: f for f in FORMATS}

@@ -1,0 +1,268 @@
+"""Pydantic domain types shared by the whole pipeline.
+
+These are the shapes at the library's boundaries (importers, LLM outputs, the CLI's JSON).
+Inside the store rows are plain dicts; `trace2skill.store` converts between the two.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["system", "user", "assistant", "tool", "environment"]
+OutcomeLabel = Literal["success", "failure", "unknown"]
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def canonical_json(value: Any) -> bytes:
+    """Deterministic JSON (sorted keys, no spaces) used for content hashes."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
+    except TypeError:  # e.g. integers beyond 64 bits
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def content_hash(value: Any, length: int = 16) -> str:
+    return hashlib.sha256(canonical_json(value)).hexdigest()[:length]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------- trajectories
+
+
+class ToolCall(_Model):
+    id: str | None = None
+    name: str
+    # Parsed arguments when they are a JSON object; otherwise the raw string is kept.
+    arguments: dict[str, Any] | str = Field(default_factory=dict)
+
+
+class ToolResult(_Model):
+    call_id: str | None = None
+    content: str = ""
+    is_error: bool = False
+
+
+class Step(_Model):
+    index: int
+    role: Role
+    text: str = ""
+    reasoning: str = ""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_results: list[ToolResult] = Field(default_factory=list)
+    timestamp: str | None = None
+    # Pointer back into the source record (e.g. "traj[3]", "line 12", "event 7").
+    raw_ref: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return any(r.is_error for r in self.tool_results)
+
+
+class Task(_Model):
+    id: str | None = None
+    prompt: str = ""
+
+
+class Outcome(_Model):
+    label: OutcomeLabel = "unknown"
+    reward: float | None = None
+    detail: str | None = None
+
+
+class Trajectory(_Model):
+    """One agent run, normalised. `id` is a content hash of everything but `id` and `source_name`
+    (so the same run imported from two files is one trajectory; importers keep volatile values such
+    as paths or import times out of `metadata`)."""
+
+    id: str = ""
+    source_format: str
+    source_name: str = ""
+    task: Task = Field(default_factory=Task)
+    outcome: Outcome = Field(default_factory=Outcome)
+    steps: list[Step] = Field(default_factory=list)
+    model: str | None = None
+    final_output: str | None = None
+    # Ground truth when the data has it, e.g. {"actions": [{"name":..., "kwargs":...}], "outputs": [...]}.
+    ground_truth: dict[str, Any] | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    def compute_id(self) -> str:
+        body = self.model_dump(exclude={"id", "source_name"})
+        return content_hash(body)
+
+    def with_id(self) -> "Trajectory":
+        self.id = self.compute_id()
+        return self
+
+
+SignalKind = Literal[
+    "tool_error",
+    "repeated_action",
+    "loop",
+    "halted",
+    "truncated",
+    "gold_missing",
+    "gold_mismatch",
+    "gold_extra",
+]
+
+
+class Signal(_Model):
+    trajectory_id: str
+    step_idx: int | None = None
+    kind: SignalKind
+    detail: str = ""
+
+
+# --------------------------------------------------------------------------- runs and LLM calls
+
+RunKind = Literal["extraction", "proposal", "consolidation", "evaluation"]
+RunStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+
+
+class Run(_Model):
+    id: str
+    kind: RunKind
+    config: dict[str, Any] = Field(default_factory=dict)
+    status: RunStatus = "queued"
+    counters: dict[str, Any] = Field(default_factory=dict)
+    started: str | None = None
+    finished: str | None = None
+
+
+class LLMCall(_Model):
+    id: str
+    run_id: str | None = None
+    request_hash: str
+    model: str
+    request: dict[str, Any]
+    response: dict[str, Any] | None = None
+    usage: dict[str, Any] | None = None
+    latency_s: float | None = None
+    error: str | None = None
+    created: str = Field(default_factory=utcnow)
+
+
+# --------------------------------------------------------------------------- lessons
+
+LessonKind = Literal["failure_cause", "failure_lesson", "success_lesson"]
+LessonStatus = Literal["proposed", "approved", "rejected"]
+
+
+class Evidence(_Model):
+    step_idx: int
+    quote: str
+    grounded: bool | None = None  # None until checked
+    match: Literal["exact", "fuzzy", "none"] | None = None
+
+
+class Lesson(_Model):
+    id: str = ""
+    run_id: str | None = None
+    trajectory_id: str
+    kind: LessonKind
+    title: str
+    description: str = ""
+    content: str
+    evidence: list[Evidence] = Field(default_factory=list)
+    grounded: bool | None = None
+    status: LessonStatus = "proposed"
+    edited_by: str | None = None
+    version: int = 1
+
+
+# --------------------------------------------------------------------------- patches and merges
+
+EditOp = Literal[
+    "insert_after",
+    "insert_before",
+    "append_to_section",
+    "replace_in_section",
+    "add_section",
+    "delete_section",
+    "create_file",
+    "delete_file",
+]
+
+
+class Edit(_Model):
+    id: str = ""
+    op: EditOp
+    file: str = "SKILL.md"
+    section: str | None = None
+    anchor: str | None = None
+    content: str = ""
+    rationale: str = ""
+    # Lesson ids behind this edit; flows up the merge tree by code.
+    support: list[str] = Field(default_factory=list)
+    # Input edit ids a merged edit derives from.
+    derived_from: list[str] = Field(default_factory=list)
+
+
+class Patch(_Model):
+    id: str = ""
+    run_id: str | None = None
+    level: int = 0
+    edits: list[Edit] = Field(default_factory=list)
+
+
+class DroppedEdit(_Model):
+    edit_id: str
+    reason: str
+
+
+class MergeNode(_Model):
+    run_id: str
+    level: int
+    idx: int
+    inputs: list[str] = Field(default_factory=list)  # patch ids
+    output: str | None = None  # patch id
+    status: RunStatus = "queued"
+    rationale: str = ""
+    dropped: list[DroppedEdit] = Field(default_factory=list)
+    conflicts: list[str] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- skills
+
+SkillSource = Literal["import", "proposal", "manual"]
+
+
+class Skill(_Model):
+    name: str
+    description: str = ""
+    created: str = Field(default_factory=utcnow)
+
+
+class SkillVersion(_Model):
+    id: str = ""
+    skill: str
+    parent: str | None = None
+    files: dict[str, str] = Field(default_factory=dict)  # relative path -> text
+    source: SkillSource
+    run_id: str | None = None
+    message: str = ""
+    created: str = Field(default_factory=utcnow)
+
+
+class Decision(_Model):
+    """A recorded human action: approve/reject/edit of a lesson, accept/reject of a hunk, ..."""
+
+    subject_type: str
+    subject_id: str
+    action: str
+    actor: str = "user"
+    detail: dict[str, Any] = Field(default_factory=dict)
+    created: str = Field(default_factory=utcnow)

@@ -1,0 +1,227 @@
+"""Schema migrations, applied once at start-up (see `Workspace`).
+
+Each migration is a small named function; sqlite-utils records which have run in
+`_sqlite_migrations`. Never edit a migration that has shipped: add a new one.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+MIGRATIONS = Migrations("trace2skill")
+
+
+def _run(db: Database, *statements: str) -> None:
+    for sql in statements:
+        db.execute(sql)
+
+
+@MIGRATIONS()
+def m001_trajectories(db: Database) -> None:
+    _run(
+        db,
+        """CREATE TABLE trajectories (
+            id TEXT PRIMARY KEY,
+            source_format TEXT NOT NULL,
+            source_name TEXT NOT NULL DEFAULT '',
+            task_id TEXT,
+            task TEXT NOT NULL DEFAULT '',
+            model TEXT,
+            outcome TEXT NOT NULL CHECK (outcome IN ('success', 'failure', 'unknown')),
+            outcome_source TEXT NOT NULL DEFAULT 'data' CHECK (outcome_source IN ('data', 'user')),
+            reward REAL,
+            outcome_detail TEXT,
+            ground_truth TEXT,
+            final_output TEXT,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            n_steps INTEGER NOT NULL DEFAULT 0,
+            n_tool_calls INTEGER NOT NULL DEFAULT 0,
+            n_errors INTEGER NOT NULL DEFAULT 0,
+            imported_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX idx_trajectories_outcome ON trajectories(outcome)",
+        "CREATE INDEX idx_trajectories_format ON trajectories(source_format)",
+        "CREATE INDEX idx_trajectories_task ON trajectories(task_id)",
+        "CREATE INDEX idx_trajectories_imported ON trajectories(imported_at)",
+        """CREATE TABLE steps (
+            trajectory_id TEXT NOT NULL REFERENCES trajectories(id) ON DELETE CASCADE,
+            idx INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            text TEXT NOT NULL DEFAULT '',
+            reasoning TEXT NOT NULL DEFAULT '',
+            tool_calls TEXT NOT NULL DEFAULT '[]',
+            tool_results TEXT NOT NULL DEFAULT '[]',
+            tool_name TEXT,
+            is_error INTEGER NOT NULL DEFAULT 0,
+            timestamp TEXT,
+            raw_ref TEXT,
+            PRIMARY KEY (trajectory_id, idx)
+        )""",
+        """CREATE TABLE signals (
+            id INTEGER PRIMARY KEY,
+            trajectory_id TEXT NOT NULL REFERENCES trajectories(id) ON DELETE CASCADE,
+            step_idx INTEGER,
+            kind TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX idx_signals_trajectory ON signals(trajectory_id)",
+        "CREATE INDEX idx_signals_kind ON signals(kind, trajectory_id)",
+    )
+    db["trajectories"].enable_fts(["task", "final_output"], create_triggers=True, tokenize="porter")
+    # Steps are indexed in bulk after each import batch (an INSERT ... SELECT is ~4x faster than a
+    # per-row trigger); only deletes and updates are kept in step by triggers.
+    _external_fts(db, "steps", ["text", "reasoning", "tool_calls", "tool_results"])
+
+
+def _external_fts(db: Database, table: str, columns: list[str]) -> None:
+    cols = ", ".join(columns)
+    old = ", ".join(f"old.{c}" for c in columns)
+    new = ", ".join(f"new.{c}" for c in columns)
+    _run(
+        db,
+        f"CREATE VIRTUAL TABLE {table}_fts USING fts5({cols}, content={table}, tokenize='porter')",
+        f"""CREATE TRIGGER {table}_fts_ad AFTER DELETE ON {table} BEGIN
+            INSERT INTO {table}_fts ({table}_fts, rowid, {cols}) VALUES ('delete', old.rowid, {old});
+        END""",
+        f"""CREATE TRIGGER {table}_fts_au AFTER UPDATE ON {table} BEGIN
+            INSERT INTO {table}_fts ({table}_fts, rowid, {cols}) VALUES ('delete', old.rowid, {old});
+            INSERT INTO {table}_fts (rowid, {cols}) VALUES (new.rowid, {new});
+        END""",
+    )
+
+
+@MIGRATIONS()
+def m002_runs_and_llm_calls(db: Database) -> None:
+    _run(
+        db,
+        """CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            config TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL DEFAULT 'queued',
+            counters TEXT NOT NULL DEFAULT '{}',
+            error TEXT,
+            created TEXT NOT NULL,
+            started TEXT,
+            finished TEXT,
+            heartbeat TEXT
+        )""",
+        "CREATE INDEX idx_runs_kind ON runs(kind, created)",
+        """CREATE TABLE run_items (
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            item_id TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'queued',
+            error TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            prompt_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            started TEXT,
+            finished TEXT,
+            PRIMARY KEY (run_id, item_id)
+        )""",
+        "CREATE INDEX idx_run_items_status ON run_items(run_id, status)",
+        """CREATE TABLE llm_calls (
+            id TEXT PRIMARY KEY,
+            run_id TEXT REFERENCES runs(id) ON DELETE SET NULL,
+            request_hash TEXT NOT NULL,
+            model TEXT NOT NULL,
+            request TEXT NOT NULL,
+            response TEXT,
+            usage TEXT,
+            latency_s REAL,
+            error TEXT,
+            created TEXT NOT NULL
+        )""",
+        "CREATE INDEX idx_llm_calls_hash ON llm_calls(request_hash)",
+        "CREATE INDEX idx_llm_calls_run ON llm_calls(run_id)",
+    )
+
+
+@MIGRATIONS()
+def m003_lessons(db: Database) -> None:
+    _run(
+        db,
+        """CREATE TABLE lessons (
+            id TEXT PRIMARY KEY,
+            run_id TEXT REFERENCES runs(id) ON DELETE SET NULL,
+            trajectory_id TEXT NOT NULL REFERENCES trajectories(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            title TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            content TEXT NOT NULL,
+            evidence TEXT NOT NULL DEFAULT '[]',
+            grounded INTEGER,
+            status TEXT NOT NULL DEFAULT 'proposed'
+                CHECK (status IN ('proposed', 'approved', 'rejected')),
+            edited_by TEXT,
+            version INTEGER NOT NULL DEFAULT 1,
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL
+        )""",
+        "CREATE INDEX idx_lessons_status ON lessons(status)",
+        "CREATE INDEX idx_lessons_trajectory ON lessons(trajectory_id)",
+        "CREATE INDEX idx_lessons_run ON lessons(run_id)",
+    )
+    db["lessons"].enable_fts(["title", "description", "content"], create_triggers=True, tokenize="porter")
+
+
+@MIGRATIONS()
+def m004_patches_and_merges(db: Database) -> None:
+    _run(
+        db,
+        """CREATE TABLE patches (
+            id TEXT PRIMARY KEY,
+            run_id TEXT REFERENCES runs(id) ON DELETE CASCADE,
+            level INTEGER NOT NULL DEFAULT 0,
+            edits TEXT NOT NULL DEFAULT '[]',
+            created TEXT NOT NULL
+        )""",
+        "CREATE INDEX idx_patches_run ON patches(run_id, level)",
+        """CREATE TABLE merge_nodes (
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            level INTEGER NOT NULL,
+            idx INTEGER NOT NULL,
+            inputs TEXT NOT NULL DEFAULT '[]',
+            output TEXT,
+            status TEXT NOT NULL DEFAULT 'queued',
+            rationale TEXT NOT NULL DEFAULT '',
+            dropped TEXT NOT NULL DEFAULT '[]',
+            conflicts TEXT NOT NULL DEFAULT '[]',
+            error TEXT,
+            PRIMARY KEY (run_id, level, idx)
+        )""",
+    )
+
+
+@MIGRATIONS()
+def m005_skills_and_decisions(db: Database) -> None:
+    _run(
+        db,
+        """CREATE TABLE skills (
+            name TEXT PRIMARY KEY,
+            description TEXT NOT NULL DEFAULT '',
+            locked_sections TEXT NOT NULL DEFAULT '[]',
+            created TEXT NOT NULL
+        )""",
+        """CREATE TABLE skill_versions (
+            id TEXT PRIMARY KEY,
+            skill TEXT NOT NULL REFERENCES skills(name) ON DELETE CASCADE,
+            parent TEXT REFERENCES skill_versions(id),
+            files TEXT NOT NULL DEFAULT '{}',
+            source TEXT NOT NULL CHECK (source IN ('import', 'proposal', 'manual')),
+            run_id TEXT REFERENCES runs(id) ON DELETE SET NULL,
+            message TEXT NOT NULL DEFAULT '',
+            created TEXT NOT NULL
+        )""",
+        "CREATE INDEX idx_skill_versions_skill ON skill_versions(skill, created)",
+        """CREATE TABLE decisions (
+            id INTEGER PRIMARY KEY,
+            subject_type TEXT NOT NULL,
+            subject_id TEXT NOT NULL,
+            action TEXT NOT NULL,
+            actor TEXT NOT NULL DEFAULT 'user',
+            detail TEXT NOT NULL DEFAULT '{}',
+            created TEXT NOT NULL
+        )""",
+        "CREATE INDEX idx_decisions_subject ON decisions(subject_type, subject_id)",
+    )

@@ -1,0 +1,242 @@
+"""Trajectories, their steps and signals: writes (batched, atomic) and SQL-paginated reads."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlite_utils import Database
+
+from trace2skill.errors import NotFoundError
+from trace2skill.store.workspace import write_transaction
+from trace2skill.models import OutcomeLabel, Signal, Trajectory, utcnow
+
+# --------------------------------------------------------------------------- writes
+
+
+@dataclass
+class PreparedTrajectory:
+    """A trajectory turned into the row tuples it is stored as (built off the writer's thread)."""
+
+    id: str
+    row: tuple
+    steps: list[tuple]
+    signals: list[tuple]
+
+
+def _json_list(items: list) -> str:
+    return orjson.dumps([item.model_dump() for item in items]).decode() if items else "[]"
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value, default=str).decode()
+
+
+def prepare(t: Trajectory, signals: list[Signal]) -> PreparedTrajectory:
+    steps = [
+        (t.id, s.index, s.role, s.text, s.reasoning, _json_list(s.tool_calls), _json_list(s.tool_results),
+         s.tool_calls[0].name if s.tool_calls else None, int(s.is_error), s.timestamp, s.raw_ref)
+        for s in t.steps
+    ]
+    row = (
+        t.id, t.source_format, t.source_name, t.task.id, t.task.prompt, t.model, t.outcome.label,
+        t.outcome.reward, t.outcome.detail, _json_or_none(t.ground_truth), t.final_output,
+        _json_or_none(t.metadata) or "{}", len(t.steps), sum(len(s.tool_calls) for s in t.steps),
+        sum(step[8] for step in steps),
+    )
+    return PreparedTrajectory(t.id, row, steps, [(t.id, g.step_idx, g.kind, g.detail) for g in signals])
+
+
+_TRAJ_COLUMNS = (
+    "id, source_format, source_name, task_id, task, model, outcome, reward, outcome_detail, "
+    "ground_truth, final_output, metadata, n_steps, n_tool_calls, n_errors"
+)
+_TRAJ_SQL = f"INSERT INTO trajectories ({_TRAJ_COLUMNS}, imported_at) VALUES ({', '.join('?' * 16)})"
+_STEP_SQL = (
+    "INSERT INTO steps (trajectory_id, idx, role, text, reasoning, tool_calls, tool_results, "
+    "tool_name, is_error, timestamp, raw_ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_STEP_FTS = "text, reasoning, tool_calls, tool_results"
+_SIGNAL_SQL = "INSERT INTO signals (trajectory_id, step_idx, kind, detail) VALUES (?, ?, ?, ?)"
+
+
+def existing_ids(db: Database, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        found.update(
+            row[0] for row in db.execute(f"SELECT id FROM trajectories WHERE id IN ({marks})", chunk)
+        )
+    return found
+
+
+def insert_trajectories(
+    db: Database, items: list[tuple[Trajectory, list[Signal]]] | list[PreparedTrajectory]
+) -> tuple[list[str], list[str]]:
+    """Insert trajectories (with ids set) and their signals in ONE transaction.
+
+    Returns (inserted ids, ids already present). Either every new trajectory of the batch is
+    written with all its steps and signals, or (on any error) none is.
+    """
+    prepared = [p if isinstance(p, PreparedTrajectory) else prepare(*p) for p in items]
+    imported_at = utcnow()
+    inserted: list[str] = []
+    duplicates: list[str] = []
+    with write_transaction(db):
+        present = existing_ids(db, [p.id for p in prepared])
+        conn = db.conn
+        first_step_rowid = conn.execute("SELECT coalesce(max(rowid), 0) + 1 FROM steps").fetchone()[0]
+        rows, steps, signals = [], [], []
+        for p in prepared:
+            if p.id in present:
+                duplicates.append(p.id)
+                continue
+            present.add(p.id)
+            rows.append((*p.row, imported_at))
+            steps.extend(p.steps)
+            signals.extend(p.signals)
+            inserted.append(p.id)
+        conn.executemany(_TRAJ_SQL, rows)
+        conn.executemany(_STEP_SQL, steps)
+        conn.executemany(_SIGNAL_SQL, signals)
+        conn.execute(
+            f"INSERT INTO steps_fts (rowid, {_STEP_FTS}) SELECT rowid, {_STEP_FTS} FROM steps WHERE rowid >= ?",
+            [first_step_rowid],
+        )
+    return inserted, duplicates
+
+
+def set_outcome(db: Database, trajectory_id: str, label: OutcomeLabel) -> None:
+    with write_transaction(db):
+        cur = db.execute(
+            "UPDATE trajectories SET outcome = ?, outcome_source = 'user' WHERE id = ?",
+            [label, trajectory_id],
+        )
+        if cur.rowcount == 0:
+            raise NotFoundError(f"no trajectory with id {trajectory_id}")
+        db.execute(
+            "INSERT INTO decisions (subject_type, subject_id, action, actor, detail, created) "
+            "VALUES ('trajectory', ?, 'set_outcome', 'user', ?, ?)",
+            [trajectory_id, json.dumps({"outcome": label}), utcnow()],
+        )
+
+
+# --------------------------------------------------------------------------- reads
+
+
+@dataclass
+class TrajectoryFilter:
+    outcome: str | None = None
+    source_format: str | None = None
+    model: str | None = None
+    task_id: str | None = None
+    task_contains: str | None = None
+    signal: str | None = None  # a signal kind the trajectory must have
+    search: str | None = None  # full-text query over task and step text
+    ids: list[str] | None = None
+    extra_where: list[str] = field(default_factory=list)
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column in ("outcome", "source_format", "model", "task_id"):
+            value = getattr(self, column)
+            if value:
+                clauses.append(f"t.{column} = ?")
+                params.append(value)
+        if self.task_contains:
+            clauses.append("t.task LIKE ?")
+            params.append(f"%{self.task_contains}%")
+        if self.signal:
+            clauses.append("EXISTS (SELECT 1 FROM signals s WHERE s.trajectory_id = t.id AND s.kind = ?)")
+            params.append(self.signal)
+        if self.search:
+            clauses.append(
+                "(t.rowid IN (SELECT rowid FROM trajectories_fts WHERE trajectories_fts MATCH ?)"
+                " OR t.id IN (SELECT st.trajectory_id FROM steps st WHERE st.rowid IN"
+                " (SELECT rowid FROM steps_fts WHERE steps_fts MATCH ?)))"
+            )
+            query = fts_query(self.search)
+            params.extend([query, query])
+        if self.ids is not None:
+            clauses.append(f"t.id IN ({', '.join('?' * len(self.ids)) or 'NULL'})")
+            params.extend(self.ids)
+        clauses.extend(self.extra_where)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def fts_query(text: str) -> str:
+    """Turn user text into a safe FTS5 query: every word quoted, all required."""
+    words = [w.replace('"', '""') for w in text.split() if w.strip()]
+    return " ".join(f'"{w}"' for w in words) or '""'
+
+
+LIST_COLUMNS = (
+    "t.id, t.source_format, t.source_name, t.task_id, t.task, t.model, t.outcome, t.reward, "
+    "t.n_steps, t.n_tool_calls, t.n_errors, t.imported_at, "
+    "(SELECT group_concat(DISTINCT s.kind) FROM signals s WHERE s.trajectory_id = t.id) AS signals"
+)
+
+
+def list_trajectories(
+    db: Database, flt: TrajectoryFilter | None = None, *, limit: int = 50, offset: int = 0
+) -> list[dict[str, Any]]:
+    where, params = (flt or TrajectoryFilter()).where()
+    sql = (
+        f"SELECT {LIST_COLUMNS} FROM trajectories t{where} "
+        "ORDER BY t.imported_at DESC, t.rowid ASC LIMIT ? OFFSET ?"
+    )
+    return list(db.query(sql, [*params, limit, offset]))
+
+
+def count_trajectories(db: Database, flt: TrajectoryFilter | None = None) -> int:
+    where, params = (flt or TrajectoryFilter()).where()
+    return db.execute(f"SELECT count(*) FROM trajectories t{where}", params).fetchone()[0]
+
+
+def trajectory_ids(db: Database, flt: TrajectoryFilter | None = None) -> list[str]:
+    where, params = (flt or TrajectoryFilter()).where()
+    return [r[0] for r in db.execute(f"SELECT t.id FROM trajectories t{where} ORDER BY t.rowid", params)]
+
+
+def _decode(row: dict[str, Any], *keys: str) -> dict[str, Any]:
+    for key in keys:
+        if row.get(key) is not None:
+            row[key] = json.loads(row[key])
+    return row
+
+
+def get_trajectory(db: Database, trajectory_id: str, *, with_steps: bool = True) -> dict[str, Any]:
+    rows = list(db.query("SELECT * FROM trajectories WHERE id = ?", [trajectory_id]))
+    if not rows:
+        # Allow unambiguous id prefixes, as git does.
+        rows = list(
+            db.query("SELECT * FROM trajectories WHERE id LIKE ? LIMIT 2", [trajectory_id + "%"])
+        )
+        if len(rows) != 1:
+            raise NotFoundError(f"no trajectory with id {trajectory_id!r}")
+    row = _decode(rows[0], "ground_truth", "metadata")
+    row["signals"] = list(
+        db.query(
+            "SELECT step_idx, kind, detail FROM signals WHERE trajectory_id = ? ORDER BY step_idx, id",
+            [row["id"]],
+        )
+    )
+    if with_steps:
+        row["steps"] = [
+            _decode(step, "tool_calls", "tool_results")
+            for step in db.query("SELECT * FROM steps WHERE trajectory_id = ? ORDER BY idx", [row["id"]])
+        ]
+    return row
+
+
+def signal_counts(db: Database) -> dict[str, int]:
+    return {
+        r["kind"]: r["n"]
+        for r in db.query(
+            "SELECT kind, count(DISTINCT trajectory_id) AS n FROM signals GROUP BY kind ORDER BY kind"
+        )
+    }
