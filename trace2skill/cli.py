@@ -183,6 +183,20 @@ def show(trajectory_id: str, width: int, as_json: bool, db_path: str | None) -> 
             click.echo(line)
 
 
+@main.command()
+@json_option
+@db_option
+def demo(as_json: bool, db_path: str | None) -> None:
+    """Load the bundled demo data (tau-bench airline runs) into the workspace."""
+    from trace2skill.demo import load_demo
+
+    report = load_demo(_workspace(db_path))
+    if as_json:
+        _print_json(report.as_dict())
+    else:
+        click.echo(f"demo data: {report.imported} trajectories imported, {report.duplicates} already present")
+
+
 # --------------------------------------------------------------------------- the app
 
 
@@ -198,7 +212,8 @@ def ui(port: int, db_path: str | None) -> None:
     if db_path:
         env["TRACE2SKILL_DB"] = str(Path(db_path).resolve())
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
-           "--browser.gatherUsageStats", "false"]
+           "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    click.echo(f"Trace2Skill: open http://localhost:{port} (workspace {Workspace(db_path).path})")
     sys.exit(subprocess.call(cmd, env=env))
 
 

@@ -1,0 +1,17 @@
+"""Trace2Skill curation app: the frame (navigation + sidebar). Screens live in pages/."""
+
+import streamlit as st
+
+from trace2skill.ui.state import workspace
+
+st.set_page_config(page_title="Trace2Skill", page_icon="🧭", layout="wide")
+
+navigation = st.navigation(
+    [
+        st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+        st.Page("pages/trajectories.py", title="Trajectories", icon="🧵"),
+    ]
+)
+with st.sidebar:
+    st.caption(f"Workspace: `{workspace().path}`")
+navigation.run()

@@ -1,0 +1,3 @@
+from trace2skill.cli import main
+
+main()
