@@ -43,3 +43,7 @@ class WorkspaceError(Trace2SkillError):
 
 class NotFoundError(Trace2SkillError):
     """A requested object (trajectory, lesson, skill version, ...) does not exist."""
+
+
+class StaleEditError(Trace2SkillError):
+    """Somebody else saved the same object since it was read; the save was refused."""

@@ -1,0 +1,1 @@
+"""Lesson extraction: trajectory rendering, the analysts, evidence grounding and the parallel fleet."""

@@ -1,0 +1,131 @@
+"""The two analysts: an error analyst for failed runs, a success analyst for successful ones.
+
+Each sees the same frozen starting skill, the run's deterministic signals, its ground truth when
+the data has it (with the rule never to copy it) and the compacted run fenced as untrusted data.
+One LLM call per trajectory with a strict JSON schema; the answer becomes lessons whose evidence
+is checked against the trajectory.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel
+
+from trace2skill.analysis.grounding import ground
+from trace2skill.analysis.render import head_tail, render_trajectory
+from trace2skill.analysis.schemas import ErrorAnalysis, SuccessAnalysis
+from trace2skill.models import Evidence, Lesson, content_hash
+from trace2skill.prompts import load_prompt
+from trace2skill.redaction import redact
+
+AnalystName = Literal["error", "success"]
+SKILL_CHARS = 6000
+TRUTH_CHARS = 2000
+SIGNAL_LINES = 20
+
+
+class StructuredClient(Protocol):
+    """What the analysts need from an LLM client (trace2skill.llm.LLMClient, or a scripted fake)."""
+
+    def structured(self, messages: list[dict[str, str]], output: type[BaseModel], *, schema_name: str,
+                   run_id: str | None = None, max_tokens: int | None = None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Analyst:
+    name: AnalystName
+    prompt_name: str
+    output: type[BaseModel]
+
+    @property
+    def prompt_ref(self) -> str:
+        return load_prompt(self.prompt_name).ref
+
+
+ANALYSTS: dict[AnalystName, Analyst] = {
+    "error": Analyst("error", "error_analyst", ErrorAnalysis),
+    "success": Analyst("success", "success_analyst", SuccessAnalysis),
+}
+
+
+def analyst_for(outcome: str) -> Analyst | None:
+    return {"failure": ANALYSTS["error"], "success": ANALYSTS["success"]}.get(outcome)
+
+
+def _fence(text: str) -> str:
+    """Trajectory text may not close our fence early."""
+    return text.replace("<trajectory>", "<\\trajectory>").replace("</trajectory>", "<\\/trajectory>")
+
+
+def _signals_text(signals: list[dict[str, Any]]) -> str:
+    if not signals:
+        return "(none found)"
+    lines = [f"- {s['kind']} at step {s['step_idx']}: {s['detail']}" for s in signals[:SIGNAL_LINES]]
+    if len(signals) > SIGNAL_LINES:
+        lines.append(f"- … and {len(signals) - SIGNAL_LINES} more")
+    return "\n".join(lines)
+
+
+def build_messages(analyst: Analyst, trajectory: dict[str, Any], skill_text: str | None,
+                   max_lessons: int) -> list[dict[str, str]]:
+    rendered = render_trajectory(trajectory["steps"])
+    truth = trajectory.get("ground_truth")
+    outcome = trajectory["outcome"] + (f" (reward {trajectory['reward']})" if trajectory.get("reward") is not None else "")
+    if trajectory.get("outcome_detail"):
+        outcome += f"; {trajectory['outcome_detail']}"
+    user = load_prompt("analyst_input").render(
+        task=_fence(head_tail(trajectory.get("task") or "(no task text)", 3000)),
+        outcome=outcome,
+        skill=head_tail(skill_text, SKILL_CHARS) if skill_text else "(no skill yet: a new one will be written)",
+        signals=_fence(_signals_text(trajectory.get("signals") or [])),
+        ground_truth=_fence(head_tail(json.dumps(truth, ensure_ascii=False), TRUTH_CHARS)) if truth else "(none)",
+        trajectory=_fence(rendered.text),
+    )
+    system = load_prompt(analyst.prompt_name).render(max_lessons=max_lessons)
+    return [{"role": "system", "content": redact(system)}, {"role": "user", "content": redact(user)}]
+
+
+def lessons_from(analysis: BaseModel, trajectory: dict[str, Any], analyst: Analyst, run_id: str | None,
+                 max_lessons: int) -> list[Lesson]:
+    lessons: list[Lesson] = []
+    for out in getattr(analysis, "lessons")[:max_lessons]:
+        evidence = ground([Evidence(step_idx=e.step, quote=e.quote) for e in out.evidence], trajectory["steps"])
+        lesson = Lesson(
+            run_id=run_id,
+            trajectory_id=trajectory["id"],
+            kind=out.kind,
+            title=out.title.strip(),
+            description=out.description.strip(),
+            content=out.content.strip(),
+            evidence=evidence,
+            grounded=any(e.grounded for e in evidence),
+        )
+        lesson.id = content_hash([trajectory["id"], analyst.prompt_ref, lesson.kind, lesson.title, lesson.content])
+        lessons.append(lesson)
+    return lessons
+
+
+@dataclass
+class AnalysisResult:
+    lessons: list[Lesson]
+    prompt_tokens: int
+    completion_tokens: int
+    cached: bool
+
+
+def analyse(client: StructuredClient, analyst: Analyst, trajectory: dict[str, Any], *, skill_text: str | None,
+            max_lessons: int, run_id: str | None = None, max_tokens: int | None = None) -> AnalysisResult:
+    """One analyst over one stored trajectory (as returned by `get_trajectory`)."""
+    messages = build_messages(analyst, trajectory, skill_text, max_lessons)
+    result = client.structured(messages, analyst.output, schema_name=f"{analyst.name}_analysis",
+                               run_id=run_id, max_tokens=max_tokens)
+    usage = result.usage or {}
+    return AnalysisResult(
+        lessons=lessons_from(result.value, trajectory, analyst, run_id, max_lessons),
+        prompt_tokens=0 if result.cached else int(usage.get("prompt_tokens") or 0),
+        completion_tokens=0 if result.cached else int(usage.get("completion_tokens") or 0),
+        cached=bool(result.cached),
+    )
