@@ -4,12 +4,12 @@ import streamlit as st
 
 from trace2skill.ui.state import workspace
 
-st.set_page_config(page_title="Trace2Skill", page_icon="🧭", layout="wide")
+st.set_page_config(page_title="Trace2Skill", page_icon=":material/explore:", layout="wide")
 
 navigation = st.navigation(
     [
-        st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-        st.Page("pages/trajectories.py", title="Trajectories", icon="🧵"),
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/trajectories.py", title="Trajectories", icon=":material/timeline:"),
     ]
 )
 with st.sidebar:
