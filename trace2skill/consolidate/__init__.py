@@ -1,0 +1,1 @@
+"""Hierarchical consolidation: per-trajectory patches, the merge tree, provenance and support."""

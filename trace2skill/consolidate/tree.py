@@ -1,0 +1,175 @@
+"""The merge tree: groups of up to B patches merged by one LLM call each, a level's merges in
+parallel, ⌈log_B N⌉ levels down to one patch.
+
+Similar patches are batched together (MiniLM embeddings) so duplicates meet early. The merge
+operator must cite, for every output edit, the input edits it derives from, and list every input
+edit it does not use as dropped with a reason; code checks that, and carries support (lesson ids)
+up the tree itself. A merge whose answer stays invalid after one correction falls back to passing
+its inputs up unchanged. Every node is stored, so the tree can be drawn live and resumed.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable
+
+from pydantic import ValidationError
+
+from trace2skill.analysis.analysts import StructuredClient
+from trace2skill.consolidate.propose import edit_from, skill_context
+from trace2skill.consolidate.schemas import MergeOut
+from trace2skill.errors import Trace2SkillError
+from trace2skill.models import DroppedEdit, Edit, MergeNode, Patch, content_hash
+from trace2skill.prompts import load_prompt
+from trace2skill.redaction import redact
+from trace2skill.store import Workspace
+from trace2skill.store.patches import get_node, get_patch, save_node, save_patch
+
+NodeCallback = Callable[[MergeNode], None]
+
+
+@dataclass
+class TreeResult:
+    root: Patch
+    levels: int
+    merge_calls: int
+
+
+def edit_text(e: Edit) -> str:
+    return f"{e.section or ''} {e.anchor or ''} {e.content}".strip()
+
+
+def batch(patches: list[Patch], size: int, *, embeddings: bool = True) -> list[list[int]]:
+    """Indices of `patches` in groups of at most `size`, similar patches together."""
+    if size < 2:
+        raise Trace2SkillError("batch size must be at least 2")
+    if not embeddings or len(patches) <= size:
+        return [list(range(i, min(i + size, len(patches)))) for i in range(0, len(patches), size)]
+    from trace2skill.embed import similar_batches
+
+    return similar_batches([" ".join(edit_text(e) for e in p.edits) or p.id for p in patches], size)
+
+
+def _edits_text(inputs: list[Patch], labels: dict[str, Edit], support_of: Callable[[Edit], int]) -> str:
+    blocks = []
+    for k, patch in enumerate(inputs, start=1):
+        lines = [f"## Patch {k}"]
+        label_of = {e.id: lab for lab, e in labels.items()}
+        for e in patch.edits:
+            lines.append(
+                f"{label_of[e.id]} [supported by {support_of(e)} runs] op={e.op} file={e.file} "
+                f"section={json.dumps(e.section or '')} anchor={json.dumps(e.anchor or '')}\n"
+                f"content: {e.content}\nrationale: {e.rationale}"
+            )
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def check_merge(out: MergeOut, labels: dict[str, Edit]) -> list[str]:
+    """Problems with a merge answer: unknown ids, and input edits neither used nor dropped."""
+    problems = []
+    cited = {i for e in out.edits for i in e.derived_from}
+    dropped = {d.edit for d in out.dropped}
+    for unknown in sorted((cited | dropped) - set(labels)):
+        problems.append(f"{unknown} is not an input edit id")
+    for label in labels:
+        if label not in cited and label not in dropped:
+            problems.append(f"{label} is neither used in derived_from nor listed in dropped")
+    return problems
+
+
+def _attempt(client: StructuredClient, messages: list[dict[str, str]], run_id: str,
+             labels: dict[str, Edit]) -> tuple[MergeOut | None, str, int]:
+    """Ask once, and once more with the problems named. Returns (answer or None, last problem, calls)."""
+    calls, problem = 0, ""
+    for _ in range(2):
+        calls += 1
+        try:
+            out = client.structured(messages, MergeOut, schema_name="merge", run_id=run_id).value
+        except (Trace2SkillError, ValidationError) as exc:
+            return None, f"{type(exc).__name__}: {exc}"[:500], calls
+        problems = check_merge(out, labels)
+        if not problems:
+            return out, "", calls
+        problem = "; ".join(problems)[:500]
+        messages = [*messages, {"role": "assistant", "content": out.model_dump_json()},
+                    {"role": "user", "content": f"That merge is not valid: {problem}. Answer again, fixing this."}]
+    return None, problem, calls
+
+
+def merge_group(client: StructuredClient, run_id: str, level: int, idx: int, inputs: list[Patch],
+                skill_files: dict[str, str], support_of: Callable[[Edit], int]) -> tuple[Patch, MergeNode, int]:
+    out_id = content_hash([run_id, "node", level, idx, [p.id for p in inputs]])
+    node = MergeNode(run_id=run_id, level=level, idx=idx, inputs=[p.id for p in inputs], output=out_id, status="done")
+    edits_in = [e for p in inputs for e in p.edits]
+    if len(inputs) == 1 or not edits_in:
+        carried = [e.model_copy(update={"id": content_hash([out_id, k]), "derived_from": [e.id]})
+                   for k, e in enumerate(edits_in)]
+        node.rationale = "single input: passed up unchanged" if len(inputs) == 1 else "no edits to merge"
+        return Patch(id=out_id, run_id=run_id, level=level, edits=carried), node, 0
+    labels = {f"E{k}": e for k, e in enumerate(edits_in, start=1)}
+    messages = [
+        {"role": "system", "content": load_prompt("merger").render()},
+        {"role": "user", "content": redact(load_prompt("consolidate_input").render(
+            skill=skill_context(skill_files), what=f"{len(inputs)} patches to merge",
+            items=_edits_text(inputs, labels, support_of)))},
+    ]
+    answer, problem, calls = _attempt(client, messages, run_id, labels)
+    if answer is None:
+        carried = [e.model_copy(update={"id": content_hash([out_id, k]), "derived_from": [e.id]})
+                   for k, e in enumerate(edits_in)]
+        node.rationale = f"merge answer invalid after a retry; inputs passed up unchanged ({problem})"
+        return Patch(id=out_id, run_id=run_id, level=level, edits=carried), node, calls
+    merged = []
+    for k, out_edit in enumerate(answer.edits):
+        sources = [labels[i] for i in dict.fromkeys(out_edit.derived_from)]
+        support = [s for e in sources for s in e.support]
+        merged.append(edit_from(out_edit, content_hash([out_id, k]), support, [e.id for e in sources]))
+    node.rationale = answer.rationale
+    node.dropped = [DroppedEdit(edit_id=labels[d.edit].id, reason=d.reason) for d in answer.dropped
+                    if d.edit not in {i for e in answer.edits for i in e.derived_from}]
+    node.conflicts = list(answer.conflicts)
+    return Patch(id=out_id, run_id=run_id, level=level, edits=merged), node, calls
+
+
+def build_tree(ws: Workspace, client: StructuredClient, run_id: str, leaves: list[Patch], *, batch_size: int,
+               skill_files: dict[str, str], support_of: Callable[[Edit], int], concurrency: int = 8,
+               embeddings: bool = True, on_node: NodeCallback | None = None) -> TreeResult:
+    """Merge `leaves` level by level until one patch remains; reuses nodes already done (resume)."""
+    current, level, calls = list(leaves), 0, 0
+    if not current:
+        empty = Patch(id=content_hash([run_id, "empty"]), run_id=run_id, level=0)
+        save_patch(ws.db, empty)
+        return TreeResult(empty, 0, 0)
+    while len(current) > 1:
+        level += 1
+        groups = [[current[i] for i in g] for g in batch(current, batch_size, embeddings=embeddings)]
+        for idx, group in enumerate(groups):
+            queued = MergeNode(run_id=run_id, level=level, idx=idx, inputs=[p.id for p in group], status="queued")
+            if (get_node(ws.db, run_id, level, idx) or {}).get("inputs") != queued.inputs:
+                save_node(ws.db, queued)
+
+        def run(idx: int, group: list[Patch], lvl: int = level) -> tuple[Patch, int]:
+            stored = get_node(ws.db, run_id, lvl, idx)
+            if stored and stored["status"] == "done" and stored["inputs"] == [p.id for p in group] and stored["output"]:
+                return get_patch(ws.db, stored["output"]), 0
+            save_node(ws.db, MergeNode(run_id=run_id, level=lvl, idx=idx, inputs=[p.id for p in group], status="running"))
+            try:
+                patch, node, n = merge_group(client, run_id, lvl, idx, group, skill_files, support_of)
+            except Exception as exc:
+                save_node(ws.db, MergeNode(run_id=run_id, level=lvl, idx=idx, inputs=[p.id for p in group],
+                                           status="failed"), error=f"{type(exc).__name__}: {exc}")
+                raise
+            save_patch(ws.db, patch)
+            save_node(ws.db, node, error=None if not node.rationale.startswith("merge answer invalid") else node.rationale)
+            if on_node:
+                on_node(node)
+            return patch, n
+
+        with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix=f"merge-{level}") as pool:
+            results = list(pool.map(run, range(len(groups)), groups))
+        current = [patch for patch, _ in results]
+        calls += sum(n for _, n in results)
+    return TreeResult(current[0], level, calls)
