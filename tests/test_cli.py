@@ -72,3 +72,27 @@ def test_console_entry_point_runs_as_a_process(tmp_path):
     out = subprocess.run([sys.executable, "-m", "trace2skill", "stats", "--json", "--db", str(db)],
                          capture_output=True, text=True, check=True)
     assert json.loads(out.stdout)["trajectories"] == 200
+
+
+def test_lessons_list_approve_reject(tmp_path):
+    from trace2skill.models import Lesson
+    from trace2skill.store import Workspace
+    from trace2skill.store.lessons import insert_lessons
+
+    db = str(tmp_path / "cli.db")
+    run("import", str(TAU_BENCH), "--db", db)
+    ws = Workspace(db)
+    tid = ws.db.execute("SELECT id FROM trajectories LIMIT 1").fetchone()[0]
+    insert_lessons(ws.db, [Lesson(id=f"lesson{k}", trajectory_id=tid, kind="failure_lesson", title=f"Lesson {k}",
+                                  content="Confirm the cabin class before booking.") for k in range(4)])
+    code, out = run("lessons", "--status", "proposed", "--json", "--db", db)
+    assert json.loads(out)["total"] == 4
+    code, out = run("lessons", "approve", "lesson0", "lesson1", "--json", "--db", db)
+    assert json.loads(out) == {"status": "approved", "changed": 2, "selected": 2}
+    code, out = run("lessons", "reject", "--all", "--only", "proposed", "--db", db)
+    assert "2 lessons rejected" in out
+    code, out = run("stats", "--json", "--db", db)
+    assert json.loads(out)["lessons"] == {"proposed": 0, "approved": 2, "rejected": 2}
+    assert ws.db.execute("SELECT count(*) FROM decisions WHERE subject_type = 'lesson'").fetchone()[0] == 4
+    code, out = run("lessons", "--search", "cabin", "--db", db)
+    assert out.count("Lesson ") == 4

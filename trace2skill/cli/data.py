@@ -1,4 +1,4 @@
-"""The `trace2skill` command line: the same library functions the app calls."""
+"""Commands over trajectories and the workspace: import, stats, trajectories, show, demo, ui."""
 
 from __future__ import annotations
 
@@ -11,50 +11,10 @@ from typing import Any
 
 import click
 
-from trace2skill.errors import Trace2SkillError
+from trace2skill.cli.common import clip, print_json, open_workspace, db_option, json_option, main
 from trace2skill.store import Workspace
 from trace2skill.store.stats import workspace_stats
 from trace2skill.store.trajectories import TrajectoryFilter, count_trajectories, get_trajectory, list_trajectories
-
-db_option = click.option(
-    "--db",
-    "db_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Workspace database file (default: $TRACE2SKILL_DB or the per-user data folder).",
-)
-json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-
-
-def _workspace(db_path: str | None) -> Workspace:
-    return Workspace(db_path)
-
-
-def _print_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
-
-
-def _clip(text: str | None, width: int) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-class _Group(click.Group):
-    """Turns library errors into one clear line and exit status 2, instead of a traceback."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except Trace2SkillError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(2)
-
-
-@click.group(cls=_Group)
-@click.version_option(package_name="trace2skill")
-def main() -> None:
-    """Turn LLM-agent trajectories into a reviewed Agent Skill."""
-
 
 # --------------------------------------------------------------------------- import
 
@@ -71,7 +31,7 @@ def import_cmd(paths: tuple[str, ...], format_name: str | None, mapping: str | N
     """Import trajectory files (or folders of them); formats are detected."""
     from trace2skill.ingest.pipeline import import_paths
 
-    ws = _workspace(db_path)
+    ws = open_workspace(db_path)
 
     def on_file(report: Any) -> None:
         if not as_json:
@@ -83,7 +43,7 @@ def import_cmd(paths: tuple[str, ...], format_name: str | None, mapping: str | N
 
     report = import_paths(ws, paths, format_name=format_name, mapping=mapping, on_file=on_file)
     if as_json:
-        _print_json(report.as_dict())
+        print_json(report.as_dict())
     else:
         for issue in report.errors:
             click.echo(f"  error: {issue}", err=True)
@@ -101,9 +61,9 @@ def import_cmd(paths: tuple[str, ...], format_name: str | None, mapping: str | N
 @db_option
 def stats(as_json: bool, db_path: str | None) -> None:
     """Counts of everything in the workspace."""
-    data = workspace_stats(_workspace(db_path).db)
+    data = workspace_stats(open_workspace(db_path).db)
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     click.echo(f"trajectories: {data['trajectories']}  "
                + "  ".join(f"{k}={v}" for k, v in data["outcomes"].items()))
@@ -129,31 +89,31 @@ def trajectories(outcome: str | None, source_format: str | None, model: str | No
                  signal: str | None, search: str | None, limit: int, offset: int, as_json: bool,
                  db_path: str | None) -> None:
     """List trajectories, newest first, with filters."""
-    db = _workspace(db_path).db
+    db = open_workspace(db_path).db
     flt = TrajectoryFilter(outcome=outcome, source_format=source_format, model=model, task_id=task_id,
                            signal=signal, search=search)
     rows = list_trajectories(db, flt, limit=limit, offset=offset)
     total = count_trajectories(db, flt)
     if as_json:
-        _print_json({"total": total, "offset": offset, "trajectories": rows})
+        print_json({"total": total, "offset": offset, "trajectories": rows})
         return
     for r in rows:
         click.echo(f"{r['id'][:12]}  {r['outcome']:<7}  {r['source_format']:<11}  {r['n_steps']:>4} steps  "
-                   f"{r['n_errors']:>2} err  {_clip(r['signals'], 28):<28}  {_clip(r['task'], 60)}")
+                   f"{r['n_errors']:>2} err  {clip(r['signals'], 28):<28}  {clip(r['task'], 60)}")
     click.echo(f"{len(rows)} of {total} shown", err=True)
 
 
 def _format_step(step: dict[str, Any], width: int) -> list[str]:
     lines = [f"[{step['idx']}] {step['role']}" + (" (error)" if step["is_error"] else "")]
     if step["reasoning"]:
-        lines.append(f"    thought: {_clip(step['reasoning'], width)}")
+        lines.append(f"    thought: {clip(step['reasoning'], width)}")
     if step["text"]:
-        lines.append(f"    {_clip(step['text'], width)}")
+        lines.append(f"    {clip(step['text'], width)}")
     for call in step["tool_calls"]:
         args = call["arguments"] if isinstance(call["arguments"], str) else json.dumps(call["arguments"])
-        lines.append(f"    -> {call['name']}({_clip(args, width - 10)})")
+        lines.append(f"    -> {call['name']}({clip(args, width - 10)})")
     for result in step["tool_results"]:
-        lines.append(f"    <- {_clip(result['content'], width)}")
+        lines.append(f"    <- {clip(result['content'], width)}")
     return lines
 
 
@@ -164,17 +124,17 @@ def _format_step(step: dict[str, Any], width: int) -> list[str]:
 @db_option
 def show(trajectory_id: str, width: int, as_json: bool, db_path: str | None) -> None:
     """Show one trajectory: task, outcome, signals and every step (ids may be abbreviated)."""
-    t = get_trajectory(_workspace(db_path).db, trajectory_id)
+    t = get_trajectory(open_workspace(db_path).db, trajectory_id)
     if as_json:
-        _print_json(t)
+        print_json(t)
         return
     click.echo(f"trajectory {t['id']}  ({t['source_format']}, {t['source_name']})")
     click.echo(f"outcome: {t['outcome']}" + (f"  reward={t['reward']}" if t["reward"] is not None else "")
                + (f"  ({t['outcome_detail']})" if t["outcome_detail"] else ""))
     click.echo(f"model: {t['model'] or '-'}   task id: {t['task_id'] or '-'}")
-    click.echo(f"task: {_clip(t['task'], width * 2)}")
+    click.echo(f"task: {clip(t['task'], width * 2)}")
     if t["ground_truth"]:
-        click.echo(f"ground truth: {_clip(json.dumps(t['ground_truth']), width * 2)}")
+        click.echo(f"ground truth: {clip(json.dumps(t['ground_truth']), width * 2)}")
     for s in t["signals"]:
         click.echo(f"signal: {s['kind']} at step {s['step_idx']}: {s['detail']}")
     click.echo("")
@@ -190,9 +150,9 @@ def demo(as_json: bool, db_path: str | None) -> None:
     """Load the bundled demo data (tau-bench airline runs) into the workspace."""
     from trace2skill.demo import load_demo
 
-    report = load_demo(_workspace(db_path))
+    report = load_demo(open_workspace(db_path))
     if as_json:
-        _print_json(report.as_dict())
+        print_json(report.as_dict())
     else:
         click.echo(f"demo data: {report.imported} trajectories imported, {report.duplicates} already present")
 
@@ -205,7 +165,7 @@ def demo(as_json: bool, db_path: str | None) -> None:
 @db_option
 def ui(port: int, db_path: str | None) -> None:
     """Launch the Streamlit curation app."""
-    app = Path(__file__).resolve().parent.parent / "app.py"
+    app = Path(__file__).resolve().parents[2] / "app.py"
     if not app.exists():
         raise click.ClickException(f"app.py not found next to the package ({app}); run from a source checkout")
     env = dict(os.environ)
@@ -215,7 +175,3 @@ def ui(port: int, db_path: str | None) -> None:
            "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     click.echo(f"Trace2Skill: open http://localhost:{port} (workspace {Workspace(db_path).path})")
     sys.exit(subprocess.call(cmd, env=env))
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,74 @@
+"""Lesson review from the command line: list, approve, reject."""
+
+from __future__ import annotations
+
+import click
+
+from trace2skill.cli.common import clip, print_json, open_workspace, db_option, json_option, main
+
+# --------------------------------------------------------------------------- lessons
+
+
+@main.group(invoke_without_command=True)
+@click.option("--status", type=click.Choice(["proposed", "approved", "rejected"]), default=None)
+@click.option("--kind", type=click.Choice(["failure_cause", "failure_lesson", "success_lesson"]), default=None)
+@click.option("--run", "run_id", default=None, help="Only lessons from this extraction run.")
+@click.option("--search", default=None, help="Full-text search over title, description and content.")
+@click.option("--limit", default=50, show_default=True)
+@json_option
+@db_option
+@click.pass_context
+def lessons(ctx: click.Context, status: str | None, kind: str | None, run_id: str | None, search: str | None,
+            limit: int, as_json: bool, db_path: str | None) -> None:
+    """List lessons (or approve/reject them: `lessons approve ID...`)."""
+    if ctx.invoked_subcommand:
+        return
+    from trace2skill.store.lessons import LessonFilter, count_lessons, list_lessons
+
+    db = open_workspace(db_path).db
+    flt = LessonFilter(status=status, kind=kind, run_id=run_id, search=search)
+    rows, total = list_lessons(db, flt, limit=limit), count_lessons(db, flt)
+    if as_json:
+        print_json({"total": total, "lessons": rows})
+        return
+    for r in rows:
+        grounded = {True: "grounded", False: "UNGROUNDED", None: "unchecked"}[r["grounded"]]
+        click.echo(f"{r['id'][:12]}  {r['status']:<8}  {r['kind']:<14}  {grounded:<10}  {clip(r['title'], 70)}")
+    click.echo(f"{len(rows)} of {total} shown", err=True)
+
+
+def _review(status: str, ids: tuple[str, ...], all_: bool, only: str | None, db_path: str | None,
+            as_json: bool) -> None:
+    from trace2skill.store.lessons import LessonFilter, get_lesson, lesson_ids, set_status
+
+    if bool(ids) == all_:
+        raise click.UsageError("give lesson ids, or --all (not both)")
+    db = open_workspace(db_path).db
+    targets = lesson_ids(db, LessonFilter(status=only)) if all_ else [get_lesson(db, i)["id"] for i in ids]
+    changed = set_status(db, targets, status, actor="cli")
+    if as_json:
+        print_json({"status": status, "changed": changed, "selected": len(targets)})
+    else:
+        click.echo(f"{changed} lessons {status} ({len(targets) - changed} already were)")
+
+
+@lessons.command("approve")
+@click.argument("ids", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Every lesson (with --only, every lesson of that status).")
+@click.option("--only", type=click.Choice(["proposed", "approved", "rejected"]), default=None)
+@json_option
+@db_option
+def lessons_approve(ids: tuple[str, ...], all_: bool, only: str | None, as_json: bool, db_path: str | None) -> None:
+    """Approve lessons for consolidation (recorded as decisions)."""
+    _review("approved", ids, all_, only, db_path, as_json)
+
+
+@lessons.command("reject")
+@click.argument("ids", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Every lesson (with --only, every lesson of that status).")
+@click.option("--only", type=click.Choice(["proposed", "approved", "rejected"]), default=None)
+@json_option
+@db_option
+def lessons_reject(ids: tuple[str, ...], all_: bool, only: str | None, as_json: bool, db_path: str | None) -> None:
+    """Reject lessons (recorded as decisions)."""
+    _review("rejected", ids, all_, only, db_path, as_json)
