@@ -225,3 +225,18 @@ def m005_skills_and_decisions(db: Database) -> None:
         )""",
         "CREATE INDEX idx_decisions_subject ON decisions(subject_type, subject_id)",
     )
+
+
+@MIGRATIONS()
+def m006_line_origins(db: Database) -> None:
+    """Which edit wrote each line of a proposed skill version (for provenance)."""
+    _run(
+        db,
+        """CREATE TABLE line_origins (
+            version_id TEXT NOT NULL REFERENCES skill_versions(id) ON DELETE CASCADE,
+            file TEXT NOT NULL,
+            run_id TEXT REFERENCES runs(id) ON DELETE SET NULL,
+            origins TEXT NOT NULL DEFAULT '[]',
+            PRIMARY KEY (version_id, file)
+        )""",
+    )
