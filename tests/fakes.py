@@ -61,3 +61,10 @@ def analyst_answer(messages, output) -> dict[str, Any]:
                 "lessons": [{"kind": "failure_lesson", **good}, {"kind": "failure_cause", **bad}]}
     return {"solution_path": "look up, confirm, act",
             "lessons": [{"kind": "success_lesson", **good}, {"kind": "success_lesson", **bad}]}
+
+
+def http_analyst_responder(request: dict[str, Any]) -> dict[str, Any]:
+    """For trace2skill.llm.fake_server: answers analyst calls like `analyst_answer` over HTTP."""
+    name = request["response_format"]["json_schema"]["name"]
+    output = type("ErrorAnalysis" if name == "error_analysis" else "SuccessAnalysis", (), {})
+    return analyst_answer(request["messages"], output)
