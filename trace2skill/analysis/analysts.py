@@ -22,9 +22,32 @@ from trace2skill.prompts import load_prompt
 from trace2skill.redaction import redact
 
 AnalystName = Literal["error", "success"]
-SKILL_CHARS = 6000
-TRUTH_CHARS = 2000
 SIGNAL_LINES = 20
+PROMPT_CHARS = 24000  # ≈ 6k tokens: the whole user message for an analyst
+LOCAL_PROMPT_CHARS = 4000  # the embedded toy model reads ~100 tokens/s on 2 cores: keep it short
+
+
+@dataclass(frozen=True)
+class PromptBudget:
+    """How a prompt's characters are shared between its parts."""
+
+    total: int = PROMPT_CHARS
+
+    @property
+    def trajectory(self) -> int:
+        return int(self.total * 0.6)
+
+    @property
+    def skill(self) -> int:
+        return int(self.total * 0.25)
+
+    @property
+    def truth(self) -> int:
+        return int(self.total * 0.08)
+
+    @property
+    def task(self) -> int:
+        return min(3000, int(self.total * 0.1))
 
 
 class StructuredClient(Protocol):
@@ -70,18 +93,18 @@ def _signals_text(signals: list[dict[str, Any]]) -> str:
 
 
 def build_messages(analyst: Analyst, trajectory: dict[str, Any], skill_text: str | None,
-                   max_lessons: int) -> list[dict[str, str]]:
-    rendered = render_trajectory(trajectory["steps"])
+                   max_lessons: int, budget: PromptBudget = PromptBudget()) -> list[dict[str, str]]:
+    rendered = render_trajectory(trajectory["steps"], budget=budget.trajectory)
     truth = trajectory.get("ground_truth")
     outcome = trajectory["outcome"] + (f" (reward {trajectory['reward']})" if trajectory.get("reward") is not None else "")
     if trajectory.get("outcome_detail"):
         outcome += f"; {trajectory['outcome_detail']}"
     user = load_prompt("analyst_input").render(
-        task=_fence(head_tail(trajectory.get("task") or "(no task text)", 3000)),
+        task=_fence(head_tail(trajectory.get("task") or "(no task text)", budget.task)),
         outcome=outcome,
-        skill=head_tail(skill_text, SKILL_CHARS) if skill_text else "(no skill yet: a new one will be written)",
+        skill=head_tail(skill_text, budget.skill) if skill_text else "(no skill yet: a new one will be written)",
         signals=_fence(_signals_text(trajectory.get("signals") or [])),
-        ground_truth=_fence(head_tail(json.dumps(truth, ensure_ascii=False), TRUTH_CHARS)) if truth else "(none)",
+        ground_truth=_fence(head_tail(json.dumps(truth, ensure_ascii=False), budget.truth)) if truth else "(none)",
         trajectory=_fence(rendered.text),
     )
     system = load_prompt(analyst.prompt_name).render(max_lessons=max_lessons)
@@ -117,9 +140,10 @@ class AnalysisResult:
 
 
 def analyse(client: StructuredClient, analyst: Analyst, trajectory: dict[str, Any], *, skill_text: str | None,
-            max_lessons: int, run_id: str | None = None, max_tokens: int | None = None) -> AnalysisResult:
+            max_lessons: int, run_id: str | None = None, max_tokens: int | None = None,
+            budget: PromptBudget = PromptBudget()) -> AnalysisResult:
     """One analyst over one stored trajectory (as returned by `get_trajectory`)."""
-    messages = build_messages(analyst, trajectory, skill_text, max_lessons)
+    messages = build_messages(analyst, trajectory, skill_text, max_lessons, budget)
     result = client.structured(messages, analyst.output, schema_name=f"{analyst.name}_analysis",
                                run_id=run_id, max_tokens=max_tokens)
     usage = result.usage or {}

@@ -15,7 +15,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Literal
 
-from trace2skill.analysis.analysts import ANALYSTS, StructuredClient, analyse, analyst_for, build_messages
+from trace2skill.analysis.analysts import (
+    ANALYSTS,
+    LOCAL_PROMPT_CHARS,
+    PROMPT_CHARS,
+    PromptBudget,
+    StructuredClient,
+    analyse,
+    analyst_for,
+    build_messages,
+)
 from trace2skill.errors import Trace2SkillError
 from trace2skill.store import Workspace, write_transaction
 from trace2skill.store import runs as run_store
@@ -36,7 +45,13 @@ class ExtractionConfig:
     skill_version: str | None = None  # the frozen starting skill, when deepening one
     skill_text: str | None = None
     model: str | None = None
-    base_url: str | None = None
+    base_url: str | None = None  # None: the embedded local model
+    prompt_chars: int | None = None  # None: a default fitting the endpoint (short for the local model)
+
+    def budget(self) -> PromptBudget:
+        if self.prompt_chars:
+            return PromptBudget(self.prompt_chars)
+        return PromptBudget(LOCAL_PROMPT_CHARS if self.base_url is None else PROMPT_CHARS)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -76,7 +91,7 @@ def estimate(ws: Workspace, ids: list[str], config: ExtractionConfig,
         analyst = analyst_for(t["outcome"])
         if analyst is None or analyst.name not in config.analysts:
             continue
-        messages = build_messages(analyst, t, config.skill_text, config.max_lessons)
+        messages = build_messages(analyst, t, config.skill_text, config.max_lessons, config.budget())
         prompt_tokens += sum(len(m["content"]) for m in messages) // CHARS_PER_TOKEN
         completion_tokens += config.max_tokens
         calls += 1
@@ -110,7 +125,7 @@ def _work_one(ws: Workspace, client: StructuredClient, run_id: str, item_id: str
             run_store.finish_item(db, run_id, item_id, "done", error="skipped: no analyst for this outcome")
             return "done"
         result = analyse(client, analyst, t, skill_text=config.skill_text, max_lessons=config.max_lessons,
-                         run_id=run_id, max_tokens=config.max_tokens)
+                         run_id=run_id, max_tokens=config.max_tokens, budget=config.budget())
         with write_transaction(db):
             insert_lessons(db, result.lessons)
             run_store.finish_item(db, run_id, item_id, "done", prompt_tokens=result.prompt_tokens,

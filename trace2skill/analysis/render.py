@@ -43,19 +43,19 @@ def _args(arguments: Any) -> str:
     return arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
 
 
-def render_step(step: dict[str, Any]) -> str:
+def render_step(step: dict[str, Any], limit: int = OBSERVATION_CHARS) -> str:
+    """One step; no single text is longer than about `limit` characters."""
     role = step["role"]
     lines = [f"[step {step['idx']}] {role}" + (" (error)" if step.get("is_error") else "")]
     if step.get("reasoning"):
-        lines.append("thought: " + head_tail(step["reasoning"], TEXT_CHARS // 2))
+        lines.append("thought: " + head_tail(step["reasoning"], min(TEXT_CHARS // 2, limit)))
     if step.get("text"):
-        limit = SYSTEM_CHARS if role == "system" else TEXT_CHARS
-        lines.append(head_tail(step["text"], limit))
+        lines.append(head_tail(step["text"], min(SYSTEM_CHARS if role == "system" else TEXT_CHARS, limit)))
     for call in step.get("tool_calls") or []:
-        lines.append(f"call {call['name']}({head_tail(_args(call.get('arguments')), ARGS_CHARS)})")
+        lines.append(f"call {call['name']}({head_tail(_args(call.get('arguments')), min(ARGS_CHARS, limit))})")
     for result in step.get("tool_results") or []:
         flag = " ERROR" if result.get("is_error") else ""
-        lines.append(f"result{flag}: " + head_tail(result.get("content") or "", OBSERVATION_CHARS))
+        lines.append(f"result{flag}: " + head_tail(result.get("content") or "", min(OBSERVATION_CHARS, limit)))
     return "\n".join(lines)
 
 
@@ -71,7 +71,7 @@ def raw_size(steps: list[dict[str, Any]]) -> int:
 def render_trajectory(steps: list[dict[str, Any]], budget: int = BUDGET_CHARS) -> Rendered:
     """Render steps within `budget` characters; if they do not fit, keep the first and last steps
     and replace a middle run with a marker (failures usually show early and late)."""
-    blocks = [render_step(s) for s in steps]
+    blocks = [render_step(s, limit=max(200, budget // 8)) for s in steps]
     raw = raw_size(steps)
     if sum(len(b) + 2 for b in blocks) <= budget:
         text = "\n\n".join(blocks)

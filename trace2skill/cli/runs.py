@@ -26,7 +26,7 @@ def with_llm_options(func: Any) -> Any:
     return func
 
 
-def _client(ws: Workspace, base_url: str | None, model: str | None) -> Any:
+def llm_client(ws: Workspace, base_url: str | None, model: str | None) -> Any:
     from trace2skill.llm import LLMClient, LLMConfig
 
     return LLMClient(ws, LLMConfig.from_env(base_url=base_url, model=model))
@@ -96,7 +96,7 @@ def extract(outcome: str, limit: int | None, sample: int | None, seed: int, bala
         click.echo(f"{len(ids)} trajectories, ~{plan['prompt_tokens']} prompt tokens; model {llm.describe()}",
                    err=True)
     run_id = create_extraction_run(ws, ids, config)
-    client = _client(ws, base_url, model)
+    client = llm_client(ws, base_url, model)
     progress = _run_with_progress(ws, run_id, len(ids), as_json,
                                   lambda on_item: execute_run(ws, run_id, client, on_item=on_item))
     _report(ws, run_id, progress, as_json, {"estimate": plan})
@@ -116,7 +116,7 @@ def resume(run_id: str, keep_failed: bool, base_url: str | None, model: str | No
 
     ws = open_workspace(db_path)
     run = run_store.get_run(ws.db, run_id)
-    client = _client(ws, base_url or run["config"].get("base_url"), model or run["config"].get("model"))
+    client = llm_client(ws, base_url or run["config"].get("base_url"), model or run["config"].get("model"))
     remaining = run["progress"]["total"] - run["progress"]["done"]
     progress = _run_with_progress(ws, run_id, remaining, as_json, lambda on_item: resume_run(
         ws, run_id, client, retry_failed=not keep_failed, on_item=on_item, concurrency=concurrency))

@@ -19,8 +19,8 @@ def skill_context(files: dict[str, str]) -> str:
     """The frozen skill as the prompt shows it: SKILL.md (bounded) and the other files' names."""
     body = head_tail(files.get("SKILL.md", ""), SKILL_CHARS) or "(empty: a new skill is being written)"
     others = sorted(path for path in files if path != "SKILL.md")
-    listing = "\n".join(f"- {p}" for p in others) or "(none)"
-    return f"## SKILL.md\n{body}\n\n## Other files\n{listing}"
+    listing = ", ".join(others) or "(none)"
+    return f'<file path="SKILL.md">\n{body}\n</file>\nOther files: {listing}'
 
 
 def edit_from(fields: EditFields, edit_id: str, support: list[str], derived_from: list[str] | None = None) -> Edit:

@@ -1,0 +1,145 @@
+"""Skills from the command line: `skills import|list|lock`, and `diff`, `export`, `blame`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from trace2skill.cli.common import db_option, json_option, main, open_workspace, print_json
+
+
+@main.group()
+def skills() -> None:
+    """Skills library: import, list versions, lock sections."""
+
+
+@skills.command("import")
+@click.argument("source", type=click.Path(exists=True))
+@click.option("--name", default=None, help="Skill name (required for a plain markdown document).")
+@click.option("--description", default=None, help="Description (for a plain markdown document).")
+@json_option
+@db_option
+def import_cmd(source: str, name: str | None, description: str | None, as_json: bool, db_path: str | None) -> None:
+    """Import a skill folder, a .zip, or a plain markdown document (with --name and --description)."""
+    from trace2skill.errors import SkillFormatError
+    from trace2skill.skill import SkillFolder, load_skill, validate_skill
+    from trace2skill.store.skills import import_skill
+
+    path = Path(source)
+    if path.is_file() and path.suffix.lower() == ".md" and path.name.lower() != "skill.md":
+        if not (name and description):
+            raise SkillFormatError(f"{path} is a plain document: give --name and --description")
+        folder = SkillFolder.from_markdown(name, description, path.read_text(encoding="utf-8"))
+    else:
+        folder = load_skill(path, name=name)
+    warnings = [*folder.warnings, *(f"{f.file}{f':{f.line}' if f.line else ''}: {f.message}"
+                                   for f in validate_skill(folder, strict=False))]
+    version = import_skill(open_workspace(db_path).db, folder, name=name, message=f"imported from {path.name}")
+    if as_json:
+        print_json({"skill": name or folder.name, "version": version, "warnings": warnings})
+        return
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(version)
+
+
+@skills.command("list")
+@click.argument("name", required=False)
+@json_option
+@db_option
+def list_cmd(name: str | None, as_json: bool, db_path: str | None) -> None:
+    """List skills, or the versions of one skill (newest first)."""
+    from trace2skill.store.skills import list_skills, list_versions
+
+    db = open_workspace(db_path).db
+    rows = list_versions(db, name) if name else list_skills(db)
+    if as_json:
+        print_json(rows)
+    elif name:
+        for r in rows:
+            click.echo(f"{r['id']}  {r['source']:<8}  parent={r['parent'] or '-':<16}  {r['created']}  {r['message']}")
+    else:
+        for r in rows:
+            click.echo(f"{r['name']:<32}  {r['n_versions']:>3} versions  latest={r['latest']}")
+
+
+@main.command("diff")
+@click.argument("old")
+@click.argument("new")
+@db_option
+def diff_cmd(old: str, new: str, db_path: str | None) -> None:
+    """Unified diff between two skill versions."""
+    from trace2skill.store.skills import diff_versions
+
+    for fd in diff_versions(open_workspace(db_path).db, old, new):
+        click.echo(fd.unified(), nl=False)
+
+
+@main.command("export")
+@click.argument("version")
+@click.option("--out", "dest", required=True, type=click.Path(),
+              help="A folder (the skill is written to OUT/<name>/) or a FILE.zip.")
+@click.option("--force", is_flag=True, help="Export even when strict validation finds errors.")
+@db_option
+def export_cmd(version: str, dest: str, force: bool, db_path: str | None) -> None:
+    """Export a skill version as a folder or a .zip that passes `skills-ref validate`."""
+    as_zip = dest.lower().endswith(".zip")
+    from trace2skill.errors import SkillFormatError
+    from trace2skill.skill import export_dir, to_zip, validate_skill
+    from trace2skill.store.skills import folder_of, get_version
+
+    folder = folder_of(get_version(open_workspace(db_path).db, version))
+    errors = [f for f in validate_skill(folder, dirname=folder.name) if f.severity == "error"]
+    for f in errors:
+        click.echo(f"error: {f.file}{f':{f.line}' if f.line else ''}: {f.message}", err=True)
+    if errors and not force:
+        raise SkillFormatError(f"{len(errors)} spec errors; fix them or pass --force")
+    if as_zip:
+        to_zip(folder, dest)
+        click.echo(dest)
+    else:
+        click.echo(str(export_dir(folder, dest)))
+
+
+@skills.command("lock")
+@click.argument("name")
+@click.argument("sections", nargs=-1)
+@db_option
+def lock_cmd(name: str, sections: tuple[str, ...], db_path: str | None) -> None:
+    """Set the locked sections of a skill (titles or 'A > B' paths; none clears the locks)."""
+    from trace2skill.store.skills import set_locked_sections
+
+    for title in set_locked_sections(open_workspace(db_path).db, name, sections):
+        click.echo(title)
+
+
+@main.command()
+@click.argument("version")
+@click.argument("file")
+@click.argument("line", type=click.IntRange(1))
+@json_option
+@db_option
+def blame(version: str, file: str, line: int, as_json: bool, db_path: str | None) -> None:
+    """Where LINE (1-based) of FILE in a skill version comes from: edit, merge path, lessons, steps."""
+    from trace2skill.provenance import blame as blame_line
+    from trace2skill.store.skills import get_version
+
+    db = open_workspace(db_path).db
+    found = blame_line(db, get_version(db, version)["id"], file, line)
+    if as_json:
+        print_json(found)
+        return
+    origin = found["origin"]
+    click.echo(f"{file}:{line}: {found['text']}")
+    if origin["kind"] != "edit":
+        click.echo(f"origin: {origin['kind']} text of version {origin['version']}")
+        return
+    click.echo(f"origin: edit {origin['edit_id']} of consolidation run {origin['run_id']}")
+    for e in found["merge_path"]:
+        click.echo(f"  level {e['level']}: {e['op']} {e['section'] or ''} - {e['content'][:80]!r}")
+    for lesson in found["lessons"]:
+        click.echo(f"lesson {lesson['id'][:12]} ({lesson['kind']}, {lesson['status']}): {lesson['title']}")
+    for step in found["steps"]:
+        mark = "" if step["grounded"] else " (ungrounded)"
+        click.echo(f"  trajectory {step['trajectory_id'][:12]} step {step['step_idx']}{mark}: {step['quote'][:100]!r}")

@@ -1,0 +1,159 @@
+"""Skills and their versions: import, save (content-hashed, deduplicated), history, locks.
+
+A version's id is a content hash of (skill, files, parent): saving the same files on the same
+parent twice returns the existing version, and saving files identical to the parent's returns the
+parent (no empty versions). Every manual save and every change of a skill's locked sections is
+recorded in ``decisions``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Literal, Mapping
+
+from sqlite_utils import Database
+
+from trace2skill.errors import NotFoundError, SkillFormatError
+from trace2skill.models import content_hash, utcnow
+from trace2skill.skill.folder import SKILL_MD, SkillFolder
+from trace2skill.skill.paths import safe_relpath
+from trace2skill.store.workspace import write_transaction
+
+VersionSource = Literal["import", "proposal", "manual"]
+_COLUMNS = "id, skill, parent, source, run_id, message, created"
+
+
+def version_id(skill: str, files: Mapping[str, str], parent: str | None) -> str:
+    return content_hash({"skill": skill, "files": dict(files), "parent": parent})
+
+
+def _decide(db: Database, subject_type: str, subject_id: str, action: str, actor: str,
+            detail: dict[str, Any]) -> None:
+    db.execute(
+        "INSERT INTO decisions (subject_type, subject_id, action, actor, detail, created) VALUES (?, ?, ?, ?, ?, ?)",
+        [subject_type, subject_id, action, actor, json.dumps(detail, ensure_ascii=False), utcnow()],
+    )
+
+
+def _ensure_skill(db: Database, name: str, description: str) -> None:
+    db.execute("INSERT OR IGNORE INTO skills (name, description, locked_sections, created) VALUES (?, ?, '[]', ?)",
+               [name, description, utcnow()])
+
+
+def _clean_files(files: Mapping[str, str]) -> dict[str, str]:
+    clean = {safe_relpath(p): t for p, t in files.items()}
+    if SKILL_MD not in clean:
+        raise SkillFormatError("a skill version needs a SKILL.md")
+    return {SKILL_MD: clean[SKILL_MD], **{p: clean[p] for p in sorted(clean) if p != SKILL_MD}}
+
+
+def save_version(db: Database, skill: str, files: Mapping[str, str], *, source: VersionSource,
+                 parent: str | None, run_id: str | None = None, message: str = "", actor: str = "user") -> str:
+    """Store a version of `skill` (created when new) and return its id (an existing one for
+    identical content). Manual saves are recorded as decisions."""
+    if source not in ("import", "proposal", "manual"):
+        raise ValueError(f"unknown version source {source!r}")
+    if not skill:
+        raise SkillFormatError("a skill version needs the skill's name")
+    clean = _clean_files(files)
+    with write_transaction(db):
+        if parent is not None:
+            row = db.execute("SELECT skill, files FROM skill_versions WHERE id = ?", [parent]).fetchone()
+            if row is None:
+                raise NotFoundError(f"no skill version with id {parent!r} to use as parent")
+            if row[0] != skill:
+                raise SkillFormatError(f"parent version {parent} belongs to skill {row[0]!r}, not {skill!r}")
+            if json.loads(row[1]) == clean:
+                return parent
+        vid = version_id(skill, clean, parent)
+        if db.execute("SELECT 1 FROM skill_versions WHERE id = ?", [vid]).fetchone():
+            return vid
+        _ensure_skill(db, skill, SkillFolder.from_files(clean).description)
+        db.execute(
+            f"INSERT INTO skill_versions ({_COLUMNS}, files) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [vid, skill, parent, source, run_id, message, utcnow(), json.dumps(clean, ensure_ascii=False)],
+        )
+        if source == "manual":
+            _decide(db, "skill_version", vid, "save", actor, {"skill": skill, "parent": parent, "message": message})
+    return vid
+
+
+def import_skill(db: Database, folder: SkillFolder, *, message: str = "", name: str | None = None) -> str:
+    """Store an imported (human-written) skill as a new version; parent = the skill's latest version."""
+    skill = name or folder.name
+    if not skill:
+        raise SkillFormatError("the imported skill has no name; give one")
+    latest = latest_version(db, skill)
+    return save_version(db, skill, folder.as_files(), source="import", parent=latest["id"] if latest else None,
+                        message=message or "imported")
+
+
+def _decode(row: dict[str, Any]) -> dict[str, Any]:
+    if "files" in row:
+        row["files"] = json.loads(row["files"])
+    return row
+
+
+def get_version(db: Database, version: str) -> dict[str, Any]:
+    """A version with its files; an unambiguous id prefix is accepted."""
+    rows = list(db.query(f"SELECT {_COLUMNS}, files FROM skill_versions WHERE id = ?", [version]))
+    if not rows:
+        rows = list(db.query(f"SELECT {_COLUMNS}, files FROM skill_versions WHERE id LIKE ? LIMIT 2", [version + "%"]))
+        if len(rows) != 1:
+            raise NotFoundError(f"no skill version with id {version!r}")
+    return _decode(rows[0])
+
+
+def list_versions(db: Database, skill: str) -> list[dict[str, Any]]:
+    """The skill's history, newest first (id, parent, source, run_id, message, created; no files)."""
+    return list(db.query(f"SELECT {_COLUMNS} FROM skill_versions WHERE skill = ? ORDER BY rowid DESC", [skill]))
+
+
+def latest_version(db: Database, skill: str) -> dict[str, Any] | None:
+    rows = list(db.query(f"SELECT {_COLUMNS}, files FROM skill_versions WHERE skill = ? ORDER BY rowid DESC LIMIT 1",
+                         [skill]))
+    return _decode(rows[0]) if rows else None
+
+
+def list_skills(db: Database) -> list[dict[str, Any]]:
+    """Skills with their description, locks, number of versions and latest version id."""
+    sql = """SELECT s.name, s.description, s.locked_sections, s.created,
+                    (SELECT count(*) FROM skill_versions v WHERE v.skill = s.name) AS n_versions,
+                    (SELECT v.id FROM skill_versions v WHERE v.skill = s.name ORDER BY v.rowid DESC LIMIT 1) AS latest
+             FROM skills s ORDER BY s.name"""
+    rows = list(db.query(sql))
+    for row in rows:
+        row["locked_sections"] = json.loads(row["locked_sections"])
+    return rows
+
+
+def locked_sections(db: Database, skill: str) -> list[str]:
+    row = db.execute("SELECT locked_sections FROM skills WHERE name = ?", [skill]).fetchone()
+    if row is None:
+        raise NotFoundError(f"no skill named {skill!r}")
+    return json.loads(row[0])
+
+
+def set_locked_sections(db: Database, skill: str, titles: Iterable[str], *, actor: str = "user") -> list[str]:
+    """Replace the skill's locked section titles (paths like "Policy > Refunds" allowed)."""
+    new = list(dict.fromkeys(t.strip() for t in titles if t and t.strip()))
+    with write_transaction(db):
+        old = locked_sections(db, skill)
+        if old != new:
+            db.execute("UPDATE skills SET locked_sections = ? WHERE name = ?", [json.dumps(new), skill])
+            _decide(db, "skill", skill, "lock_sections", actor, {"before": old, "after": new})
+    return new
+
+
+def folder_of(version: Mapping[str, Any]) -> SkillFolder:
+    """The SkillFolder of a version row (as returned by `get_version` / `latest_version`)."""
+    folder = SkillFolder.from_files(version["files"])
+    folder.warnings = []
+    return folder
+
+
+def diff_versions(db: Database, old: str, new: str) -> list[Any]:
+    """Per-file diffs between any two versions (see `trace2skill.diff.diff_files`)."""
+    from trace2skill.diff import diff_files
+
+    return diff_files(get_version(db, old)["files"], get_version(db, new)["files"])
