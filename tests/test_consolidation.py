@@ -53,7 +53,8 @@ def test_deepen_the_airline_policy_and_trace_a_line_back(workspace_with_lessons)
     ws, client = workspace_with_lessons
     base = import_skill(ws.db, SkillFolder.from_markdown("airline-policy", "How an airline agent must act.",
                                                          WIKI.read_text()))
-    run_id = start_consolidation(ws, ConsolidationConfig(base_version=base, batch_size=3, embeddings=False))
+    config = ConsolidationConfig(base_version=base, batch_size=3, embeddings=False, skill_chars=20000)
+    run_id = start_consolidation(ws, config)
     result = execute_consolidation(ws, run_id, client)
     assert result.levels == 3  # 10 patches, B=3: 10 -> 4 -> 2 -> 1, ceil(log_3 10) = 3
     assert result.proposals == 10 and result.applied >= 1
@@ -80,7 +81,7 @@ def test_locked_section_is_never_changed(workspace_with_lessons):
     base = import_skill(ws.db, SkillFolder.from_markdown("airline-policy", "How an airline agent must act.",
                                                          WIKI.read_text()))
     set_locked_sections(ws.db, "airline-policy", ["Cancel flight"])
-    result = execute_consolidation(ws, start_consolidation(ws, ConsolidationConfig(base_version=base,
+    result = execute_consolidation(ws, start_consolidation(ws, ConsolidationConfig(base_version=base, skill_chars=20000,
                                                                                     embeddings=False)), client)
     assert result.applied == 0
     assert all("locked" in r["reason"] for r in result.rejected)

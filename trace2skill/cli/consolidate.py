@@ -27,6 +27,8 @@ def consolidate(base_skill: str | None, new_skill: str | None, description: str,
     from trace2skill.consolidate.run import ConsolidationConfig, execute_consolidation, start_consolidation
     from trace2skill.store.skills import get_version, latest_version
 
+    from trace2skill.llm import LLMConfig
+
     ws = open_workspace(db_path)
     base_version = None
     if base_skill:
@@ -34,7 +36,8 @@ def consolidate(base_skill: str | None, new_skill: str | None, description: str,
         base_version = latest["id"] if latest else get_version(ws.db, base_skill)["id"]
     config = ConsolidationConfig(base_version=base_version, new_skill=new_skill, description=description,
                                  batch_size=batch_size, min_support=min_support, move_low_support=move_low_support,
-                                 concurrency=concurrency or 8, embeddings=not no_embeddings)
+                                 concurrency=concurrency or 8, embeddings=not no_embeddings,
+                                 base_url=LLMConfig.from_env(base_url=base_url, model=model).base_url)
     run_id = start_consolidation(ws, config)
     if not as_json:
         click.echo(f"consolidation run {run_id}", err=True)

@@ -13,11 +13,12 @@ from trace2skill.prompts import load_prompt
 from trace2skill.redaction import redact
 
 SKILL_CHARS = 8000
+LOCAL_SKILL_CHARS = 2500  # the embedded toy model reads prompts slowly
 
 
-def skill_context(files: dict[str, str]) -> str:
+def skill_context(files: dict[str, str], limit: int = SKILL_CHARS) -> str:
     """The frozen skill as the prompt shows it: SKILL.md (bounded) and the other files' names."""
-    body = head_tail(files.get("SKILL.md", ""), SKILL_CHARS) or "(empty: a new skill is being written)"
+    body = head_tail(files.get("SKILL.md", ""), limit) or "(empty: a new skill is being written)"
     others = sorted(path for path in files if path != "SKILL.md")
     listing = ", ".join(others) or "(none)"
     return f'<file path="SKILL.md">\n{body}\n</file>\nOther files: {listing}'
@@ -41,13 +42,14 @@ def leaf_patch_id(run_id: str, trajectory_id: str) -> str:
 
 
 def propose_patch(client: StructuredClient, run_id: str, trajectory_id: str, lessons: list[dict[str, Any]],
-                  skill_files: dict[str, str], *, max_tokens: int | None = None) -> Patch:
+                  skill_files: dict[str, str], *, max_tokens: int | None = None,
+                  skill_chars: int = SKILL_CHARS) -> Patch:
     """Turn one trajectory's lessons into a level-0 patch. Each edit's support is the lessons it
     cites (all of the trajectory's lessons when it cites none that exist)."""
     messages = [
         {"role": "system", "content": load_prompt("patch_proposer").render()},
         {"role": "user", "content": redact(load_prompt("consolidate_input").render(
-            skill=skill_context(skill_files), what="Reviewed lessons from one agent run",
+            skill=skill_context(skill_files, skill_chars), what="Reviewed lessons from one agent run",
             items=_lessons_text(lessons)))},
     ]
     result = client.structured(messages, ProposalOut, schema_name="patch_proposal", run_id=run_id,

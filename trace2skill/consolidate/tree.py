@@ -18,7 +18,7 @@ from typing import Callable
 from pydantic import ValidationError
 
 from trace2skill.analysis.analysts import StructuredClient
-from trace2skill.consolidate.propose import edit_from, skill_context
+from trace2skill.consolidate.propose import SKILL_CHARS, edit_from, skill_context
 from trace2skill.consolidate.schemas import MergeOut
 from trace2skill.errors import Trace2SkillError
 from trace2skill.models import DroppedEdit, Edit, MergeNode, Patch, content_hash
@@ -81,13 +81,14 @@ def check_merge(out: MergeOut, labels: dict[str, Edit]) -> list[str]:
 
 
 def _attempt(client: StructuredClient, messages: list[dict[str, str]], run_id: str,
-             labels: dict[str, Edit]) -> tuple[MergeOut | None, str, int]:
+             labels: dict[str, Edit], max_tokens: int | None) -> tuple[MergeOut | None, str, int]:
     """Ask once, and once more with the problems named. Returns (answer or None, last problem, calls)."""
     calls, problem = 0, ""
     for _ in range(2):
         calls += 1
         try:
-            out = client.structured(messages, MergeOut, schema_name="merge", run_id=run_id).value
+            out = client.structured(messages, MergeOut, schema_name="merge", run_id=run_id,
+                                    max_tokens=max_tokens).value
         except (Trace2SkillError, ValidationError) as exc:
             return None, f"{type(exc).__name__}: {exc}"[:500], calls
         problems = check_merge(out, labels)
@@ -100,7 +101,8 @@ def _attempt(client: StructuredClient, messages: list[dict[str, str]], run_id: s
 
 
 def merge_group(client: StructuredClient, run_id: str, level: int, idx: int, inputs: list[Patch],
-                skill_files: dict[str, str], support_of: Callable[[Edit], int]) -> tuple[Patch, MergeNode, int]:
+                skill_files: dict[str, str], support_of: Callable[[Edit], int], *,
+                skill_chars: int = SKILL_CHARS, max_tokens: int | None = None) -> tuple[Patch, MergeNode, int]:
     out_id = content_hash([run_id, "node", level, idx, [p.id for p in inputs]])
     node = MergeNode(run_id=run_id, level=level, idx=idx, inputs=[p.id for p in inputs], output=out_id, status="done")
     edits_in = [e for p in inputs for e in p.edits]
@@ -113,10 +115,10 @@ def merge_group(client: StructuredClient, run_id: str, level: int, idx: int, inp
     messages = [
         {"role": "system", "content": load_prompt("merger").render()},
         {"role": "user", "content": redact(load_prompt("consolidate_input").render(
-            skill=skill_context(skill_files), what=f"{len(inputs)} patches to merge",
+            skill=skill_context(skill_files, skill_chars), what=f"{len(inputs)} patches to merge",
             items=_edits_text(inputs, labels, support_of)))},
     ]
-    answer, problem, calls = _attempt(client, messages, run_id, labels)
+    answer, problem, calls = _attempt(client, messages, run_id, labels, max_tokens)
     if answer is None:
         carried = [e.model_copy(update={"id": content_hash([out_id, k]), "derived_from": [e.id]})
                    for k, e in enumerate(edits_in)]
@@ -136,7 +138,8 @@ def merge_group(client: StructuredClient, run_id: str, level: int, idx: int, inp
 
 def build_tree(ws: Workspace, client: StructuredClient, run_id: str, leaves: list[Patch], *, batch_size: int,
                skill_files: dict[str, str], support_of: Callable[[Edit], int], concurrency: int = 8,
-               embeddings: bool = True, on_node: NodeCallback | None = None) -> TreeResult:
+               embeddings: bool = True, on_node: NodeCallback | None = None, skill_chars: int = SKILL_CHARS,
+               max_tokens: int | None = None) -> TreeResult:
     """Merge `leaves` level by level until one patch remains; reuses nodes already done (resume)."""
     current, level, calls = list(leaves), 0, 0
     if not current:
@@ -157,7 +160,8 @@ def build_tree(ws: Workspace, client: StructuredClient, run_id: str, leaves: lis
                 return get_patch(ws.db, stored["output"]), 0
             save_node(ws.db, MergeNode(run_id=run_id, level=lvl, idx=idx, inputs=[p.id for p in group], status="running"))
             try:
-                patch, node, n = merge_group(client, run_id, lvl, idx, group, skill_files, support_of)
+                patch, node, n = merge_group(client, run_id, lvl, idx, group, skill_files, support_of,
+                                             skill_chars=skill_chars, max_tokens=max_tokens)
             except Exception as exc:
                 save_node(ws.db, MergeNode(run_id=run_id, level=lvl, idx=idx, inputs=[p.id for p in group],
                                            status="failed"), error=f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,57 @@
+"""The whole pipeline on the embedded local model (llama.cpp + SmolLM2-135M, 2 CPU cores):
+import the τ-bench sample -> extract on a few failures -> approve all -> consolidate, deepening
+the airline policy and creating a new skill -> export folders that pass `skills-ref validate`.
+
+The toy model's text is poor; what is checked is the mechanics: real calls logged, lessons stored
+with checked evidence, proposals saved as versions with provenance, valid exports.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import TAU_BENCH
+from test_consolidation import WIKI
+
+from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, execute_run, select_trajectories
+from trace2skill.consolidate.run import ConsolidationConfig, execute_consolidation, start_consolidation
+from trace2skill.ingest import import_paths
+from trace2skill.llm import LLMClient, LLMConfig
+from trace2skill.skill import export_dir
+from trace2skill.skill.folder import SkillFolder
+from trace2skill.store import runs as run_store
+from trace2skill.store.lessons import LessonFilter, list_lessons, lesson_ids, set_status
+from trace2skill.store.skills import folder_of, get_version, import_skill
+
+pytestmark = pytest.mark.slow
+
+
+def test_local_model_end_to_end(ws, tmp_path):
+    import_paths(ws, [TAU_BENCH])
+    client = LLMClient(ws, LLMConfig.from_env(base_url=None, model=None))
+    ids = select_trajectories(ws, outcome="failure", sample=3, seed=11)
+    run_id = create_extraction_run(ws, ids, ExtractionConfig(max_lessons=1, max_tokens=700, concurrency=2))
+    progress = execute_run(ws, run_id, client)
+    assert progress["done"] + progress["failed"] == 3
+    assert all(i["error"] for i in run_store.list_items(ws.db, run_id, status="failed"))
+    lessons = list_lessons(ws.db, LessonFilter(run_id=run_id), limit=100)
+    assert lessons, "the local model produced no lesson at all"
+    assert all(lesson["evidence"] and lesson["grounded"] is not None for lesson in lessons)
+    assert ws.db.execute("SELECT count(*) FROM llm_calls WHERE run_id = ?", [run_id]).fetchone()[0] >= 3
+    set_status(ws.db, lesson_ids(ws.db), "approved")
+
+    base = import_skill(ws.db, SkillFolder.from_markdown(
+        "airline-policy", "The policy an airline customer-service agent must follow.", WIKI.read_text()))
+    for config in (ConsolidationConfig(base_version=base, batch_size=2, max_tokens=700),
+                   ConsolidationConfig(new_skill="airline-lessons", batch_size=2, max_tokens=700,
+                                       description="Lessons for airline customer-service agents.")):
+        result = execute_consolidation(ws, start_consolidation(ws, config), client)
+        version = get_version(ws.db, result.version)
+        # with nothing applicable the proposal equals its parent and is that version
+        assert result.proposals >= 1 and (version["source"] == "proposal" or result.applied == 0)
+        out = export_dir(folder_of(version), tmp_path / result.run_id)
+        check = subprocess.run([sys.executable, "-m", "skills_ref.cli", "validate", str(out)],
+                               capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
