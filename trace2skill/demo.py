@@ -21,6 +21,19 @@ def demo_data_dir() -> Path:
     return folder
 
 
+DEMO_SKILL = "airline-policy"
+DEMO_SKILL_DESCRIPTION = ("The policy an airline customer-service agent must follow when booking, changing or "
+                          "cancelling flights, handling baggage and refunds. Use it for every airline task.")
+
+
 def load_demo(ws: Workspace) -> ImportReport:
-    """Import the demo trajectories (idempotent: a second load adds nothing)."""
-    return import_paths(ws, [demo_data_dir() / TAU_BENCH_RUNS])
+    """Import the demo trajectories and the airline policy as the human-written skill to deepen
+    (idempotent: a second load adds nothing)."""
+    from trace2skill.skill.folder import SkillFolder
+    from trace2skill.store.skills import import_skill
+
+    folder = demo_data_dir()
+    report = import_paths(ws, [folder / TAU_BENCH_RUNS])
+    policy = SkillFolder.from_markdown(DEMO_SKILL, DEMO_SKILL_DESCRIPTION, (folder / AIRLINE_POLICY).read_text())
+    import_skill(ws.db, policy, message="the tau-bench airline policy (wiki.md)")
+    return report

@@ -10,7 +10,6 @@ stores a trajectory's lessons and marks its item done in one transaction.
 from __future__ import annotations
 
 import random
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Literal
@@ -177,36 +176,10 @@ def resume_run(ws: Workspace, run_id: str, client: StructuredClient, *, retry_fa
     return execute_run(ws, run_id, client, on_item=on_item, concurrency=concurrency)
 
 
-_background: dict[str, threading.Thread] = {}
-_background_lock = threading.Lock()
+def start_in_background(ws: Workspace, run_id: str, client: StructuredClient, *, resume: bool = False) -> None:
+    """Run (or resume) in a background thread; pages poll the database for progress."""
+    from trace2skill import jobs
 
-
-def start_in_background(ws: Workspace, run_id: str, client: StructuredClient, *, resume: bool = False) -> threading.Thread:
-    """Run (or resume) in a daemon thread; the UI polls the database for progress."""
-    with _background_lock:
-        running = _background.get(run_id)
-        if running and running.is_alive():
-            return running
-
-        def target() -> None:
-            try:
-                (resume_run if resume else execute_run)(ws, run_id, client)
-            except Exception:  # state (and error) are in the database
-                pass
-
-        thread = threading.Thread(target=target, name=f"run-{run_id}", daemon=True)
-        _background[run_id] = thread
-        thread.start()
-        return thread
-
-
-def is_running_here(run_id: str) -> bool:
-    thread = _background.get(run_id)
-    return bool(thread and thread.is_alive())
-
-
-def wait(run_id: str, timeout: float | None = None) -> None:
-    """Block until this process's background thread for the run ends (if there is one)."""
-    thread = _background.get(run_id)
-    if thread:
-        thread.join(timeout)
+    if resume:
+        run_store.requeue(ws.db, run_id)
+    jobs.start(run_id, lambda: execute_run(ws, run_id, client))

@@ -240,3 +240,9 @@ def m006_line_origins(db: Database) -> None:
             PRIMARY KEY (version_id, file)
         )""",
     )
+
+
+@MIGRATIONS()
+def m007_settings(db: Database) -> None:
+    """Workspace settings (LLM endpoint and model; never the API key)."""
+    _run(db, "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")

@@ -1,0 +1,5 @@
+"""Placeholder until the screen lands."""
+
+import streamlit as st
+
+st.title("consolidate")
