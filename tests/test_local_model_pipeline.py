@@ -31,21 +31,21 @@ pytestmark = pytest.mark.slow
 def test_local_model_end_to_end(ws, tmp_path):
     import_paths(ws, [TAU_BENCH])
     client = LLMClient(ws, LLMConfig.from_env(base_url=None, model=None))
-    ids = select_trajectories(ws, outcome="failure", sample=3, seed=11)
+    ids = select_trajectories(ws, outcome="failure", sample=2, seed=11)
     run_id = create_extraction_run(ws, ids, ExtractionConfig(max_lessons=1, max_tokens=700, concurrency=2))
     progress = execute_run(ws, run_id, client)
-    assert progress["done"] + progress["failed"] == 3
+    assert progress["done"] + progress["failed"] == 2
     assert all(i["error"] for i in run_store.list_items(ws.db, run_id, status="failed"))
     lessons = list_lessons(ws.db, LessonFilter(run_id=run_id), limit=100)
     assert lessons, "the local model produced no lesson at all"
     assert all(lesson["evidence"] and lesson["grounded"] is not None for lesson in lessons)
-    assert ws.db.execute("SELECT count(*) FROM llm_calls WHERE run_id = ?", [run_id]).fetchone()[0] >= 3
+    assert ws.db.execute("SELECT count(*) FROM llm_calls WHERE run_id = ?", [run_id]).fetchone()[0] >= 2
     set_status(ws.db, lesson_ids(ws.db), "approved")
 
     base = import_skill(ws.db, SkillFolder.from_markdown(
         "airline-policy", "The policy an airline customer-service agent must follow.", WIKI.read_text()))
-    for config in (ConsolidationConfig(base_version=base, batch_size=2, max_tokens=700),
-                   ConsolidationConfig(new_skill="airline-lessons", batch_size=2, max_tokens=700,
+    for config in (ConsolidationConfig(base_version=base, batch_size=2, max_tokens=500, concurrency=2),
+                   ConsolidationConfig(new_skill="airline-lessons", batch_size=2, max_tokens=500, concurrency=2,
                                        description="Lessons for airline customer-service agents.")):
         result = execute_consolidation(ws, start_consolidation(ws, config), client)
         version = get_version(ws.db, result.version)

@@ -110,13 +110,21 @@ def extract(outcome: str, limit: int | None, sample: int | None, seed: int, bala
 @db_option
 def resume(run_id: str, keep_failed: bool, base_url: str | None, model: str | None, concurrency: int | None,
            as_json: bool, db_path: str | None) -> None:
-    """Finish an interrupted or partly failed extraction run (finished work is kept)."""
+    """Finish an interrupted or partly failed run (extraction or consolidation); finished work is kept."""
     from trace2skill.analysis.fleet import resume_run
     from trace2skill.store import runs as run_store
 
     ws = open_workspace(db_path)
     run = run_store.get_run(ws.db, run_id)
     client = llm_client(ws, base_url or run["config"].get("base_url"), model or run["config"].get("model"))
+    if run["kind"] == "consolidation":
+        from trace2skill.consolidate.run import execute_consolidation
+
+        run_store.requeue(ws.db, run_id, failed=not keep_failed)
+        result = execute_consolidation(ws, run_id, client)
+        print_json(result.as_dict()) if as_json else click.echo(
+            f"run {run_id}: proposal {result.version} ({result.levels} levels, {result.merge_calls} merge calls)")
+        return
     remaining = run["progress"]["total"] - run["progress"]["done"]
     progress = _run_with_progress(ws, run_id, remaining, as_json, lambda on_item: resume_run(
         ws, run_id, client, retry_failed=not keep_failed, on_item=on_item, concurrency=concurrency))

@@ -21,6 +21,8 @@ from trace2skill.errors import TrajectoryFormatError
 from trace2skill.ingest.base import Shape, Unit
 
 SNIFF_BYTES = 64 * 1024
+# A single JSON document (one object, or an array read whole) is parsed in memory: cap its size.
+MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
 BOM = b"\xef\xbb\xbf"
 
 
@@ -127,6 +129,12 @@ def _short(exc: BaseException) -> str:
 
 
 def _load_document(f: IO[bytes]) -> Any:
+    f.seek(0, os.SEEK_END)
+    size = f.tell()
+    if size > MAX_DOCUMENT_BYTES:
+        raise TrajectoryFormatError(
+            f"file too large to read as one JSON document ({size // 2**20} MiB > {MAX_DOCUMENT_BYTES // 2**20} MiB); "
+            "split it, or convert it to JSONL (one record per line), which is streamed")
     f.seek(0)
     try:
         return _loads(f.read())
