@@ -1,0 +1,103 @@
+"""Page render times on a large workspace: 10,000 trajectories and 50,000 lessons, every screen
+loaded in headless Chromium (Debian's) against `streamlit run`, timed from navigation until the
+script run finished. Target (SPEC §3): every page < 1.5 s.
+
+    python bench/bench_pages.py [--trajectories 10000] [--lessons 50000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from bench_import import make_record  # noqa: E402
+
+TARGET_S = 1.5
+PAGES = ["", "trajectories", "extract", "lessons", "consolidate", "review", "provenance", "skills"]
+
+
+def seed(db: Path, n_trajectories: int, n_lessons: int) -> None:
+    from trace2skill.demo import load_demo
+    from trace2skill.ingest import import_paths
+    from trace2skill.models import Evidence, Lesson
+    from trace2skill.store import Workspace
+    from trace2skill.store.lessons import insert_lessons
+
+    ws = Workspace(db)
+    rng = random.Random(0)
+    data = db.with_suffix(".jsonl")
+    data.write_text("\n".join(json.dumps(make_record(i, rng)) for i in range(n_trajectories)))
+    ids = import_paths(ws, [data]).files[0].trajectory_ids
+    load_demo(ws)
+    kinds = ["failure_cause", "failure_lesson", "success_lesson"]
+    batch = []
+    for k in range(n_lessons):
+        batch.append(Lesson(id=f"bench{k}", trajectory_id=ids[k % len(ids)], kind=kinds[k % 3],
+                            title=f"Lesson {k} about step ordering", content=f"Check the state before acting ({k}).",
+                            evidence=[Evidence(step_idx=1, quote="please change my booking", grounded=True,
+                                               match="exact")], grounded=True,
+                            status=["proposed", "approved", "rejected"][k % 3]))
+        if len(batch) == 5000:
+            insert_lessons(ws.db, batch)
+            batch = []
+    insert_lessons(ws.db, batch)
+    ws.close()
+
+
+def time_pages(db: Path, repeats: int) -> dict[str, float]:
+    sys.path.insert(0, str(REPO / "tests"))
+    from e2e.conftest import CHROMIUM, CHROMIUM_ARGS, App, wait_idle
+    from playwright.sync_api import sync_playwright
+
+    env = {**os.environ, "TRACE2SKILL_DB": str(db), "PYTHONPATH": str(REPO)}
+    app = App(db, env)
+    times: dict[str, list[float]] = {p or "home": [] for p in PAGES}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(app.url)
+            wait_idle(page)  # warm-up: first load imports modules and opens the workspace
+            for _ in range(repeats):
+                for name in PAGES:
+                    start = time.perf_counter()
+                    page.goto(f"{app.url}/{name}")
+                    wait_idle(page)
+                    times[name or "home"].append(time.perf_counter() - start - 0.6)  # wait_idle's fixed pauses
+            browser.close()
+    finally:
+        app.stop()
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--trajectories", type=int, default=10_000)
+    parser.add_argument("--lessons", type=int, default=50_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    figures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "large.db"
+        seed(db, args.trajectories, args.lessons)
+        for name, seconds in time_pages(db, args.repeats).items():
+            meets = seconds < TARGET_S
+            print(f"page render {name:<12} {seconds:6.2f} s   target < {TARGET_S} s   {'MEETS' if meets else 'MISSES'}")
+            figures.append({"name": f"page render, {name} ({args.trajectories} trajectories, {args.lessons} lessons)",
+                            "value": round(seconds, 2), "target": f"< {TARGET_S} s", "meets": meets})
+    return figures
+
+
+if __name__ == "__main__":
+    main()

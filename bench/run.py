@@ -1,0 +1,53 @@
+"""Run every benchmark and print one line per figure: name, value, target, MEETS or MISSES.
+
+    python bench/run.py            # the full set (several minutes)
+    python bench/run.py --quick    # smaller sizes, for a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(BENCH.parent))
+
+import bench_compaction  # noqa: E402
+import bench_consolidation  # noqa: E402
+import bench_extraction  # noqa: E402
+import bench_import  # noqa: E402
+import bench_pages  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", dest="json_out", default=None, help="Also write the figures to this file.")
+    args = parser.parse_args()
+    q = args.quick
+    figures: list[dict] = []
+    print("== import")
+    figures += bench_import.main(["--n", "2000" if q else "10000"])
+    print("== extraction overhead")
+    plan = [(1, 20), (8, 160), (32, 500), (128, 500)] if not q else [(8, 40), (32, 100)]
+    for concurrency, n in plan:
+        figures += bench_extraction.main(["--n", str(n), "--concurrency", str(concurrency), "--latency", "0.5"])
+    print("== consolidation")
+    figures += bench_consolidation.main(["--n", "50", "200"] if q else ["--n", "50", "200", "500", "2000"])
+    print("== token compaction")
+    figures += bench_compaction.main()
+    print("== page render")
+    figures += bench_pages.main(["--trajectories", "2000", "--lessons", "5000", "--repeats", "1"] if q else [])
+    print("\n== summary")
+    for f in figures:
+        print(f"{f['name']:<75} {f['value']!s:>10}   target {f['target']:<10} {'MEETS' if f['meets'] else 'MISSES'}")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
