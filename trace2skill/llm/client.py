@@ -176,6 +176,8 @@ class LLMClient:
         body = {"model": request["model"], "messages": request["messages"],
                 "response_format": request["response_format"], "temperature": request["temperature"],
                 config.max_tokens_param: request["max_tokens"]}
+        if config.frequency_penalty is not None:
+            body["frequency_penalty"] = config.frequency_penalty
         for attempt in range(config.max_retries + 1):
             call_id, started = calllog.new_call_id(), time.monotonic()
             try:

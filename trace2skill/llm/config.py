@@ -32,6 +32,7 @@ class LLMConfig(BaseModel):
     backoff_cap_s: float = Field(default=30.0, ge=0)
     retry_after_cap_s: float = Field(default=60.0, ge=0)  # longest Retry-After we honour
     temperature: float = Field(default=0.0, ge=0, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)  # set for the local toy model
     max_tokens: int = Field(default=1024, ge=1)
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     max_connections: int = Field(default=256, ge=1)  # httpx pool; the fleet runs up to 128 threads

@@ -188,6 +188,9 @@ def resolve(config: LLMConfig) -> LLMConfig:
     return config.model_copy(update={
         "base_url": server.base_url, "model": server.model_name, "local": True,
         "timeout_s": max(config.timeout_s, LOCAL_TIMEOUT_S),
+        # SmolLM2-135M falls into repetition loops ("Skills_Skills_...") until it is cut off;
+        # a mild frequency penalty lets it finish its JSON (measured: cut-off -> clean stop).
+        "frequency_penalty": config.frequency_penalty if config.frequency_penalty is not None else 0.5,
     })
 
 
