@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mutation import mutate
 
 from trace2skill.errors import TrajectoryFormatError
 from trace2skill.ingest.anthropic import AnthropicMessagesFormat
@@ -401,34 +402,6 @@ def test_sniff_rejects_other_formats_and_junk():
     ]
     for sample in samples:
         assert FMT.sniff(sample, "jsonl") is False
-
-
-JUNK = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=6),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
-    ),
-    max_leaves=8,
-)
-
-
-def mutate(value, data):
-    """Replace (or delete) one randomly chosen nested value."""
-    keys = (
-        list(range(len(value)))
-        if isinstance(value, list)
-        else list(value)
-        if isinstance(value, dict)
-        else []
-    )
-    if not keys or data.draw(st.integers(0, 3)) == 0:
-        return data.draw(JUNK)
-    key = data.draw(st.sampled_from(keys))
-    if isinstance(value, dict) and data.draw(st.integers(0, 4)) == 0:
-        del value[key]
-    else:
-        value[key] = mutate(value[key], data)
-    return value
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mutation import mutate
 
 from trace2skill.errors import TrajectoryFormatError
 from trace2skill.ingest.atif import ATIFFormat
@@ -350,34 +351,6 @@ def test_sniff_rejects_other_formats_and_junk():
     ]
     for sample in samples:
         assert FMT.sniff(sample, "object") is False
-
-
-JUNK = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=6),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
-    ),
-    max_leaves=8,
-)
-
-
-def mutate(value, data):
-    """Replace (or delete) one randomly chosen nested value."""
-    keys = (
-        list(range(len(value)))
-        if isinstance(value, list)
-        else list(value)
-        if isinstance(value, dict)
-        else []
-    )
-    if not keys or data.draw(st.integers(0, 3)) == 0:
-        return data.draw(JUNK)
-    key = data.draw(st.sampled_from(keys))
-    if isinstance(value, dict) and data.draw(st.integers(0, 4)) == 0:
-        del value[key]
-    else:
-        value[key] = mutate(value[key], data)
-    return value
 
 
 BASES = [V14, V16, {"trajectory": V14, "result": result_json(1.0)}]
