@@ -11,7 +11,6 @@ import sys
 import threading
 import time
 
-import pytest
 from click.testing import CliRunner
 from conftest import REPO, TAU_BENCH
 from fakes import http_analyst_responder
