@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +26,6 @@ from bench_import import make_record  # noqa: E402
 from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, execute_run  # noqa: E402
 from trace2skill.ingest import import_paths  # noqa: E402
 from trace2skill.llm import LLMClient, LLMConfig  # noqa: E402
-from trace2skill.llm.fake_server import FakeLLMServer  # noqa: E402
 from trace2skill.store import Workspace  # noqa: E402
 
 TARGET = 1.15
@@ -39,13 +40,21 @@ def measure(n: int, concurrency: int, latency: float) -> dict:
         data.write_text("\n".join(json.dumps(make_record(i, rng)) for i in range(n)))
         ws = Workspace(Path(tmp, "bench.db"))
         ids = import_paths(ws, [data]).files[0].trajectory_ids
-        with FakeLLMServer(latency_s=latency, keep_requests=False) as srv:
-            client = LLMClient(ws, LLMConfig(base_url=srv.base_url, model="bench"))
+        # The server runs in its own process, as a real endpoint would: in this process it would
+        # compete with the fleet for the GIL and inflate the overhead being measured.
+        server = subprocess.Popen([sys.executable, "-m", "trace2skill.llm.fake_server", "--latency", str(latency)],
+                                  stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+        try:
+            base_url = server.stdout.readline().strip()
+            client = LLMClient(ws, LLMConfig(base_url=base_url, model="bench"))
             run_id = create_extraction_run(ws, ids, ExtractionConfig(concurrency=concurrency))
             start = time.perf_counter()
             progress = execute_run(ws, run_id, client)
             wall = time.perf_counter() - start
             client.close()
+        finally:
+            server.terminate()
+            server.wait(10)
     ideal = math.ceil(n / concurrency) * latency
     return {"n": n, "concurrency": concurrency, "latency": latency, "wall": wall, "ideal": ideal,
             "ratio": wall / ideal, "done": progress["done"]}
