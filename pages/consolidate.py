@@ -1,5 +1,222 @@
-"""Placeholder until the screen lands."""
+"""Consolidate: choose the base skill (or a new one) and the batch settings, start a background
+consolidation of the approved lessons, watch the merge tree fill in live (read from the database,
+so a reload shows the same), open any merge node, re-run a subtree, then review the proposal."""
 
+import pandas as pd
 import streamlit as st
 
-st.title("consolidate")
+from trace2skill import jobs
+from trace2skill.consolidate.rerun import rerun_subtree
+from trace2skill.consolidate.run import ConsolidationConfig, execute_consolidation, start_consolidation
+from trace2skill.errors import Trace2SkillError
+from trace2skill.settings import get_settings, llm_config
+from trace2skill.store import runs as run_store
+from trace2skill.store.skills import list_skills, list_versions
+from trace2skill.ui.merge_tree_view import node_detail, tree_dot, tree_view
+from trace2skill.ui.state import llm_client, workspace
+from trace2skill.ui.skill_queries import approved_counts, consolidation_runs, run_proposals, version_labels
+
+POLL_S = 1.0
+LEGEND = {"queued": "gray", "running": "blue", "done": "green", "failed": "red", "fallback": "orange"}  # as in the graph
+ACTIVE = ("queued", "running")
+EDIT_COLUMNS = ["edit", "op", "file", "section", "content", "support", "lessons", "derived from", "rationale"]
+ws = workspace()
+llm = llm_config(ws.db)
+
+st.title("Consolidate")
+if "con_flash" in st.session_state:
+    st.success(st.session_state.pop("con_flash"), icon=":material/check_circle:")
+
+# ------------------------------------------------------------------ plan a run
+runs = consolidation_runs(ws.db)
+with st.expander("New consolidation run", icon=":material/add_circle:", expanded=not runs):
+    st.caption("Each trajectory's approved lessons become one patch of structured edits (in parallel); the patches "
+               "are merged in a tree, B at a time, down to one patch, which code applies to the frozen base skill.")
+    skills = [s["name"] for s in list_skills(ws.db)]
+    mode = st.segmented_control("Skill", ["Deepen a skill", "New skill"], required=True, key="con_mode",
+                                default="Deepen a skill" if skills else "New skill")
+    base_version = new_name = None
+    description = ""
+    if mode == "Deepen a skill":
+        if not skills:
+            st.info("No skills yet: import one on the Skills page, or create a new skill.", icon=":material/info:")
+        else:
+            c1, c2 = st.columns(2)
+            skill = c1.selectbox("Base skill", skills, key="con_skill")
+            versions = list_versions(ws.db, skill)
+            labels = version_labels(versions, latest=versions[0]["id"] if versions else None)
+            base_version = c2.selectbox("Version (latest first)", list(labels), format_func=labels.get,
+                                        key="con_version")
+    else:
+        c1, c2 = st.columns([1, 2])
+        new_name = c1.text_input("Name (lowercase, hyphens)", key="con_new_name", placeholder="airline-lessons")
+        description = c2.text_area("Description: what the skill does and when to use it", key="con_new_description",
+                                   height=80)
+    lessons, trajectories = approved_counts(ws.db)
+    st.metric("Approved lessons to use", lessons,
+              help="Every approved lesson goes in; review them on the Lessons page.")
+    st.caption(f"{lessons} approved lessons from {trajectories} trajectories: {trajectories} proposer patches.")
+    c1, c2, c3, c4 = st.columns(4)
+    batch_size = c1.number_input("Batch size B", min_value=2, max_value=64, value=8, key="con_batch",
+                                 help="Patches per merge call; the tree has ⌈log_B N⌉ levels.")
+    min_support = c2.number_input("Min support (trajectories)", min_value=0, value=0, key="con_min_support")
+    concurrency = c3.number_input("Concurrency", min_value=1, max_value=512,
+                                  value=int(get_settings(ws.db).get("concurrency") or 8), key="con_concurrency")
+    embeddings = c4.checkbox("Batch similar patches together", value=True, key="con_embeddings",
+                             help="MiniLM embeddings group similar patches so duplicates meet early.")
+    move_low = st.checkbox("Move low-support edits to references/ instead of dropping them", key="con_move_low",
+                           disabled=not min_support)
+    st.text(f"Model: {llm.describe()} (change it on Home)")
+    if llm.is_local:
+        st.warning("No endpoint is configured: the embedded SmolLM2-135M model will run. It is a tiny model for "
+                   "trying the pipeline, not for real skills.", icon=":material/warning:")
+    ready = lessons > 0 and (base_version or (new_name and description.strip()))
+    if st.button("Start consolidation", type="primary", key="con_start", disabled=not ready,
+                 icon=":material/play_arrow:"):
+        config = ConsolidationConfig(base_version=base_version, new_skill=(new_name or "").strip() or None,
+                                     description=description.strip(), batch_size=int(batch_size),
+                                     min_support=int(min_support), move_low_support=bool(move_low and min_support),
+                                     concurrency=int(concurrency), embeddings=embeddings, base_url=llm.base_url)
+        try:
+            run_id = start_consolidation(ws, config)
+        except Trace2SkillError as exc:
+            st.error("The consolidation could not start", icon=":material/error:")
+            st.code(str(exc), language=None, wrap_lines=True)
+        else:
+            client = llm_client()
+            jobs.start(run_id, lambda: execute_consolidation(ws, run_id, client))
+            st.session_state["con_run"] = run_id
+            st.session_state["con_flash"] = f"Consolidation run {run_id} started."
+            st.rerun()
+
+# ------------------------------------------------------------------ follow a run
+st.subheader("Runs")
+if not runs:
+    st.caption("No consolidation runs yet.")
+    st.stop()
+run_labels = {r["id"]: f"{r['id']} · {('new skill ' + r['new_skill']) if r['new_skill'] else 'deepen'} · "
+                       f"{r['lessons']} lessons · created {r['created']}" for r in runs}
+if st.session_state.get("con_run") not in run_labels:
+    st.session_state["con_run"] = runs[0]["id"]
+run_id = st.selectbox("Run", list(run_labels), format_func=run_labels.get, key="con_run")
+
+
+def is_active(rid: str) -> bool:
+    return jobs.is_running(rid) or run_store.run_status(ws.db, rid) in ACTIVE
+
+
+def live_panel(rid: str, was_active: bool, selected: tuple[int, int] | None) -> None:
+    run = run_store.get_run(ws.db, rid)
+    p = run["progress"]
+    view = tree_view(ws.db, rid)
+    counts = view.counts()
+    finished = p["done"] + p["failed"]
+    merges_done = counts["done"] + counts["fallback"]
+    st.progress(finished / max(1, p["total"]),
+                text=f"Run {rid}: {run['status']} — {finished} of {p['total']} proposer patches, "
+                     f"{merges_done} of {len(view.nodes)} merges done")
+    m = st.columns(5)
+    m[0].metric("Patches done", p["done"])
+    m[1].metric("Patches failed", p["failed"])
+    m[2].metric("Merges running", counts["running"])
+    m[3].metric("Merges done", merges_done)
+    m[4].metric("Fallbacks", counts["fallback"], help="Merges whose answer stayed invalid: inputs passed up.")
+    st.graphviz_chart(tree_dot(view, selected), width="stretch")
+    legend = st.container(horizontal=True, vertical_alignment="center")
+    for status, color in LEGEND.items():
+        legend.badge(status, color=color)
+    legend.caption("Leaves: one proposer patch per trajectory; inner nodes: merges (level · index, edits in → out); "
+                   "the top node is the root.")
+    if run.get("error"):
+        st.error("The run recorded an error", icon=":material/error:")
+        st.code(run["error"], language=None, wrap_lines=True)
+    if run["status"] == "running" and not jobs.is_running(rid):
+        st.info("The database marks this run as running but no worker of this app is on it (the app restarted "
+                "mid-run). Resume finishes it without redoing finished work.", icon=":material/info:")
+    if run["status"] == "done" and run["counters"]:
+        c = run["counters"]
+        r = st.columns(5)
+        r[0].metric("Levels", c.get("levels", 0))
+        r[1].metric("Merge calls", c.get("merge_calls", 0))
+        r[2].metric("Edits applied", c.get("applied", 0))
+        r[3].metric("Rejected", len(c.get("rejected", [])))
+        r[4].metric("Conflicts", len(c.get("conflicts", [])))
+    active = jobs.is_running(rid) or run["status"] in ACTIVE
+    if was_active and not active:
+        st.rerun(scope="app")  # stop polling; show the final state and the review link
+
+
+active = is_active(run_id)
+nodes_now = tree_view(ws.db, run_id).nodes
+node_keys = [(n.level, n.idx) for n in sorted(nodes_now, key=lambda n: (-n.level, n.idx))]
+selected = st.session_state.get("con_node") if st.session_state.get("con_node") in node_keys else None
+st.fragment(run_every=POLL_S if active else None)(live_panel)(run_id, active, selected)
+
+status = run_store.run_status(ws.db, run_id)
+buttons = st.container(horizontal=True)
+resumable = not active and status in ("failed", "cancelled", "running", "queued")
+if buttons.button("Resume", key="con_resume", disabled=not resumable, icon=":material/replay:",
+                  help="Re-queue failed and interrupted proposals and finish the tree; finished work is kept."):
+    run_store.requeue(ws.db, run_id)
+    client = llm_client()
+    jobs.start(run_id, lambda: execute_consolidation(ws, run_id, client))
+    st.rerun()
+proposals_of_run = run_proposals(ws.db, run_id)
+if proposals_of_run and not active:
+    if buttons.button("Review the proposal", type="primary", key="con_review", icon=":material/difference:"):
+        st.session_state["rev_goto"] = proposals_of_run[0]["id"]
+        st.switch_page("pages/review.py")
+    st.caption(f"Proposal version {proposals_of_run[0]['id']}"
+               + (f" ({len(proposals_of_run)} proposals from this run, newest first)" if len(proposals_of_run) > 1
+                  else ""))
+
+# ------------------------------------------------------------------ one merge node
+st.subheader("Merge nodes")
+if not node_keys:
+    st.caption("The merge tree starts once the proposer patches are in.")
+    st.stop()
+picked = st.selectbox("Node", node_keys, key="con_node",
+                      format_func=lambda k: f"L{k[0]} · #{k[1]}" + (" (root)" if k == node_keys[0] else ""))
+detail = node_detail(ws.db, run_id, *picked)
+if detail is None:
+    st.stop()
+st.text(f"Status: {detail['status']} · {len(detail['inputs'])} inputs · "
+        f"{sum(len(i['edits']) for i in detail['inputs'])} edits in · {len(detail['output'])} edits out · "
+        f"{len(detail['dropped'])} dropped · {len(detail['conflicts'])} conflicts")
+st.caption("Rationale (from the merge operator)")
+st.text(detail["rationale"] or "(none)")
+if detail["error"]:
+    st.caption("Error")
+    st.code(detail["error"], language=None, wrap_lines=True)
+tabs = st.tabs(["Output edits", "Inputs", "Dropped", "Conflicts"])
+config = {"content": st.column_config.TextColumn("content", width="large"),
+          "support": st.column_config.NumberColumn("support", help="Distinct trajectories behind the edit")}
+with tabs[0]:
+    st.dataframe(pd.DataFrame(detail["output"], columns=EDIT_COLUMNS), hide_index=True, width="stretch",
+                 column_config=config, key="con_out_table")
+with tabs[1]:
+    for k, inp in enumerate(detail["inputs"], start=1):
+        st.caption(f"Input {k}: {inp['origin']} · {len(inp['edits'])} edits")
+        st.dataframe(pd.DataFrame(inp["edits"], columns=EDIT_COLUMNS[:-2] + ["rationale"]), hide_index=True,
+                     width="stretch", column_config=config, key=f"con_in_table_{k}")
+with tabs[2]:
+    if detail["dropped"]:
+        st.dataframe(pd.DataFrame(detail["dropped"], columns=["edit", "from", "reason", "content"]), hide_index=True,
+                     width="stretch", key="con_dropped_table")
+    else:
+        st.caption("No edit was dropped here.")
+with tabs[3]:
+    if detail["conflicts"]:
+        st.dataframe(pd.DataFrame({"conflict": detail["conflicts"]}), hide_index=True, width="stretch",
+                     key="con_conflicts_table")
+    else:
+        st.caption("No conflicts reported.")
+
+st.caption("Re-run merges this node again (a fresh answer, not the cached one), then every node above it, and saves "
+           "a new proposal version; the earlier proposal stays as it was.")
+if st.button("Re-run this subtree", key="con_rerun", icon=":material/refresh:", disabled=active or status != "done"):
+    client = llm_client()
+    level, idx = picked
+    jobs.start(run_id, lambda: rerun_subtree(ws, run_id, level, idx, client))
+    st.session_state["con_flash"] = f"Re-running node L{level} · #{idx} of run {run_id} and its ancestors."
+    st.rerun()

@@ -1,5 +1,114 @@
-"""Placeholder until the screen lands."""
+"""Extract: choose trajectories and analysts, see the estimate, start a background extraction run,
+and follow any run's progress live (state read from the database, so it survives a reload)."""
 
 import streamlit as st
 
-st.title("extract")
+from trace2skill import jobs
+from trace2skill.analysis.fleet import (
+    ExtractionConfig,
+    cancel_run,
+    create_extraction_run,
+    select_trajectories,
+    start_in_background,
+)
+from trace2skill.errors import Trace2SkillError
+from trace2skill.settings import get_settings, llm_config
+from trace2skill.store import runs as run_store
+from trace2skill.store.skills import latest_version, list_skills
+from trace2skill.store.trajectories import TrajectoryFilter
+from trace2skill.ui.workspace_queries import distinct_values, recent_runs
+from trace2skill.ui.run_progress import is_active, render_run_panel
+from trace2skill.ui.state import llm_client, workspace
+from trace2skill.ui.estimate import estimate_plan
+
+ANALYSTS = {"both": ["error", "success"], "error": ["error"], "success": ["success"]}
+ws = workspace()
+llm = llm_config(ws.db)
+
+st.title("Extract lessons")
+if "ext_flash" in st.session_state:
+    st.success(st.session_state.pop("ext_flash"), icon=":material/check_circle:")
+
+# ------------------------------------------------------------------ plan a run
+runs = recent_runs(ws.db, "extraction", limit=30)
+with st.expander("New extraction run", icon=":material/add_circle:", expanded=not runs):
+    st.caption("One independent analyst per trajectory, all against the same frozen starting skill: the error "
+               "analyst reads failures, the success analyst successes.")
+    c1, c2, c3 = st.columns([1, 1, 2])
+    outcome = c1.segmented_control("Trajectories", ["failure", "success", "all"], default="failure",
+                                   required=True, key="ext_outcome")
+    signal = c2.selectbox("With signal", ["any", *distinct_values(ws.db, "signals", "kind")], key="ext_signal")
+    search = c3.text_input("Text search (task, steps, tool output)", key="ext_search")
+    c1, c2, c3, c4 = st.columns(4)
+    limit = c1.number_input("Limit (0 = no limit)", min_value=0, value=20, step=10, key="ext_limit")
+    sample = c2.number_input("Random sample size (0 = no sampling)", min_value=0, value=0, key="ext_sample")
+    seed = c3.number_input("Seed", min_value=0, value=0, key="ext_seed")
+    balance = c4.checkbox("Balance failures and successes", key="ext_balance",
+                          help="With a sample over all outcomes: as many failures as successes.")
+    c1, c2, c3, c4 = st.columns(4)
+    analysts = c1.segmented_control("Analysts", list(ANALYSTS), default="both", required=True, key="ext_analysts")
+    max_lessons = c2.number_input("Max lessons per trajectory", 1, 5, 3, key="ext_max_lessons")
+    concurrency = c3.number_input("Concurrency", 1, 512, int(get_settings(ws.db).get("concurrency") or 8),
+                                  key="ext_concurrency")
+    skills = {s["name"]: s for s in list_skills(ws.db)}
+    skill = c4.selectbox("Starting skill (frozen)", ["(none: new skill)", *skills], key="ext_skill",
+                         index=1 if skills else 0)
+
+    ids = select_trajectories(ws, outcome=outcome or "failure", limit=limit or None, sample=sample or None,
+                              seed=int(seed), balance=balance,
+                              flt=TrajectoryFilter(signal=None if signal == "any" else signal, search=search or None))
+    version = latest_version(ws.db, skill) if skill in skills else None
+    config = ExtractionConfig(
+        outcome=outcome or "failure", analysts=ANALYSTS[analysts or "both"], max_lessons=int(max_lessons),
+        concurrency=int(concurrency), model=llm.model, base_url=llm.base_url,
+        skill_version=version["id"] if version else None,
+        skill_text=version["files"].get("SKILL.md") if version else None)
+    st.text(f"Model: {llm.describe()} (change it on Home)")
+    plan = estimate_plan(ws, ids, config, llm)
+    m = st.columns(4)
+    m[0].metric("Trajectories", plan["trajectories"])
+    m[1].metric("Analyst calls", plan["calls"])
+    m[2].metric("Prompt tokens (est.)", f"{plan['prompt_tokens']:,}")
+    m[3].metric("Cost (est.)", f"${plan['estimated_cost_usd']:.4f}" if plan["priced"] else "n/a")
+    st.caption(f"At most {plan['max_completion_tokens']:,} completion tokens."
+               + (f" Estimated from a sample of {plan['sampled']} trajectories." if plan["sampled"] else "")
+               + ("" if plan["priced"] else " Prices per 1k tokens are not configured, so no cost is shown."))
+    if llm.is_local:
+        st.warning("No endpoint is configured: the embedded SmolLM2-135M model will run. It is a tiny model for "
+                   "trying the pipeline, not for real lessons.", icon=":material/warning:")
+    if st.button("Start extraction", type="primary", key="ext_start", disabled=not plan["calls"],
+                 icon=":material/play_arrow:"):
+        try:
+            run_id = create_extraction_run(ws, ids, config)
+            start_in_background(ws, run_id, llm_client())
+        except Trace2SkillError as exc:
+            st.error(str(exc), icon=":material/error:")
+        else:
+            st.session_state["ext_run"] = run_id
+            st.session_state["ext_flash"] = f"Extraction run {run_id} started over {len(ids)} trajectories."
+            st.rerun()
+
+# ------------------------------------------------------------------ follow a run
+st.subheader("Runs")
+if not runs:
+    st.caption("No extraction runs yet.")
+    st.stop()
+labels = {r["id"]: f"{r['id']} · created {r['created']}" for r in runs}
+if st.session_state.get("ext_run") not in labels:
+    st.session_state["ext_run"] = runs[0]["id"]
+run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="ext_run")
+
+active = is_active(ws, run_id)
+status = run_store.run_status(ws.db, run_id)
+progress = run_store.run_progress(ws.db, run_id)
+buttons = st.container(horizontal=True)
+if buttons.button("Cancel", key="ext_cancel", disabled=not active or status == "cancelled", icon=":material/stop_circle:"):
+    cancel_run(ws, run_id)
+    st.rerun()
+resumable = not jobs.is_running(run_id) and (status != "done" or progress["failed"] > 0 or progress["queued"] > 0)
+if buttons.button("Resume", key="ext_resume", disabled=not resumable, icon=":material/replay:",
+             help="Re-queue failed, cancelled and interrupted items; finished work is kept."):
+    start_in_background(ws, run_id, llm_client(), resume=True)
+    st.rerun()
+render_run_panel(ws, run_id)
+st.page_link("pages/lessons.py", label="Review the lessons", icon=":material/checklist:")

@@ -1,5 +1,106 @@
-"""Placeholder until the screen lands."""
+"""Lessons: review the analysts' lessons — an editable table of the current page (status, title,
+content saved through the store, stale edits refused), bulk decisions over everything matching the
+filters, near-duplicate groups, and one lesson's evidence beside the steps it quotes."""
 
+import pandas as pd
+import os as _o
 import streamlit as st
 
-st.title("lessons")
+from trace2skill.store.lessons import count_lessons, lesson_ids, set_status
+from trace2skill.ui.lesson_view import apply_edits, column_config, duplicate_groups, render_lesson, table_of
+from trace2skill.ui.workspace_queries import LESSON_KINDS, LESSON_STATUSES, LessonQuery, page_lessons, recent_runs
+from trace2skill.ui.state import workspace
+
+PAGE_SIZE = 50
+DUPLICATE_THRESHOLD = 0.8
+ws = workspace()
+st.session_state.setdefault("les_gen", 0)
+
+# ------------------------------------------------------------------ save the previous run's edits
+editor_key = f"les_editor_{st.session_state['les_gen']}"
+edits = (st.session_state.get(editor_key) or {}).get("edited_rows") or {}
+if edits:
+    result = apply_edits(ws, st.session_state.get("les_shown", []), edits)
+    st.session_state["les_gen"] += 1  # a fresh editor shows the saved rows
+    editor_key = f"les_editor_{st.session_state['les_gen']}"
+    if result.saved:
+        st.session_state["les_flash"] = f"Saved {len(result.saved)} lesson{'s' if len(result.saved) != 1 else ''}."
+    if result.refused:
+        st.session_state["les_errors"] = result.refused
+
+st.title("Lessons")
+if "les_flash" in st.session_state:
+    st.success(st.session_state.pop("les_flash"), icon=":material/check_circle:")
+for message in st.session_state.pop("les_errors", []):
+    st.error("A concurrent edit was refused" if "changed by" in message else "An edit was refused",
+             icon=":material/sync_problem:")
+    st.text(message)
+
+# ------------------------------------------------------------------ filters
+f1, f2, f3, f4 = st.columns([2, 1, 1, 1])
+search = f1.text_input("Search title, description and guidance", key="les_search")
+kind = f2.selectbox("Kind", ["all", *LESSON_KINDS], key="les_kind")
+status = f3.selectbox("Status", ["all", *LESSON_STATUSES], key="les_status")
+grounded = f4.selectbox("Grounded", ["any", "yes", "no", "unchecked"], key="les_grounded")
+f5, f6 = st.columns([1, 1])
+runs = {r["id"]: f"{r['id']} · created {r['created']}" for r in recent_runs(ws.db, "extraction", limit=50)}
+run = f5.selectbox("Run", ["all", *runs], format_func=lambda r: runs.get(r, r), key="les_run")
+trajectory = f6.text_input("Trajectory id", key="les_trajectory")
+
+flt = LessonQuery(
+    status=None if status == "all" else status,
+    kind=None if kind == "all" else kind,
+    run_id=None if run == "all" else run,
+    trajectory_id=trajectory.strip() or None,
+    grounded={"yes": True, "no": False}.get(grounded),
+    unchecked=grounded == "unchecked",
+    search=search.strip() or None,
+)
+total = count_lessons(ws.db, flt)
+pages = max(1, -(-total // PAGE_SIZE))
+if st.session_state.get("les_page", 1) > pages:
+    st.session_state["les_page"] = 1
+c1, c2, c3, c4 = st.columns([1, 2, 1, 1], vertical_alignment="bottom")
+page = c1.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="les_page")
+c2.caption(f"{total} lessons match")
+for col, status, verb, icon in ((c3, "approved", "Approve", ":material/done_all:"),
+                                 (c4, "rejected", "Reject", ":material/remove_done:")):
+    if col.button(f"{verb} all {total}", key=f"les_bulk_{verb.lower()}", disabled=not total, icon=icon,
+                  help=f"{verb} every lesson matching the filters (all pages)."):
+        changed = set_status(ws.db, lesson_ids(ws.db, flt), status)
+        st.session_state["les_flash"] = f"{status.capitalize()} {changed} lessons."
+        st.session_state["les_gen"] += 1
+        st.rerun()
+
+# ------------------------------------------------------------------ the editable page
+rows = page_lessons(ws.db, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+st.session_state["les_shown"] = [(r["id"], r["version"]) for r in rows]
+if not rows:
+    st.caption("No lessons match. Run an extraction on the Extract page, or widen the filters.")
+    st.stop()
+st.caption("Edit status, title or guidance in the table; each change is saved at once and recorded as your "
+           "decision. A row someone else saved meanwhile is refused, not overwritten.")
+(st.dataframe if _o.environ.get("NO_EDITOR") else st.data_editor)(table_of(rows), key=editor_key, hide_index=True, width="stretch", column_config=column_config(),
+               **({} if _o.environ.get("NO_EDITOR") else dict(num_rows="fixed", disabled=["kind", "grounded", "evidence", "trajectory", "run", "id", "version"])))
+
+# ------------------------------------------------------------------ near-duplicates on this page
+if st.toggle("Show near-duplicate groups on this page", key="les_dups",
+             help=f"Embedding similarity of title + guidance ≥ {DUPLICATE_THRESHOLD}"):
+    groups = duplicate_groups(tuple(f"{r['title']}\n{r['content']}" for r in rows), DUPLICATE_THRESHOLD)
+    if not groups:
+        st.caption("No near-duplicates on this page.")
+    for n, group in enumerate(groups, start=1):
+        with st.container(border=True):
+            st.caption(f"Group {n}: {len(group)} similar lessons")
+            st.dataframe(pd.DataFrame([{"status": rows[i]["status"], "title": rows[i]["title"],
+                                        "content": rows[i]["content"], "id": rows[i]["id"]} for i in group]),
+                         hide_index=True, width="stretch", key=f"les_dup_{n}")
+
+# ------------------------------------------------------------------ one lesson and its evidence
+st.subheader("Evidence")
+options = [r["id"] for r in rows]
+titles = {r["id"]: f"{r['title'][:80]} · {r['id'][:10]}" for r in rows}
+if st.session_state.get("les_inspect") not in options:
+    st.session_state["les_inspect"] = options[0]
+chosen = st.selectbox("Lesson", options, format_func=titles.get, key="les_inspect")
+if not _o.environ.get("NO_RENDER"): render_lesson(ws, chosen)

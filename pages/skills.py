@@ -1,5 +1,145 @@
-"""Placeholder until the screen lands."""
+"""Skills: import a human-written skill (zip, folder files or a markdown document; lenient, with its
+warnings shown), list skills with their version history, diff any two versions, lock sections."""
 
+from dataclasses import asdict
+
+import pandas as pd
 import streamlit as st
 
-st.title("skills")
+from trace2skill.diff import diff_files
+from trace2skill.errors import Trace2SkillError
+from trace2skill.skill import parse_sections, to_zip
+from trace2skill.store.skills import (folder_of, get_version, latest_version, list_skills, list_versions,
+                                      locked_sections, set_locked_sections)
+from trace2skill.ui.state import workspace
+from trace2skill.ui.escape import safe_label
+from trace2skill.ui.skill_queries import version_labels
+from trace2skill.ui.skill_upload import (folder_from_files, folder_from_markdown, folder_from_zip,
+                                              import_folder)
+
+SOURCES = ["Zip", "Folder files", "Markdown document"]
+ws = workspace()
+
+st.title("Skills")
+if "sk_flash" in st.session_state:
+    st.success(st.session_state.pop("sk_flash"), icon=":material/check_circle:")
+st.session_state.setdefault("sk_upload_gen", 0)
+gen = st.session_state["sk_upload_gen"]
+skills = list_skills(ws.db)
+report = st.session_state.get("sk_report")
+
+# ------------------------------------------------------------------ import
+with st.expander("Import a human-written skill", icon=":material/upload_file:", expanded=not skills or bool(report)):
+    st.caption("Lenient: spec breaches are reported as warnings and the skill is stored anyway; unsafe paths, "
+               "zip bombs and binary files are refused or skipped. Importing a skill that exists adds a version.")
+    source = st.segmented_control("From", SOURCES, default=SOURCES[0], required=True, key="sk_source")
+    uploads: list[tuple[str, bytes]] = []
+    name = description = text = ""
+    if source == "Zip":
+        up = st.file_uploader("Skill folder as a .zip", type=["zip"], key=f"sk_zip_{gen}")
+        uploads = [(up.name, up.getvalue())] if up else []
+        name = st.text_input("Skill name (optional: else SKILL.md's name, else the zip's name)", key="sk_zip_name")
+    elif source == "Folder files":
+        whole = st.toggle("Pick a whole folder", key="sk_folder_mode",
+                          help="Keeps the folder structure; otherwise pick SKILL.md and its files and they are "
+                               "placed by type (references/, scripts/, assets/).")
+        ups = st.file_uploader("SKILL.md and its files", accept_multiple_files="directory" if whole else True,
+                               key=f"sk_files_{gen}_{int(whole)}")
+        uploads = [(u.name, u.getvalue()) for u in ups or []]
+        name = st.text_input("Skill name (optional: else SKILL.md's name)", key="sk_files_name")
+    else:
+        c1, c2 = st.columns([1, 2])
+        name = c1.text_input("Skill name (lowercase, hyphens)", key="sk_md_name")
+        description = c2.text_input("Description: what it does and when to use it", key="sk_md_description")
+        up = st.file_uploader("Markdown document", type=["md", "markdown", "txt"], key=f"sk_md_{gen}")
+        text = up.getvalue().decode("utf-8", errors="replace") if up else st.text_area(
+            "…or paste the document", height=160, key="sk_md_text")
+    ready = bool(uploads) if source != SOURCES[2] else bool(text.strip() and name.strip() and description.strip())
+    if st.button("Import", type="primary", key="sk_import", disabled=not ready, icon=":material/input:"):
+        try:
+            if source == "Zip":
+                folder = folder_from_zip(*uploads[0])
+            elif source == "Folder files":
+                folder = folder_from_files(uploads)
+            else:
+                folder = folder_from_markdown(name, description, text)
+            imported = import_folder(ws.db, folder, name=name if source != SOURCES[2] else None)
+        except (Trace2SkillError, UnicodeDecodeError) as exc:
+            st.error("Import refused", icon=":material/error:")
+            st.code(str(exc), language=None, wrap_lines=True)
+        else:
+            st.session_state["sk_report"] = asdict(imported)
+            st.session_state["sk_upload_gen"] = gen + 1  # clears the uploader
+            st.session_state["sk_skill"] = imported.skill
+            st.rerun()
+    if report:
+        st.success(f"Imported {safe_label(report['skill'])} as version {report['version']} ({report['files']} files).",
+                   icon=":material/check_circle:")
+        if report["warnings"]:
+            st.warning(f"{len(report['warnings'])} warning(s): the skill breaks the spec here and there; it is "
+                       "stored anyway (proposals built on it are validated strictly).", icon=":material/warning:")
+            st.code("\n".join(report["warnings"]), language=None, wrap_lines=True)
+        if st.button("Clear report", key="sk_clear_report", icon=":material/close:"):
+            st.session_state.pop("sk_report")
+            st.rerun()
+
+# ------------------------------------------------------------------ library
+st.subheader("Library")
+if not skills:
+    st.caption("No skills yet.")
+    st.stop()
+table = pd.DataFrame([{**s, "locked_sections": " | ".join(s["locked_sections"])} for s in skills],
+                     columns=["name", "description", "n_versions", "latest", "locked_sections", "created"])
+st.dataframe(table, hide_index=True, width="stretch", key="sk_table",
+             column_config={"description": st.column_config.TextColumn("description", width="large"),
+                            "n_versions": st.column_config.NumberColumn("versions")})
+names = [s["name"] for s in skills]
+if st.session_state.get("sk_skill") not in names:
+    st.session_state["sk_skill"] = names[0]
+skill = st.selectbox("Skill", names, key="sk_skill")
+versions = list_versions(ws.db, skill)
+labels = version_labels(versions, latest=versions[0]["id"])
+
+history, compare, locks = st.tabs(["History", "Diff two versions", "Locked sections"])
+with history:
+    st.dataframe(pd.DataFrame(versions, columns=["id", "source", "parent", "run_id", "message", "created"]),
+                 hide_index=True, width="stretch", key="sk_history",
+                 column_config={"message": st.column_config.TextColumn("message", width="large")})
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    chosen = c1.selectbox("Version to download", list(labels), format_func=labels.get, key="sk_download_version")
+    try:
+        data = to_zip(folder_of(get_version(ws.db, chosen)), dirname=skill)
+    except Trace2SkillError as exc:
+        c2.caption("Cannot be zipped")
+        st.code(str(exc), language=None)
+    else:
+        c2.download_button("Download zip", data=data, file_name=f"{skill}.zip", mime="application/zip",
+                           key="sk_download", icon=":material/download:")
+
+with compare:
+    if len(versions) < 2:
+        st.caption("Only one version so far.")
+    else:
+        c1, c2 = st.columns(2)
+        old_id = c1.selectbox("Old version", list(labels), index=1, format_func=labels.get, key="sk_old")
+        new_id = c2.selectbox("New version", list(labels), index=0, format_func=labels.get, key="sk_new")
+        diffs = diff_files(get_version(ws.db, old_id)["files"], get_version(ws.db, new_id)["files"])
+        if not diffs:
+            st.caption("The two versions have the same files.")
+        for fd in diffs:
+            st.caption(f"{safe_label(fd.path, 120)} · {fd.status} · {len(fd.hunks)} hunk(s)")
+            st.code(fd.unified(), language="diff", wrap_lines=True)
+
+with locks:
+    st.caption("A consolidation never changes a locked section of SKILL.md (its edits there are rejected and "
+               "reported). Sections are those of the latest version; every change is recorded as a decision.")
+    latest = latest_version(ws.db, skill)
+    sections = [s.path_str for s in parse_sections(latest["files"]["SKILL.md"]) if s.level > 0]
+    current = locked_sections(ws.db, skill)
+    options = list(dict.fromkeys([*sections, *current]))
+    picked = st.multiselect("Locked sections", options, default=current, key=f"sk_locks_{skill}",
+                            placeholder="No section locked")
+    if st.button("Save locks", key="sk_save_locks", icon=":material/lock:", disabled=picked == current):
+        saved = set_locked_sections(ws.db, skill, picked)
+        st.session_state["sk_flash"] = f"{len(saved)} locked section(s) saved for {safe_label(skill)}."
+        st.rerun()

@@ -1,55 +1,171 @@
-"""Trajectories: a filterable table (paginated in SQL) and a plain step viewer."""
-
-import json
+"""Trajectories: upload and import (per-file report, generic mapping for unknown formats), a
+filterable table paginated in SQL, and the step viewer of the selected trajectory."""
 
 import pandas as pd
 import streamlit as st
 
-from trace2skill.store.trajectories import TrajectoryFilter, count_trajectories, get_trajectory, list_trajectories
+from trace2skill.errors import MappingError
+from trace2skill.store.trajectories import TrajectoryFilter, count_trajectories, list_trajectories
+from trace2skill.ui.workspace_queries import distinct_values
 from trace2skill.ui.state import workspace
+from trace2skill.ui.trajectory_view import render_trajectory
+from trace2skill.ui.uploads import (
+    error_lines,
+    first_record,
+    guess_mapping,
+    import_upload,
+    import_with_mapping,
+    preview,
+    record_paths,
+    report_row,
+)
+from trace2skill.ui.escape import safe_label
 
 PAGE_SIZE = 50
 ws = workspace()
+st.session_state.setdefault("traj_upload_gen", 0)
+st.session_state.setdefault("traj_reports", [])
 
 st.title("Trajectories")
-f1, f2, f3, f4 = st.columns(4)
+if "traj_flash" in st.session_state:
+    st.success(st.session_state.pop("traj_flash"), icon=":material/check_circle:")
+
+# ------------------------------------------------------------------ import
+with st.expander("Import trajectory files", icon=":material/upload_file:",
+                 expanded=count_trajectories(ws.db) == 0 or bool(st.session_state["traj_reports"])):
+    st.caption("OpenAI chat, Anthropic messages, τ-bench results, SWE-agent .traj, OpenHands events, Claude Code "
+               "sessions and ATIF are detected automatically; anything else can be mapped field by field. "
+               "Re-importing a trajectory adds nothing (ids are content hashes).")
+    files = st.file_uploader("Trajectory files", type=["json", "jsonl", "ndjson", "traj"], accept_multiple_files=True,
+                             key=f"traj_upload_{st.session_state['traj_upload_gen']}")
+    if st.button(f"Import {len(files or [])} file(s)", type="primary", disabled=not files, key="traj_import",
+                 icon=":material/download:"):
+        uploads = []
+        with st.spinner("Importing…"):
+            for f in files:
+                upload = import_upload(ws, f.name, f.getvalue())
+                if not upload.unrecognised:
+                    upload.data = b""  # only files waiting for a field mapping keep their bytes
+                uploads.append(upload)
+        st.session_state["traj_reports"] = uploads
+        st.session_state["traj_upload_gen"] += 1  # clears the uploader
+        st.rerun()
+
+    uploads = st.session_state["traj_reports"]
+    if uploads:
+        n_imported = sum(u.report.imported for u in uploads)
+        n_present = sum(u.report.duplicates for u in uploads)
+        n_errors = sum(len(u.report.errors) for u in uploads)
+        summary = (f"Import report: {n_imported} trajectories imported, {n_present} already present, "
+                   f"{n_errors} errors in {len(uploads)} file(s).")
+        if n_errors:
+            st.warning(summary, icon=":material/warning:")
+        else:
+            st.success(summary, icon=":material/check_circle:")
+        st.dataframe(pd.DataFrame([report_row(u) for u in uploads]), hide_index=True, width="stretch",
+                     key="traj_report_table")
+        for u in uploads:
+            if u.report.errors:
+                st.caption(f"Problems in {safe_label(u.name)}")
+                st.code("\n".join(error_lines(u)), language=None, wrap_lines=True)
+        if st.button("Clear report", key="traj_clear_report", icon=":material/close:"):
+            st.session_state["traj_reports"] = []
+            st.rerun()
+
+    for n, u in enumerate(uploads):
+        if not u.unrecognised:
+            continue
+        record = first_record(u.data)
+        with st.container(border=True):
+            st.markdown(f"**Map the fields of {safe_label(u.name)}** (format not recognised)")
+            left, right = st.columns(2)
+            with left:
+                st.caption("First record")
+                st.code(preview(record), language="json")
+                paths = record_paths(record)
+                if paths:
+                    st.caption("Fields found (dotted paths)")
+                    st.code("\n".join(paths), language=None)
+            with right:
+                guess = guess_mapping(record)
+                k = f"traj_map_{n}_"
+                task = st.text_input("Task (required)", guess.get("task", ""), key=k + "task")
+                steps = st.text_input("Steps: a list of messages or step objects", guess.get("steps", ""), key=k + "steps")
+                transcript = st.text_input("…or transcript: one text field", guess.get("transcript", ""),
+                                           key=k + "transcript")
+                outcome = st.text_input("Outcome (true/false, success/failure, pass/fail…)", guess.get("outcome", ""),
+                                        key=k + "outcome")
+                reward = st.text_input("Reward (a number; ≥ threshold counts as success)", guess.get("reward", ""),
+                                       key=k + "reward")
+                threshold = st.number_input("Reward threshold", value=1.0, key=k + "threshold")
+                truth = st.text_input("Ground truth", guess.get("ground_truth", ""), key=k + "truth")
+                task_id = st.text_input("Task id", guess.get("task_id", ""), key=k + "task_id")
+                model = st.text_input("Model", guess.get("model", ""), key=k + "model")
+                with st.expander("Fields inside each step (when steps are not chat messages)"):
+                    step_fields = {
+                        "role": st.text_input("Role", "role", key=k + "sf_role"),
+                        "text": st.text_input("Text", "text", key=k + "sf_text"),
+                        "reasoning": st.text_input("Reasoning", "", key=k + "sf_reasoning"),
+                        "tool": st.text_input("Tool name", "", key=k + "sf_tool"),
+                        "arguments": st.text_input("Tool arguments", "", key=k + "sf_arguments"),
+                        "observation": st.text_input("Observation", "", key=k + "sf_observation"),
+                    }
+                if st.button("Import with this mapping", key=k + "import", type="primary", icon=":material/input:"):
+                    mapping = {"task": task, "steps": steps, "transcript": transcript, "outcome": outcome,
+                               "reward": reward, "reward_threshold": threshold, "ground_truth": truth,
+                               "task_id": task_id, "model": model,
+                               "step_fields": {f: v or None for f, v in step_fields.items() if f == "text" or v}}
+                    if not step_fields["text"]:
+                        mapping["step_fields"]["text"] = "text"
+                    try:
+                        uploads[n] = import_with_mapping(ws, u.name, u.data, mapping)
+                    except MappingError as exc:
+                        st.error(str(exc), icon=":material/error:")
+                    else:
+                        st.session_state["traj_reports"] = uploads
+                        st.rerun()
+
+# ------------------------------------------------------------------ table
+f1, f2, f3, f4, f5 = st.columns([1, 1, 1, 1, 2])
 outcome = f1.selectbox("Outcome", ["all", "success", "failure", "unknown"], key="traj_outcome")
-formats = ["all", *[r[0] for r in ws.db.execute("SELECT DISTINCT source_format FROM trajectories ORDER BY 1")]]
-source_format = f2.selectbox("Format", formats, key="traj_format")
-signals = ["any", *[r[0] for r in ws.db.execute("SELECT DISTINCT kind FROM signals ORDER BY 1")]]
-signal = f3.selectbox("Signal", signals, key="traj_signal")
-search = f4.text_input("Search text", key="traj_search")
+source_format = f2.selectbox("Format", ["all", *distinct_values(ws.db, "trajectories", "source_format")],
+                             key="traj_format")
+model = f3.selectbox("Model", ["all", *distinct_values(ws.db, "trajectories", "model")], key="traj_model")
+signal = f4.selectbox("Signal", ["any", *distinct_values(ws.db, "signals", "kind")], key="traj_signal")
+search = f5.text_input("Search text (task, steps, tool output)", key="traj_search")
 
 flt = TrajectoryFilter(
     outcome=None if outcome == "all" else outcome,
     source_format=None if source_format == "all" else source_format,
+    model=None if model == "all" else model,
     signal=None if signal == "any" else signal,
     search=search or None,
 )
 total = count_trajectories(ws.db, flt)
 pages = max(1, -(-total // PAGE_SIZE))
-page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key="traj_page")
+if st.session_state.get("traj_page", 1) > pages:
+    st.session_state["traj_page"] = 1
+c1, c2 = st.columns([1, 4], vertical_alignment="bottom")
+page = c1.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="traj_page")
+c2.caption(f"{total} trajectories match")
 rows = list_trajectories(ws.db, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-st.caption(f"{total} trajectories match")
-table = pd.DataFrame(rows, columns=["id", "outcome", "source_format", "task_id", "n_steps", "n_errors",
+table = pd.DataFrame(rows, columns=["id", "outcome", "source_format", "model", "task_id", "n_steps", "n_errors",
                                     "signals", "task"])
-event = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun",
-                     selection_mode="single-row", key="traj_table")
+event = st.dataframe(
+    table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="traj_table",
+    column_config={"id": st.column_config.TextColumn("id", width="small"),
+                   "task": st.column_config.TextColumn("task", width="large")})
 
 selected = event.selection.rows if event else []
-if selected:
-    t = get_trajectory(ws.db, rows[selected[0]]["id"])
-    st.subheader(f"Trajectory {t['id']}")
-    st.text(f"{t['outcome']} · {t['source_format']} · {t['source_name']}")
-    st.text(t["task"])
-    for s in t["signals"]:
-        st.warning(f"{s['kind']} at step {s['step_idx']}: {s['detail']}", icon="⚠️")
-    for step in t["steps"]:
-        label = f"[{step['idx']}] {step['role']}" + (" — error" if step["is_error"] else "")
-        with st.expander(label, expanded=step["role"] != "system"):
-            if step["text"]:
-                st.text(step["text"])
-            for call in step["tool_calls"]:
-                st.code(f"{call['name']}({json.dumps(call['arguments'], ensure_ascii=False)})", language=None)
-            for result in step["tool_results"]:
-                st.code(result["content"][:4000] or "(empty)", language=None)
+typed = st.text_input("…or open a trajectory by id (a unique prefix is enough)", key="traj_open")
+if selected and selected[0] < len(rows):
+    chosen = rows[selected[0]]["id"]
+elif typed.strip():
+    chosen = typed.strip()
+else:
+    chosen = None
+if chosen:
+    st.divider()
+    render_trajectory(ws, chosen)
+else:
+    st.caption("Select a row to read the trajectory step by step.")

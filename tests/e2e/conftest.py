@@ -113,3 +113,26 @@ def screenshot(page, name: str) -> Path:
     out = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(out), full_page=True)
     return out
+
+
+def open_app(page, app: App, link: str | None = None) -> None:
+    """Open the app and wait for its own navigation (the first run imports the library; until it
+    ends Streamlit shows its default page list), then follow a sidebar link."""
+    open_page(page, app)
+    nav = page.get_by_test_id("stSidebarNav")
+    nav.get_by_role("link", name="Home", exact=True).wait_for(timeout=60000)
+    wait_idle(page)
+    if link:
+        nav.get_by_role("link", name=link, exact=True).click()
+        wait_idle(page)
+
+
+def full_screenshot(page, name: str) -> Path:
+    """The whole page: Streamlit scrolls inside its main block, so grow the viewport to fit it."""
+    height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": min(max(height + 40, 1000), 5000)})
+    page.wait_for_timeout(700)
+    try:
+        return screenshot(page, name)
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})

@@ -1,16 +1,39 @@
-"""Home in a real browser: empty workspace, load the demo, counts shown."""
+"""Home in a real browser: empty workspace, load the demo, counts shown; LLM settings saved and the
+connection tested against an HTTP fake endpoint."""
 
 from __future__ import annotations
 
-from tests.e2e.conftest import open_page, screenshot, wait_idle
+from pathlib import Path
+
+from tests.e2e.conftest import full_screenshot, open_page, wait_idle
+from trace2skill.llm.fake_server import FakeLLMServer
+from trace2skill.settings import get_settings
+from trace2skill.store import Workspace
 
 
 def test_load_demo_from_an_empty_workspace(app, page):
     open_page(page, app)
-    assert page.get_by_text("The workspace is empty").is_visible()
+    # The first script run imports the library; wait for the page rather than the first paint.
+    page.get_by_text("The workspace is empty").wait_for(timeout=60000)
     page.get_by_role("button", name="Load demo data").click()
     page.get_by_text("Imported 200 trajectories").wait_for(timeout=60000)
     wait_idle(page)
     metric = page.locator("[data-testid=stMetric]").filter(has_text="Trajectories")
     assert "200" in metric.inner_text()
-    screenshot(page, "home")
+    full_screenshot(page, "home")
+
+
+def test_llm_settings_saved_and_connection_tested(app, page, app_env):
+    with FakeLLMServer(model="fake") as server:
+        open_page(page, app)
+        page.get_by_text("The workspace is empty").wait_for(timeout=60000)
+        wait_idle(page)
+        page.get_by_label("Endpoint base URL").fill(server.base_url)
+        page.get_by_label("Model", exact=True).fill("fake")
+        page.get_by_role("button", name="Save settings").click()
+        page.get_by_text("Settings saved.").wait_for(timeout=30000)
+        assert get_settings(Workspace(Path(app_env["TRACE2SKILL_DB"])).db)["base_url"] == server.base_url
+        page.get_by_role("button", name="Test connection").click()
+        page.get_by_text("Connection OK").wait_for(timeout=30000)
+        assert page.get_by_text(f"connected to {server.base_url}; model fake is available").is_visible()
+        assert page.get_by_text("tiny model for trying the pipeline").is_visible()

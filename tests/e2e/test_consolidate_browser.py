@@ -1,0 +1,59 @@
+"""Consolidate in a real browser: start a run against a loopback endpoint with latency, watch the
+merge tree fill in and the run finish without reloading, then follow the link to the review."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.e2e.conftest import full_screenshot, open_app, screenshot, wait_idle
+from tests.test_rerun import http_responder, seed_lessons
+from trace2skill.llm.fake_server import FakeLLMServer
+from trace2skill.settings import set_setting
+from trace2skill.store import Workspace
+from trace2skill.store.patches import list_nodes
+from trace2skill.ui.skill_queries import consolidation_runs, run_proposals
+
+
+def test_start_a_run_and_watch_the_tree_fill_in(app_env, page, request):
+    db = Path(app_env["TRACE2SKILL_DB"])
+    ws = Workspace(db)
+    seed_lessons(ws)
+    with FakeLLMServer(http_responder, model="fake", latency_s=1.2) as server:
+        set_setting(ws.db, "base_url", server.base_url)
+        set_setting(ws.db, "model", "fake")
+        app = request.getfixturevalue("app")  # start the app after seeding
+        open_app(page, app, "Consolidate")
+        page.get_by_text("12 approved lessons from 6 trajectories").wait_for(timeout=30000)
+        batch = page.get_by_role("spinbutton", name="Batch size B")
+        batch.fill("2")
+        batch.press("Enter")
+        wait_idle(page)
+        page.get_by_text("Batch similar patches together").click()  # no embeddings: fewer moving parts
+        wait_idle(page)
+        page.get_by_role("button", name="Start consolidation").click()
+
+        # Live: first a run in progress, then (without reloading) the finished tree.
+        page.get_by_text(re.compile(r"Run con-\S+: (queued|running) —")).first.wait_for(timeout=30000)
+        live = page.get_by_text(re.compile(r"Run con-\S+: \w+ —")).first.inner_text()
+        page.get_by_text(re.compile(r"running — 6 of 6 proposer patches, [1-5] of \d merges done")).first.wait_for(
+            timeout=30000)  # the tree half built: some merges done, the rest queued or running
+        partial = page.get_by_test_id("stGraphVizChart").locator("svg g.node").count()
+        screenshot(page, "consolidate-live")
+        page.get_by_text(re.compile(r"Run con-\S+: done — 6 of 6 proposer patches, 6 of 6 merges done")).first.wait_for(
+            timeout=45000)
+        page.get_by_role("button", name="Review the proposal").wait_for(timeout=30000)
+        wait_idle(page)
+    run_id = consolidation_runs(ws.db)[0]["id"]
+    assert ": done —" not in live and 6 < partial <= 12
+    assert len(list_nodes(ws.db, run_id)) == 6 and run_proposals(ws.db, run_id)
+    chart = page.get_by_test_id("stGraphVizChart")
+    chart.locator("svg g.node").nth(11).wait_for(timeout=20000)
+    assert chart.locator("svg g.node").count() == 12  # six leaves, six merge nodes
+    assert "L3 · #0" in chart.inner_text()
+    full_screenshot(page, "consolidate")
+
+    page.get_by_role("button", name="Review the proposal").click()
+    page.get_by_role("heading", name="Review & diff").wait_for(timeout=30000)
+    wait_idle(page)
+    assert page.get_by_text("Accept hunk 1 of 2").is_visible()

@@ -1,0 +1,201 @@
+"""Consolidate screen (AppTest): the plan (approved lessons, settings), a run started in the
+background against a real HTTP fake endpoint and read back from the database (tree, counters,
+review link), a new skill, the node inspector and "Re-run this subtree"; the DOT of the tree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.test_rerun import BOOK_LINE, CANCEL_LINE, http_responder, rerun_script, seed_consolidation, seed_lessons
+from trace2skill import jobs
+from trace2skill.demo import DEMO_SKILL
+from trace2skill.llm.fake_server import FakeLLMServer
+from trace2skill.models import MergeNode
+from trace2skill.settings import set_setting
+from trace2skill.store import Workspace
+from trace2skill.store import runs as run_store
+from trace2skill.store.patches import list_nodes, save_node
+from trace2skill.store.skills import get_version, latest_version
+from trace2skill.ui.merge_tree_view import COLORS, LEAF_LIMIT, Leaf, Node, TreeView, node_detail, tree_dot
+from trace2skill.ui.skill_queries import run_proposals
+
+REPO = Path(__file__).resolve().parents[1]
+OUTPUTS = {"patch_proposal": "ProposalOut", "merge": "MergeOut"}
+
+
+def _page() -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.switch_page("pages/consolidate.py")
+    return at.run()
+
+
+def _endpoint(ws: Workspace, responder) -> FakeLLMServer:
+    """A running loopback endpoint, stored as the workspace's LLM settings (use it as a context)."""
+    server = FakeLLMServer(responder, model="fake").start()
+    set_setting(ws.db, "base_url", server.base_url)
+    set_setting(ws.db, "model", "fake")
+    return server
+
+
+def _dot(at: AppTest) -> str:
+    return at.get("graphviz_chart")[0].proto.spec
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_deepen_the_demo_skill_in_the_background_and_follow_it(ws_env):
+    ws = ws_env
+    seed_lessons(ws)
+    with _endpoint(ws, http_responder):
+        at = _page()
+        assert not at.exception
+        assert any("12 approved lessons from 6 trajectories" in c.value for c in at.caption)
+        assert at.selectbox(key="con_skill").value == DEMO_SKILL
+        assert at.selectbox(key="con_version").value == latest_version(ws.db, DEMO_SKILL)["id"]
+        assert at.number_input(key="con_batch").value == 8
+        assert not any("SmolLM2" in w.value for w in at.warning)  # an endpoint is configured
+        at.number_input(key="con_batch").set_value(2)
+        at.checkbox(key="con_embeddings").uncheck()
+        at.button(key="con_start").click().run()
+        assert not at.exception
+        run_id = at.session_state["con_run"]
+        assert any(f"Consolidation run {run_id} started" in s.value for s in at.success)
+        jobs.wait(run_id, timeout=60)
+        at.run()
+    assert run_store.run_status(ws.db, run_id) == "done"
+    config = run_store.get_run(ws.db, run_id)["config"]
+    assert (config["batch_size"], config["embeddings"], config["base_url"] is not None) == (2, False, True)
+    dot = _dot(at)
+    assert dot.count('shape="note"') == 6  # one leaf per trajectory
+    assert "L3 · #0" in dot and "L4" not in dot  # 6 patches, B=2: three levels
+    assert dot.count(COLORS["done"]) == 6 + len(list_nodes(ws.db, run_id)) and COLORS["running"] not in dot
+    m = _metrics(at)
+    assert (m["Levels"], m["Patches done"], m["Edits applied"]) == ("3", "6", "2")
+    proposal = run_proposals(ws.db, run_id)[0]["id"]
+    files = get_version(ws.db, proposal)["files"]["SKILL.md"]
+    assert CANCEL_LINE in files and BOOK_LINE in files
+    # The node inspector opens on the root; the review link carries the proposal to the Review page.
+    assert at.selectbox(key="con_node").value == (3, 0)
+    assert any(CANCEL_LINE in str(v) for v in at.dataframe[0].value["content"])
+    at.button(key="con_review").click().run()
+    assert at.session_state["rev_version"] == proposal
+    assert at.title[0].value == "Review & diff"
+
+
+def test_a_new_skill_needs_a_name_and_description(ws_env):
+    ws = ws_env
+    seed_lessons(ws, n=2)
+    with _endpoint(ws, http_responder):
+        at = _page()
+        at.segmented_control(key="con_mode").set_value("New skill").run()
+        assert at.button(key="con_start").disabled
+        at.text_input(key="con_new_name").input("airline-tips").run()
+        assert at.button(key="con_start").disabled  # still no description
+        at.text_area(key="con_new_description").input("Tips for airline support agents, learnt from runs.").run()
+        assert not at.button(key="con_start").disabled
+        at.button(key="con_start").click().run()
+        run_id = at.session_state["con_run"]
+        jobs.wait(run_id, timeout=60)
+        at.run()
+        stub = latest_version(ws.db, "airline-tips")
+        assert stub["source"] == "proposal" and get_version(ws.db, stub["parent"])["source"] == "manual"
+        # A second run with the same name is refused with the library's message.
+        at.segmented_control(key="con_mode").set_value("New skill").run()
+        at.text_input(key="con_new_name").input("airline-tips").run()
+        at.text_area(key="con_new_description").input("Again.").run()
+        at.button(key="con_start").click().run()
+    assert any("could not start" in e.value for e in at.error)
+    assert any("a skill named 'airline-tips' exists already" in c.value for c in at.code)
+
+
+def test_no_approved_lessons_disables_start(ws_env):
+    from trace2skill.demo import load_demo
+
+    load_demo(ws_env)
+    at = _page()
+    assert any("0 approved lessons from 0 trajectories" in c.value for c in at.caption)
+    assert at.button(key="con_start").disabled
+    assert any("No consolidation runs yet" in c.value for c in at.caption)
+
+
+def test_node_inspector_and_rerun_of_a_subtree(ws_env):
+    ws = ws_env
+    seeded = seed_consolidation(ws)
+    first = seeded.result.version
+    nodes = list_nodes(ws.db, seeded.run_id)
+    at = _page()
+    assert at.session_state["con_run"] == seeded.run_id
+    options = at.selectbox(key="con_node").options
+    assert options[0] == "L3 · #0 (root)" and len(options) == len(nodes)
+    target = next(n for n in nodes if n["level"] == 1 and len(n["inputs"]) == 2)
+    at.selectbox(key="con_node").set_value((1, target["idx"])).run()
+    assert 'penwidth="2.5"' in _dot(at) and f'"L1-{target["idx"]}" [label="L1 · #{target["idx"]}' in _dot(at)
+    inputs = [c.value for c in at.caption if c.value.startswith("Input ")]
+    assert len(inputs) == 2 and all("proposer patch of trajectory" in c for c in inputs)
+    detail = node_detail(ws.db, seeded.run_id, 1, target["idx"])
+    out_table = at.dataframe[0].value  # the "Output edits" tab comes first
+    assert list(out_table["content"]) == [e["content"] for e in detail["output"]]
+    assert list(out_table["support"]) == [e["support"] for e in detail["output"]]
+    at.selectbox(key="con_node").set_value((3, 0)).run()  # re-run the root: its fresh answer drops BOOK_LINE
+    with _endpoint(ws, rerun_http):
+        at.button(key="con_rerun").click().run()
+        jobs.wait(seeded.run_id, timeout=60)
+        at.run()
+    assert not at.exception
+    proposals = run_proposals(ws.db, seeded.run_id)
+    assert len(proposals) == 2 and proposals[1]["id"] == first
+    assert any("2 proposals from this run" in c.value for c in at.caption)
+    assert BOOK_LINE not in get_version(ws.db, proposals[0]["id"])["files"]["SKILL.md"]
+    after = {(n["level"], n["idx"]): n for n in list_nodes(ws.db, seeded.run_id)}
+    assert after[(1, target["idx"])]["output"] == target["output"]  # below the re-run node: untouched
+    assert after[(3, 0)]["dropped"] and run_store.get_run(ws.db, seeded.run_id)["counters"]["reruns"][0]["level"] == 3
+    assert at.button(key="con_review").click().run().session_state["rev_version"] == proposals[0]["id"]
+
+
+def rerun_http(request):
+    output = type(OUTPUTS[request["response_format"]["json_schema"]["name"]], (), {})
+    return rerun_script(request["messages"], output)
+
+
+def test_tree_dot_colors_statuses_and_groups_many_leaves():
+    view = TreeView(
+        leaves=[Leaf("t1", "p1", "done", 2), Leaf("t2", "p2", "running", None), Leaf('t"3', "p3", "failed", None)],
+        nodes=[Node(1, 0, "fallback", ["p1"], "o1", 2, 2, 0, 1), Node(1, 1, "queued", ["p2"], None, 0, None, 0, 0)])
+    dot = tree_dot(view)
+    assert '"leaf-t1" [label="t1\\n2 edits", fillcolor="#b2f2bb"' in dot
+    assert f'fillcolor="{COLORS["running"]}"' in dot and f'fillcolor="{COLORS["failed"]}"' in dot
+    assert '"leaf-t\\"3"' in dot  # quotes escaped
+    assert '"L1-0" [label="L1 · #0\\n2 → 2 edits\\n1 conflict", fillcolor="#ffd8a8"' in dot
+    assert '"leaf-t1" -> "L1-0";' in dot and '"leaf-t2" -> "L1-1";' in dot
+    many = TreeView(leaves=[Leaf(f"t{k}", f"p{k}", "done", 1) for k in range(LEAF_LIMIT + 5)],
+                    nodes=[Node(1, 0, "running", [f"p{k}" for k in range(8)], None, 8, None, 0, 0)])
+    dot = tree_dot(many)
+    assert '"L1-0-leaves" [label="8 proposals\\n8 edits"' in dot
+    assert f'"leaves-done" [label="{LEAF_LIMIT - 3} proposals\\ndone"' in dot
+    assert "leaf-t0" not in dot
+
+
+def test_node_status_shows_fallbacks(ws):
+    from trace2skill.store.runs import create_run
+    from trace2skill.ui.merge_tree_view import tree_view
+
+    run_id = create_run(ws.db, "consolidation", {"lesson_ids": []}, ["t1"])
+    save_node(ws.db, MergeNode(run_id=run_id, level=1, idx=0, inputs=[], output=None, status="done",
+                               rationale="merge answer invalid after a retry; inputs passed up unchanged (x)"),
+              error="x")
+    save_node(ws.db, MergeNode(run_id=run_id, level=1, idx=1, status="failed"))
+    assert [n.status for n in tree_view(ws.db, run_id).nodes] == ["fallback", "failed"]
+    assert [leaf.status for leaf in tree_view(ws.db, run_id).leaves] == ["queued"]
+
+
+@pytest.fixture
+def ws_env() -> Workspace:
+    """The workspace the app opens (TRACE2SKILL_DB of this test)."""
+    ws = Workspace()
+    yield ws
+    ws.close()

@@ -1,0 +1,155 @@
+"""Review & diff screen (AppTest): a proposal against its base — hunks with support counts, reject
+one and save (a manual version without that hunk), accept/reject all, edit the text, findings
+inline, export refused on strict errors and written when valid, any two versions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.test_rerun import BOOK_LINE, CANCEL_LINE, Seeded, seed_consolidation
+from trace2skill.diff import diff_files
+from trace2skill.store import Workspace
+from trace2skill.store.skills import get_version, latest_version, list_versions
+from trace2skill.ui.diff_view import added_new_lines, hunk_support, line_support
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def seeded() -> Seeded:
+    ws = Workspace()  # the workspace the app opens
+    yield seed_consolidation(ws)
+    ws.close()
+
+
+def _page() -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.switch_page("pages/review.py")
+    return at.run()
+
+
+def _hunks(at: AppTest) -> dict[int, str]:
+    """hunk index -> checkbox key, for SKILL.md."""
+    return {int(c.key.rsplit(":", 1)[1]): c.key for c in at.checkbox if c.key and c.key.startswith("rev_h:")}
+
+
+def _code_of_hunk(at: AppTest, text: str) -> int:
+    blocks = [c.value for c in at.code if c.value.startswith("@@")]
+    return next(k for k, block in enumerate(blocks) if text in block)
+
+
+def test_the_proposal_is_shown_against_its_base_with_support_per_hunk(seeded):
+    at = _page()
+    assert not at.exception
+    assert at.selectbox(key="rev_version").value == seeded.result.version
+    hunks = _hunks(at)
+    assert len(hunks) == 2 and all(at.checkbox(key=k).value for k in hunks.values())  # accepted by default
+    book, cancel = _code_of_hunk(at, BOOK_LINE), _code_of_hunk(at, CANCEL_LINE)
+    assert (book, cancel) == (0, 1)  # SKILL.md order: Book flight comes before Cancel flight
+    badges = [m.value for m in at.markdown if "badge[" in m.value]
+    assert ":orange-badge[:material/groups: supported by 3 trajectories]" not in badges
+    assert any("supported by 3 trajectories" in b for b in badges)  # the failures only
+    assert any("supported by 6 trajectories" in b for b in badges)  # every trajectory
+    assert any("lint and spec: no findings" in b for b in badges)
+    unified = [c.value for c in at.code if c.value.startswith("--- a/SKILL.md")]
+    assert unified and f"+{BOOK_LINE}" in unified[0] and f"+{CANCEL_LINE}" in unified[0]
+    side = at.dataframe[0].value
+    inserted = side[side["new"] == BOOK_LINE]
+    assert list(inserted["change"]) == ["insert"] and list(inserted["support"]) == [3]
+    assert any("2 of 2 hunks accepted" in c.value for c in at.caption)
+
+
+def test_reject_a_hunk_then_save_a_manual_version_without_it(seeded):
+    db = seeded.ws.db
+    at = _page()
+    at.checkbox(key=_hunks(at)[0]).uncheck().run()
+    assert any("1 of 2 hunks accepted" in c.value for c in at.caption)
+    preview = [t.value for t in at.text_area]
+    assert preview and BOOK_LINE not in preview[0] and CANCEL_LINE in preview[0]
+    at.text_input(key="rev_message").input("keep the cancel lesson only").run()
+    at.button(key="rev_save").click().run()
+    assert not at.exception
+    saved = latest_version(db, "airline-policy")
+    assert (saved["source"], saved["parent"], saved["message"]) == ("manual", seeded.result.version,
+                                                                     "keep the cancel lesson only")
+    text = saved["files"]["SKILL.md"]
+    assert CANCEL_LINE in text and BOOK_LINE not in text
+    assert any(f"Saved version {saved['id']}" in s.value for s in at.success)
+    decision = db.execute("SELECT action, subject_id FROM decisions WHERE subject_type = 'skill_version'").fetchall()
+    assert decision == [("save", saved["id"])]
+    # Saving the same selection again creates nothing new.
+    at.checkbox(key=_hunks(at)[0]).uncheck().run()
+    at.button(key="rev_save").click().run()
+    assert len(list_versions(db, "airline-policy")) == 3
+
+
+def test_reject_all_then_accept_all(seeded):
+    at = _page()
+    at.button(key="rev_reject_all").click().run()
+    assert not any(at.checkbox(key=k).value for k in _hunks(at).values())
+    assert any("0 of 2 hunks accepted" in c.value for c in at.caption)
+    at.button(key="rev_save").click().run()
+    saved = latest_version(seeded.ws.db, "airline-policy")
+    assert saved["files"] == get_version(seeded.ws.db, seeded.base)["files"]  # the base text, as a child of the proposal
+    at.button(key="rev_accept_all").click().run()
+    assert all(at.checkbox(key=k).value for k in _hunks(at).values())
+
+
+def test_edit_the_result_then_save(seeded):
+    at = _page()
+    area = at.text_area[0]
+    area.input(area.value.replace(CANCEL_LINE, "- Confirm the cancellation with the user first.")).run()
+    at.button(key="rev_save").click().run()
+    text = latest_version(seeded.ws.db, "airline-policy")["files"]["SKILL.md"]
+    assert "- Confirm the cancellation with the user first." in text and CANCEL_LINE not in text and BOOK_LINE in text
+
+
+def test_strict_errors_block_export_and_valid_results_export(seeded, tmp_path):
+    at = _page()
+    area = at.text_area[0]
+    area.input(area.value.replace("name: airline-policy", "name: Airline Policy!")).run()
+    assert any("Strict validation has errors" in e.value for e in at.error)
+    assert at.get("download_button")[0].proto.disabled
+    findings = at.dataframe[1].value  # the findings beside SKILL.md
+    assert "error" in set(findings["severity"]) and any("name" in m for m in findings["message"])
+    at.text_input(key="rev_export_path").input(str(tmp_path)).run()
+    at.button(key="rev_export").click().run()
+    assert any("Export refused" in e.value for e in at.error)
+    assert not (tmp_path / "airline-policy").exists()
+
+    at = _page()  # a fresh session: the proposal as proposed
+    assert not at.get("download_button")[0].proto.disabled
+    at.text_input(key="rev_export_path").input(str(tmp_path)).run()
+    at.button(key="rev_export").click().run()
+    written = (tmp_path / "airline-policy" / "SKILL.md").read_text()
+    assert BOOK_LINE in written and CANCEL_LINE in written
+
+
+def test_any_two_versions(seeded):
+    at = _page()
+    at.segmented_control(key="rev_mode").set_value("Any two versions").run()
+    assert at.selectbox(key="rev_old").value == seeded.base and at.selectbox(key="rev_new").value == seeded.result.version
+    at.selectbox(key="rev_old").set_value(seeded.result.version).run()
+    assert any("The two versions are identical" in i.value for i in at.info)
+
+
+def test_line_support_of_a_manual_child_is_traced_through_history(seeded):
+    db = seeded.ws.db
+    proposal = get_version(db, seeded.result.version)
+    from trace2skill.store.skills import save_version
+
+    files = dict(proposal["files"])
+    files["SKILL.md"] = files["SKILL.md"].replace(BOOK_LINE, BOOK_LINE + "\n- A line written by hand.")
+    manual = save_version(db, "airline-policy", files, source="manual", parent=proposal["id"], message="hand")
+    [fd] = diff_files(get_version(db, seeded.base)["files"], files)
+    support = line_support(db, manual, "SKILL.md", added_new_lines(fd))
+    lines = files["SKILL.md"].splitlines()
+    by_text = {lines[i]: s for i, s in support.items()}
+    assert len(by_text[BOOK_LINE].trajectories) == 3 and len(by_text[CANCEL_LINE].trajectories) == 6
+    assert "- A line written by hand." not in by_text
+    per_hunk = hunk_support(fd.hunks, support)
+    assert [h.count for h in per_hunk] == [3, 6]
+

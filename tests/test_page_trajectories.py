@@ -1,0 +1,200 @@
+"""Trajectories screen (AppTest): uploads with a per-file report, the generic mapping for an unknown
+format, filters changing the counts, and the step viewer (escaped text, signals marked at their
+steps, long observations collapsed, outcome edits recorded, lessons from the trajectory)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from trace2skill.models import Lesson
+from trace2skill.store import Workspace
+from trace2skill.store.lessons import insert_lessons
+from trace2skill.ui.uploads import guess_mapping, import_upload, record_paths
+
+REPO = Path(__file__).resolve().parents[1]
+INJECTION = "<script>alert(1)</script> **bold** [x](javascript:alert(2))"
+LONG = "row " * 3000  # a 12,000-character observation
+
+CHAT = [
+    {"role": "system", "content": "You are a helpful agent."},
+    {"role": "user", "content": f"What's the weather in Paris? {INJECTION}"},
+    {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+    {"role": "tool", "tool_call_id": "c1", "content": f"Error: service unavailable {INJECTION}"},
+    {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c2", "type": "function", "function": {"name": "get_forecast", "arguments": "{\"city\": \"Paris\"}"}}]},
+    {"role": "tool", "tool_call_id": "c2", "content": LONG},
+    {"role": "assistant", "content": "Sorry, I could not find out."},
+]
+GOOD_FILE = "\n".join([
+    json.dumps({"messages": CHAT, "reward": 0, "model": "m-test"}),
+    "{broken",
+    json.dumps({"messages": [CHAT[1], {"role": "assistant", "content": "It is sunny."}], "reward": 1}),
+]).encode()
+ODD_FILE = json.dumps([
+    {"question": "Capital of France?", "solution": "Paris", "is_correct": True, "meta": {"id": 1}},
+    {"question": "2+2?", "solution": "5", "is_correct": False, "meta": {"id": 2}},
+]).encode()
+
+
+def _page() -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.switch_page("pages/trajectories.py")
+    return at.run()
+
+
+def _captions(at: AppTest) -> list[str]:
+    return [c.value for c in at.caption]
+
+
+def _upload(at: AppTest, *files: tuple[str, bytes]) -> AppTest:
+    at.file_uploader[0].set_value([(name, data, "application/json") for name, data in files])
+    at.run()
+    return at.button(key="traj_import").click().run()
+
+
+def test_upload_many_files_reports_each_and_maps_the_unknown_one():
+    at = _upload(_page(), ("chat.jsonl", GOOD_FILE), ("odd.json", ODD_FILE))
+    assert not at.exception
+    report = at.dataframe[0].value
+    assert list(report["file"]) == ["chat.jsonl", "odd.json"]
+    assert list(report["format"]) == ["openai_chat", "not recognised"]
+    assert list(report["imported"]) == [2, 0]
+    assert list(report["errors"]) == [1, 1]
+    assert at.warning[0].value.startswith("Import report: 2 trajectories imported, 0 already present, 2 errors")
+    problems = [c.value for c in at.code]
+    assert any(p.startswith("chat.jsonl: record 1 (line 2): invalid JSON") for p in problems)
+    assert any("Capital of France?" in p for p in problems)  # the preview of the first record
+    assert "meta.id" in "\n".join(problems)  # dotted paths offered
+    # The guessed mapping is pre-filled; the user names the transcript field and imports.
+    assert at.text_input(key="traj_map_1_task").value == "question"
+    assert at.text_input(key="traj_map_1_outcome").value == "is_correct"
+    at.text_input(key="traj_map_1_transcript").input("solution").run()
+    at.button(key="traj_map_1_import").click().run()
+    assert not at.exception
+    report = at.dataframe[0].value
+    assert (report["format"][1], report["imported"][1], report["errors"][1]) == ("generic", 2, 0)
+    assert any("4 trajectories match" in c for c in _captions(at))
+
+    # Re-importing is idempotent: everything is "already present".
+    at = _upload(at, ("chat.jsonl", GOOD_FILE))
+    report = at.dataframe[0].value
+    assert (report["imported"][0], report["already present"][0]) == (0, 2)
+
+
+def test_an_invalid_mapping_is_explained_not_imported():
+    at = _upload(_page(), ("odd.json", ODD_FILE))
+    at.text_input(key="traj_map_0_steps").input("")
+    at.text_input(key="traj_map_0_transcript").input("")
+    at.button(key="traj_map_0_import").click().run()
+    assert not at.exception
+    assert any("name either 'steps'" in e.value for e in at.error)
+    assert Workspace().db.execute("SELECT count(*) FROM trajectories").fetchone()[0] == 0
+
+
+def test_filters_change_the_counts():
+    from trace2skill.demo import load_demo
+
+    load_demo(Workspace())
+    at = _page()
+    at.selectbox(key="traj_signal").select("loop").run()
+    assert any("4 trajectories match" in c for c in _captions(at))
+    at.selectbox(key="traj_signal").select("tool_error").run()
+    assert any("36 trajectories match" in c for c in _captions(at))
+    at.selectbox(key="traj_outcome").select("failure").run()
+    assert any("27 trajectories match" in c for c in _captions(at))
+    assert set(at.dataframe[0].value["outcome"]) == {"failure"}
+    at.selectbox(key="traj_outcome").select("all").run()
+    at.selectbox(key="traj_signal").select("any").run()
+    at.text_input(key="traj_search").input("mia_li_3668").run()
+    assert any("4 trajectories match" in c for c in _captions(at))
+    at.selectbox(key="traj_model").select("gpt-4o").run()
+    assert any("4 trajectories match" in c for c in _captions(at))
+    at.text_input(key="traj_search").input("").run()
+    assert any("200 trajectories match" in c for c in _captions(at))
+    at.number_input(key="traj_page").set_value(4).run()
+    assert len(at.dataframe[0].value) == 50
+
+
+def _imported_chat() -> str:
+    ws = Workspace()
+    upload = import_upload(ws, "chat.jsonl", GOOD_FILE)
+    return upload.report.trajectory_ids[0]
+
+
+def test_step_viewer_escapes_marks_signals_and_collapses_long_output():
+    tid = _imported_chat()
+    at = _page()
+    at.session_state["traj_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception
+    assert at.code[0].value == tid  # the selected trajectory opened
+    # Signals: listed in a table and marked at their step, escaped.
+    signals = next(d.value for d in at.dataframe if "signal" in d.value.columns)
+    assert "tool_error" in set(signals["signal"])
+    marked = [h.value for h in at.html if "t2s-signal" in h.value]
+    assert marked and all("<script>" not in h for h in marked)
+    assert any("tool_error" in h and "&lt;script&gt;" in h for h in marked)
+    labels = [e.label for e in at.expander]
+    assert any(label.startswith("[3] tool") and "error" in label and "tool_error" in label for label in labels)
+    # Untrusted text is shown as text (code blocks), never as markdown.
+    assert any(INJECTION in c.value for c in at.code)
+    assert not any("<script>" in m.value or "javascript:" in m.value for m in at.markdown)
+    assert not any("<script>" in c.value for c in at.caption)
+    # Tool calls with their arguments; the long observation collapsed behind an expander.
+    assert any(json.loads(c.value) == {"city": "Paris"} for c in at.code if c.language == "json")
+    assert any(label.startswith("Show ") and "more characters" in label for label in labels)
+    assert not any(c.value == LONG for c in at.code)
+
+
+def test_outcome_edit_is_saved_and_recorded():
+    tid = _imported_chat()
+    at = _page()
+    at.text_input(key="traj_open").input(tid[:12]).run()
+    assert at.selectbox(key=f"traj_outcome_edit_{tid}").value == "failure"
+    at.selectbox(key=f"traj_outcome_edit_{tid}").select("success").run()
+    at.button(key="traj_outcome_save").click().run()
+    assert not at.exception
+    db = Workspace().db
+    assert db.execute("SELECT outcome, outcome_source FROM trajectories WHERE id = ?", [tid]).fetchone() == (
+        "success", "user")
+    assert db.execute("SELECT count(*) FROM decisions WHERE subject_id = ? AND action = 'set_outcome'",
+                      [tid]).fetchone()[0] == 1
+    assert any("Outcome set to success" in s.value for s in at.success)
+    assert any("Outcome set by you" in c for c in _captions(at))
+
+
+def test_viewer_lists_the_lessons_drawn_from_the_trajectory():
+    tid = _imported_chat()
+    insert_lessons(Workspace().db, [Lesson(id="les-1", trajectory_id=tid, kind="failure_lesson",
+                                           title="Retry the weather service", content="Retry once before giving up.")])
+    at = _page()
+    at.text_input(key="traj_open").input(tid).run()
+    assert any(s.value == "Lessons from this trajectory (1)" for s in at.subheader)
+    lessons = at.dataframe[-1].value
+    assert list(lessons["title"]) == ["Retry the weather service"]
+
+
+def test_unknown_id_is_reported():
+    at = _page()
+    at.text_input(key="traj_open").input("nope").run()
+    assert any("no trajectory with id 'nope'" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize("record, expected", [
+    ({"question": "q", "solution": "s", "is_correct": True}, {"task": "question", "transcript": "solution",
+                                                              "outcome": "is_correct"}),
+    ({"prompt": "p", "messages": [], "reward": 1, "answer": "a"}, {"task": "prompt", "steps": "messages",
+                                                                   "reward": "reward", "ground_truth": "answer"}),
+    ([1, 2], {}),
+])
+def test_mapping_guess(record, expected):
+    assert guess_mapping(record) == expected
+
+
+def test_record_paths_descend_objects_and_lists():
+    assert record_paths({"a": {"b": 1}, "steps": [{"text": "x"}]}) == ["a", "a.b", "steps", "steps.0", "steps.0.text"]

@@ -1,0 +1,133 @@
+"""What the Review screen shows beside a diff (no streamlit): for each added line of the new
+version, the edit that wrote it and how many distinct trajectories support that edit; per hunk the
+union; the side-by-side rows as a table; hunk text; the trajectory texts lint checks values against.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import pandas as pd
+from sqlite_utils import Database
+
+from trace2skill.diff import FileDiff, Hunk, side_by_side
+from trace2skill.errors import NotFoundError
+from trace2skill.provenance import line_origin
+from trace2skill.ui.skill_queries import lesson_trajectories, run_edits, trajectory_text
+
+MAX_TRACED_LINES = 400  # lines traced through the version history per file (stored origins are free)
+
+
+@dataclass
+class LineSupport:
+    edit_id: str
+    run_id: str
+    trajectories: frozenset[str]
+    lessons: frozenset[str]
+    content: str = ""
+
+
+@dataclass
+class HunkSupport:
+    trajectories: set[str] = field(default_factory=set)
+    edits: list[str] = field(default_factory=list)
+    lines: int = 0  # added lines that come from an edit
+
+    @property
+    def count(self) -> int:
+        return len(self.trajectories)
+
+
+def _origins(db: Database, version_id: str, file: str, lines: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """0-based line -> (edit id, run id) for the given lines that an edit wrote."""
+    wanted = sorted(set(lines))
+    row = db.execute("SELECT origins, run_id FROM line_origins WHERE version_id = ? AND file = ?",
+                     [version_id, file]).fetchone()
+    if row is not None:
+        origins = json.loads(row[0])
+        return {i: (origins[i], row[1]) for i in wanted if i < len(origins) and origins[i] and row[1]}
+    out = {}
+    for i in wanted[:MAX_TRACED_LINES]:
+        try:
+            origin = line_origin(db, version_id, file, i)
+        except NotFoundError:
+            continue
+        if origin["kind"] == "edit" and origin.get("run_id"):
+            out[i] = (origin["edit_id"], origin["run_id"])
+    return out
+
+
+def line_support(db: Database, version_id: str, file: str, lines: Iterable[int]) -> dict[int, LineSupport]:
+    """0-based line of the version's file -> the supporting edit, for lines written by an edit."""
+    origins = _origins(db, version_id, file, lines)
+    by_run: dict[str, set[str]] = {}
+    for edit_id, run_id in origins.values():
+        by_run.setdefault(run_id, set()).add(edit_id)
+    edits: dict[str, dict[str, Any]] = {}
+    for run_id, ids in by_run.items():
+        edits.update(run_edits(db, run_id, ids))
+    trajectory_of = lesson_trajectories(db, {s for e in edits.values() for s in e.get("support") or []})
+    out = {}
+    for i, (edit_id, run_id) in origins.items():
+        edit = edits.get(edit_id, {})
+        support = frozenset(edit.get("support") or [])
+        out[i] = LineSupport(edit_id, run_id, frozenset(trajectory_of.get(s, s) for s in support), support,
+                             edit.get("content", ""))
+    return out
+
+
+def added_new_lines(fd: FileDiff) -> list[int]:
+    """0-based indices (in the new text) of the lines the diff adds."""
+    return [ln.new_no - 1 for h in fd.hunks for ln in h.lines if ln.tag == "+" and ln.new_no]
+
+
+def hunk_support(hunks: Iterable[Hunk], support: dict[int, LineSupport]) -> list[HunkSupport]:
+    out = []
+    for h in hunks:
+        hs = HunkSupport()
+        for ln in h.lines:
+            s = support.get((ln.new_no or 0) - 1) if ln.tag == "+" else None
+            if s:
+                hs.lines += 1
+                hs.trajectories |= s.trajectories
+                if s.edit_id not in hs.edits:
+                    hs.edits.append(s.edit_id)
+        out.append(hs)
+    return out
+
+
+def hunk_text(h: Hunk) -> str:
+    return h.header + "\n" + "\n".join(f"{ln.tag}{ln.text}" for ln in h.lines)
+
+
+def side_by_side_frame(fd: FileDiff, support: dict[int, LineSupport], context: int | None = 3) -> pd.DataFrame:
+    rows = side_by_side(fd.old_text, fd.new_text, context=context)
+    data = []
+    for r in rows:
+        s = support.get((r.new_no or 0) - 1) if r.tag in ("insert", "replace") else None
+        data.append({"old #": r.old_no, "old": r.old_text if r.old_text is not None else "",
+                     "new #": r.new_no, "new": r.new_text if r.new_text is not None else "", "change": r.tag,
+                     "hunk": r.hunk, "support": len(s.trajectories) if s else None})
+    return pd.DataFrame(data, columns=["old #", "old", "new #", "new", "change", "hunk", "support"])
+
+
+ROW_COLORS = {"insert": "background-color: #e6fcf5", "delete": "background-color: #fff5f5",
+              "replace": "background-color: #fff9db", "equal": ""}
+
+
+def style_rows(frame: pd.DataFrame):  # type: ignore[no-untyped-def]
+    """A pandas Styler coloring rows by change (text stays escaped: the grid renders cells as text)."""
+    return frame.style.apply(lambda row: [ROW_COLORS.get(row["change"], "")] * len(row), axis=1)
+
+
+def run_trajectory_texts(db: Database, run_id: str | None, limit: int = 200) -> dict[str, str]:
+    """Texts of the trajectories whose lessons a run used (for lint's copied-value check)."""
+    if not run_id:
+        return {}
+    row = db.execute("SELECT config FROM runs WHERE id = ?", [run_id]).fetchone()
+    if row is None:
+        return {}
+    ids = sorted(set(lesson_trajectories(db, json.loads(row[0]).get("lesson_ids") or []).values()))[:limit]
+    return {t: trajectory_text(db, t) for t in ids}

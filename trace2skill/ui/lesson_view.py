@@ -1,0 +1,154 @@
+"""Lessons screen helpers: the editable table's rows, applying its edits through the store (stale
+edits refused), near-duplicate groups, and one lesson's evidence beside the steps it quotes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import os as _o
+import streamlit as st
+
+from trace2skill.analysis.grounding import step_text
+from trace2skill.errors import NotFoundError, StaleEditError
+from trace2skill.store import Workspace
+from trace2skill.store.lessons import get_lesson
+from trace2skill.ui.workspace_queries import LESSON_STATUSES, save_lesson_row, set_status_checked, steps_of
+from trace2skill.ui.escape import STYLE, locate_quote, quote_html
+
+EDITABLE_COLUMNS = ("status", "title", "content")
+COLUMNS = ["status", "title", "content", "kind", "grounded", "evidence", "trajectory", "run", "id", "version"]
+
+
+def grounded_label(value: bool | None) -> str:
+    return "unchecked" if value is None else ("yes" if value else "no")
+
+
+def table_of(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "status": r["status"], "title": r["title"], "content": r["content"], "kind": r["kind"],
+        "grounded": grounded_label(r["grounded"]), "evidence": len(r["evidence"]), "trajectory": r["trajectory_id"],
+        "run": r["run_id"] or "", "id": r["id"], "version": r["version"],
+    } for r in rows], columns=COLUMNS)
+
+
+def column_config() -> dict[str, Any]:
+    return {
+        "status": st.column_config.SelectboxColumn("status", options=list(LESSON_STATUSES), required=True,
+                                                   width="small"),
+        "title": st.column_config.TextColumn("title", required=True, width="large", max_chars=300),
+        "content": st.column_config.TextColumn("content", required=True, width="large", max_chars=4000),
+        "kind": st.column_config.TextColumn("kind", width="small"),
+        "grounded": st.column_config.TextColumn("grounded", width="small"),
+        "evidence": st.column_config.NumberColumn("evidence", width="small", help="quotes cited"),
+        "version": st.column_config.NumberColumn("version", width="small"),
+    }
+
+
+@dataclass
+class SaveResult:
+    saved: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # messages (stale edits, invalid values)
+
+
+def apply_edits(ws: Workspace, shown: list[tuple[str, int]], edited_rows: dict[Any, dict[str, Any]]) -> SaveResult:
+    """Save the editor's changed cells, row by row, against the versions the reviewer saw."""
+    result = SaveResult()
+    for position, changes in sorted(edited_rows.items(), key=lambda kv: int(kv[0])):
+        index = int(position)
+        if index >= len(shown):
+            continue
+        lesson_id, version = shown[index]
+        wanted = {k: v for k, v in changes.items() if k in EDITABLE_COLUMNS}
+        if not wanted:
+            continue
+        try:
+            save_lesson_row(ws.db, lesson_id, wanted, expected_version=version)
+        except StaleEditError as exc:
+            result.refused.append(f"Not saved: {exc}")
+        except (ValueError, NotFoundError) as exc:
+            result.refused.append(f"Not saved (lesson {lesson_id}): {exc}")
+        else:
+            result.saved.append(lesson_id)
+    return result
+
+
+@st.cache_data(ttl=600, max_entries=64, show_spinner="Comparing lessons…")
+def duplicate_groups(texts: tuple[str, ...], threshold: float) -> list[list[int]]:
+    from trace2skill.embed import near_duplicate_groups
+
+    return near_duplicate_groups(list(texts), threshold)
+
+
+def _badge(grounded: bool | None, match: str | None = None) -> None:
+    if grounded is None:
+        st.badge("unchecked", icon=":material/help:", color="gray")
+    elif grounded:
+        st.badge(f"grounded ({match})" if match in ("exact", "fuzzy") else "grounded",
+                 icon=":material/verified:", color="green")
+    else:
+        st.badge("ungrounded", icon=":material/report:", color="red")
+
+
+def render_lesson(ws: Workspace, lesson_id: str) -> None:
+    """One lesson: its text, decision buttons, and each quote beside the step it cites."""
+    try:
+        lesson = get_lesson(ws.db, lesson_id)
+    except NotFoundError as exc:
+        st.error(str(exc), icon=":material/search_off:")
+        return
+    _o.environ.get("NO_HTML") or st.html(STYLE)
+    head = st.columns([3, 1], vertical_alignment="center")
+    with head[0]:
+        st.caption(f"{lesson['kind']} · {lesson['status']} · version {lesson['version']}"
+                   + (f" · last edited by {lesson['edited_by']}" if lesson["edited_by"] else ""))
+    with head[1]:
+        _badge(lesson["grounded"])
+    st.caption("Title")
+    st.text(lesson["title"])
+    if lesson["description"]:
+        st.caption("Description")
+        st.text(lesson["description"])
+    st.caption("Guidance")
+    (st.text if _o.environ.get("NO_CODE") else st.code)(lesson["content"], **({} if _o.environ.get("NO_CODE") else dict(language=None, wrap_lines=True)))
+    st.caption(f"From trajectory {lesson['trajectory_id']}" + (f" · run {lesson['run_id']}" if lesson["run_id"] else ""))
+    buttons = st.container(horizontal=True)
+    labels = {"proposed": "Mark proposed", "approved": "Approve", "rejected": "Reject"}
+    for status, icon in zip(LESSON_STATUSES, (":material/undo:", ":material/check:", ":material/close:")):
+        if buttons.button(labels[status], key=f"les_set_{status}",
+                      disabled=lesson["status"] == status, icon=icon):
+            try:
+                set_status_checked(ws.db, lesson["id"], status, expected_version=lesson["version"])
+            except StaleEditError as exc:
+                st.session_state["les_errors"] = [str(exc)]
+            else:
+                st.session_state["les_flash"] = f"Lesson marked {status}."
+            st.rerun()
+
+    evidence = lesson["evidence"]
+    st.markdown(f"**Evidence ({len(evidence)} quote{'s' if len(evidence) != 1 else ''})**")
+    if not evidence:
+        st.caption("This lesson cites no steps.")
+        return
+    steps = steps_of(ws.db, lesson["trajectory_id"], sorted({int(e["step_idx"]) for e in evidence}))
+    for n, ev in enumerate(evidence):
+        with st.container(border=True):
+            top = st.columns([3, 1], vertical_alignment="center")
+            top[0].caption(f"Quote {n + 1} · step {ev['step_idx']}")
+            with top[1]:
+                _badge(ev.get("grounded"), ev.get("match"))
+            left, right = st.columns(2)
+            with left:
+                st.caption("Quoted")
+                (st.text if _o.environ.get("NO_CODE") else st.code)(ev["quote"], **({} if _o.environ.get("NO_CODE") else dict(language=None, wrap_lines=True)))
+            with right:
+                step = steps.get(int(ev["step_idx"]))
+                if step is None:
+                    st.caption(f"Step {ev['step_idx']} does not exist in this trajectory.")
+                    continue
+                text = step_text(step)
+                found = locate_quote(text, ev["quote"])
+                st.caption(f"Step {step['idx']} ({step['role']})"
+                           + (f" · quote found ({found[2]})" if found else " · quote not found in this step"))
+                _o.environ.get("NO_HTML") or st.html(quote_html(text, found[:2] if found else None))

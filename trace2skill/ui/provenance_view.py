@@ -1,0 +1,101 @@
+"""The Provenance screen's data (no streamlit): the origin of every line of a version's file in one
+pass (the same answer as `trace2skill.provenance.line_origin` line by line, with one line diff per
+version instead of one per line), and the quoted steps of a blame with the quote located.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any
+
+import pandas as pd
+from sqlite_utils import Database
+
+from trace2skill.errors import NotFoundError
+from trace2skill.provenance import MAX_DEPTH
+from trace2skill.ui.escape import locate_quote, quote_html
+from trace2skill.ui.skill_queries import lesson_trajectories, run_edits
+
+Origin = dict[str, Any]
+
+
+def _version(db: Database, version_id: str) -> dict[str, Any]:
+    row = db.execute("SELECT parent, files, source FROM skill_versions WHERE id = ?", [version_id]).fetchone()
+    if row is None:
+        raise NotFoundError(f"no skill version with id {version_id!r}")
+    return {"id": version_id, "parent": row[0], "files": json.loads(row[1]), "source": row[2]}
+
+
+def _to_parent(child: list[str], parent: list[str]) -> dict[int, int]:
+    matcher = difflib.SequenceMatcher(a=parent, b=child, autojunk=False)
+    out = {}
+    for tag, a0, _a1, b0, b1 in matcher.get_opcodes():
+        if tag == "equal":
+            out.update({b0 + k: a0 + k for k in range(b1 - b0)})
+    return out
+
+
+def line_origins(db: Database, version_id: str, file: str, _depth: int = 0) -> list[Origin]:
+    """For each line (0-based) of the file: {"kind": edit|base|manual, "version", and for edits
+    "edit_id", "run_id"}; mirrors `provenance.line_origin`."""
+    if _depth > MAX_DEPTH:
+        raise NotFoundError("version history too deep to trace")
+    version = _version(db, version_id)
+    lines = version["files"].get(file, "").splitlines()
+    row = db.execute("SELECT origins, run_id FROM line_origins WHERE version_id = ? AND file = ?",
+                     [version_id, file]).fetchone()
+    stored = (json.loads(row[0]), row[1]) if row else None
+    out: list[Origin | None] = [None] * len(lines)
+    if stored:
+        origins, run_id = stored
+        for i in range(len(lines)):
+            if i < len(origins) and origins[i]:
+                out[i] = {"kind": "edit", "edit_id": origins[i], "run_id": run_id, "version": version_id}
+    pending = [i for i, o in enumerate(out) if o is None]
+    if pending and version["parent"] is None:
+        kind = "base" if version["source"] == "import" else "manual"
+        for i in pending:
+            out[i] = {"kind": kind, "version": version_id}
+    elif pending:
+        parent = _version(db, version["parent"])
+        mapping = _to_parent(lines, parent["files"].get(file, "").splitlines())
+        above = line_origins(db, parent["id"], file, _depth + 1) if any(i in mapping for i in pending) else []
+        for i in pending:
+            if i in mapping:
+                out[i] = above[mapping[i]]
+            else:
+                out[i] = {"kind": "base" if stored is not None else "manual", "version": version_id}
+    return [o for o in out if o is not None]
+
+
+def lines_frame(db: Database, version_id: str, file: str) -> pd.DataFrame:
+    """line (1-based), origin, support (distinct trajectories of the edit), text."""
+    version = _version(db, version_id)
+    lines = version["files"].get(file, "").splitlines()
+    origins = line_origins(db, version_id, file)
+    support: dict[str, int] = {}
+    by_run: dict[str, set[str]] = {}
+    for o in origins:
+        if o["kind"] == "edit":
+            by_run.setdefault(o["run_id"], set()).add(o["edit_id"])
+    for run_id, ids in by_run.items():
+        edits = run_edits(db, run_id, ids)
+        trajectory_of = lesson_trajectories(db, {s for e in edits.values() for s in e.get("support") or []})
+        for edit_id, e in edits.items():
+            support[edit_id] = len({trajectory_of.get(s, s) for s in e.get("support") or []})
+    return pd.DataFrame([{"line": i + 1, "origin": o["kind"],
+                          "support": str(support.get(o.get("edit_id", ""), "?")) if o["kind"] == "edit" else "",
+                          "text": text} for i, (o, text) in enumerate(zip(origins, lines))],
+                        columns=["line", "origin", "support", "text"])
+
+
+def located_steps(steps: list[dict[str, Any]], context: int = 500) -> list[dict[str, Any]]:
+    """The blame's quoted steps with the quote located in the step text and the step rendered as
+    escaped HTML with the quote marked (`match`: exact, fuzzy or None when not found)."""
+    out = []
+    for s in steps:
+        where = locate_quote(s["text"] or "", s["quote"] or "")
+        span = (where[0], where[1]) if where else None
+        out.append({**s, "match": where[2] if where else None, "html": quote_html(s["text"] or "", span, context)})
+    return out

@@ -1,0 +1,127 @@
+"""Uploads on the Trajectories screen: import each file, report per file, and the generic field
+mapping for a file whose format is not recognised (no streamlit here; the page renders)."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from trace2skill.errors import TrajectoryFormatError
+from trace2skill.ingest import FieldMapping, FileReport, import_stream
+from trace2skill.ingest.generic import GenericFormat
+from trace2skill.ingest.reader import sniff
+from trace2skill.store import Workspace
+
+UNRECOGNISED = "unrecognised trajectory format"
+PREVIEW_CHARS = 3000
+
+# Likely field names, first match wins (a suggestion the user edits).
+_GUESSES = {
+    "task": ("task", "question", "prompt", "instruction", "query", "problem", "input"),
+    "steps": ("steps", "messages", "trajectory", "turns", "events", "history", "conversation"),
+    "transcript": ("transcript", "solution", "response", "output", "completion"),
+    "outcome": ("outcome", "success", "is_correct", "correct", "resolved", "passed", "status", "label"),
+    "reward": ("reward", "score"),
+    "ground_truth": ("ground_truth", "answer", "gold", "expected", "target", "reference"),
+    "task_id": ("task_id", "id", "instance_id", "uid"),
+    "model": ("model", "model_name"),
+}
+
+
+@dataclass
+class Upload:
+    """One uploaded file and what importing it did."""
+
+    name: str
+    data: bytes
+    report: FileReport
+
+    @property
+    def unrecognised(self) -> bool:
+        """Readable JSON whose format no importer recognised: the generic mapping can help."""
+        return self.report.format is None and any(e.problem.startswith(UNRECOGNISED) for e in self.report.errors)
+
+
+def import_upload(ws: Workspace, name: str, data: bytes) -> Upload:
+    """Import one uploaded file with format auto-detection."""
+    return Upload(name, data, import_stream(ws, io.BytesIO(data), name))
+
+
+def import_with_mapping(ws: Workspace, name: str, data: bytes, mapping: dict[str, Any]) -> Upload:
+    """Import one file with the generic importer; MappingError when the mapping is invalid."""
+    clean = {k: v for k, v in mapping.items() if v not in (None, "", [])}
+    fmt = GenericFormat(FieldMapping.load(clean))
+    return Upload(name, data, import_stream(ws, io.BytesIO(data), name, fmt=fmt))
+
+
+def first_record(data: bytes) -> Any:
+    """The file's first record (first JSONL line, first array item, or the object); None if unreadable."""
+    try:
+        return sniff(io.BytesIO(data)).sample
+    except (TrajectoryFormatError, ValueError, RecursionError):
+        return None
+
+
+def record_paths(record: Any, limit: int = 200) -> list[str]:
+    """Dotted paths found in a record (objects descended; lists shown as `path.0`), for the
+    mapping form's hints."""
+    paths: list[str] = []
+
+    def walk(value: Any, path: str, level: int) -> None:
+        if len(paths) >= limit:
+            return
+        if path:
+            paths.append(path)
+        if level >= 3:
+            return
+        if isinstance(value, dict):
+            for key in list(value)[:50]:
+                walk(value[key], f"{path}.{key}" if path else str(key), level + 1)
+        elif isinstance(value, list) and value and isinstance(value[0], dict) and path:
+            walk(value[0], f"{path}.0", level + 1)
+
+    walk(record, "", 0)
+    return paths
+
+
+def preview(record: Any, limit: int = PREVIEW_CHARS) -> str:
+    text = json.dumps(record, ensure_ascii=False, indent=2, default=str)
+    return text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit} more characters)"
+
+
+def guess_mapping(record: Any) -> dict[str, str]:
+    """A first guess at the mapping from the record's top-level keys (empty when it has none)."""
+    if not isinstance(record, dict):
+        return {}
+    keys = {str(k).lower(): str(k) for k in record}
+    guess: dict[str, str] = {}
+    for field, names in _GUESSES.items():
+        for name in names:
+            if name in keys and keys[name] not in guess.values():
+                value = record[keys[name]]
+                if field == "steps" and not isinstance(value, list):
+                    continue
+                if field == "transcript" and not isinstance(value, str):
+                    continue
+                guess[field] = keys[name]
+                break
+    if "steps" in guess:
+        guess.pop("transcript", None)
+    return guess
+
+
+def report_row(upload: Upload) -> dict[str, Any]:
+    r = upload.report
+    return {"file": r.file, "format": r.format or "not recognised", "records": r.records,
+            "imported": r.imported, "already present": r.duplicates, "errors": len(r.errors)}
+
+
+def error_lines(upload: Upload, limit: int = 50) -> list[str]:
+    """Each problem with its file, record and line, as one line of text."""
+    lines = [str(e) for e in upload.report.errors[:limit]]
+    if len(upload.report.errors) > limit:
+        lines.append(f"… and {len(upload.report.errors) - limit} more errors")
+    return lines
+
