@@ -1,4 +1,9 @@
-"""Trace2Skill curation app: the frame (navigation + sidebar). Screens live in pages/."""
+"""Trace2Skill curation app: the frame (navigation + sidebar). Screens live in views/.
+
+Not in pages/: Streamlit treats a pages/ folder beside the main script as its legacy multipage
+app, and a deep link (say /trajectories) opened as the first request of a fresh server then runs
+that file on its own, without this frame and with the legacy page list. tests/e2e asserts a deep
+link gets the frame."""
 
 import streamlit as st
 
@@ -9,18 +14,18 @@ st.set_page_config(page_title="Trace2Skill", page_icon=":material/explore:", lay
 
 PAGES = {
     "Workspace": [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("pages/trajectories.py", title="Trajectories", icon=":material/timeline:"),
+        st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("views/trajectories.py", title="Trajectories", icon=":material/timeline:"),
     ],
     "Distil": [
-        st.Page("pages/extract.py", title="Extract", icon=":material/psychology:"),
-        st.Page("pages/lessons.py", title="Lessons", icon=":material/checklist:"),
-        st.Page("pages/consolidate.py", title="Consolidate", icon=":material/account_tree:"),
+        st.Page("views/extract.py", title="Extract", icon=":material/psychology:"),
+        st.Page("views/lessons.py", title="Lessons", icon=":material/checklist:"),
+        st.Page("views/consolidate.py", title="Consolidate", icon=":material/account_tree:"),
     ],
     "Skills": [
-        st.Page("pages/review.py", title="Review & diff", icon=":material/difference:"),
-        st.Page("pages/provenance.py", title="Provenance", icon=":material/manage_search:"),
-        st.Page("pages/skills.py", title="Skills", icon=":material/menu_book:"),
+        st.Page("views/review.py", title="Review & diff", icon=":material/difference:"),
+        st.Page("views/provenance.py", title="Provenance", icon=":material/manage_search:"),
+        st.Page("views/skills.py", title="Skills", icon=":material/menu_book:"),
     ],
 }
 

@@ -30,7 +30,7 @@ def test_trajectories_page_lists_and_filters():
 
     load_demo(Workspace())
     at = _app()
-    at.switch_page("pages/trajectories.py")
+    at.switch_page("views/trajectories.py")
     at.run()
     assert not at.exception
     assert any("200 trajectories match" in c.value for c in at.caption)

@@ -28,7 +28,7 @@ OUTPUTS = {"patch_proposal": "ProposalOut", "merge": "MergeOut"}
 
 def _page() -> AppTest:
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
-    at.switch_page("pages/consolidate.py")
+    at.switch_page("views/consolidate.py")
     return at.run()
 
 

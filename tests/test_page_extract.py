@@ -40,7 +40,7 @@ def endpoint(demo: Workspace):
 
 def _page() -> AppTest:
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
-    at.switch_page("pages/extract.py")
+    at.switch_page("views/extract.py")
     return at.run()
 
 

@@ -45,7 +45,7 @@ def seeded() -> tuple[Workspace, str]:
 
 def _page() -> AppTest:
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
-    at.switch_page("pages/lessons.py")
+    at.switch_page("views/lessons.py")
     return at.run()
 
 

@@ -28,7 +28,7 @@ def seeded() -> Seeded:
 
 def _page() -> AppTest:
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
-    at.switch_page("pages/provenance.py")
+    at.switch_page("views/provenance.py")
     return at.run()
 
 

@@ -27,7 +27,7 @@ def seeded() -> Seeded:
 
 def _page() -> AppTest:
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
-    at.switch_page("pages/review.py")
+    at.switch_page("views/review.py")
     return at.run()
 
 

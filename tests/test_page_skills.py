@@ -39,7 +39,7 @@ def ws() -> Workspace:
 
 def _page() -> AppTest:
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
-    at.switch_page("pages/skills.py")
+    at.switch_page("views/skills.py")
     return at.run()
 
 

@@ -43,7 +43,7 @@ ODD_FILE = json.dumps([
 
 def _page() -> AppTest:
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
-    at.switch_page("pages/trajectories.py")
+    at.switch_page("views/trajectories.py")
     return at.run()
 
 

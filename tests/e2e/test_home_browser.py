@@ -37,3 +37,14 @@ def test_llm_settings_saved_and_connection_tested(app, page, app_env):
         page.get_by_text("Connection OK").wait_for(timeout=30000)
         assert page.get_by_text(f"connected to {server.base_url}; model fake is available").is_visible()
         assert page.get_by_text("tiny model for trying the pipeline").is_visible()
+
+
+def test_a_deep_link_as_the_first_request_gets_the_app_frame(app, page):
+    """A fresh server, first request straight to a screen: the app's own navigation, not Streamlit's
+    list of script files (which is what a pages/ folder beside app.py would give)."""
+    open_page(page, app, "trajectories")
+    nav = page.get_by_test_id("stSidebarNav")
+    nav.get_by_role("link", name="Review & diff", exact=True).wait_for(timeout=60000)
+    wait_idle(page)
+    assert page.get_by_role("heading", name="Trajectories").first.is_visible()
+    assert nav.get_by_role("link", name="app", exact=True).count() == 0

@@ -1,1 +1,1 @@
-"""Streamlit helpers shared by app.py and pages/ (the only part of the package that imports streamlit)."""
+"""Streamlit helpers shared by app.py and views/ (the only part of the package that imports streamlit)."""

@@ -111,4 +111,4 @@ if buttons.button("Resume", key="ext_resume", disabled=not resumable, icon=":mat
     start_in_background(ws, run_id, llm_client(), resume=True)
     st.rerun()
 render_run_panel(ws, run_id)
-st.page_link("pages/lessons.py", label="Review the lessons", icon=":material/checklist:")
+st.page_link("views/lessons.py", label="Review the lessons", icon=":material/checklist:")

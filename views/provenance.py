@@ -146,4 +146,4 @@ for n, s in enumerate(steps):
                     on_click=open_trajectory, args=(s["trajectory_id"],))
         st.html(s["html"])
 if st.session_state.pop("prov_open", False):
-    st.switch_page("pages/trajectories.py")
+    st.switch_page("views/trajectories.py")

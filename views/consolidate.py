@@ -165,7 +165,7 @@ proposals_of_run = run_proposals(ws.db, run_id)
 if proposals_of_run and not active:
     if buttons.button("Review the proposal", type="primary", key="con_review", icon=":material/difference:"):
         st.session_state["rev_goto"] = proposals_of_run[0]["id"]
-        st.switch_page("pages/review.py")
+        st.switch_page("views/review.py")
     st.caption(f"Proposal version {proposals_of_run[0]['id']}"
                + (f" ({len(proposals_of_run)} proposals from this run, newest first)" if len(proposals_of_run) > 1
                   else ""))
