@@ -86,3 +86,15 @@ class SkillFormatError(Trace2SkillError):
 
 class SkillPathError(SkillFormatError):
     """A path inside a skill is unsafe (``..``, absolute, drive letter, backslash, NUL, symlink)."""
+
+
+class TaskFormatError(Trace2SkillError):
+    """An evaluation task file or record could not be read (bad JSON/CSV, missing task text, ...)."""
+
+
+class HeldOutError(Trace2SkillError):
+    """Held-out trajectories were given to extraction (they are kept for evaluation only)."""
+
+
+class EvaluatorError(Trace2SkillError):
+    """An evaluator could not score a batch: the command failed, timed out or wrote bad results."""

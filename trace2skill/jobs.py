@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable
+from typing import Any, Callable
 
 log = logging.getLogger(__name__)
 _threads: dict[str, threading.Thread] = {}
@@ -40,3 +40,55 @@ def wait(run_id: str, timeout: float | None = None) -> None:
     thread = _threads.get(run_id)
     if thread:
         thread.join(timeout)
+
+
+# --------------------------------------------------------------------------- the item queue of a run
+
+ItemWork = Callable[[str], str]  # item id -> final status; it records its own output and finishes the item
+
+
+def work_item(ws: Any, run_id: str, item_id: str, work: ItemWork) -> str:
+    """One item of a run: skipped when the run was cancelled, else started, worked and, when `work`
+    raises, marked failed with the error (the run goes on)."""
+    from trace2skill.store import runs as run_store
+
+    db = ws.db
+    if run_store.run_status(db, run_id) == "cancelled":
+        run_store.finish_item(db, run_id, item_id, "cancelled")
+        return "cancelled"
+    run_store.start_item(db, run_id, item_id)
+    try:
+        return work(item_id)
+    except Exception as exc:  # recorded on the item
+        run_store.finish_item(db, run_id, item_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        return "failed"
+
+
+def process_queued(ws: Any, run_id: str, work: ItemWork, *, concurrency: int,
+                   on_item: Callable[[str, str], None] | None = None) -> dict[str, Any]:
+    """Work every queued item of the run, `concurrency` at a time; blocks. The run ends 'done' (or
+    'cancelled' when cancelled meanwhile); an unexpected error marks it failed and is re-raised."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from trace2skill.store import runs as run_store
+
+    items = run_store.pending_items(ws.db, run_id)
+    if run_store.run_status(ws.db, run_id) == "cancelled":
+        return run_store.run_progress(ws.db, run_id)
+    run_store.set_run_status(ws.db, run_id, "running")
+
+    def task(item_id: str) -> None:
+        status = work_item(ws, run_id, item_id, work)
+        if on_item:
+            on_item(item_id, status)
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix=f"worker-{run_id}") as pool:
+            for future in [pool.submit(task, i) for i in items]:
+                future.result()
+    except BaseException as exc:
+        run_store.set_run_status(ws.db, run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    final = "cancelled" if run_store.run_status(ws.db, run_id) == "cancelled" else "done"
+    run_store.set_run_status(ws.db, run_id, final)
+    return run_store.run_progress(ws.db, run_id)

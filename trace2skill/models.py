@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import unicodedata
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -32,6 +34,18 @@ def canonical_json(value: Any) -> bytes:
 
 def content_hash(value: Any, length: int = 16) -> str:
     return hashlib.sha256(canonical_json(value)).hexdigest()[:length]
+
+
+_PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
+_ARTICLE = re.compile(r"^(a|an|the)\s+")
+
+
+def normalise_text(text: str) -> str:
+    """Accent-free, lower-case, punctuation-free, single-spaced text without a leading article
+    (for comparing answers and spotting the same task text however it is written)."""
+    folded = unicodedata.normalize("NFKD", text)
+    folded = "".join(c for c in folded if not unicodedata.combining(c)).lower()
+    return _ARTICLE.sub("", " ".join(_PUNCT.sub(" ", folded).split()))
 
 
 class _Model(BaseModel):
@@ -266,3 +280,30 @@ class Decision(_Model):
     actor: str = "user"
     detail: dict[str, Any] = Field(default_factory=dict)
     created: str = Field(default_factory=utcnow)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+class EvalTask(_Model):
+    """An evaluation task. `answers` are the gold value(s) a QA evaluator scores against; `gold`
+    keeps any other ground truth (e.g. τ-bench gold actions) for a command evaluator."""
+
+    id: str = ""
+    prompt: str
+    context: str = ""
+    answers: list[str] = Field(default_factory=list)
+    gold: dict[str, Any] | None = None
+    source: str = ""
+    source_id: str | None = None
+    trajectory_id: str | None = None
+
+    def with_id(self) -> "EvalTask":
+        self.id = content_hash({"prompt": self.prompt, "context": self.context, "answers": self.answers,
+                                "gold": self.gold})
+        return self
+
+    @property
+    def text_hash(self) -> str:
+        """Hash of the normalised task text: the same question however it is spaced or cased."""
+        return content_hash(normalise_text(self.prompt))

@@ -10,7 +10,6 @@ stores a trajectory's lessons and marks its item done in one transaction.
 from __future__ import annotations
 
 import random
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Literal
 
@@ -24,7 +23,9 @@ from trace2skill.analysis.analysts import (
     analyst_for,
     build_messages,
 )
+from trace2skill import jobs
 from trace2skill.errors import Trace2SkillError
+from trace2skill.evaluate.splits import heldout_ids, refuse_heldout
 from trace2skill.store import Workspace, write_transaction
 from trace2skill.store import runs as run_store
 from trace2skill.store.lessons import insert_lessons
@@ -61,12 +62,14 @@ class ExtractionConfig:
 def select_trajectories(ws: Workspace, *, outcome: Which = "all", limit: int | None = None,
                         sample: int | None = None, seed: int = 0, balance: bool = False,
                         flt: TrajectoryFilter | None = None) -> list[str]:
-    """Trajectories an extraction can use (known outcome), filtered, then sampled or cut.
+    """Trajectories an extraction can use (known outcome, not held out), filtered, then sampled or cut.
 
     `balance` samples failures and successes in equal numbers (as far as each has enough)."""
     base = flt or TrajectoryFilter()
     outcomes = ["failure", "success"] if outcome == "all" else [outcome]
-    pools = {o: trajectory_ids(ws.db, TrajectoryFilter(**{**base.__dict__, "outcome": o})) for o in outcomes}
+    held = heldout_ids(ws.db)
+    pools = {o: [i for i in trajectory_ids(ws.db, TrajectoryFilter(**{**base.__dict__, "outcome": o})) if i not in held]
+             for o in outcomes}
     rng = random.Random(seed)
     if sample is not None:
         if balance and len(pools) == 2:
@@ -102,6 +105,7 @@ def estimate(ws: Workspace, ids: list[str], config: ExtractionConfig,
 def create_extraction_run(ws: Workspace, ids: list[str], config: ExtractionConfig) -> str:
     if not ids:
         raise Trace2SkillError("no trajectories selected: import some, or widen the filters")
+    refuse_heldout(ws.db, ids)
     return run_store.create_run(ws.db, "extraction", config.as_dict(), ids)
 
 
@@ -113,26 +117,18 @@ def _config_of(ws: Workspace, run_id: str) -> ExtractionConfig:
 
 def _work_one(ws: Workspace, client: StructuredClient, run_id: str, item_id: str, config: ExtractionConfig) -> str:
     db = ws.db
-    if run_store.run_status(db, run_id) == "cancelled":
-        run_store.finish_item(db, run_id, item_id, "cancelled")
-        return "cancelled"
-    run_store.start_item(db, run_id, item_id)
-    try:
-        t = get_trajectory(db, item_id)
-        analyst = analyst_for(t["outcome"])
-        if analyst is None or analyst.name not in config.analysts:
-            run_store.finish_item(db, run_id, item_id, "done", error="skipped: no analyst for this outcome")
-            return "done"
-        result = analyse(client, analyst, t, skill_text=config.skill_text, max_lessons=config.max_lessons,
-                         run_id=run_id, max_tokens=config.max_tokens, budget=config.budget())
-        with write_transaction(db):
-            insert_lessons(db, result.lessons)
-            run_store.finish_item(db, run_id, item_id, "done", prompt_tokens=result.prompt_tokens,
-                                  completion_tokens=result.completion_tokens)
+    t = get_trajectory(db, item_id)
+    analyst = analyst_for(t["outcome"])
+    if analyst is None or analyst.name not in config.analysts:
+        run_store.finish_item(db, run_id, item_id, "done", error="skipped: no analyst for this outcome")
         return "done"
-    except Exception as exc:  # recorded on the item; the run goes on
-        run_store.finish_item(db, run_id, item_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
-        return "failed"
+    result = analyse(client, analyst, t, skill_text=config.skill_text, max_lessons=config.max_lessons,
+                     run_id=run_id, max_tokens=config.max_tokens, budget=config.budget())
+    with write_transaction(db):
+        insert_lessons(db, result.lessons)
+        run_store.finish_item(db, run_id, item_id, "done", prompt_tokens=result.prompt_tokens,
+                              completion_tokens=result.completion_tokens)
+    return "done"
 
 
 Progress = Callable[[str, str], None]  # (item id, new status)
@@ -142,27 +138,8 @@ def execute_run(ws: Workspace, run_id: str, client: StructuredClient, *, on_item
                 concurrency: int | None = None) -> dict[str, Any]:
     """Process every queued item of the run with up to `concurrency` analysts at once; blocks."""
     config = _config_of(ws, run_id)
-    items = run_store.pending_items(ws.db, run_id)
-    if run_store.run_status(ws.db, run_id) == "cancelled":
-        return run_store.run_progress(ws.db, run_id)
-    run_store.set_run_status(ws.db, run_id, "running")
-    workers = max(1, concurrency or config.concurrency)
-
-    def task(item_id: str) -> None:
-        status = _work_one(ws, client, run_id, item_id, config)
-        if on_item:
-            on_item(item_id, status)
-
-    try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"analyst-{run_id}") as pool:
-            for future in [pool.submit(task, i) for i in items]:
-                future.result()
-    except BaseException as exc:
-        run_store.set_run_status(ws.db, run_id, "failed", error=f"{type(exc).__name__}: {exc}")
-        raise
-    final = "cancelled" if run_store.run_status(ws.db, run_id) == "cancelled" else "done"
-    run_store.set_run_status(ws.db, run_id, final)
-    return run_store.run_progress(ws.db, run_id)
+    return jobs.process_queued(ws, run_id, lambda item_id: _work_one(ws, client, run_id, item_id, config),
+                               concurrency=concurrency or config.concurrency, on_item=on_item)
 
 
 def cancel_run(ws: Workspace, run_id: str) -> None:
@@ -178,8 +155,6 @@ def resume_run(ws: Workspace, run_id: str, client: StructuredClient, *, retry_fa
 
 def start_in_background(ws: Workspace, run_id: str, client: StructuredClient, *, resume: bool = False) -> None:
     """Run (or resume) in a background thread; pages poll the database for progress."""
-    from trace2skill import jobs
-
     if resume:
         run_store.requeue(ws.db, run_id)
     jobs.start(run_id, lambda: execute_run(ws, run_id, client))

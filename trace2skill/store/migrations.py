@@ -246,3 +246,60 @@ def m006_line_origins(db: Database) -> None:
 def m007_settings(db: Database) -> None:
     """Workspace settings (LLM endpoint and model; never the API key)."""
     _run(db, "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+@MIGRATIONS()
+def m008_evaluation(db: Database) -> None:
+    """Held-out evaluation: task sets with ground truth, the evolve/held-out split of trajectories,
+    the skill variants ("arms") an evaluation run compares, and per-task results."""
+    _run(
+        db,
+        """CREATE TABLE eval_tasks (
+            id TEXT PRIMARY KEY,
+            prompt TEXT NOT NULL,
+            context TEXT NOT NULL DEFAULT '',
+            answers TEXT NOT NULL DEFAULT '[]',
+            gold TEXT,
+            source TEXT NOT NULL DEFAULT '',
+            source_id TEXT,
+            trajectory_id TEXT REFERENCES trajectories(id) ON DELETE SET NULL,
+            text_hash TEXT NOT NULL,
+            created TEXT NOT NULL
+        )""",
+        "CREATE INDEX idx_eval_tasks_text ON eval_tasks(text_hash)",
+        """CREATE TABLE eval_sets (
+            name TEXT NOT NULL,
+            task_id TEXT NOT NULL REFERENCES eval_tasks(id) ON DELETE CASCADE,
+            idx INTEGER NOT NULL,
+            created TEXT NOT NULL,
+            PRIMARY KEY (name, task_id)
+        )""",
+        """CREATE TABLE splits (
+            trajectory_id TEXT PRIMARY KEY REFERENCES trajectories(id) ON DELETE CASCADE,
+            split TEXT NOT NULL CHECK (split IN ('evolve', 'heldout')),
+            created TEXT NOT NULL
+        )""",
+        "CREATE INDEX idx_splits_split ON splits(split)",
+        """CREATE TABLE eval_arms (
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            arm TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('candidate', 'baseline', 'ablation')),
+            label TEXT NOT NULL DEFAULT '',
+            version_id TEXT REFERENCES skill_versions(id) ON DELETE SET NULL,
+            files TEXT,
+            detail TEXT NOT NULL DEFAULT '{}',
+            PRIMARY KEY (run_id, arm)
+        )""",
+        "CREATE INDEX idx_eval_arms_version ON eval_arms(version_id, role)",
+        """CREATE TABLE eval_results (
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            arm TEXT NOT NULL,
+            repeat INTEGER NOT NULL,
+            task_id TEXT NOT NULL,
+            passed INTEGER NOT NULL,
+            answer TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL DEFAULT '',
+            call_id TEXT,
+            PRIMARY KEY (run_id, arm, repeat, task_id)
+        )""",
+    )

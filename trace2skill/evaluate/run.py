@@ -1,0 +1,212 @@
+"""Evaluation runs: skill variants ("arms") on the same held-out tasks, k repeats each, as a run
+with per-item state in the database, so it can be watched, cancelled and resumed like extraction.
+
+Items: with the QA evaluator one per (arm, repeat, task) -- "A/0/<task id>"; with the command
+evaluator one per (arm, repeat) -- "A/0" -- since the command scores all tasks at once. An item's
+results and its "done" mark are written in one transaction. Every LLM call is logged under the run
+id and cached (see `qa` for how repeats stay distinct requests).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Literal
+
+from trace2skill import jobs
+from trace2skill.analysis.analysts import StructuredClient
+from trace2skill.errors import Trace2SkillError
+from trace2skill.evaluate.command import CommandEvaluator, build_argv
+from trace2skill.evaluate.evaluators import Evaluator
+from trace2skill.evaluate.qa import CONTEXT_CHARS, LOCAL_CONTEXT_CHARS, LOCAL_SKILL_CHARS, SKILL_CHARS, QAEvaluator
+from trace2skill.evaluate.qa import PROMPT as QA_PROMPT
+from trace2skill.models import EvalTask
+from trace2skill.prompts import load_prompt
+from trace2skill.skill.folder import SkillFolder
+from trace2skill.store import Workspace, write_transaction
+from trace2skill.store import evaluation as eval_store
+from trace2skill.store import runs as run_store
+from trace2skill.store.skills import get_version, latest_version
+
+NO_SKILL = "none"
+
+
+@dataclass
+class EvalConfig:
+    evaluator: Literal["qa", "command"] = "qa"
+    repeats: int = 1
+    command: str | None = None  # the command evaluator's command line
+    timeout_s: float = 600.0  # per command run
+    tolerance: float = 0.0  # relative numeric tolerance of the QA scoring
+    concurrency: int = 4
+    max_tokens: int = 128
+    context_chars: int | None = None  # None: fit the endpoint (short for the embedded local model)
+    skill_chars: int | None = None
+    base_url: str | None = None  # recorded for resume; None: the embedded local model
+    model: str | None = None
+    temperature: float | None = None
+    task_set: str | None = None  # the evaluation set the tasks came from, when one
+
+    def validate(self) -> None:
+        if self.repeats < 1:
+            raise Trace2SkillError("repeats must be at least 1")
+        if self.evaluator not in ("qa", "command"):
+            raise Trace2SkillError(f"unknown evaluator {self.evaluator!r} (qa or command)")
+        if self.evaluator == "command":
+            if not self.command:
+                raise Trace2SkillError("the command evaluator needs a command (--command)")
+            build_argv(self.command, {"skill": "", "tasks": "", "output": "", "repeat": "0"})
+
+    def evaluator_for(self, client: StructuredClient | None) -> Evaluator:
+        self.validate()
+        if self.evaluator == "command":
+            return CommandEvaluator(self.command or "", timeout_s=self.timeout_s)
+        if client is None:
+            raise Trace2SkillError("the QA evaluator needs an LLM client")
+        local = self.base_url is None
+        return QAEvaluator(client, tolerance=self.tolerance, max_tokens=self.max_tokens,
+                           context_chars=self.context_chars or (LOCAL_CONTEXT_CHARS if local else CONTEXT_CHARS),
+                           skill_chars=self.skill_chars or (LOCAL_SKILL_CHARS if local else SKILL_CHARS))
+
+
+@dataclass
+class Arm:
+    """A skill variant to evaluate: `files` None means "no skill"."""
+
+    arm: str
+    role: Literal["candidate", "baseline", "ablation"]
+    label: str
+    version_id: str | None
+    files: dict[str, str] | None
+    detail: dict[str, Any] | None = None
+
+
+def resolve_version(db: Any, ref: str) -> str:
+    """A skill version id from a skill name (its latest version) or a version id (prefix)."""
+    latest = latest_version(db, ref)
+    return latest["id"] if latest else get_version(db, ref)["id"]
+
+
+def version_arm(db: Any, arm: str, role: Literal["candidate", "baseline"], version_id: str | None) -> Arm:
+    if version_id is None:
+        return Arm(arm, role, "no skill", None, None)
+    version = get_version(db, version_id)
+    return Arm(arm, role, f"{version['skill']} {version['id'][:8]}", version["id"], version["files"])
+
+
+def _check_tasks(tasks: list[EvalTask], config: EvalConfig) -> None:
+    if not tasks:
+        raise Trace2SkillError("no evaluation tasks: load a task file or choose held-out trajectories")
+    if config.evaluator == "qa":
+        unanswered = [t for t in tasks if not t.answers]
+        if unanswered:
+            raise Trace2SkillError(
+                f"{len(unanswered)} of {len(tasks)} tasks have no gold answer for the QA evaluator (first: "
+                f"{unanswered[0].prompt[:60]!r}); use the command evaluator for tasks judged by actions")
+
+
+def create_evaluation(ws: Workspace, arms: list[Arm], task_ids: list[str], config: EvalConfig,
+                      purpose: str = "ab") -> str:
+    """Create an evaluation run over `arms` x repeats x tasks; nothing is sent yet."""
+    config.validate()
+    task_ids = list(dict.fromkeys(task_ids))
+    _check_tasks(eval_store.get_tasks(ws.db, task_ids), config)
+    per_task = config.evaluator == "qa"
+    items = [f"{a.arm}/{r}/{t}" if per_task else f"{a.arm}/{r}"
+             for r in range(config.repeats) for a in arms for t in (task_ids if per_task else [""])]
+    data = asdict(config) | {"task_ids": task_ids, "purpose": purpose}
+    if config.evaluator == "qa":
+        data["prompt"] = load_prompt(QA_PROMPT).ref
+    with write_transaction(ws.db):
+        run_id = run_store.create_run(ws.db, "evaluation", data, items)
+        for a in arms:
+            eval_store.save_arm(ws.db, run_id, a.arm, a.role, label=a.label, version_id=a.version_id, files=a.files,
+                                detail=a.detail)
+    return run_id
+
+
+def start_ab_run(ws: Workspace, candidate: str | None, baseline: str | None, task_ids: list[str],
+                 config: EvalConfig | None = None) -> str:
+    """An A/B run: skill version `candidate` (arm "A") against `baseline` (arm "B"); either may be
+    None for "no skill", not both. Returns the run id; run it with `execute_evaluation` or
+    `start_in_background`."""
+    if candidate is None and baseline is None:
+        raise Trace2SkillError("an A/B run needs at least one skill version (the other may be 'no skill')")
+    if candidate is not None and candidate == baseline:
+        raise Trace2SkillError("the two sides of an A/B run are the same skill version")
+    arms = [version_arm(ws.db, "A", "candidate", candidate), version_arm(ws.db, "B", "baseline", baseline)]
+    return create_evaluation(ws, arms, task_ids, config or EvalConfig())
+
+
+def _config_of(run: dict[str, Any]) -> tuple[EvalConfig, list[str]]:
+    data = dict(run["config"])
+    task_ids = data.pop("task_ids")
+    for key in ("purpose", "prompt", "groups"):
+        data.pop(key, None)
+    return EvalConfig(**data), task_ids
+
+
+def execute_evaluation(ws: Workspace, run_id: str, client: StructuredClient | None = None, *,
+                       on_item: Callable[[str, str], None] | None = None,
+                       concurrency: int | None = None) -> dict[str, Any]:
+    """Work every queued item of the evaluation run; blocks. Returns the run's progress."""
+    run = run_store.get_run(ws.db, run_id)
+    if run["kind"] != "evaluation":
+        raise Trace2SkillError(f"run {run_id} is a {run['kind']} run, not an evaluation")
+    config, task_ids = _config_of(run)
+    tasks = {t.id: t for t in eval_store.get_tasks(ws.db, task_ids)}
+    arms = eval_store.get_arms(ws.db, run_id)
+    evaluator = config.evaluator_for(client)
+    folders = {a: SkillFolder.from_files(row["files"]) if row["files"] is not None else None for a, row in arms.items()}
+
+    def work(item_id: str) -> str:
+        arm, repeat, task_id = (item_id.split("/", 2) + [""])[:3]
+        chosen = [tasks[task_id]] if task_id else [tasks[t] for t in task_ids]
+        results = evaluator.evaluate(folders[arm], chosen, repeat=int(repeat), run_id=run_id)
+        db = ws.db
+        with write_transaction(db):
+            eval_store.save_results(db, run_id, arm, int(repeat), results)
+            run_store.finish_item(db, run_id, item_id, "done", prompt_tokens=sum(r.prompt_tokens for r in results),
+                                  completion_tokens=sum(r.completion_tokens for r in results))
+        return "done"
+
+    progress = jobs.process_queued(ws, run_id, work, concurrency=concurrency or config.concurrency, on_item=on_item)
+    _store_summary(ws, run_id)
+    return progress
+
+
+def _store_summary(ws: Workspace, run_id: str) -> None:
+    from trace2skill.evaluate.report import arm_scores
+
+    summary = {a: {"label": s.label, "mean": s.mean, "std": s.std} for a, s in arm_scores(ws.db, run_id).items()}
+    with write_transaction(ws.db):
+        ws.db.execute("UPDATE runs SET counters = ? WHERE id = ?", [json.dumps({"scores": summary}), run_id])
+
+
+def cancel_evaluation(ws: Workspace, run_id: str) -> None:
+    """Ask the run to stop: items not yet started are marked cancelled; running ones finish."""
+    run_store.set_run_status(ws.db, run_id, "cancelled")
+
+
+def resume_evaluation(ws: Workspace, run_id: str, client: StructuredClient | None = None, *,
+                      retry_failed: bool = True, on_item: Callable[[str, str], None] | None = None,
+                      concurrency: int | None = None) -> dict[str, Any]:
+    """Finish an interrupted, cancelled or partly failed run; finished items are kept."""
+    run_store.requeue(ws.db, run_id, failed=retry_failed)
+    return execute_evaluation(ws, run_id, client, on_item=on_item, concurrency=concurrency)
+
+
+def start_in_background(ws: Workspace, run_id: str, client: StructuredClient | None = None, *,
+                        resume: bool = False) -> None:
+    """Run (or resume) the evaluation in a background thread; read progress from the store."""
+    if resume:
+        run_store.requeue(ws.db, run_id)
+    jobs.start(run_id, lambda: execute_evaluation(ws, run_id, client))
+
+
+def start_ab_in_background(ws: Workspace, candidate: str | None, baseline: str | None, task_ids: list[str],
+                           client: StructuredClient | None, config: EvalConfig | None = None) -> str:
+    """`start_ab_run` + `start_in_background`: returns the run id at once."""
+    run_id = start_ab_run(ws, candidate, baseline, task_ids, config)
+    start_in_background(ws, run_id, client)
+    return run_id
