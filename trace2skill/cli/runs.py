@@ -110,12 +110,18 @@ def extract(outcome: str, limit: int | None, sample: int | None, seed: int, bala
 @db_option
 def resume(run_id: str, keep_failed: bool, base_url: str | None, model: str | None, concurrency: int | None,
            as_json: bool, db_path: str | None) -> None:
-    """Finish an interrupted or partly failed run (extraction or consolidation); finished work is kept."""
+    """Finish an interrupted or partly failed run (extraction, consolidation or evaluation); finished
+    work is kept."""
     from trace2skill.analysis.fleet import resume_run
     from trace2skill.store import runs as run_store
 
     ws = open_workspace(db_path)
     run = run_store.get_run(ws.db, run_id)
+    if run["kind"] == "evaluation":
+        from trace2skill.cli.evaluate import resume_evaluation_run
+
+        resume_evaluation_run(ws, run, keep_failed, base_url, model, concurrency, as_json)
+        return
     client = llm_client(ws, base_url or run["config"].get("base_url"), model or run["config"].get("model"))
     if run["kind"] == "consolidation":
         from trace2skill.consolidate.run import execute_consolidation
