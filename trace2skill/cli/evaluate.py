@@ -121,7 +121,8 @@ def report_run(ws: Workspace, run_id: str, as_json: bool, extra: dict[str, Any] 
 @click.option("--repeats", type=click.IntRange(1, 100), default=1, show_default=True)
 @click.option("--evaluator", type=click.Choice(["qa", "command"]), default="qa", show_default=True)
 @click.option("--command", "command", default=None,
-              help="Evaluator command; {skill} {tasks} {output} {repeat} are replaced (see the docs).")
+              help="Evaluator command (run without a shell): {skill} {tasks} {output} {repeat} are replaced; "
+                   "without them the skill folder, tasks JSONL and results JSON paths are appended.")
 @click.option("--timeout", type=float, default=600.0, show_default=True, help="Seconds per command run.")
 @click.option("--tolerance", type=float, default=0.0, show_default=True, help="Relative numeric tolerance (QA).")
 @click.option("--temperature", type=click.FloatRange(0, 2), default=None, help="Sampling temperature (QA).")
