@@ -192,6 +192,15 @@ def test_edits_to_missing_files_and_sections_rejected(wiki):
     assert r.applied == [] and r.skill.as_files() == wiki.as_files()
 
 
+
+def test_a_file_named_in_another_letter_case_is_the_existing_file(wiki):
+    r = apply_patch(wiki, [Edit(id="c", op="append_to_section", file="skill.md", section="Refund",
+                                content="- Say when the refund arrives.")])
+    assert r.rejected == [] and [a.edit_id for a in r.applied] == ["c"]
+    assert "- Say when the refund arrives." in _body_section(r, "Refund")
+    assert set(r.skill.as_files()) == set(wiki.as_files())  # no skill.md beside SKILL.md
+
+
 # --------------------------------------------------------------------------- conflicts and duplicates
 
 

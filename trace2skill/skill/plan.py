@@ -223,12 +223,22 @@ def _plan_file(edit: Edit, order: int, path: str, files: dict[str, str]) -> Chan
     return Change(edit.id, order, path, 0, 0, block, kind="create")
 
 
+def existing_path(path: str, files: dict[str, str]) -> str:
+    """`path`, or the one existing file it names up to letter case (models often write `skill.md`)."""
+    if path in files:
+        return path
+    same = [name for name in files if name.lower() == path.lower()]
+    return same[0] if len(same) == 1 else path
+
+
 def plan_edit(edit: Edit, order: int, files: dict[str, str], views: dict[str, FileView]) -> Change | str:
     """The planned change for one edit against the base files, or why it cannot apply."""
     try:
         path = safe_relpath(edit.file or SKILL_MD)
     except SkillPathError as exc:
         return str(exc)
+    if edit.op != "create_file":
+        path = existing_path(path, files)
     if edit.op in ("create_file", "delete_file"):
         return _plan_file(edit, order, path, files)
     if path not in files:
