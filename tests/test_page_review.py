@@ -153,3 +153,67 @@ def test_line_support_of_a_manual_child_is_traced_through_history(seeded):
     per_hunk = hunk_support(fd.hunks, support)
     assert [h.count for h in per_hunk] == [3, 6]
 
+
+
+# --------------------------------------------------------------------------- held-out evaluation
+
+
+def _evaluate(seeded: Seeded, candidate_breaks: bool) -> str:
+    """A finished A/B run of the proposal against its base on six stored tasks; with
+    `candidate_breaks`, the model answers wrongly whenever the proposal's booking line is in its
+    system prompt (so every task goes pass→fail)."""
+    from fakes import ScriptedClient
+
+    from trace2skill.evaluate import EvalConfig, execute_evaluation, start_ab_run
+    from trace2skill.models import EvalTask
+    from trace2skill.store import evaluation as eval_store
+
+    def answer(messages, output):
+        n = messages[1]["content"].split("Question ", 1)[1].split(":", 1)[0]
+        broken = candidate_breaks and BOOK_LINE in messages[0]["content"]
+        return {"answer": "no idea" if broken else f"v{n}"}
+
+    ws = seeded.ws
+    tasks = [EvalTask(prompt=f"Question {n}: what is in row {n}?", context=f"row,value\n{n},v{n}",
+                      answers=[f"v{n}"]).with_id() for n in range(6)]
+    ids = eval_store.save_tasks(ws.db, tasks, "six")
+    proposal = get_version(ws.db, seeded.result.version)
+    run_id = start_ab_run(ws, proposal["id"], proposal["parent"], ids, EvalConfig(repeats=2, concurrency=2, skill_chars=100_000))
+    execute_evaluation(ws, run_id, ScriptedClient(answer))
+    return run_id
+
+
+def test_the_latest_ab_result_and_its_flips_are_shown(seeded):
+    run_id = _evaluate(seeded, candidate_breaks=True)
+    at = _page()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Regressions (pass→fail)"] == "6" and metrics["Change"] == "-100.0%"
+    assert any(label.startswith("Candidate") and value == "0.0% ± 0.0%" for label, value in metrics.items())
+    flips = next(d.value for d in at.dataframe if "flip" in d.value.columns)
+    assert list(flips["flip"]) == ["pass→fail"] * 6 and set(flips["expected"]) == {f"v{n}" for n in range(6)}
+    assert any(run_id in c.value and "6 held-out tasks × 2 repeat(s)" in c.value for c in at.caption)
+
+
+def test_the_gate_refuses_to_save_a_regression(seeded):
+    _evaluate(seeded, candidate_breaks=True)
+    at = _page()
+    before = len(list_versions(seeded.ws.db, "airline-policy"))
+    assert not at.button(key="rev_save").disabled  # gate off: a reviewer may still save
+    at.toggle(key="rev_gate").set_value(True).run()
+    assert any("Saving is refused by the gate: regressed" in e.value for e in at.error)
+    assert at.button(key="rev_save").disabled  # a browser user cannot click it
+    at.checkbox(key=_hunks(at)[0]).uncheck().run()  # still refused after changing the selection
+    assert at.button(key="rev_save").disabled
+    assert len(list_versions(seeded.ws.db, "airline-policy")) == before
+
+
+def test_the_gate_lets_an_improvement_or_a_tie_through(seeded):
+    _evaluate(seeded, candidate_breaks=False)
+    at = _page()
+    at.toggle(key="rev_gate").set_value(True).run()
+    assert not at.error and not at.button(key="rev_save").disabled
+    at.checkbox(key=_hunks(at)[0]).uncheck().run()  # a partial accept: something new to save
+    at.button(key="rev_save").click().run()
+    saved = latest_version(seeded.ws.db, "airline-policy")
+    assert (saved["source"], saved["parent"]) == ("manual", seeded.result.version)

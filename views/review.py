@@ -14,6 +14,7 @@ from trace2skill.ui.diff_view import (added_new_lines, hunk_support, hunk_text, 
                                       side_by_side_frame, style_rows)
 from trace2skill.ui.state import workspace
 from trace2skill.ui.escape import safe_label
+from trace2skill.ui.evaluation_view import render_evaluation, save_refused
 from trace2skill.ui.skill_queries import proposals, version_labels
 
 MODES = ["Proposal vs its base", "Any two versions"]
@@ -182,7 +183,8 @@ if others:
     st.dataframe(pd.DataFrame(others, columns=["file", "check", *FINDING_COLUMNS]), hide_index=True, width="stretch",
                  key="rev_findings_other")
 
-# ------------------------------------------------------------------ save
+# ------------------------------------------------------------------ held-out evaluation and save
+render_evaluation(ws, new["id"], old["id"])
 st.subheader("Save")
 total = sum(len(fd.hunks) for fd in diffs)
 kept = sum(len(v) for v in accepted.values())
@@ -190,7 +192,12 @@ hand = sum(1 for p, t in edited.items() if t != accept_file_hunks(old_files, new
 st.caption(f"{kept} of {total} hunks accepted" + (f"; {hand} file(s) edited by hand" if hand else "")
            + f". The new version's parent is {new['id'][:12]}.")
 message = st.text_input("Message", key="rev_message", placeholder=f"review of {new['id'][:12]}")
-if st.button("Save as new version", type="primary", key="rev_save", icon=":material/save:"):
+st.toggle("Refuse to save when the held-out score regresses", key="rev_gate",
+          help=f"Uses the latest complete A/B result of {new['id'][:12]} against {old['id'][:12]}.")
+refused = save_refused(ws, new["id"], old["id"])
+if refused:
+    st.error(f"Saving is refused by the gate: {refused}", icon=":material/block:")
+if st.button("Save as new version", type="primary", key="rev_save", icon=":material/save:", disabled=bool(refused)):
     vid = save_version(ws.db, skill, final, source="manual", parent=new["id"],
                        message=message.strip() or f"review of {new['id'][:12]}: {kept} of {total} hunks accepted")
     if vid == new["id"]:
