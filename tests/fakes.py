@@ -30,7 +30,7 @@ class ScriptedClient:
         self.calls: list[list[dict[str, str]]] = []
         self._lock = threading.Lock()
 
-    def structured(self, messages, output, *, schema_name, run_id=None, max_tokens=None):
+    def structured(self, messages, output, *, schema_name, run_id=None, max_tokens=None, schema=None):
         with self._lock:
             self.calls.append(messages)
         value = output.model_validate(self.script(messages, output))

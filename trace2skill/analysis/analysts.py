@@ -54,7 +54,8 @@ class StructuredClient(Protocol):
     """What the analysts need from an LLM client (trace2skill.llm.LLMClient, or a scripted fake)."""
 
     def structured(self, messages: list[dict[str, str]], output: type[BaseModel], *, schema_name: str,
-                   run_id: str | None = None, max_tokens: int | None = None) -> Any: ...
+                   run_id: str | None = None, max_tokens: int | None = None,
+                   schema: dict[str, Any] | None = None) -> Any: ...
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 from trace2skill.analysis.analysts import StructuredClient
 from trace2skill.analysis.render import head_tail
 from trace2skill.consolidate.schemas import EditFields, ProposalOut
+from trace2skill.consolidate.targets import targeted_schema
 from trace2skill.models import Edit, Patch, content_hash
 from trace2skill.prompts import load_prompt
 from trace2skill.redaction import redact
@@ -53,7 +54,7 @@ def propose_patch(client: StructuredClient, run_id: str, trajectory_id: str, les
             items=_lessons_text(lessons)))},
     ]
     result = client.structured(messages, ProposalOut, schema_name="patch_proposal", run_id=run_id,
-                               max_tokens=max_tokens)
+                               max_tokens=max_tokens, schema=targeted_schema(ProposalOut, skill_files))
     patch_id = leaf_patch_id(run_id, trajectory_id)
     all_ids = [lesson["id"] for lesson in lessons]
     edits = []

@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from pydantic import ValidationError
 
 from trace2skill.analysis.analysts import StructuredClient
 from trace2skill.consolidate.propose import SKILL_CHARS, edit_from, skill_context
 from trace2skill.consolidate.schemas import MergeOut
+from trace2skill.consolidate.targets import targeted_schema
 from trace2skill.errors import Trace2SkillError
 from trace2skill.models import DroppedEdit, Edit, MergeNode, Patch, content_hash
 from trace2skill.prompts import load_prompt
@@ -80,15 +81,15 @@ def check_merge(out: MergeOut, labels: dict[str, Edit]) -> list[str]:
     return problems
 
 
-def _attempt(client: StructuredClient, messages: list[dict[str, str]], run_id: str,
-             labels: dict[str, Edit], max_tokens: int | None) -> tuple[MergeOut | None, str, int]:
+def _attempt(client: StructuredClient, messages: list[dict[str, str]], run_id: str, labels: dict[str, Edit],
+             max_tokens: int | None, schema: dict[str, Any]) -> tuple[MergeOut | None, str, int]:
     """Ask once, and once more with the problems named. Returns (answer or None, last problem, calls)."""
     calls, problem = 0, ""
     for _ in range(2):
         calls += 1
         try:
             out = client.structured(messages, MergeOut, schema_name="merge", run_id=run_id,
-                                    max_tokens=max_tokens).value
+                                    max_tokens=max_tokens, schema=schema).value
         except (Trace2SkillError, ValidationError) as exc:
             return None, f"{type(exc).__name__}: {exc}"[:500], calls
         problems = check_merge(out, labels)
@@ -118,7 +119,8 @@ def merge_group(client: StructuredClient, run_id: str, level: int, idx: int, inp
             skill=skill_context(skill_files, skill_chars), what=f"{len(inputs)} patches to merge",
             items=_edits_text(inputs, labels, support_of)))},
     ]
-    answer, problem, calls = _attempt(client, messages, run_id, labels, max_tokens)
+    answer, problem, calls = _attempt(client, messages, run_id, labels, max_tokens,
+                                      targeted_schema(MergeOut, skill_files))
     if answer is None:
         carried = [e.model_copy(update={"id": content_hash([out_id, k]), "derived_from": [e.id]})
                    for k, e in enumerate(edits_in)]

@@ -109,8 +109,12 @@ class LLMClient:
 
     # ------------------------------------------------------------------ the main call
     def structured(self, messages: list[dict[str, Any]], output: type[T], *, schema_name: str,
-                   run_id: str | None = None, max_tokens: int | None = None) -> StructuredResult[T]:
+                   run_id: str | None = None, max_tokens: int | None = None,
+                   schema: dict[str, Any] | None = None) -> StructuredResult[T]:
         """Ask for a JSON answer matching `output`; validated, logged in llm_calls and cached.
+
+        `schema`, when given, is sent instead of `output`'s own strict schema: a narrower one that
+        guides the endpoint's decoding, while the answer is still validated against `output`.
 
         Raises LLMResponseError when every answer was invalid, LLMUnavailableError when the
         endpoint kept failing or refused the request.
@@ -118,7 +122,8 @@ class LLMClient:
         config, _ = self._setup()
         limit = max_tokens or config.max_tokens
         response_format = {"type": "json_schema",
-                           "json_schema": {"name": schema_name, "schema": self._schema(output), "strict": True}}
+                           "json_schema": {"name": schema_name, "schema": schema or self._schema(output),
+                                           "strict": True}}
         key = calllog.request_hash(config.model or "", messages, response_format, config.temperature, limit)
         with self._request_lock(key):
             hit = self._from_cache(key, output)
