@@ -199,3 +199,30 @@ def ws_env() -> Workspace:
     ws = Workspace()
     yield ws
     ws.close()
+
+
+def _off_target(request):
+    """Every proposed edit names a section the skill does not have: nothing can apply."""
+    answer = http_responder(request)
+    for edit in answer.get("edits", []):
+        if "section" in edit:
+            edit["section"] = "Lost luggage"
+    return answer
+
+
+def test_a_run_that_applies_nothing_says_so_and_lists_the_reasons(ws_env):
+    ws = ws_env
+    seed_lessons(ws, n=2)
+    with _endpoint(ws, _off_target):
+        at = _page()
+        at.checkbox(key="con_embeddings").uncheck()
+        at.button(key="con_start").click().run()
+        run_id = at.session_state["con_run"]
+        jobs.wait(run_id, timeout=60)
+        at.run()
+    assert run_store.run_status(ws.db, run_id) == "done" and not run_proposals(ws.db, run_id)
+    assert not [b for b in at.button if b.key == "con_review"]
+    assert any("No proposal: none of the final edits could be applied" in w.value for w in at.warning)
+    (rejected,) = [d.value for d in at.dataframe if list(d.value.columns) == ["edit_id", "reason"]]
+    reasons = rejected["reason"].tolist()
+    assert reasons and all("Lost luggage" in r for r in reasons)

@@ -169,6 +169,15 @@ if proposals_of_run and not active:
     st.caption(f"Proposal version {proposals_of_run[0]['id']}"
                + (f" ({len(proposals_of_run)} proposals from this run, newest first)" if len(proposals_of_run) > 1
                   else ""))
+counters = run_store.get_run(ws.db, run_id)["counters"] or {}
+rejected = counters.get("rejected") or []
+if status == "done" and not proposals_of_run:
+    st.warning(f"No proposal: none of the final edits could be applied to the skill ({len(rejected)} rejected). "
+               "The reasons are below; edit the lessons or re-run a merge node.", icon=":material/warning:")
+if rejected:
+    with st.expander(f"Rejected edits ({len(rejected)})", expanded=not proposals_of_run):
+        st.dataframe(pd.DataFrame(rejected, columns=["edit_id", "reason"]), hide_index=True, width="stretch",
+                     key="con_rejected")
 
 # ------------------------------------------------------------------ one merge node
 st.subheader("Merge nodes")
