@@ -4,12 +4,13 @@ answer is still validated leniently: an off-target edit is rejected by apply wit
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 from trace2skill.consolidate.propose import propose_patch
-from trace2skill.consolidate.schemas import MergeOut, ProposalOut
-from trace2skill.consolidate.targets import NEW_FILE_PATTERN, section_choices, targeted_schema
+from trace2skill.consolidate.schemas import LOCAL, MergeOut, ProposalOut
+from trace2skill.consolidate.targets import MAX_ANCHORS, NEW_FILE_PATTERN, anchor_choices, section_choices, targeted_schema
 from trace2skill.llm.client import LLMClient
 from trace2skill.llm.config import LLMConfig
 from trace2skill.llm.fake_server import FakeLLMServer
@@ -41,11 +42,23 @@ def test_both_schemas_limit_file_and_section():
         assert props["section"]["enum"] == section_choices(files)
         known, new = props["file"]["anyOf"]
         assert known["enum"] == ["SKILL.md", "references/more.md"] and new["pattern"] == NEW_FILE_PATTERN
+        assert props["anchor"]["enum"] == ["", "# Guide", "## Setup", "text", "## Usage", "### Setup", "# More"]
         assert props["op"]["enum"] and "content" in props  # the rest is untouched
     pattern = re.compile(NEW_FILE_PATTERN)
     assert pattern.match("references/refund-rules.md") and pattern.match("scripts/check.py")
     assert not pattern.match("skills.md") and not pattern.match("references/../SKILL.md")
     assert not pattern.match("references/a/b.md")
+
+
+def test_anchors_are_whole_lines_until_an_enum_would_be_too_big():
+    long_line = "x" * 400
+    assert anchor_choices({"SKILL.md": f"---\nname: a\n---\n  indented  \n\n{long_line}\n"}) == ["", "indented", "x" * 300]
+    many = "\n".join(f"- rule {i}" for i in range(MAX_ANCHORS + 1))
+    assert anchor_choices({"SKILL.md": many}) is None
+    props = _edit_props(targeted_schema(ProposalOut, {"SKILL.md": many}))
+    assert "enum" not in props["anchor"] and props["anchor"]["maxLength"] == 300
+    wide = "\n".join(f"- {i} " + "y" * 200 for i in range(80))  # 80 lines, 16,000+ characters
+    assert anchor_choices({"SKILL.md": wide}) is None
 
 
 def test_the_endpoint_receives_the_narrow_schema_and_off_target_answers_are_rejected_by_apply(ws):
@@ -69,3 +82,19 @@ def test_the_endpoint_receives_the_narrow_schema_and_off_target_answers_are_reje
     result = apply_patch(SkillFolder.from_files(files), patch.edits)
     assert [r.reason for r in result.rejected] == ["section '1' not found in SKILL.md"]
     assert "- Read back the request." in result.skill.skill_md()
+
+
+def test_a_merge_schema_names_only_its_input_edits():
+    merge = targeted_schema(MergeOut, {"SKILL.md": SKILL_MD}, edit_labels=["E1", "E2", "E3"])
+    assert _edit_props(merge)["derived_from"]["items"]["enum"] == ["E1", "E2", "E3"]
+    assert merge["properties"]["dropped"]["items"]["properties"]["edit"]["enum"] == ["E1", "E2", "E3"]
+    assert "enum" not in json.dumps(targeted_schema(MergeOut, {})["properties"]["dropped"])
+
+
+def test_the_local_budget_shortens_contents_and_proposals():
+    files = {"SKILL.md": SKILL_MD}
+    full, local = targeted_schema(ProposalOut, files), targeted_schema(ProposalOut, files, LOCAL)
+    assert (full["properties"]["edits"]["maxItems"], _edit_props(full)["content"]["maxLength"]) == (4, 1500)
+    assert (local["properties"]["edits"]["maxItems"], _edit_props(local)["content"]["maxLength"]) == (2, 400)
+    merge = targeted_schema(MergeOut, files, LOCAL)
+    assert merge["properties"]["edits"]["maxItems"] == 40 and _edit_props(merge)["content"]["maxLength"] == 400

@@ -7,14 +7,11 @@ from typing import Any
 
 from trace2skill.analysis.analysts import StructuredClient
 from trace2skill.analysis.render import head_tail
-from trace2skill.consolidate.schemas import EditFields, ProposalOut
+from trace2skill.consolidate.schemas import FULL, SKILL_CHARS, Budget, EditFields, ProposalOut
 from trace2skill.consolidate.targets import targeted_schema
 from trace2skill.models import Edit, Patch, content_hash
 from trace2skill.prompts import load_prompt
 from trace2skill.redaction import redact
-
-SKILL_CHARS = 8000
-LOCAL_SKILL_CHARS = 2500  # the embedded toy model reads prompts slowly
 
 
 def skill_context(files: dict[str, str], limit: int = SKILL_CHARS) -> str:
@@ -43,18 +40,17 @@ def leaf_patch_id(run_id: str, trajectory_id: str) -> str:
 
 
 def propose_patch(client: StructuredClient, run_id: str, trajectory_id: str, lessons: list[dict[str, Any]],
-                  skill_files: dict[str, str], *, max_tokens: int | None = None,
-                  skill_chars: int = SKILL_CHARS) -> Patch:
+                  skill_files: dict[str, str], *, max_tokens: int | None = None, budget: Budget = FULL) -> Patch:
     """Turn one trajectory's lessons into a level-0 patch. Each edit's support is the lessons it
     cites (all of the trajectory's lessons when it cites none that exist)."""
     messages = [
         {"role": "system", "content": load_prompt("patch_proposer").render()},
         {"role": "user", "content": redact(load_prompt("consolidate_input").render(
-            skill=skill_context(skill_files, skill_chars), what="Reviewed lessons from one agent run",
+            skill=skill_context(skill_files, budget.skill_chars), what="Reviewed lessons from one agent run",
             items=_lessons_text(lessons)))},
     ]
     result = client.structured(messages, ProposalOut, schema_name="patch_proposal", run_id=run_id,
-                               max_tokens=max_tokens, schema=targeted_schema(ProposalOut, skill_files))
+                               max_tokens=max_tokens, schema=targeted_schema(ProposalOut, skill_files, budget))
     patch_id = leaf_patch_id(run_id, trajectory_id)
     all_ids = [lesson["id"] for lesson in lessons]
     edits = []

@@ -124,7 +124,7 @@ def rerun_subtree(ws: Workspace, run_id: str, level: int, idx: int, client: Stru
             inputs = [get_patch(ws.db, replaced.get(p, p)) for p in stored["inputs"]]
             merger = _NotedClient(client, RERUN_NOTE.format(n=n)) if k == 0 else client
             patch, node, used = merge_group(merger, run_id, stored["level"], stored["idx"], inputs, base["files"],
-                                            support_of, skill_chars=config.skill_budget(),
+                                            support_of, budget=config.budget(),
                                             max_tokens=config.max_tokens)
             if k == 0:
                 patch, node = _rekey(patch, node, n)

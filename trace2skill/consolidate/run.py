@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 from trace2skill.analysis.analysts import StructuredClient
-from trace2skill.consolidate.propose import LOCAL_SKILL_CHARS, SKILL_CHARS, leaf_patch_id, propose_patch
+from trace2skill.consolidate.propose import leaf_patch_id, propose_patch
+from trace2skill.consolidate.schemas import FULL, LOCAL, Budget
 from trace2skill.consolidate.tree import build_tree
 from trace2skill.errors import Trace2SkillError
 from trace2skill.models import Edit, MergeNode
@@ -42,8 +43,8 @@ class ConsolidationConfig:
     base_url: str | None = None  # None: the embedded local model (prompts kept short for it)
     skill_chars: int | None = None  # how much of SKILL.md the prompts show; None: fit the endpoint
 
-    def skill_budget(self) -> int:
-        return self.skill_chars or (LOCAL_SKILL_CHARS if self.base_url is None else SKILL_CHARS)
+    def budget(self) -> Budget:
+        return (LOCAL if self.base_url is None else FULL).with_skill_chars(self.skill_chars)
 
 
 def _new_skill_stub(ws: Workspace, name: str, description: str) -> str:
@@ -107,7 +108,7 @@ def _propose_all(ws: Workspace, client: StructuredClient, run_id: str, by_trajec
         run_store.start_item(db, run_id, trajectory_id)
         try:
             patch = propose_patch(client, run_id, trajectory_id, by_trajectory[trajectory_id], skill_files,
-                                  max_tokens=config.max_tokens, skill_chars=config.skill_budget())
+                                  max_tokens=config.max_tokens, budget=config.budget())
             with write_transaction(db):
                 save_patch(db, patch)
                 run_store.finish_item(db, run_id, trajectory_id, "done")
@@ -145,7 +146,7 @@ def execute_consolidation(ws: Workspace, run_id: str, client: StructuredClient, 
 
         tree = build_tree(ws, client, run_id, leaves, batch_size=config.batch_size, skill_files=base["files"],
                           support_of=support_of, concurrency=config.concurrency, embeddings=config.embeddings,
-                          on_node=on_node, skill_chars=config.skill_budget(), max_tokens=config.max_tokens)
+                          on_node=on_node, budget=config.budget(), max_tokens=config.max_tokens)
         result = apply_patch(base_folder, tree.root, locked_sections=locked_sections(ws.db, base["skill"]),
                              support={e.id: support_of(e) for e in tree.root.edits}, min_support=config.min_support,
                              move_low_support=config.move_low_support, dirname=base["skill"])

@@ -1,7 +1,9 @@
-"""Bounded output schemas for the patch proposer and the merge operator."""
+"""Bounded output schemas for the patch proposer and the merge operator, and the budgets that
+bound prompts and answers per kind of endpoint."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,3 +47,25 @@ class MergeOut(_Out):
     dropped: list[DroppedOut] = Field(max_length=80)
     conflicts: list[str] = Field(max_length=20)
     rationale: str = Field(max_length=600)
+
+
+SKILL_CHARS = 8000
+LOCAL_SKILL_CHARS = 2500  # the embedded toy model reads prompts slowly
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much of the skill the prompts show, and how long an edit's content may be and how many
+    edits one proposal may have (bounds the schema enforces on a constrained decoder)."""
+
+    skill_chars: int = SKILL_CHARS
+    content_chars: int = 1500
+    proposal_edits: int = 4
+
+    def with_skill_chars(self, chars: int | None) -> "Budget":
+        return replace(self, skill_chars=chars) if chars else self
+
+
+FULL = Budget()
+# The embedded toy model rambles until its token limit: short contents, two edits, a short skill.
+LOCAL = Budget(skill_chars=LOCAL_SKILL_CHARS, content_chars=400, proposal_edits=2)

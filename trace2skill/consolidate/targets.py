@@ -3,10 +3,14 @@
 The proposer's and the merger's output models stay lenient (any file, any section): an edit that
 names a missing target is rejected later by `skill.apply` with its reason, never fatal to the whole
 answer. What the endpoint is *sent* is narrower: `file` is one of the skill's files or a new file
-directly under references/, scripts/ or assets/, and `section` is one of the skill's existing
-section titles or empty. A constrained decoder (llama.cpp's grammar, OpenAI's strict mode) then
-cannot invent `skills.md` or a section called `1`; a new section is written as a heading at the
-start of `content`, with `section` naming the existing section it follows (see skill/plan.py).
+directly under references/, scripts/ or assets/, `section` is one of the skill's existing section
+titles or empty, and `anchor` is one of its existing lines or empty. A constrained decoder
+(llama.cpp's grammar, OpenAI's strict mode) then cannot invent `skills.md`, a section called `1` or
+an anchor that is not in the file; a new section is written as a heading at the start of
+`content`, with `section` naming the existing section it follows (see skill/plan.py).
+
+The enums stay within strict mode's limits (at most 1,000 values in all, and 15,000 characters
+for an enum of more than 250): a skill with more lines than that gets a free-text anchor.
 """
 
 from __future__ import annotations
@@ -16,49 +20,87 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from trace2skill.consolidate.schemas import FULL, Budget, ProposalOut
 from trace2skill.llm.schema import strict_schema
-from trace2skill.skill.frontmatter import parse_skill_md
 from trace2skill.skill.folder import SKILL_MD
+from trace2skill.skill.frontmatter import parse_skill_md
 from trace2skill.skill.sections import parse_sections
 
 NEW_FILE_PATTERN = r"^(references|scripts|assets)/[a-z0-9][a-z0-9_-]{0,60}\.(md|txt|py|sh|json)$"
+MAX_FILES = 200
 MAX_SECTIONS = 200
+MAX_ANCHORS = 250
+MAX_ANCHOR_CHARS = 14_000
+ANCHOR_LEN = 300  # the output model's bound; a longer line is offered as its first 300 characters
 
 
 def section_choices(files: dict[str, str]) -> list[str]:
     """Existing section titles across the skill's markdown files (a path `A > B` where a title
     repeats), in document order; the empty string comes first."""
-    found = []
-    for path in sorted(files, key=lambda p: (p != SKILL_MD, p)):
-        if not path.endswith(".md"):
-            continue
-        text = parse_skill_md(files[path]).body if path == SKILL_MD else files[path]
-        found.extend(s for s in parse_sections(text) if s.level > 0 and s.title.strip())
+    found = [s for _, text in _bodies(files) for s in parse_sections(text) if s.level > 0 and s.title.strip()]
     repeats = Counter(s.title for s in found)
     names = [s.path_str if repeats[s.title] > 1 else s.title for s in found]
     return [""] + list(dict.fromkeys(names))[:MAX_SECTIONS]
 
 
-def _narrow(node: Any, files: list[str], sections: list[str]) -> None:
+def _bodies(files: dict[str, str]) -> list[tuple[str, str]]:
+    """(path, text) of the skill's markdown files, SKILL.md first and without its frontmatter."""
+    paths = sorted((p for p in files if p.endswith(".md")), key=lambda p: (p != SKILL_MD, p))
+    return [(p, parse_skill_md(files[p]).body if p == SKILL_MD else files[p]) for p in paths]
+
+
+def anchor_choices(files: dict[str, str]) -> list[str] | None:
+    """Existing non-blank lines (stripped, first 300 characters) of the markdown files, the empty
+    string first; None when there are too many for an enum."""
+    lines = dict.fromkeys(line.strip()[:ANCHOR_LEN] for _, text in _bodies(files) for line in text.split("\n"))
+    lines.pop("", None)
+    if len(lines) > MAX_ANCHORS or sum(map(len, lines)) > MAX_ANCHOR_CHARS:
+        return None
+    return ["", *lines]
+
+
+def _narrow(node: Any, choices: dict[str, Any]) -> None:
     if isinstance(node, list):
         for item in node:
-            _narrow(item, files, sections)
+            _narrow(item, choices)
         return
     if not isinstance(node, dict):
         return
     props = node.get("properties")
-    if isinstance(props, dict) and {"op", "file", "section"} <= props.keys():
-        props["file"] = {"anyOf": [{"type": "string", "enum": files},
-                                   {"type": "string", "pattern": NEW_FILE_PATTERN}],
-                         "description": props["file"].get("description", "")}
-        props["section"] = {"type": "string", "enum": sections,
-                            "description": "an existing section's title, or empty"}
+    if isinstance(props, dict) and {"op", "file", "section", "anchor", "content"} <= props.keys():
+        for name, narrowed in choices.items():
+            props[name] = {**narrowed, "description": props[name].get("description", "")}
     for value in node.values():
-        _narrow(value, files, sections)
+        _narrow(value, choices)
 
 
-def targeted_schema(output: type[BaseModel], files: dict[str, str]) -> dict[str, Any]:
-    """The strict schema of `output` with every edit's `file` and `section` limited to real targets."""
+def _with_labels(schema: dict[str, Any], labels: list[str]) -> None:
+    props = schema["properties"]
+    props["edits"]["items"]["properties"]["derived_from"]["items"] = {"type": "string", "enum": labels}
+    props["dropped"]["items"]["properties"]["edit"] = {"type": "string", "enum": labels}
+
+
+def targeted_schema(output: type[BaseModel], files: dict[str, str], budget: Budget = FULL, *,
+                    edit_labels: list[str] | None = None) -> dict[str, Any]:
+    """The strict schema of `output` with every edit's `file`, `section` and `anchor` limited to real
+    targets, its content to the budget's length, and a proposal to the budget's number of edits.
+    With `edit_labels` (a merge's input edits, "E1"...), `derived_from` and `dropped` name only those."""
     schema = strict_schema(output)
-    _narrow(schema, sorted(set(files) | {SKILL_MD}), section_choices(files))
+    if edit_labels:
+        _with_labels(schema, edit_labels)
+    edits = schema["properties"]["edits"]
+    if output is ProposalOut:
+        edits["maxItems"] = min(edits.get("maxItems", budget.proposal_edits), budget.proposal_edits)
+    known = [SKILL_MD, *sorted(set(files) - {SKILL_MD})][:MAX_FILES]
+    content = edits["items"]["properties"]["content"]
+    choices: dict[str, Any] = {
+        "content": {"type": "string", "maxLength": min(content.get("maxLength", budget.content_chars),
+                                                      budget.content_chars)},
+        "file": {"anyOf": [{"type": "string", "enum": known}, {"type": "string", "pattern": NEW_FILE_PATTERN}]},
+        "section": {"type": "string", "enum": section_choices(files)},
+    }
+    anchors = anchor_choices(files)
+    if anchors is not None:
+        choices["anchor"] = {"type": "string", "enum": anchors}
+    _narrow(schema, choices)
     return schema

@@ -18,8 +18,8 @@ from typing import Any, Callable
 from pydantic import ValidationError
 
 from trace2skill.analysis.analysts import StructuredClient
-from trace2skill.consolidate.propose import SKILL_CHARS, edit_from, skill_context
-from trace2skill.consolidate.schemas import MergeOut
+from trace2skill.consolidate.propose import edit_from, skill_context
+from trace2skill.consolidate.schemas import FULL, Budget, MergeOut
 from trace2skill.consolidate.targets import targeted_schema
 from trace2skill.errors import Trace2SkillError
 from trace2skill.models import DroppedEdit, Edit, MergeNode, Patch, content_hash
@@ -103,7 +103,7 @@ def _attempt(client: StructuredClient, messages: list[dict[str, str]], run_id: s
 
 def merge_group(client: StructuredClient, run_id: str, level: int, idx: int, inputs: list[Patch],
                 skill_files: dict[str, str], support_of: Callable[[Edit], int], *,
-                skill_chars: int = SKILL_CHARS, max_tokens: int | None = None) -> tuple[Patch, MergeNode, int]:
+                budget: Budget = FULL, max_tokens: int | None = None) -> tuple[Patch, MergeNode, int]:
     out_id = content_hash([run_id, "node", level, idx, [p.id for p in inputs]])
     node = MergeNode(run_id=run_id, level=level, idx=idx, inputs=[p.id for p in inputs], output=out_id, status="done")
     edits_in = [e for p in inputs for e in p.edits]
@@ -116,11 +116,11 @@ def merge_group(client: StructuredClient, run_id: str, level: int, idx: int, inp
     messages = [
         {"role": "system", "content": load_prompt("merger").render()},
         {"role": "user", "content": redact(load_prompt("consolidate_input").render(
-            skill=skill_context(skill_files, skill_chars), what=f"{len(inputs)} patches to merge",
+            skill=skill_context(skill_files, budget.skill_chars), what=f"{len(inputs)} patches to merge",
             items=_edits_text(inputs, labels, support_of)))},
     ]
     answer, problem, calls = _attempt(client, messages, run_id, labels, max_tokens,
-                                      targeted_schema(MergeOut, skill_files))
+                                      targeted_schema(MergeOut, skill_files, budget, edit_labels=list(labels)))
     if answer is None:
         carried = [e.model_copy(update={"id": content_hash([out_id, k]), "derived_from": [e.id]})
                    for k, e in enumerate(edits_in)]
@@ -140,7 +140,7 @@ def merge_group(client: StructuredClient, run_id: str, level: int, idx: int, inp
 
 def build_tree(ws: Workspace, client: StructuredClient, run_id: str, leaves: list[Patch], *, batch_size: int,
                skill_files: dict[str, str], support_of: Callable[[Edit], int], concurrency: int = 8,
-               embeddings: bool = True, on_node: NodeCallback | None = None, skill_chars: int = SKILL_CHARS,
+               embeddings: bool = True, on_node: NodeCallback | None = None, budget: Budget = FULL,
                max_tokens: int | None = None) -> TreeResult:
     """Merge `leaves` level by level until one patch remains; reuses nodes already done (resume)."""
     current, level, calls = list(leaves), 0, 0
@@ -163,7 +163,7 @@ def build_tree(ws: Workspace, client: StructuredClient, run_id: str, leaves: lis
             save_node(ws.db, MergeNode(run_id=run_id, level=lvl, idx=idx, inputs=[p.id for p in group], status="running"))
             try:
                 patch, node, n = merge_group(client, run_id, lvl, idx, group, skill_files, support_of,
-                                             skill_chars=skill_chars, max_tokens=max_tokens)
+                                             budget=budget, max_tokens=max_tokens)
             except Exception as exc:
                 save_node(ws.db, MergeNode(run_id=run_id, level=lvl, idx=idx, inputs=[p.id for p in group],
                                            status="failed"), error=f"{type(exc).__name__}: {exc}")
