@@ -180,6 +180,21 @@ def test_fuzzy_anchor_applies_and_unmatched_is_reported(wiki):
     assert lines[at.start - 1].endswith(BAG_SENTENCE) and lines[at.start] == "- Bags are weighed."
 
 
+def test_a_verbatim_anchor_outside_the_named_section_is_used_where_it_is(wiki):
+    r = apply_patch(wiki, [
+        Edit(id="moved", op="insert_after", section="Refund", anchor=BAG_SENTENCE, content="- Bags are weighed."),
+        Edit(id="fuzzy", op="insert_after", section="Refund", anchor="Each extra bagage is 50 dolars.", content="- x"),
+        Edit(id="amb", op="insert_after", section="Refund", anchor="The agent must first obtain the user id",
+             content="- y"),
+    ])
+    assert [a.edit_id for a in r.applied] == ["moved"]
+    lines = _lines(r)
+    at = r.applied[0].start
+    assert lines[at - 1].endswith(BAG_SENTENCE) and lines[at] == "- Bags are weighed."
+    reasons = dict(r.rejected)  # outside the section only a unique, exact anchor counts
+    assert "not found" in reasons["fuzzy"] and "not found" in reasons["amb"]
+
+
 def test_edits_to_missing_files_and_sections_rejected(wiki):
     r = apply_patch(wiki, [
         Edit(id="f", op="append_to_section", file="references/missing.md", section="X", content="y"),

@@ -6,7 +6,9 @@ base lines ``[start, end)`` of one file with new lines (``start == end``: a pure
 
 Op semantics (``section`` is a title or ``A > B`` path; ``anchor`` is quoted existing text):
 - ``insert_after`` / ``insert_before``: content goes on new lines after the last / before the
-  first line of the anchor; ``section``, when given, narrows where the anchor is searched.
+  first line of the anchor; ``section``, when given, narrows where the anchor is searched (an
+  anchor not found there but found verbatim, once, elsewhere in the file is used there; the same
+  holds for ``replace_in_section``).
 - ``append_to_section``: content goes after the last non-blank line of the section's own text
   (before its first subsection), separated by a blank line; no section: the end of the file.
 - ``replace_in_section``: the anchor text (inside the section, or anywhere without one) is replaced
@@ -140,7 +142,11 @@ def _anchor(view: FileView, edit: Edit) -> AnchorMatch | str:
         sec = view.section(edit.section)
         if isinstance(sec, str):
             return sec
-        lo, hi = view.offset(sec.start), view.offset(sec.end)
+        found = locate(view.text, edit.anchor, view.offset(sec.start), view.offset(sec.end))
+        if isinstance(found, str):  # the section is a hint: a verbatim anchor elsewhere still places it
+            anywhere = locate(view.text, edit.anchor, lo, hi)
+            return anywhere if not isinstance(anywhere, str) and anywhere.kind == "exact" else found
+        return found
     return locate(view.text, edit.anchor, lo, hi)
 
 
