@@ -124,6 +124,8 @@ for fd in diffs:
                         row.badge(f"supported by {hs.count} trajector{'y' if hs.count == 1 else 'ies'}",
                                   icon=":material/groups:", color="green" if hs.count > 1 else "orange")
                         row.caption(f"{len(hs.edits)} edit(s): {', '.join(e[:10] for e in hs.edits)}")
+                    elif not any(line.tag == "+" for line in h.lines):
+                        row.caption("removes lines only: nothing new to trace (see the merge tree for the edit)")
                     else:
                         row.caption("no consolidation edit behind these lines (base or manual text)")
                     st.code(hunk_text(h), language="diff", wrap_lines=True)

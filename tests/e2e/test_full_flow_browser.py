@@ -1,0 +1,168 @@
+"""The whole flow in a real browser: load the demo -> extract on a few failures with the embedded
+local model (llama.cpp + SmolLM2-135M, no endpoint configured) -> approve the lessons -> point the
+app at an OpenAI-compatible endpoint on the Home screen -> consolidate, deepening the airline
+policy -> reject one hunk, keep the other -> save -> export -> provenance of a changed line.
+A screenshot of each screen goes to test-artifacts/flow-*.png.
+
+Consolidation runs against a scripted loopback server (a real HTTP endpoint, set through the
+app's own settings form), not the toy model: the toy model's proposals vary from run to run (one
+hunk or three, a deleted section), and the review steps need a proposal with known hunks. The
+toy model's consolidation is covered by tests/test_local_model_pipeline.py.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import full_screenshot, open_app, wait_idle
+from tests.test_merge_tree import merging_operator
+from trace2skill.diff import apply_hunks, diff_hunks
+from trace2skill.llm.fake_server import FakeLLMServer
+from trace2skill.provenance import blame
+from trace2skill.store import Workspace
+from trace2skill.store.lessons import LessonFilter, count_lessons, list_lessons
+from trace2skill.store.skills import get_version, list_versions
+
+pytestmark = pytest.mark.slow
+
+FAILURES = 3
+RUN_TIMEOUT_MS = 900_000  # the toy model on two shared cores: minutes, not seconds
+
+
+BOOK_RULE = "- Before booking, read the details back to the user and wait for a clear yes."
+CANCEL_RULE = "- Before cancelling, confirm the reservation id and the reason with the user."
+
+
+def scripted_endpoint(request: dict) -> dict:
+    """Every proposal: one rule at the end of "Book flight", one at the end of "Cancel flight"
+    (two hunks); merges deduplicate identical edits."""
+    if request["response_format"]["json_schema"]["name"] == "merge":
+        return merging_operator(request["messages"], None)
+    edit = {"op": "append_to_section", "file": "SKILL.md", "anchor": "", "rationale": "from the lessons",
+            "lessons": [1]}
+    return {"edits": [{**edit, "section": "Book flight", "content": BOOK_RULE},
+                      {**edit, "section": "Cancel flight", "content": CANCEL_RULE}]}
+
+
+def _nav(page, link: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True).click()
+    wait_idle(page)
+
+
+def _set_number(page, label: str, value: int) -> None:
+    box = page.get_by_role("spinbutton", name=label)
+    box.fill(str(value))
+    box.press("Enter")
+    wait_idle(page)
+
+
+def test_whole_flow_from_demo_to_provenance(app, page, app_env, tmp_path):
+    db = Path(app_env["TRACE2SKILL_DB"])
+
+    # Home: an empty workspace, the demo one click away.
+    open_app(page, app)
+    page.get_by_text("The workspace is empty").wait_for(timeout=60000)
+    page.get_by_role("button", name="Load demo data").click()
+    page.get_by_text("Imported 200 trajectories").wait_for(timeout=120000)
+    wait_idle(page)
+    full_screenshot(page, "flow-1-home")
+
+    # Extract: three failures, the local model.
+    _nav(page, "Extract")
+    _set_number(page, "Limit (0 = no limit)", FAILURES)
+    _set_number(page, "Max lessons per trajectory", 2)
+    _set_number(page, "Concurrency", 2)
+    assert page.get_by_text("the embedded SmolLM2-135M model will run").is_visible()
+    page.get_by_role("button", name="Start extraction").click()
+    page.get_by_text(re.compile(rf"Run ext-\S+: done — {FAILURES} of {FAILURES} trajectories finished")).first.wait_for(
+        timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    full_screenshot(page, "flow-2-extract")
+    ws = Workspace(db)
+    lessons = count_lessons(ws.db, LessonFilter())
+    assert lessons > 0, "the local model produced no lesson at all"
+
+    # Lessons: approve them all.
+    _nav(page, "Lessons")
+    page.get_by_role("button", name=f"Approve all {lessons}").click()
+    page.get_by_text(f"Approved {lessons} lessons.").wait_for(timeout=30000)
+    wait_idle(page)
+    full_screenshot(page, "flow-3-lessons")
+    assert count_lessons(ws.db, LessonFilter(status="approved")) == lessons
+
+    # Home: point the app at an OpenAI-compatible endpoint (a scripted loopback server).
+    with FakeLLMServer(scripted_endpoint, model="scripted").start() as server:
+        _nav(page, "Home")
+        page.get_by_label("Endpoint base URL").fill(server.base_url)
+        page.get_by_label("Model", exact=True).fill("scripted")
+        page.get_by_role("button", name="Save settings").click()
+        page.get_by_text("Settings saved.").wait_for(timeout=30000)
+        page.get_by_role("button", name="Test connection").click()
+        wait_idle(page)
+        assert page.get_by_text(f"In use: scripted @ {server.base_url}").is_visible()
+
+        # Consolidate: deepen the airline policy.
+        _nav(page, "Consolidate")
+        page.get_by_text(re.compile(rf"{lessons} approved lessons from \d+ trajector")).wait_for(timeout=30000)
+        page.get_by_role("button", name="Start consolidation").click()
+        review = page.get_by_role("button", name="Review the proposal")
+        review.first.wait_for(timeout=120_000)
+        wait_idle(page)
+        full_screenshot(page, "flow-4-consolidate")
+    proposal = next(v for v in list_versions(ws.db, "airline-policy") if v["source"] == "proposal")
+    base = get_version(ws.db, proposal["parent"])
+    base_text, proposed_text = base["files"]["SKILL.md"], get_version(ws.db, proposal["id"])["files"]["SKILL.md"]
+    hunks = diff_hunks(base_text, proposed_text)
+    assert len(hunks) == 2 and BOOK_RULE in proposed_text and CANCEL_RULE in proposed_text
+
+    # Review & diff: reject the first hunk (Book flight), keep the second (Cancel flight), save.
+    review.first.click()
+    wait_idle(page)
+    page.get_by_text("Accept hunk 1 of 2").wait_for(timeout=30000)
+    page.get_by_text("Accept hunk 1 of 2").click()
+    page.get_by_text("1 of 2 hunks accepted").wait_for(timeout=30000)
+    wait_idle(page)
+    page.get_by_role("button", name="Save as new version").click()
+    page.get_by_text("Saved version").wait_for(timeout=30000)
+    wait_idle(page)
+    saved = list_versions(ws.db, "airline-policy")[0]
+    assert (saved["source"], saved["parent"]) == ("manual", proposal["id"])
+    saved_text = get_version(ws.db, saved["id"])["files"]["SKILL.md"]
+    assert saved_text == apply_hunks(base_text, proposed_text, [1])
+    assert BOOK_RULE not in saved_text and CANCEL_RULE in saved_text
+
+    # Export the saved skill to a folder; the reference validator accepts it.
+    out = tmp_path / "export"
+    folder_box = page.get_by_label("Export to folder: the skill is written to <folder>/<name>/")
+    folder_box.fill(str(out))
+    folder_box.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Export to folder").click()
+    page.get_by_text("Exported the skill folder:").wait_for(timeout=30000)
+    wait_idle(page)
+    full_screenshot(page, "flow-5-review")
+    folder = out / "airline-policy"
+    assert (folder / "SKILL.md").read_text() == saved_text
+    check = subprocess.run([sys.executable, "-m", "skills_ref.cli", "validate", str(folder)],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+    # Provenance: the newest version opens on its first line written by an edit.
+    _nav(page, "Provenance")
+    page.get_by_text("from a consolidation edit").wait_for(timeout=30000)
+    wait_idle(page)
+    line = int(page.get_by_role("spinbutton", name="Line").input_value())
+    found = blame(ws.db, saved["id"], "SKILL.md", line)
+    assert found["origin"]["kind"] == "edit" and found["lessons"]
+    assert saved_text.splitlines()[line - 1] == CANCEL_RULE
+    assert set(found["trajectories"]) <= {lesson["trajectory_id"] for lesson in list_lessons(ws.db, LessonFilter())}
+    assert page.get_by_text(f"Line {line}", exact=True).is_visible()
+    assert page.get_by_text(CANCEL_RULE).first.is_visible()
+    badge = f"{len(found['trajectories'])} trajectories · {len(found['lessons'])} lessons"
+    assert page.get_by_text(badge).first.is_visible()
+    full_screenshot(page, "flow-6-provenance")
