@@ -1,13 +1,14 @@
 """The whole flow in a real browser: load the demo -> extract on a few failures with the embedded
 local model (llama.cpp + SmolLM2-135M, no endpoint configured) -> approve the lessons -> point the
 app at an OpenAI-compatible endpoint on the Home screen -> consolidate, deepening the airline
-policy -> reject one hunk, keep the other -> save -> export -> provenance of a changed line.
+policy, first on the embedded model, then on an endpoint -> reject one hunk, keep the other ->
+save -> export -> provenance of a changed line.
 A screenshot of each screen goes to test-artifacts/flow-*.png.
 
-Consolidation runs against a scripted loopback server (a real HTTP endpoint, set through the
-app's own settings form), not the toy model: the toy model's proposals vary from run to run (one
-hunk or three, a deleted section), and the review steps need a proposal with known hunks. The
-toy model's consolidation is covered by tests/test_local_model_pipeline.py.
+The proposal that is reviewed comes from a scripted loopback server (a real HTTP endpoint, set
+through the app's own settings form): the toy model's proposals vary from run to run (no hunk, one
+or three, a deleted section), and the review steps need a proposal with known hunks. Its own run
+is checked to finish with a proposal or with the screen saying why there is none.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from trace2skill.diff import apply_hunks, diff_hunks
 from trace2skill.llm.fake_server import FakeLLMServer
 from trace2skill.provenance import blame
 from trace2skill.store import Workspace
+from trace2skill.store import runs as run_store
 from trace2skill.store.lessons import LessonFilter, count_lessons, list_lessons
 from trace2skill.store.skills import get_version, list_versions
 
@@ -52,6 +54,28 @@ def scripted_endpoint(request: dict) -> dict:
 def _nav(page, link: str) -> None:
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True).click()
     wait_idle(page)
+
+
+def _consolidate(page, lessons: int, base_version: str | None = None) -> str:
+    """Consolidate the approved lessons into the airline policy (its latest version, or
+    `base_version`) on the Consolidate screen; wait until the run is done."""
+    _nav(page, "Consolidate")
+    start = page.get_by_role("button", name="Start consolidation")
+    if not start.is_visible():  # the form folds away once there are runs
+        page.get_by_text("New consolidation run").click()
+        wait_idle(page)
+    page.get_by_text(re.compile(rf"{lessons} approved lessons from \d+ trajector")).wait_for(timeout=30000)
+    if base_version:  # the newest version may be the previous run's proposal
+        page.get_by_label("Version (latest first)").click()
+        page.get_by_role("option", name=re.compile(re.escape(base_version[:12]))).click()
+        wait_idle(page)
+    start.click()
+    started = page.get_by_text(re.compile(r"Consolidation run con-\S+ started"))
+    started.first.wait_for(timeout=30000)
+    run_id = re.search(r"(con-\S+)", started.first.inner_text()).group(1)
+    page.get_by_text(re.compile(rf"Run {re.escape(run_id)}: done")).first.wait_for(timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    return run_id
 
 
 def _set_number(page, label: str, value: int) -> None:
@@ -95,6 +119,14 @@ def test_whole_flow_from_demo_to_provenance(app, page, app_env, tmp_path):
     full_screenshot(page, "flow-3-lessons")
     assert count_lessons(ws.db, LessonFilter(status="approved")) == lessons
 
+    # Consolidate on the embedded model too: the run finishes with a proposal, or says why not.
+    local_run = run_store.get_run(ws.db, _consolidate(page, lessons))
+    outcome = page.get_by_role("button", name="Review the proposal").or_(page.get_by_text("No proposal: none of"))
+    assert outcome.first.is_visible()
+    assert local_run["status"] == "done" and local_run["config"]["base_url"] is None
+    local_proposals = [v for v in list_versions(ws.db, "airline-policy") if v["source"] == "proposal"]
+    assert len(local_proposals) == (1 if local_run["counters"]["applied"] else 0)
+
     # Home: point the app at an OpenAI-compatible endpoint (a scripted loopback server).
     with FakeLLMServer(scripted_endpoint, model="scripted").start() as server:
         _nav(page, "Home")
@@ -106,15 +138,14 @@ def test_whole_flow_from_demo_to_provenance(app, page, app_env, tmp_path):
         wait_idle(page)
         assert page.get_by_text(f"In use: scripted @ {server.base_url}").is_visible()
 
-        # Consolidate: deepen the airline policy.
-        _nav(page, "Consolidate")
-        page.get_by_text(re.compile(rf"{lessons} approved lessons from \d+ trajector")).wait_for(timeout=30000)
-        page.get_by_role("button", name="Start consolidation").click()
+        # Consolidate: deepen the imported airline policy.
+        imported = list_versions(ws.db, "airline-policy")[-1]
+        _consolidate(page, lessons, base_version=imported["id"])
         review = page.get_by_role("button", name="Review the proposal")
-        review.first.wait_for(timeout=120_000)
-        wait_idle(page)
+        assert review.is_visible()
         full_screenshot(page, "flow-4-consolidate")
-    proposal = next(v for v in list_versions(ws.db, "airline-policy") if v["source"] == "proposal")
+    proposal = list_versions(ws.db, "airline-policy")[0]
+    assert proposal["source"] == "proposal" and proposal["parent"] == imported["id"]
     base = get_version(ws.db, proposal["parent"])
     base_text, proposed_text = base["files"]["SKILL.md"], get_version(ws.db, proposal["id"])["files"]["SKILL.md"]
     hunks = diff_hunks(base_text, proposed_text)
