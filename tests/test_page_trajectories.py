@@ -198,3 +198,30 @@ def test_mapping_guess(record, expected):
 
 def test_record_paths_descend_objects_and_lists():
     assert record_paths({"a": {"b": 1}, "steps": [{"text": "x"}]}) == ["a", "a.b", "steps", "steps.0", "steps.0.text"]
+
+
+def test_split_the_demo_by_task_and_move_one_task_back():
+    from trace2skill.analysis.fleet import select_trajectories
+    from trace2skill.demo import load_demo
+    from trace2skill.evaluate.splits import heldout_ids
+
+    ws = Workspace()
+    load_demo(ws)
+    at = _page()
+    at.slider(key="split_share").set_value(0.25).run()
+    at.button(key="split_random").click().run()
+    held = heldout_ids(ws.db)
+    assert held and any(f"Held out {len(held)} trajectories" in s.value for s in at.success)
+    assert not held & set(select_trajectories(ws, outcome="all"))  # extraction never sees them
+    tasks = {r[0]: r[1] for r in ws.db.execute("SELECT id, task_id FROM trajectories")}
+    held_tasks = {tasks[t] for t in held}
+    assert {t for t, task in tasks.items() if task in held_tasks} == held  # whole tasks, every run
+    # The open trajectory's task goes back to evolve, all its runs with it.
+    chosen = sorted(held)[0]
+    at.text_input(key="traj_open").input(chosen).run()
+    assert at.button(key="split_move").label == "Move this task to evolve"
+    at.button(key="split_move").click().run()
+    runs_of_task = {t for t, task in tasks.items() if task == tasks[chosen]}
+    assert heldout_ids(ws.db) == held - runs_of_task
+    assert any(f"Marked {len(runs_of_task)} trajectories of this task evolve" in s.value for s in at.success)
+    assert at.button(key="split_move").label == "Hold out this task"

@@ -7,6 +7,7 @@ import streamlit as st
 from trace2skill.errors import MappingError
 from trace2skill.store.trajectories import TrajectoryFilter, count_trajectories, list_trajectories
 from trace2skill.ui.workspace_queries import distinct_values
+from trace2skill.ui.split_view import render_split
 from trace2skill.ui.state import workspace
 from trace2skill.ui.trajectory_view import render_trajectory
 from trace2skill.ui.uploads import (
@@ -148,6 +149,7 @@ if st.session_state.get("traj_page", 1) > pages:
 c1, c2 = st.columns([1, 4], vertical_alignment="bottom")
 page = c1.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="traj_page")
 c2.caption(f"{total} trajectories match")
+render_split(ws, flt, total)
 rows = list_trajectories(ws.db, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
 table = pd.DataFrame(rows, columns=["id", "outcome", "source_format", "model", "task_id", "n_steps", "n_errors",
                                     "signals", "task"])

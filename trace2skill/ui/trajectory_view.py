@@ -13,6 +13,7 @@ from trace2skill.errors import NotFoundError
 from trace2skill.store import Workspace
 from trace2skill.store.lessons import LessonFilter, count_lessons, list_lessons
 from trace2skill.store.trajectories import get_trajectory, set_outcome
+from trace2skill.ui.split_view import render_trajectory_split
 from trace2skill.ui.escape import STYLE, safe_label, signal_html, split_long
 
 OUTCOMES = ["success", "failure", "unknown"]
@@ -105,6 +106,7 @@ def render_trajectory(ws: Workspace, trajectory_id: str) -> None:
     st.html(STYLE)
     st.subheader("Trajectory")
     st.code(t["id"], language=None)
+    render_trajectory_split(ws, t["id"])
     st.caption(f"{safe_label(t['source_format'])} · {t['n_steps']} steps · {t['n_tool_calls']} tool calls · "
                f"{t['n_errors']} errors · imported {t['imported_at']}")
     meta = {"source file": t["source_name"], "task id": t.get("task_id"), "model": t.get("model")}
