@@ -88,6 +88,7 @@ def test_a_merge_schema_names_only_its_input_edits():
     merge = targeted_schema(MergeOut, {"SKILL.md": SKILL_MD}, edit_labels=["E1", "E2", "E3"])
     assert _edit_props(merge)["derived_from"]["items"]["enum"] == ["E1", "E2", "E3"]
     assert merge["properties"]["dropped"]["items"]["properties"]["edit"]["enum"] == ["E1", "E2", "E3"]
+    assert [merge["properties"][k]["maxItems"] for k in ("edits", "dropped", "conflicts")] == [3, 3, 3]
     assert "enum" not in json.dumps(targeted_schema(MergeOut, {})["properties"]["dropped"])
 
 

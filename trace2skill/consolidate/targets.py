@@ -75,9 +75,13 @@ def _narrow(node: Any, choices: dict[str, Any]) -> None:
 
 
 def _with_labels(schema: dict[str, Any], labels: list[str]) -> None:
-    props = schema["properties"]
+    """A merge answer cites only its input edits, and has no more edits, drops or conflicts than inputs."""
+    props, n = schema["properties"], len(labels)
     props["edits"]["items"]["properties"]["derived_from"]["items"] = {"type": "string", "enum": labels}
     props["dropped"]["items"]["properties"]["edit"] = {"type": "string", "enum": labels}
+    for name in ("edits", "dropped", "conflicts"):
+        props[name]["maxItems"] = min(props[name].get("maxItems", n), n)
+    props["conflicts"]["items"] = {"type": "string", "maxLength": 300}
 
 
 def targeted_schema(output: type[BaseModel], files: dict[str, str], budget: Budget = FULL, *,
