@@ -50,15 +50,27 @@ def test_both_schemas_limit_file_and_section():
     assert not pattern.match("references/a/b.md")
 
 
+def _enum_chars(schema) -> int:
+    found = re.findall(r'"enum": \[(.*?)\]', json.dumps(schema))
+    return sum(len(v) for block in found for v in json.loads(f"[{block}]"))
+
+
 def test_anchors_are_whole_lines_until_an_enum_would_be_too_big():
     long_line = "x" * 400
     assert anchor_choices({"SKILL.md": f"---\nname: a\n---\n  indented  \n\n{long_line}\n"}) == ["", "indented", "x" * 300]
     many = "\n".join(f"- rule {i}" for i in range(MAX_ANCHORS + 1))
-    assert anchor_choices({"SKILL.md": many}) is None
     props = _edit_props(targeted_schema(ProposalOut, {"SKILL.md": many}))
     assert "enum" not in props["anchor"] and props["anchor"]["maxLength"] == 300
     wide = "\n".join(f"- {i} " + "y" * 200 for i in range(80))  # 80 lines, 16,000+ characters
-    assert anchor_choices({"SKILL.md": wide}) is None
+    props = _edit_props(targeted_schema(ProposalOut, {"SKILL.md": wide}))
+    assert "enum" not in props["anchor"]
+    # Many long headings: sections fall back to free text too; the schema stays within strict mode's limits.
+    titled = "\n\n".join(f"## Section {i} " + "z" * 100 for i in range(150))
+    schema = targeted_schema(ProposalOut, {"SKILL.md": titled, "references/a.md": wide})
+    assert "enum" not in _edit_props(schema)["section"] and "enum" not in _edit_props(schema)["anchor"]
+    for files in ({"SKILL.md": titled}, {"SKILL.md": wide}, {"SKILL.md": many}, {"SKILL.md": SKILL_MD}):
+        assert _enum_chars(targeted_schema(ProposalOut, files)) < 15_000
+        assert _enum_chars(targeted_schema(MergeOut, files, edit_labels=[f"E{i}" for i in range(40)])) < 15_000
 
 
 def test_the_endpoint_receives_the_narrow_schema_and_off_target_answers_are_rejected_by_apply(ws):

@@ -9,8 +9,9 @@ titles or empty, and `anchor` is one of its existing lines or empty. A constrain
 an anchor that is not in the file; a new section is written as a heading at the start of
 `content`, with `section` naming the existing section it follows (see skill/plan.py).
 
-The enums stay within strict mode's limits (at most 1,000 values in all, and 15,000 characters
-for an enum of more than 250): a skill with more lines than that gets a free-text anchor.
+The enums stay within strict mode's limits (at most 1,000 values and 15,000 characters of enum
+values and names in one schema): sections and then anchors fall back to free text when a skill
+has too many to list.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ NEW_FILE_PATTERN = r"^(references|scripts|assets)/[a-z0-9][a-z0-9_-]{0,60}\.(md|
 MAX_FILES = 200
 MAX_SECTIONS = 200
 MAX_ANCHORS = 250
-MAX_ANCHOR_CHARS = 14_000
+ENUM_CHARS = 13_000  # of strict mode's 15,000 characters per schema; the rest is names and labels
 ANCHOR_LEN = 300  # the output model's bound; a longer line is offered as its first 300 characters
 
 
@@ -40,7 +41,7 @@ def section_choices(files: dict[str, str]) -> list[str]:
     found = [s for _, text in _bodies(files) for s in parse_sections(text) if s.level > 0 and s.title.strip()]
     repeats = Counter(s.title for s in found)
     names = [s.path_str if repeats[s.title] > 1 else s.title for s in found]
-    return [""] + list(dict.fromkeys(names))[:MAX_SECTIONS]
+    return [""] + list(dict.fromkeys(names))
 
 
 def _bodies(files: dict[str, str]) -> list[tuple[str, str]]:
@@ -49,14 +50,16 @@ def _bodies(files: dict[str, str]) -> list[tuple[str, str]]:
     return [(p, parse_skill_md(files[p]).body if p == SKILL_MD else files[p]) for p in paths]
 
 
-def anchor_choices(files: dict[str, str]) -> list[str] | None:
+def anchor_choices(files: dict[str, str]) -> list[str]:
     """Existing non-blank lines (stripped, first 300 characters) of the markdown files, the empty
-    string first; None when there are too many for an enum."""
+    string first."""
     lines = dict.fromkeys(line.strip()[:ANCHOR_LEN] for _, text in _bodies(files) for line in text.split("\n"))
     lines.pop("", None)
-    if len(lines) > MAX_ANCHORS or sum(map(len, lines)) > MAX_ANCHOR_CHARS:
-        return None
     return ["", *lines]
+
+
+def _fits(values: list[str], most: int, chars: int) -> bool:
+    return len(values) <= most and sum(map(len, values)) <= chars
 
 
 def _narrow(node: Any, choices: dict[str, Any]) -> None:
@@ -101,10 +104,12 @@ def targeted_schema(output: type[BaseModel], files: dict[str, str], budget: Budg
         "content": {"type": "string", "maxLength": min(content.get("maxLength", budget.content_chars),
                                                       budget.content_chars)},
         "file": {"anyOf": [{"type": "string", "enum": known}, {"type": "string", "pattern": NEW_FILE_PATTERN}]},
-        "section": {"type": "string", "enum": section_choices(files)},
     }
-    anchors = anchor_choices(files)
-    if anchors is not None:
-        choices["anchor"] = {"type": "string", "enum": anchors}
+    room = ENUM_CHARS - sum(map(len, known))
+    for name, values, most in (("section", section_choices(files), MAX_SECTIONS),
+                               ("anchor", anchor_choices(files), MAX_ANCHORS)):
+        if _fits(values, most, room):  # else the field stays free text, as the output model has it
+            choices[name] = {"type": "string", "enum": values}
+            room -= sum(map(len, values))
     _narrow(schema, choices)
     return schema
