@@ -216,6 +216,8 @@ def test_split_the_demo_by_task_and_move_one_task_back():
     tasks = {r[0]: r[1] for r in ws.db.execute("SELECT id, task_id FROM trajectories")}
     held_tasks = {tasks[t] for t in held}
     assert {t for t, task in tasks.items() if task in held_tasks} == held  # whole tasks, every run
+    shown = at.dataframe[0].value
+    assert {r.id for r in shown.itertuples() if r.split == "heldout"} == held & set(shown["id"])
     # The open trajectory's task goes back to evolve, all its runs with it.
     chosen = sorted(held)[0]
     at.text_input(key="traj_open").input(chosen).run()

@@ -151,11 +151,13 @@ page = c1.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="
 c2.caption(f"{total} trajectories match")
 render_split(ws, flt, total)
 rows = list_trajectories(ws.db, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-table = pd.DataFrame(rows, columns=["id", "outcome", "source_format", "model", "task_id", "n_steps", "n_errors",
-                                    "signals", "task"])
+table = pd.DataFrame(rows, columns=["id", "outcome", "split", "source_format", "model", "task_id", "n_steps",
+                                    "n_errors", "signals", "task"])
 event = st.dataframe(
     table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="traj_table",
     column_config={"id": st.column_config.TextColumn("id", width="small"),
+                   "split": st.column_config.TextColumn("split", width="small",
+                                                        help="evolve or heldout, as marked (unmarked: evolve)"),
                    "task": st.column_config.TextColumn("task", width="large")})
 
 selected = event.selection.rows if event else []

@@ -177,7 +177,8 @@ def fts_query(text: str) -> str:
 LIST_COLUMNS = (
     "t.id, t.source_format, t.source_name, t.task_id, t.task, t.model, t.outcome, t.reward, "
     "t.n_steps, t.n_tool_calls, t.n_errors, t.imported_at, "
-    "(SELECT group_concat(DISTINCT s.kind) FROM signals s WHERE s.trajectory_id = t.id) AS signals"
+    "(SELECT group_concat(DISTINCT s.kind) FROM signals s WHERE s.trajectory_id = t.id) AS signals, "
+    "(SELECT sp.split FROM splits sp WHERE sp.trajectory_id = t.id) AS split"
 )
 
 
