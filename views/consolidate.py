@@ -152,7 +152,8 @@ node_keys = [(n.level, n.idx) for n in sorted(nodes_now, key=lambda n: (-n.level
 selected = st.session_state.get("con_node") if st.session_state.get("con_node") in node_keys else None
 st.fragment(run_every=POLL_S if active else None)(live_panel)(run_id, active, selected)
 
-status = run_store.run_status(ws.db, run_id)
+run_now = run_store.get_run(ws.db, run_id)
+status = run_now["status"]
 buttons = st.container(horizontal=True)
 resumable = not active and status in ("failed", "cancelled", "running", "queued")
 if buttons.button("Resume", key="con_resume", disabled=not resumable, icon=":material/replay:",
@@ -169,8 +170,7 @@ if proposals_of_run and not active:
     st.caption(f"Proposal version {proposals_of_run[0]['id']}"
                + (f" ({len(proposals_of_run)} proposals from this run, newest first)" if len(proposals_of_run) > 1
                   else ""))
-counters = run_store.get_run(ws.db, run_id)["counters"] or {}
-rejected = counters.get("rejected") or []
+rejected = (run_now["counters"] or {}).get("rejected") or []
 if status == "done" and not proposals_of_run:
     st.warning(f"No proposal: none of the final edits could be applied to the skill ({len(rejected)} rejected). "
                "The reasons are below; edit the lessons or re-run a merge node.", icon=":material/warning:")

@@ -17,6 +17,7 @@ has too many to list.
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -98,11 +99,23 @@ def targeted_schema(output: type[BaseModel], files: dict[str, str], budget: Budg
     edits = schema["properties"]["edits"]
     if output is ProposalOut:
         edits["maxItems"] = min(edits.get("maxItems", budget.proposal_edits), budget.proposal_edits)
-    known = [SKILL_MD, *sorted(set(files) - {SKILL_MD})][:MAX_FILES]
     content = edits["items"]["properties"]["content"]
     choices: dict[str, Any] = {
         "content": {"type": "string", "maxLength": min(content.get("maxLength", budget.content_chars),
                                                       budget.content_chars)},
+        **_target_choices(tuple(sorted(files.items()))),
+    }
+    _narrow(schema, choices)
+    return schema
+
+
+@lru_cache(maxsize=16)
+def _target_choices(items: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """The `file`, `section` and `anchor` schemas for one skill's files: computed once per skill
+    content, since every proposal and merge of a run asks for them (callers must not mutate them)."""
+    files = dict(items)
+    known = [SKILL_MD, *sorted(set(files) - {SKILL_MD})][:MAX_FILES]
+    choices: dict[str, Any] = {
         "file": {"anyOf": [{"type": "string", "enum": known}, {"type": "string", "pattern": NEW_FILE_PATTERN}]},
     }
     room = ENUM_CHARS - sum(map(len, known))
@@ -111,5 +124,4 @@ def targeted_schema(output: type[BaseModel], files: dict[str, str], budget: Budg
         if _fits(values, most, room):  # else the field stays free text, as the output model has it
             choices[name] = {"type": "string", "enum": values}
             room -= sum(map(len, values))
-    _narrow(schema, choices)
-    return schema
+    return choices

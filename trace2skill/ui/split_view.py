@@ -16,9 +16,9 @@ SIDE = {"evolve": "evolve (lessons may be learnt from it)", "heldout": "held out
 
 
 def render_split(ws: Workspace, flt: TrajectoryFilter, matching: int) -> None:
-    counts = eval_store.split_counts(ws.db)
-    unmarked = count_trajectories(ws.db, TrajectoryFilter()) - counts["evolve"] - counts["heldout"]
-    with st.expander(f"Evaluation split · {counts['heldout']} held out, {counts['evolve'] + unmarked} evolve",
+    heldout = eval_store.split_counts(ws.db)["heldout"]
+    evolve = count_trajectories(ws.db, TrajectoryFilter()) - heldout  # unmarked ones count as evolve
+    with st.expander(f"Evaluation split · {heldout} held out, {evolve} evolve",
                      icon=":material/call_split:"):
         st.caption("A split is made by task: every run of a task lands on the same side. Unmarked trajectories "
                    "count as evolve. Held-out trajectories are never given to extraction.")
