@@ -9,13 +9,15 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from trace2skill.analysis.grounding import find_quote
 from trace2skill.errors import StaleEditError
+from trace2skill.fuzzy import Match
 from trace2skill.models import Evidence, Lesson
 from trace2skill.store import Workspace
 from trace2skill.store.lessons import edit_lesson, get_lesson, insert_lessons, set_status
-from trace2skill.ui.workspace_queries import LessonQuery, save_lesson_row, set_status_checked
+from trace2skill.ui.escape import quote_html
 from trace2skill.ui.uploads import import_upload
-from trace2skill.ui.escape import locate_quote, quote_html
+from trace2skill.ui.workspace_queries import LessonQuery, save_lesson_row, set_status_checked
 
 REPO = Path(__file__).resolve().parents[1]
 TOPICS = ["Check the baggage allowance of the cabin class", "Verify the payment method belongs to the user",
@@ -215,8 +217,8 @@ def test_store_helpers_check_versions(seeded):
 
 
 def test_quote_location_and_escaping():
-    assert locate_quote("Hello  World\nagain", "world again") == (7, 18, "exact")
-    assert locate_quote("The quick brown fox jumps", "quick brwn fox") is not None
-    assert locate_quote("abc", "something else entirely") is None
+    assert find_quote("Hello  World\nagain", "world again") == Match(7, 18, "exact")
+    assert find_quote("The quick brown fox jumps", "quick brwn fox") == Match(4, 19, "fuzzy", 1)
+    assert find_quote("abc", "something else entirely") is None
     html = quote_html("<img src=x onerror=alert(1)> said hi", (29, 36))
     assert "<img" not in html and "&lt;img" in html and "<mark>said hi</mark>" in html

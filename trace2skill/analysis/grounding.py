@@ -1,27 +1,22 @@
 """Evidence grounding: is each quoted piece of evidence really in the trajectory?
 
-A quote is looked for in the step it cites, then anywhere in the run: first exactly (whitespace
-folded, case ignored), then fuzzily with diff-match-patch (`match_main` finds where the quote's
-start and end best fit; the window there must be within a small edit distance of the quote).
+A quote is looked for in the step it cites, then anywhere in the run: first exactly (case and
+whitespace folded), then fuzzily (`trace2skill.fuzzy`: within ``FUZZY_MAX_ERROR`` edits per
+character). Where it matched is recorded (offsets into `step_text` of the step), so the screens
+highlight the very span that was checked; `find_quote`/`locate_in_step` are the same search for
+evidence stored before offsets were.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-from diff_match_patch import diff_match_patch
-
+from trace2skill.fuzzy import Match, find
 from trace2skill.models import Evidence
 
 FUZZY_MAX_ERROR = 0.2  # edits / quote length allowed for a fuzzy match
 MIN_QUOTE_CHARS = 8  # shorter quotes ("ok", "yes") prove nothing
-_SPACE = re.compile(r"\s+")
-
-
-def _norm(text: str) -> str:
-    return _SPACE.sub(" ", text).strip().lower()
 
 
 def step_text(step: dict[str, Any]) -> str:
@@ -34,47 +29,30 @@ def step_text(step: dict[str, Any]) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def _fuzzy(dmp: diff_match_patch, haystack: str, quote: str) -> bool:
-    if not haystack or not quote:
-        return False
-    bits = dmp.Match_MaxBits
-    start = dmp.match_main(haystack, quote[:bits], 0)
-    if start < 0 and len(quote) > bits:
-        end = dmp.match_main(haystack, quote[-bits:], max(0, len(haystack) - bits))
-        start = end - (len(quote) - bits) if end >= 0 else -1
-    if start < 0:
-        return False
-    start = max(0, start)
-    window = haystack[start : start + len(quote)]
-    distance = dmp.diff_levenshtein(dmp.diff_main(window, quote, False))
-    return distance <= FUZZY_MAX_ERROR * len(quote)
+def find_quote(text: str, quote: str, max_error: float = FUZZY_MAX_ERROR) -> Match | None:
+    """Where `quote` sits in `text` by the grounding rules (``max_error=0``: exact matches only)."""
+    return find(text, quote, max_error=max_error, fold=True, min_chars=MIN_QUOTE_CHARS)
 
 
-def _matcher() -> diff_match_patch:
-    dmp = diff_match_patch()
-    dmp.Match_Threshold = 0.3
-    dmp.Match_Distance = 100000  # the quote may be anywhere in a long step
-    dmp.Diff_Timeout = 0.2
-    return dmp
+def locate_in_step(step: dict[str, Any], quote: str) -> Match | None:
+    """Where `quote` sits in `step_text(step)`, exactly as `ground` would find it there."""
+    return find_quote(step_text(step), quote)
+
+
+def _ground_one(ev: Evidence, texts: dict[int, str]) -> Evidence:
+    order = [ev.step_idx, *(i for i in texts if i != ev.step_idx)]
+    for max_error in (0.0, FUZZY_MAX_ERROR):  # exact anywhere beats fuzzy in the cited step
+        for idx in order:
+            found = find_quote(texts[idx], ev.quote, max_error) if idx in texts else None
+            if found is not None:
+                return ev.model_copy(update={"step_idx": idx, "grounded": True, "match": found.kind,
+                                             "start": found.start, "end": found.end})
+    return ev.model_copy(update={"grounded": False, "match": "none", "start": None, "end": None})
 
 
 def ground(evidence: list[Evidence], steps: list[dict[str, Any]]) -> list[Evidence]:
-    """Return the evidence with `grounded`/`match` set; a quote found in another step than the one
-    cited is re-pointed to that step."""
-    texts = {s["idx"]: _norm(step_text(s)) for s in steps}
-    dmp = _matcher()
-    checked: list[Evidence] = []
-    for ev in evidence:
-        quote = _norm(ev.quote)
-        if len(quote) < MIN_QUOTE_CHARS:
-            checked.append(ev.model_copy(update={"grounded": False, "match": "none"}))
-            continue
-        order = [ev.step_idx] + [i for i in texts if i != ev.step_idx]
-        found = next(((i, "exact") for i in order if quote in texts.get(i, "")), None)
-        if found is None:
-            found = next(((i, "fuzzy") for i in order if _fuzzy(dmp, texts.get(i, ""), quote)), None)
-        if found is None:
-            checked.append(ev.model_copy(update={"grounded": False, "match": "none"}))
-        else:
-            checked.append(ev.model_copy(update={"step_idx": found[0], "grounded": True, "match": found[1]}))
-    return checked
+    """Return the evidence with `grounded`/`match` and the matched span (`start`/`end` in
+    `step_text` of its step) set; a quote found in another step than the one cited is re-pointed
+    to that step."""
+    texts = {s["idx"]: step_text(s) for s in steps}
+    return [_ground_one(ev, texts) for ev in evidence]

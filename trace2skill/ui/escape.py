@@ -6,10 +6,7 @@ from __future__ import annotations
 import html
 import re
 
-from diff_match_patch import diff_match_patch
-
 _LABEL_SAFE = re.compile(r"[^A-Za-z0-9 _.:/@+-]")
-_SPACE = re.compile(r"\s+")
 
 STYLE = """<style>
 .t2s-box{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:0.85rem;white-space:pre-wrap;
@@ -31,53 +28,6 @@ def signal_html(kind: str, step_idx: int | None, detail: str) -> str:
     where = f"step {step_idx}" if step_idx is not None else "whole run"
     return (f'<div class="t2s-box t2s-signal"><b>{html.escape(kind)}</b> · {html.escape(where)}'
             f"<br>{html.escape(detail)}</div>")
-
-
-def _folded(text: str) -> tuple[str, list[int]]:
-    """Lower-cased text with whitespace runs folded to one space, and for each folded character
-    the index of the original character it came from."""
-    out: list[str] = []
-    where: list[int] = []
-    previous_space = False
-    for i, ch in enumerate(text):
-        if ch.isspace():
-            if previous_space:
-                continue
-            previous_space = True
-            out.append(" ")
-        else:
-            previous_space = False
-            out.append(ch.lower())
-        where.append(i)
-    return "".join(out), where
-
-
-def locate_quote(text: str, quote: str) -> tuple[int, int, str] | None:
-    """Where `quote` sits in `text`: (start, end, "exact"|"fuzzy") in `text`'s indices, or None.
-
-    Exact means equal after folding case and whitespace; fuzzy uses diff-match-patch's
-    `match_main` (as the grounding check does)."""
-    needle = _SPACE.sub(" ", quote).strip().lower()
-    if not text or not needle:
-        return None
-    folded, where = _folded(text)
-    pos = folded.find(needle)
-    if pos >= 0:
-        end = pos + len(needle) - 1
-        return where[pos], where[end] + 1, "exact"
-    dmp = diff_match_patch()
-    dmp.Match_Threshold = 0.3
-    dmp.Match_Distance = 100000
-    probe = needle[: dmp.Match_MaxBits]
-    pos = dmp.match_main(folded, probe, 0)
-    if pos < 0:
-        return None
-    end = min(len(folded), pos + len(needle)) - 1
-    window = folded[pos : end + 1]
-    distance = dmp.diff_levenshtein(dmp.diff_main(window, needle, False))
-    if distance > 0.2 * len(needle):
-        return None
-    return where[pos], where[end] + 1, "fuzzy"
 
 
 def quote_html(text: str, span: tuple[int, int] | None, context: int = 600) -> str:

@@ -3,19 +3,19 @@ edits refused), near-duplicate groups, and one lesson's evidence beside the step
 
 from __future__ import annotations
 
+import os as _o
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-import os as _o
 import streamlit as st
 
-from trace2skill.analysis.grounding import step_text
+from trace2skill.analysis.grounding import locate_in_step, step_text
 from trace2skill.errors import NotFoundError, StaleEditError
 from trace2skill.store import Workspace
 from trace2skill.store.lessons import get_lesson
+from trace2skill.ui.escape import STYLE, quote_html
 from trace2skill.ui.workspace_queries import LESSON_STATUSES, save_lesson_row, set_status_checked, steps_of
-from trace2skill.ui.escape import STYLE, locate_quote, quote_html
 
 EDITABLE_COLUMNS = ("status", "title", "content")
 COLUMNS = ["status", "title", "content", "kind", "grounded", "evidence", "trajectory", "run", "id", "version"]
@@ -91,6 +91,30 @@ def _badge(grounded: bool | None, match: str | None = None) -> None:
         st.badge("ungrounded", icon=":material/report:", color="red")
 
 
+def evidence_span(ev: dict[str, Any], step: dict[str, Any]) -> tuple[int, int] | None:
+    """Where to mark a quote in `step_text(step)`: the span grounding stored; for evidence checked
+    before spans were stored (or never checked) the very search grounding does; nothing for
+    evidence grounding did not find."""
+    if ev.get("grounded") is False:
+        return None
+    start, end = ev.get("start"), ev.get("end")
+    if isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= len(step_text(step)):
+        return start, end
+    found = locate_in_step(step, ev["quote"])
+    return (found.start, found.end) if found else None
+
+
+def evidence_caption(ev: dict[str, Any], span: tuple[int, int] | None) -> str:
+    """The stored grounding verdict, as shown beside the step (never a verdict of the screen's own)."""
+    grounded, match = ev.get("grounded"), ev.get("match")
+    if grounded is None:
+        return " · grounding not checked" + (" · quote located" if span else "")
+    if not grounded:
+        return " · quote not found in this step"
+    how = f" ({match})" if match in ("exact", "fuzzy") else ""
+    return f" · quote found{how}" if span else f" · quote grounded{how} but not located in this step"
+
+
 def render_lesson(ws: Workspace, lesson_id: str) -> None:
     """One lesson: its text, decision buttons, and each quote beside the step it cites."""
     try:
@@ -147,8 +171,6 @@ def render_lesson(ws: Workspace, lesson_id: str) -> None:
                 if step is None:
                     st.caption(f"Step {ev['step_idx']} does not exist in this trajectory.")
                     continue
-                text = step_text(step)
-                found = locate_quote(text, ev["quote"])
-                st.caption(f"Step {step['idx']} ({step['role']})"
-                           + (f" · quote found ({found[2]})" if found else " · quote not found in this step"))
-                _o.environ.get("NO_HTML") or st.html(quote_html(text, found[:2] if found else None))
+                span = evidence_span(ev, step)
+                st.caption(f"Step {step['idx']} ({step['role']})" + evidence_caption(ev, span))
+                _o.environ.get("NO_HTML") or st.html(quote_html(step_text(step), span))

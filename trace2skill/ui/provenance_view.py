@@ -12,9 +12,10 @@ from typing import Any
 import pandas as pd
 from sqlite_utils import Database
 
+from trace2skill.analysis.grounding import find_quote
 from trace2skill.errors import NotFoundError
 from trace2skill.provenance import MAX_DEPTH
-from trace2skill.ui.escape import locate_quote, quote_html
+from trace2skill.ui.escape import quote_html
 from trace2skill.ui.skill_queries import lesson_trajectories, run_edits
 
 Origin = dict[str, Any]
@@ -90,12 +91,23 @@ def lines_frame(db: Database, version_id: str, file: str) -> pd.DataFrame:
                         columns=["line", "origin", "support", "text"])
 
 
+def _located(s: dict[str, Any]) -> tuple[tuple[int, int] | None, str | None]:
+    """(span, match) of a quoted step: the stored span and verdict when it has them (offsets into
+    its `text`), else grounding's own search; nothing for a quote grounding did not find."""
+    if s.get("grounded") is False:
+        return None, None
+    text, start, end = s["text"] or "", s.get("start"), s.get("end")
+    if isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= len(text):
+        return (start, end), s.get("match")
+    found = find_quote(text, s["quote"] or "")
+    return ((found.start, found.end), s.get("match") or found.kind) if found else (None, None)
+
+
 def located_steps(steps: list[dict[str, Any]], context: int = 500) -> list[dict[str, Any]]:
     """The blame's quoted steps with the quote located in the step text and the step rendered as
-    escaped HTML with the quote marked (`match`: exact, fuzzy or None when not found)."""
+    escaped HTML with the quote marked (`match`: exact, fuzzy or None when not located)."""
     out = []
     for s in steps:
-        where = locate_quote(s["text"] or "", s["quote"] or "")
-        span = (where[0], where[1]) if where else None
-        out.append({**s, "match": where[2] if where else None, "html": quote_html(s["text"] or "", span, context)})
+        span, match = _located(s)
+        out.append({**s, "match": match, "html": quote_html(s["text"] or "", span, context)})
     return out
