@@ -88,9 +88,10 @@ def test_lessons_list_approve_reject(tmp_path):
     code, out = run("lessons", "--status", "proposed", "--json", "--db", db)
     assert json.loads(out)["total"] == 4
     code, out = run("lessons", "approve", "lesson0", "lesson1", "--json", "--db", db)
-    assert json.loads(out) == {"status": "approved", "changed": 2, "selected": 2}
+    assert json.loads(out) == {"status": "approved", "changed": 2, "selected": 2,
+                               "workspace": str((tmp_path / "cli.db").resolve())}
     code, out = run("lessons", "reject", "--all", "--only", "proposed", "--db", db)
-    assert "2 lessons rejected" in out
+    assert "2 lessons rejected" in out and f"workspace: {(tmp_path / 'cli.db').resolve()}" in out
     code, out = run("stats", "--json", "--db", db)
     assert json.loads(out)["lessons"] == {"proposed": 0, "approved": 2, "rejected": 2}
     assert ws.db.execute("SELECT count(*) FROM decisions WHERE subject_type = 'lesson'").fetchone()[0] == 4

@@ -1,34 +1,143 @@
-"""Workspace settings kept in the database: the LLM endpoint and model the app uses.
+"""Workspace settings kept in the database (the LLM endpoint, model and default concurrency), and the
+one resolver the app and the command line both use to decide which model to talk to.
 
-API keys are never stored: they come from OPENAI_API_KEY only (see trace2skill.llm.config).
+Per field, the first that is set wins: an explicit argument (a CLI flag) -> the environment
+(OPENAI_BASE_URL, TRACE2SKILL_MODEL) -> the workspace's stored settings -> the default (no base URL:
+the embedded local model). API keys are never stored: they come from OPENAI_API_KEY only.
 """
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlparse
+
 from sqlite_utils import Database
 
+from trace2skill.errors import SettingsError
 from trace2skill.llm import LLMConfig
+from trace2skill.llm.config import ENV_BASE_URL, ENV_MODEL
 from trace2skill.store.workspace import write_transaction
 
 KEYS = ("base_url", "model", "concurrency")
 FORBIDDEN = ("api_key", "key", "token", "secret", "password")
+ENV_VARS: dict[str, str] = {"base_url": ENV_BASE_URL, "model": ENV_MODEL}  # concurrency has none
+DEFAULT_CONCURRENCY = 8
+MAX_CONCURRENCY = 512
+
+Source = Literal["flag", "environment", "workspace", "default"]
+
+
+@dataclass(frozen=True)
+class Effective:
+    """One setting's value in use and where it came from."""
+
+    value: str | None
+    source: Source
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "source": self.source}
+
+
+# --------------------------------------------------------------------------- stored settings
 
 
 def get_settings(db: Database) -> dict[str, str]:
     return {k: v for k, v in db.execute("SELECT key, value FROM settings")}
 
 
+def check_key(key: str) -> str:
+    """The key itself when it is a workspace setting; SettingsError for unknown keys and secrets."""
+    if any(word in key.lower() for word in FORBIDDEN):
+        raise SettingsError(f"{key!r} is a secret and is never stored in the workspace: "
+                            "set the OPENAI_API_KEY environment variable instead")
+    if key not in KEYS:
+        raise SettingsError(f"unknown setting {key!r}; the settings are {', '.join(KEYS)}")
+    return key
+
+
+def _check_base_url(value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or any(c.isspace() for c in value):
+        raise SettingsError(f"base_url must be an http(s) URL such as http://localhost:8000/v1, not {value!r}")
+    return value
+
+
+def _check_concurrency(value: str) -> str:
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY}, not {value!r}") from None
+    if not 1 <= number <= MAX_CONCURRENCY:
+        raise SettingsError(f"concurrency must be from 1 to {MAX_CONCURRENCY}, not {number}")
+    return str(number)
+
+
+def _check_model(value: str) -> str:
+    if any(c.isspace() for c in value):
+        raise SettingsError(f"a model name has no spaces or line breaks: {value!r}")
+    return value
+
+
+def check_setting(key: str, value: str) -> str:
+    """The value to store for `key` (normalised), or SettingsError saying what is wrong with it."""
+    checks = {"base_url": _check_base_url, "model": _check_model, "concurrency": _check_concurrency}
+    return checks[check_key(key)](value.strip())
+
+
 def set_setting(db: Database, key: str, value: str | None) -> None:
-    if key not in KEYS or any(word in key.lower() for word in FORBIDDEN):
-        raise ValueError(f"{key!r} is not a workspace setting (keys and secrets live in the environment)")
+    """Store a setting; an empty or None value removes it. Bad keys and values raise SettingsError."""
+    check_key(key)
+    clean = check_setting(key, value) if value and value.strip() else None
     with write_transaction(db):
-        if value:
-            db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", [key, value])
+        if clean:
+            db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", [key, clean])
         else:
             db.execute("DELETE FROM settings WHERE key = ?", [key])
 
 
-def llm_config(db: Database) -> LLMConfig:
-    """Stored settings first, then the environment; no base URL means the embedded local model."""
+# --------------------------------------------------------------------------- resolution
+
+
+def _first(explicit: str | None, env_var: str | None, stored: str | None) -> Effective:
+    if explicit:
+        return Effective(explicit, "flag")
+    from_env = os.environ.get(env_var) if env_var else None
+    if from_env:
+        return Effective(from_env, "environment")
+    if stored:
+        return Effective(stored, "workspace")
+    return Effective(None, "default")
+
+
+def effective_settings(db: Database, base_url: str | None = None, model: str | None = None,
+                       concurrency: int | None = None) -> dict[str, Effective]:
+    """Each setting's value in use and its source (flag / environment / workspace / default)."""
     stored = get_settings(db)
-    return LLMConfig.from_env(base_url=stored.get("base_url"), model=stored.get("model"))
+    found = {key: _first(explicit, ENV_VARS.get(key), stored.get(key)) for key, explicit in
+             (("base_url", base_url), ("model", model), ("concurrency", str(concurrency) if concurrency else None))}
+    if found["concurrency"].value is None:
+        found["concurrency"] = Effective(str(DEFAULT_CONCURRENCY), "default")
+    return found
+
+
+def resolve_llm(db: Database, base_url: str | None = None, model: str | None = None, **overrides: Any) -> LLMConfig:
+    """The LLM config in use: per field, flag -> environment -> workspace -> embedded model.
+
+    `overrides` are other LLMConfig fields (temperature, timeout_s, ...); the key is env-only."""
+    found = effective_settings(db, base_url, model)
+    return LLMConfig.from_env(base_url=found["base_url"].value, model=found["model"].value, **overrides)
+
+
+def resolve_concurrency(db: Database, concurrency: int | None = None, default: int = DEFAULT_CONCURRENCY) -> int:
+    """The flag's concurrency, else the workspace's stored one, else `default`."""
+    if concurrency:
+        return concurrency
+    stored = get_settings(db).get("concurrency")
+    return int(stored) if stored and stored.isdigit() and int(stored) > 0 else default
+
+
+def llm_config(db: Database) -> LLMConfig:
+    """The app's LLM config: `resolve_llm` without flags (environment, then the workspace's settings)."""
+    return resolve_llm(db)

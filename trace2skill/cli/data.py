@@ -11,7 +11,8 @@ from typing import Any
 
 import click
 
-from trace2skill.cli.common import clip, print_json, open_workspace, db_option, json_option, main
+from trace2skill.cli.common import (clip, db_option, echo_workspace, json_option, main, open_workspace, print_json,
+                                    selected_db)
 from trace2skill.store import Workspace
 from trace2skill.store.stats import workspace_stats
 from trace2skill.store.trajectories import TrajectoryFilter, count_trajectories, get_trajectory, list_trajectories
@@ -26,12 +27,11 @@ from trace2skill.store.trajectories import TrajectoryFilter, count_trajectories,
               help="Field mapping (JSON/YAML) for the generic importer.")
 @json_option
 @db_option
-def import_cmd(paths: tuple[str, ...], format_name: str | None, mapping: str | None, as_json: bool,
-               db_path: str | None) -> None:
+def import_cmd(paths: tuple[str, ...], format_name: str | None, mapping: str | None, as_json: bool) -> None:
     """Import trajectory files (or folders of them); formats are detected."""
     from trace2skill.ingest.pipeline import import_paths
 
-    ws = open_workspace(db_path)
+    ws = open_workspace()
 
     def on_file(report: Any) -> None:
         if not as_json:
@@ -43,12 +43,13 @@ def import_cmd(paths: tuple[str, ...], format_name: str | None, mapping: str | N
 
     report = import_paths(ws, paths, format_name=format_name, mapping=mapping, on_file=on_file)
     if as_json:
-        print_json(report.as_dict())
+        print_json(report.as_dict(), ws=ws)
     else:
         for issue in report.errors:
             click.echo(f"  error: {issue}", err=True)
         click.echo(f"{report.imported} trajectories imported, {report.duplicates} already present, "
                    f"{len(report.errors)} errors")
+    echo_workspace(ws, as_json=as_json)
     if report.errors:
         sys.exit(1)
 
@@ -59,9 +60,9 @@ def import_cmd(paths: tuple[str, ...], format_name: str | None, mapping: str | N
 @main.command()
 @json_option
 @db_option
-def stats(as_json: bool, db_path: str | None) -> None:
+def stats(as_json: bool) -> None:
     """Counts of everything in the workspace."""
-    data = workspace_stats(open_workspace(db_path).db)
+    data = workspace_stats(open_workspace().db)
     if as_json:
         print_json(data)
         return
@@ -86,10 +87,9 @@ def stats(as_json: bool, db_path: str | None) -> None:
 @json_option
 @db_option
 def trajectories(outcome: str | None, source_format: str | None, model: str | None, task_id: str | None,
-                 signal: str | None, search: str | None, limit: int, offset: int, as_json: bool,
-                 db_path: str | None) -> None:
+                 signal: str | None, search: str | None, limit: int, offset: int, as_json: bool) -> None:
     """List trajectories, newest first, with filters."""
-    db = open_workspace(db_path).db
+    db = open_workspace().db
     flt = TrajectoryFilter(outcome=outcome, source_format=source_format, model=model, task_id=task_id,
                            signal=signal, search=search)
     rows = list_trajectories(db, flt, limit=limit, offset=offset)
@@ -122,9 +122,9 @@ def _format_step(step: dict[str, Any], width: int) -> list[str]:
 @click.option("--width", default=160, show_default=True, help="Clip long text to this many characters.")
 @json_option
 @db_option
-def show(trajectory_id: str, width: int, as_json: bool, db_path: str | None) -> None:
+def show(trajectory_id: str, width: int, as_json: bool) -> None:
     """Show one trajectory: task, outcome, signals and every step (ids may be abbreviated)."""
-    t = get_trajectory(open_workspace(db_path).db, trajectory_id)
+    t = get_trajectory(open_workspace().db, trajectory_id)
     if as_json:
         print_json(t)
         return
@@ -146,15 +146,17 @@ def show(trajectory_id: str, width: int, as_json: bool, db_path: str | None) -> 
 @main.command()
 @json_option
 @db_option
-def demo(as_json: bool, db_path: str | None) -> None:
+def demo(as_json: bool) -> None:
     """Load the bundled demo data (tau-bench airline runs) into the workspace."""
     from trace2skill.demo import load_demo
 
-    report = load_demo(open_workspace(db_path))
+    ws = open_workspace()
+    report = load_demo(ws)
     if as_json:
-        print_json(report.as_dict())
+        print_json(report.as_dict(), ws=ws)
     else:
         click.echo(f"demo data: {report.imported} trajectories imported, {report.duplicates} already present")
+    echo_workspace(ws, as_json=as_json)
 
 
 # --------------------------------------------------------------------------- the app
@@ -163,12 +165,13 @@ def demo(as_json: bool, db_path: str | None) -> None:
 @main.command()
 @click.option("--port", default=8501, show_default=True)
 @db_option
-def ui(port: int, db_path: str | None) -> None:
+def ui(port: int) -> None:
     """Launch the Streamlit curation app."""
     app = Path(__file__).resolve().parents[2] / "app.py"
     if not app.exists():
         raise click.ClickException(f"app.py not found next to the package ({app}); run from a source checkout")
     env = dict(os.environ)
+    db_path = selected_db()
     if db_path:
         env["TRACE2SKILL_DB"] = str(Path(db_path).resolve())
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from trace2skill.cli.common import clip, print_json, open_workspace, db_option, json_option, main
+from trace2skill.cli.common import clip, db_option, echo_workspace, json_option, main, open_workspace, print_json
 
 # --------------------------------------------------------------------------- lessons
 
@@ -19,13 +19,13 @@ from trace2skill.cli.common import clip, print_json, open_workspace, db_option, 
 @db_option
 @click.pass_context
 def lessons(ctx: click.Context, status: str | None, kind: str | None, run_id: str | None, search: str | None,
-            limit: int, as_json: bool, db_path: str | None) -> None:
+            limit: int, as_json: bool) -> None:
     """List lessons (or approve/reject them: `lessons approve ID...`)."""
     if ctx.invoked_subcommand:
         return
     from trace2skill.store.lessons import LessonFilter, count_lessons, list_lessons
 
-    db = open_workspace(db_path).db
+    db = open_workspace().db
     flt = LessonFilter(status=status, kind=kind, run_id=run_id, search=search)
     rows, total = list_lessons(db, flt, limit=limit), count_lessons(db, flt)
     if as_json:
@@ -37,19 +37,21 @@ def lessons(ctx: click.Context, status: str | None, kind: str | None, run_id: st
     click.echo(f"{len(rows)} of {total} shown", err=True)
 
 
-def _review(status: str, ids: tuple[str, ...], all_: bool, only: str | None, db_path: str | None,
-            as_json: bool) -> None:
+def _review(status: str, ids: tuple[str, ...], all_: bool, only: str | None, as_json: bool) -> None:
     from trace2skill.store.lessons import LessonFilter, get_lesson, lesson_ids, set_status
 
     if bool(ids) == all_:
         raise click.UsageError("give lesson ids, or --all (not both)")
-    db = open_workspace(db_path).db
-    targets = lesson_ids(db, LessonFilter(status=only)) if all_ else [get_lesson(db, i)["id"] for i in ids]
-    changed = set_status(db, targets, status, actor="cli")
+    if only and not all_:
+        raise click.UsageError("--only goes with --all")
+    ws = open_workspace()
+    targets = lesson_ids(ws.db, LessonFilter(status=only)) if all_ else [get_lesson(ws.db, i)["id"] for i in ids]
+    changed = set_status(ws.db, targets, status, actor="cli")
     if as_json:
-        print_json({"status": status, "changed": changed, "selected": len(targets)})
+        print_json({"status": status, "changed": changed, "selected": len(targets)}, ws=ws)
     else:
         click.echo(f"{changed} lessons {status} ({len(targets) - changed} already were)")
+    echo_workspace(ws, as_json=as_json)
 
 
 @lessons.command("approve")
@@ -58,9 +60,9 @@ def _review(status: str, ids: tuple[str, ...], all_: bool, only: str | None, db_
 @click.option("--only", type=click.Choice(["proposed", "approved", "rejected"]), default=None)
 @json_option
 @db_option
-def lessons_approve(ids: tuple[str, ...], all_: bool, only: str | None, as_json: bool, db_path: str | None) -> None:
+def lessons_approve(ids: tuple[str, ...], all_: bool, only: str | None, as_json: bool) -> None:
     """Approve lessons for consolidation (recorded as decisions)."""
-    _review("approved", ids, all_, only, db_path, as_json)
+    _review("approved", ids, all_, only, as_json)
 
 
 @lessons.command("reject")
@@ -69,6 +71,6 @@ def lessons_approve(ids: tuple[str, ...], all_: bool, only: str | None, as_json:
 @click.option("--only", type=click.Choice(["proposed", "approved", "rejected"]), default=None)
 @json_option
 @db_option
-def lessons_reject(ids: tuple[str, ...], all_: bool, only: str | None, as_json: bool, db_path: str | None) -> None:
+def lessons_reject(ids: tuple[str, ...], all_: bool, only: str | None, as_json: bool) -> None:
     """Reject lessons (recorded as decisions)."""
-    _review("rejected", ids, all_, only, db_path, as_json)
+    _review("rejected", ids, all_, only, as_json)

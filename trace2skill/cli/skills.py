@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from trace2skill.cli.common import db_option, json_option, main, open_workspace, print_json
+from trace2skill.cli.common import db_option, echo_workspace, json_option, main, open_workspace, print_json
 
 
 @main.group()
+@db_option
 def skills() -> None:
     """Skills library: import, list versions, lock sections."""
 
@@ -20,7 +21,7 @@ def skills() -> None:
 @click.option("--description", default=None, help="Description (for a plain markdown document).")
 @json_option
 @db_option
-def import_cmd(source: str, name: str | None, description: str | None, as_json: bool, db_path: str | None) -> None:
+def import_cmd(source: str, name: str | None, description: str | None, as_json: bool) -> None:
     """Import a skill folder, a .zip, or a plain markdown document (with --name and --description)."""
     from trace2skill.errors import SkillFormatError
     from trace2skill.skill import SkillFolder, load_skill, validate_skill
@@ -35,25 +36,30 @@ def import_cmd(source: str, name: str | None, description: str | None, as_json: 
         folder = load_skill(path, name=name)
     warnings = [*folder.warnings, *(f"{f.file}{f':{f.line}' if f.line else ''}: {f.message}"
                                    for f in validate_skill(folder, strict=False))]
-    version = import_skill(open_workspace(db_path).db, folder, name=name, message=f"imported from {path.name}")
+    ws = open_workspace()
+    version = import_skill(ws.db, folder, name=name, message=f"imported from {path.name}")
     if as_json:
-        print_json({"skill": name or folder.name, "version": version, "warnings": warnings})
+        print_json({"skill": name or folder.name, "version": version, "warnings": warnings}, ws=ws)
         return
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(version)
+    echo_workspace(ws)
 
 
 @skills.command("list")
 @click.argument("name", required=False)
 @json_option
 @db_option
-def list_cmd(name: str | None, as_json: bool, db_path: str | None) -> None:
+def list_cmd(name: str | None, as_json: bool) -> None:
     """List skills, or the versions of one skill (newest first)."""
+    from trace2skill.errors import NotFoundError
     from trace2skill.store.skills import list_skills, list_versions
 
-    db = open_workspace(db_path).db
+    db = open_workspace().db
     rows = list_versions(db, name) if name else list_skills(db)
+    if name and not rows:
+        raise NotFoundError(f"no skill named {name!r} (list them with `trace2skill skills list`)")
     if as_json:
         print_json(rows)
     elif name:
@@ -68,11 +74,11 @@ def list_cmd(name: str | None, as_json: bool, db_path: str | None) -> None:
 @click.argument("old")
 @click.argument("new")
 @db_option
-def diff_cmd(old: str, new: str, db_path: str | None) -> None:
+def diff_cmd(old: str, new: str) -> None:
     """Unified diff between two skill versions."""
     from trace2skill.store.skills import diff_versions
 
-    for fd in diff_versions(open_workspace(db_path).db, old, new):
+    for fd in diff_versions(open_workspace().db, old, new):
         click.echo(fd.unified(), nl=False)
 
 
@@ -82,14 +88,14 @@ def diff_cmd(old: str, new: str, db_path: str | None) -> None:
               help="A folder (the skill is written to OUT/<name>/) or a FILE.zip.")
 @click.option("--force", is_flag=True, help="Export even when strict validation finds errors.")
 @db_option
-def export_cmd(version: str, dest: str, force: bool, db_path: str | None) -> None:
+def export_cmd(version: str, dest: str, force: bool) -> None:
     """Export a skill version as a folder or a .zip that passes `skills-ref validate`."""
     as_zip = dest.lower().endswith(".zip")
     from trace2skill.errors import SkillFormatError
     from trace2skill.skill import export_dir, to_zip, validate_skill
     from trace2skill.store.skills import folder_of, get_version
 
-    folder = folder_of(get_version(open_workspace(db_path).db, version))
+    folder = folder_of(get_version(open_workspace().db, version))
     errors = [f for f in validate_skill(folder, dirname=folder.name) if f.severity == "error"]
     for f in errors:
         click.echo(f"error: {f.file}{f':{f.line}' if f.line else ''}: {f.message}", err=True)
@@ -106,12 +112,14 @@ def export_cmd(version: str, dest: str, force: bool, db_path: str | None) -> Non
 @click.argument("name")
 @click.argument("sections", nargs=-1)
 @db_option
-def lock_cmd(name: str, sections: tuple[str, ...], db_path: str | None) -> None:
+def lock_cmd(name: str, sections: tuple[str, ...]) -> None:
     """Set the locked sections of a skill (titles or 'A > B' paths; none clears the locks)."""
     from trace2skill.store.skills import set_locked_sections
 
-    for title in set_locked_sections(open_workspace(db_path).db, name, sections):
+    ws = open_workspace()
+    for title in set_locked_sections(ws.db, name, sections):
         click.echo(title)
+    echo_workspace(ws)
 
 
 @main.command()
@@ -120,12 +128,12 @@ def lock_cmd(name: str, sections: tuple[str, ...], db_path: str | None) -> None:
 @click.argument("line", type=click.IntRange(1))
 @json_option
 @db_option
-def blame(version: str, file: str, line: int, as_json: bool, db_path: str | None) -> None:
+def blame(version: str, file: str, line: int, as_json: bool) -> None:
     """Where LINE (1-based) of FILE in a skill version comes from: edit, merge path, lessons, steps."""
     from trace2skill.provenance import blame as blame_line
     from trace2skill.store.skills import get_version
 
-    db = open_workspace(db_path).db
+    db = open_workspace().db
     found = blame_line(db, get_version(db, version)["id"], file, line)
     if as_json:
         print_json(found)
