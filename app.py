@@ -9,6 +9,7 @@ import streamlit as st
 
 from trace2skill.settings import llm_config
 from trace2skill.ui.state import workspace
+from trace2skill.ui.workspace_picker import render_workspace_panel
 
 st.set_page_config(page_title="Trace2Skill", page_icon=":material/explore:", layout="wide")
 
@@ -31,7 +32,6 @@ PAGES = {
 
 navigation = st.navigation(PAGES)
 with st.sidebar:
-    ws = workspace()
-    st.caption(f"Workspace: `{ws.path}`")
-    st.caption(f"Model: {llm_config(ws.db).describe()}")
+    render_workspace_panel()
+    st.caption(f"Model: {llm_config(workspace().db).describe()}")
 navigation.run()

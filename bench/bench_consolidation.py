@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from trace2skill.consolidate.tree import build_tree  # noqa: E402
+from trace2skill.runs.context import LocalSteps  # noqa: E402
 from trace2skill.llm import LLMClient, LLMConfig  # noqa: E402
 from trace2skill.llm.fake_server import FakeLLMServer  # noqa: E402
 from trace2skill.models import Edit, Patch, content_hash  # noqa: E402
@@ -60,7 +61,7 @@ def measure(n: int, batch: int, latency: float, concurrency: int) -> dict:
         client = LLMClient(ws, LLMConfig(base_url=srv.base_url, model="bench"))
         patches = leaves(n, run_id)
         start = time.perf_counter()
-        result = build_tree(ws, client, run_id, patches, batch_size=batch, skill_files={"SKILL.md": "# Rules\n"},
+        result = build_tree(LocalSteps(ws), client, run_id, patches, batch_size=batch, skill_files={"SKILL.md": "# Rules\n"},
                             support_of=lambda e: len(e.support), concurrency=concurrency)
         wall = time.perf_counter() - start
         client.close()

@@ -23,7 +23,8 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from bench_import import make_record  # noqa: E402
 
-from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, execute_run  # noqa: E402
+from trace2skill import runs  # noqa: E402
+from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run  # noqa: E402
 from trace2skill.ingest import import_paths  # noqa: E402
 from trace2skill.llm import LLMClient, LLMConfig  # noqa: E402
 from trace2skill.store import Workspace  # noqa: E402
@@ -49,7 +50,7 @@ def measure(n: int, concurrency: int, latency: float) -> dict:
             client = LLMClient(ws, LLMConfig(base_url=base_url, model="bench"))
             run_id = create_extraction_run(ws, ids, ExtractionConfig(concurrency=concurrency))
             start = time.perf_counter()
-            progress = execute_run(ws, run_id, client)
+            progress = runs.execute(ws, run_id, client).progress
             wall = time.perf_counter() - start
             client.close()
         finally:
@@ -57,7 +58,7 @@ def measure(n: int, concurrency: int, latency: float) -> dict:
             server.wait(10)
     ideal = math.ceil(n / concurrency) * latency
     return {"n": n, "concurrency": concurrency, "latency": latency, "wall": wall, "ideal": ideal,
-            "ratio": wall / ideal, "done": progress["done"]}
+            "ratio": wall / ideal, "done": progress.done}
 
 
 def report(result: dict) -> dict:

@@ -3,15 +3,13 @@ new skill, locks respected, min support, provenance from a changed line to lesso
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from conftest import REPO, TAU_BENCH
-from fakes import ScriptedClient, analyst_answer
-from test_merge_tree import merging_operator
+from conftest import TAU_BENCH
+from tests.fakes import ScriptedClient, analyst_answer
+from tests.helpers import WIKI, consolidate, extract, proposer_and_merger
 
-from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, execute_run, select_trajectories
-from trace2skill.consolidate.run import ConsolidationConfig, execute_consolidation, start_consolidation
+from trace2skill.analysis.fleet import ExtractionConfig, select_trajectories
+from trace2skill.consolidate.run import ConsolidationConfig, create_consolidation_run
 from trace2skill.errors import Trace2SkillError
 from trace2skill.ingest import import_paths
 from trace2skill.provenance import blame
@@ -19,32 +17,13 @@ from trace2skill.skill.folder import SkillFolder
 from trace2skill.store.lessons import lesson_ids, set_status
 from trace2skill.store.skills import get_version, import_skill, set_locked_sections
 
-WIKI = REPO / "data/tau-bench/tau_bench/envs/airline/wiki.md"
-_LESSON = re.compile(r"^L(\d+) \((\w+)\) (.+)$", re.MULTILINE)
-
-
-def proposer_and_merger(messages, output):
-    if output.__name__ == "MergeOut":
-        return merging_operator(messages, output)
-    if output.__name__ == "ProposalOut":
-        text = messages[1]["content"]
-        lessons = _LESSON.findall(text)
-        skill_md = text.split('<file path="SKILL.md">', 1)[1].split("</file>", 1)[0]
-        titles = re.findall(r"^#+ (.+)$", skill_md, re.MULTILINE)
-        section = "Cancel flight" if "Cancel flight" in titles else titles[0]
-        edits = [{"op": "append_to_section", "file": "SKILL.md", "section": section, "anchor": "",
-                  "content": f"- Lesson learnt: {title.strip()}.", "rationale": "from the run's lessons",
-                  "lessons": [int(n)]} for n, _kind, title in lessons[:1]]
-        return {"edits": edits}
-    return analyst_answer(messages, output)
-
 
 @pytest.fixture
 def workspace_with_lessons(ws):
     import_paths(ws, [TAU_BENCH])
     client = ScriptedClient(proposer_and_merger)
     ids = select_trajectories(ws, sample=10, seed=2)
-    execute_run(ws, create_extraction_run(ws, ids, ExtractionConfig(max_lessons=2)), client)
+    extract(ws, ids, client, ExtractionConfig(max_lessons=2))
     set_status(ws.db, lesson_ids(ws.db), "approved")
     return ws, client
 
@@ -54,8 +33,8 @@ def test_deepen_the_airline_policy_and_trace_a_line_back(workspace_with_lessons)
     base = import_skill(ws.db, SkillFolder.from_markdown("airline-policy", "How an airline agent must act.",
                                                          WIKI.read_text()))
     config = ConsolidationConfig(base_version=base, batch_size=3, embeddings=False, skill_chars=20000)
-    run_id = start_consolidation(ws, config)
-    result = execute_consolidation(ws, run_id, client)
+    result = consolidate(ws, config, client)
+    run_id = result.run_id
     assert result.levels == 3  # 10 patches, B=3: 10 -> 4 -> 2 -> 1, ceil(log_3 10) = 3
     assert result.proposals == 10 and result.applied >= 1
     proposal = get_version(ws.db, result.version)
@@ -81,8 +60,7 @@ def test_locked_section_is_never_changed(workspace_with_lessons):
     base = import_skill(ws.db, SkillFolder.from_markdown("airline-policy", "How an airline agent must act.",
                                                          WIKI.read_text()))
     set_locked_sections(ws.db, "airline-policy", ["Cancel flight"])
-    result = execute_consolidation(ws, start_consolidation(ws, ConsolidationConfig(base_version=base, skill_chars=20000,
-                                                                                    embeddings=False)), client)
+    result = consolidate(ws, ConsolidationConfig(base_version=base, skill_chars=20000, embeddings=False), client)
     assert result.applied == 0
     assert all("locked" in r["reason"] for r in result.rejected)
     assert get_version(ws.db, result.version)["files"] == get_version(ws.db, base)["files"]
@@ -92,17 +70,17 @@ def test_create_a_new_skill_and_min_support_moves_edits_to_references(workspace_
     ws, client = workspace_with_lessons
     config = ConsolidationConfig(new_skill="airline-tips", description="Lessons for airline support agents.",
                                  embeddings=False, min_support=50, move_low_support=True)
-    result = execute_consolidation(ws, start_consolidation(ws, config), client)
+    result = consolidate(ws, config, client)
     files = get_version(ws.db, result.version)["files"]
     assert files["SKILL.md"].startswith("---\nname: airline-tips\n")
     assert "references/low-support.md" in files and "references/low-support.md" in files["SKILL.md"]
     assert "Lesson learnt:" in files["references/low-support.md"]
     assert "Lesson learnt:" not in files["SKILL.md"]
     with pytest.raises(Trace2SkillError, match="exists already"):
-        start_consolidation(ws, ConsolidationConfig(new_skill="airline-tips", description="again"))
+        create_consolidation_run(ws, ConsolidationConfig(new_skill="airline-tips", description="again"))
 
 
 def test_no_approved_lessons_is_a_clear_error(ws):
     base = import_skill(ws.db, SkillFolder.from_markdown("p", "d", "# P\n"))
     with pytest.raises(Trace2SkillError, match="no approved lessons"):
-        start_consolidation(ws, ConsolidationConfig(base_version=base))
+        create_consolidation_run(ws, ConsolidationConfig(base_version=base))

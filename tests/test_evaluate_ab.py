@@ -4,65 +4,36 @@ background job, and ablation of a proposal's edit groups."""
 
 from __future__ import annotations
 
-import re
 import statistics
 import threading
 
 import pytest
-from fakes import ScriptedClient
+from tests.fakes import ScriptedClient
+from tests.helpers import AB_BASE_MD, AB_TASKS, ab_http_responder, ab_model_answer, proposal_with_groups
 
-from trace2skill import jobs
-from trace2skill.errors import LLMUnavailableError, Trace2SkillError
-from trace2skill.evaluate import (EvalConfig, ab_result, ablation_report, cancel_evaluation, execute_evaluation,
-                                  gate, latest_ab_result, resume_evaluation, start_ab_in_background, start_ab_run,
+from trace2skill import runs
+from trace2skill.errors import LLMUnavailableError, RunStateError, Trace2SkillError
+from trace2skill.evaluate import (EvalConfig, ab_result, ablation_report, gate, latest_ab_result, start_ab_run,
                                   start_ablation)
 from trace2skill.llm import LLMClient, LLMConfig
 from trace2skill.llm.fake_server import FakeLLMServer
-from trace2skill.models import Edit, EvalTask, Patch
-from trace2skill.provenance import save_line_origins
-from trace2skill.skill.apply import apply_patch
+from trace2skill.models import EvalTask
 from trace2skill.skill.folder import SkillFolder
 from trace2skill.store import evaluation as eval_store
 from trace2skill.store import runs as run_store
-from trace2skill.store.patches import save_patch
 from trace2skill.store.skills import folder_of, get_version, import_skill, save_version
 
-TASKS = [EvalTask(prompt=f"Question {n}: what is in row {n}?", context=f"row,value\n{n},v{n}",
-                  answers=[f"v{n}"]).with_id() for n in range(6)]
-BASE_MD = "# Table QA\n\n## Reading\n\nAnswer briefly.\n"
-
-
-def right_answers(system: str, repeat: int) -> set[int]:
-    """Which questions the scripted model gets right, by the skill markers in its system prompt:
-    without a marker 0, 1, 4; MARK-GOOD fixes 2, 3 (and 5, in the first repeat only) but breaks 1;
-    MARK-BAD breaks 1 and 4."""
-    right = {0, 1, 4}
-    if "MARK-GOOD" in system:
-        right = (right - {1}) | {2, 3} | ({5} if repeat == 0 else set())
-    if "MARK-BAD" in system:
-        right -= {1, 4}
-    return right
-
-
-def _repeat(user: str) -> int:
-    found = re.search(r"\(Evaluation repeat (\d+)\.\)", user)
-    return int(found.group(1)) - 1 if found else 0
-
-
-def model_answer(messages) -> dict:
-    system, user = messages[0]["content"], messages[1]["content"]
-    n = int(re.search(r"Question (\d+):", user).group(1))
-    return {"answer": f"v{n}" if n in right_answers(system, _repeat(user)) else "no idea"}
+TASKS = AB_TASKS
 
 
 def scripted() -> ScriptedClient:
-    return ScriptedClient(lambda messages, output: model_answer(messages))
+    return ScriptedClient(lambda messages, output: ab_model_answer(messages))
 
 
 @pytest.fixture
 def versions(ws):
     """(base, good proposal, bad proposal) versions of one skill, and the stored task ids."""
-    base = import_skill(ws.db, SkillFolder.from_markdown("table-qa", "Answer questions about tables.", BASE_MD))
+    base = import_skill(ws.db, SkillFolder.from_markdown("table-qa", "Answer questions about tables.", AB_BASE_MD))
     good = save_version(ws.db, "table-qa", {"SKILL.md": folder_of(get_version(ws.db, base)).skill_md()
                                             + "\nMARK-GOOD: read every row.\n"}, source="proposal", parent=base)
     bad = save_version(ws.db, "table-qa", {"SKILL.md": folder_of(get_version(ws.db, base)).skill_md()
@@ -74,8 +45,9 @@ def test_scores_over_repeats_and_flips_regressions_first(ws, versions):
     base, good, _, ids = versions
     client = scripted()
     run_id = start_ab_run(ws, good, base, ids, EvalConfig(repeats=3, concurrency=3))
-    progress = execute_evaluation(ws, run_id, client)
-    assert progress["done"] == 36 and progress["failed"] == 0 and len(client.calls) == 36
+    run = runs.execute(ws, run_id, client)
+    assert run.status == "done" and run.error is None
+    assert run.progress.done == 36 and run.progress.failed == 0 and len(client.calls) == 36
     result = ab_result(ws.db, run_id)
     per_repeat = [5 / 6, 4 / 6, 4 / 6]
     assert result.candidate.per_repeat == pytest.approx(per_repeat)
@@ -93,13 +65,13 @@ def test_scores_over_repeats_and_flips_regressions_first(ws, versions):
     assert result.flips[0].candidate_answers == ["no idea"] * 3 and result.flips[0].answers == ["v1"]
     assert [f.task_id for f in result.regressions] == [TASKS[1].id]
     assert ws.db.execute("SELECT count(*) FROM eval_results WHERE run_id = ?", [run_id]).fetchone()[0] == 36
-    assert run_store.get_run(ws.db, run_id)["counters"]["scores"]["A"]["mean"] == result.candidate.mean
+    assert run_store.get_run(ws.db, run_id).counters["scores"]["A"]["mean"] == result.candidate.mean
 
 
 def test_no_skill_arm_and_argument_checks(ws, versions):
     base, good, _, ids = versions
     run_id = start_ab_run(ws, good, None, ids)
-    execute_evaluation(ws, run_id, scripted())
+    runs.execute(ws, run_id, scripted())
     result = ab_result(ws.db, run_id)
     assert result.baseline.label == "no skill" and result.baseline.version_id is None
     assert result.baseline.mean == pytest.approx(0.5) and result.candidate.mean == pytest.approx(5 / 6)
@@ -120,7 +92,7 @@ def test_gate_refuses_a_regression_and_reads_the_right_result(ws, versions):
     assert not refused.allowed and "no finished" in refused.reason
 
     for candidate in (good, bad):
-        execute_evaluation(ws, start_ab_run(ws, candidate, base, ids), scripted())
+        runs.execute(ws, start_ab_run(ws, candidate, base, ids), scripted())
     decision = gate(ws.db, bad, base)
     assert not decision.allowed and decision.reason.startswith("regressed")
     assert "16.7%" in decision.reason and "50.0%" in decision.reason and "2 tasks went pass→fail" in decision.reason
@@ -129,7 +101,7 @@ def test_gate_refuses_a_regression_and_reads_the_right_result(ws, versions):
     assert gate(ws.db, good, base).allowed and "no regression" in gate(ws.db, good, base).reason
 
     # a result against "no skill" is not a result against the base
-    execute_evaluation(ws, start_ab_run(ws, bad, None, ids), scripted())
+    runs.execute(ws, start_ab_run(ws, bad, None, ids), scripted())
     assert latest_ab_result(ws.db, bad).baseline.version_id is None
     assert latest_ab_result(ws.db, bad, baseline=base).baseline.version_id == base
     assert not gate(ws.db, bad, base).allowed
@@ -147,15 +119,24 @@ def test_cancel_then_resume_finishes_without_redoing_work(ws, versions):
     def script(messages, output):
         calls.append(messages)
         if len(calls) == 5:
-            cancel_evaluation(ws, run_id)
-        return model_answer(messages)
+            runs.cancel(ws, run_id)  # while the 5th item is in flight: it is abandoned, its answer not stored
+        return ab_model_answer(messages)
 
-    progress = execute_evaluation(ws, run_id, ScriptedClient(script))
-    assert progress["done"] == 5 and progress["cancelled"] == 19
-    assert run_store.get_run(ws.db, run_id)["status"] == "cancelled"
+    run = runs.execute(ws, run_id, ScriptedClient(script))
+    assert run.status == "cancelled" and len(calls) == 5  # nothing started after the cancel
+    assert (run.progress.done, run.progress.cancelled, run.progress.queued, run.progress.running) == (4, 20, 0, 0)
+    assert ws.db.execute("SELECT count(*) FROM eval_results WHERE run_id = ?", [run_id]).fetchone()[0] == 4
+    assert run_store.get_run(ws.db, run_id).status == "cancelled"
     assert not ab_result(ws.db, run_id).complete
-    progress = resume_evaluation(ws, run_id, ScriptedClient(script))
-    assert progress["done"] == 24 and len(calls) == 24
+    with pytest.raises(RunStateError, match="nothing to cancel"):
+        runs.cancel(ws, run_id)
+
+    run = runs.resume(ws, run_id, ScriptedClient(script))
+    assert run.status == "done" and run.progress.done == 24 and run.progress.cancelled == 0
+    # the 20 unfinished items are asked (the abandoned 5th again, first); none of the 4 finished ones
+    assert len(calls) == 25 and calls[5] == calls[4]
+    assert not any(c in calls[5:] for c in calls[:4])
+    assert ws.db.execute("SELECT count(*) FROM eval_results WHERE run_id = ?", [run_id]).fetchone()[0] == 24
     result = ab_result(ws.db, run_id)
     assert result.complete and result.candidate.mean == pytest.approx((5 / 6 + 4 / 6) / 2)
 
@@ -167,35 +148,31 @@ def test_endpoint_failures_fail_items_and_resume_retries_them(ws, versions):
     def script(messages, output):
         if broken["on"] and "Question 3" in messages[1]["content"]:
             raise LLMUnavailableError("endpoint kept failing after 5 attempts: 503")
-        return model_answer(messages)
+        return ab_model_answer(messages)
 
     run_id = start_ab_run(ws, good, base, ids)
-    progress = execute_evaluation(ws, run_id, ScriptedClient(script))
-    assert (progress["done"], progress["failed"]) == (10, 2)
-    errors = [i["error"] for i in run_store.list_items(ws.db, run_id, status="failed")]
+    run = runs.execute(ws, run_id, ScriptedClient(script))
+    assert run.status == "done" and (run.progress.done, run.progress.failed) == (10, 2)
+    errors = [i.error for i in run_store.list_items(ws.db, run_id, status="failed")]
     assert all("LLMUnavailableError" in e and "503" in e for e in errors)
     assert not ab_result(ws.db, run_id).complete
     broken["on"] = False
-    assert resume_evaluation(ws, run_id, ScriptedClient(script))["done"] == 12
+    assert runs.resume(ws, run_id, ScriptedClient(script)).progress.done == 12
     assert ab_result(ws.db, run_id).candidate.mean == pytest.approx(5 / 6)
-
-
-def _http_responder(request):
-    return model_answer(request["messages"])
 
 
 def test_repeats_are_distinct_logged_requests_and_a_rerun_hits_the_cache(ws, versions):
     base, good, _, ids = versions
-    with FakeLLMServer(_http_responder) as srv:
+    with FakeLLMServer(ab_http_responder) as srv:
         client = LLMClient(ws, LLMConfig(base_url=srv.base_url, model="fake", max_retries=0))
         first = start_ab_run(ws, good, base, ids[3:], EvalConfig(repeats=2, base_url=srv.base_url, model="fake"))
-        execute_evaluation(ws, first, client)
+        runs.execute(ws, first, client)
         assert srv.request_count == 12  # 2 arms x 3 tasks x 2 repeats, none answered from the cache
         logged = ws.db.execute("SELECT count(*), count(DISTINCT request_hash) FROM llm_calls WHERE run_id = ?",
                                [first]).fetchone()
         assert tuple(logged) == (12, 12)
         second = start_ab_run(ws, good, base, ids[3:], EvalConfig(repeats=2, base_url=srv.base_url, model="fake"))
-        execute_evaluation(ws, second, client)
+        runs.execute(ws, second, client)
         assert srv.request_count == 12  # identical requests: served from the cache
     one, two = ab_result(ws.db, first), ab_result(ws.db, second)
     assert (one.candidate.per_repeat, one.baseline.per_repeat) == (two.candidate.per_repeat, two.baseline.per_repeat)
@@ -210,39 +187,19 @@ def test_background_job(ws, versions):
 
     def script(messages, output):
         gate_open.wait(10)
-        return model_answer(messages)
+        return ab_model_answer(messages)
 
-    run_id = start_ab_in_background(ws, good, base, ids, ScriptedClient(script), EvalConfig(concurrency=2))
-    assert run_store.get_run(ws.db, run_id)["progress"]["done"] == 0
+    run_id = start_ab_run(ws, good, base, ids, EvalConfig(concurrency=2))
+    runs.start_background(ws, run_id, ScriptedClient(script))
+    assert run_store.get_run(ws.db, run_id).progress.done == 0
     gate_open.set()
-    jobs.wait(run_id, timeout=30)
-    assert run_store.get_run(ws.db, run_id)["status"] == "done"
+    runs.wait(run_id, timeout=30)
+    assert run_store.get_run(ws.db, run_id).status == "done"
     assert latest_ab_result(ws.db, good).complete
 
 
-def _proposal_with_groups(ws) -> tuple[str, str]:
-    """A base skill and a consolidation proposal whose final patch has three edit groups: a helpful
-    one (SKILL.md › Reading), a harmful one (SKILL.md › Pitfalls, new) and a neutral one (a new
-    section Terms with the reference file it links to)."""
-    base = import_skill(ws.db, SkillFolder.from_markdown("table-qa", "Answer questions about tables.", BASE_MD))
-    run_id = run_store.create_run(ws.db, "consolidation", {"base_version": base, "lesson_ids": [], "min_support": 0},
-                                  [])
-    edits = [Edit(id="e-good", op="append_to_section", section="Table QA > Reading", content="MARK-GOOD: read rows."),
-             Edit(id="e-bad", op="add_section", section="Pitfalls", content="## Pitfalls\n\nMARK-BAD: guess."),
-             Edit(id="e-ref", op="create_file", file="references/glossary.md", content="# Glossary\n\nrow: a line.\n"),
-             Edit(id="e-terms", op="add_section", section="Terms", content="## Terms\n\nSee references/glossary.md.")]
-    root = Patch(id="root", run_id=run_id, level=0, edits=edits)
-    save_patch(ws.db, root)
-    applied = apply_patch(folder_of(get_version(ws.db, base)), root, dirname="table-qa")
-    assert len(applied.applied) == 4, applied.rejected
-    proposal = save_version(ws.db, "table-qa", applied.skill.as_files(), source="proposal", parent=base,
-                            run_id=run_id)
-    save_line_origins(ws.db, proposal, applied.line_origins, run_id)
-    return base, proposal
-
-
 def test_ablation_reports_each_edit_groups_effect(ws):
-    base, proposal = _proposal_with_groups(ws)
+    base, proposal = proposal_with_groups(ws)
     ids = eval_store.save_tasks(ws.db, TASKS, "six")
     run_id = start_ablation(ws, proposal, ids)
     arms = eval_store.get_arms(ws.db, run_id)
@@ -251,7 +208,7 @@ def test_ablation_reports_each_edit_groups_effect(ws):
     assert "MARK-GOOD" not in arms["g1"]["files"]["SKILL.md"] and "MARK-BAD" in arms["g1"]["files"]["SKILL.md"]
     assert "references/glossary.md" not in arms["g3"]["files"] and "## Terms" not in arms["g3"]["files"]["SKILL.md"]
     assert arms["g3"]["detail"]["edit_ids"] == ["e-ref", "e-terms"]
-    execute_evaluation(ws, run_id, scripted())
+    runs.execute(ws, run_id, scripted())
     report = ablation_report(ws.db, run_id)
     # full (both markers): 0, 2, 3, 5 right; without the good group 0; without the bad group 0, 2, 3, 4, 5
     effects = [(g["group"], g["edits"], round(g["effect"], 3)) for g in report["groups"]]

@@ -9,11 +9,11 @@ import sys
 
 from click.testing import CliRunner
 from conftest import TAU_BENCH
-from test_evaluate_command import HARNESS
-from test_evaluate_tasks import WTQ
+from tests.helpers import AB_TASKS, HARNESS, WTQ, ab_http_responder, proposal_with_groups
 
+from trace2skill import runs
 from trace2skill.cli import main
-from trace2skill.evaluate import EvalConfig, WTQ_MAPPING, cancel_evaluation, load_tasks, start_ab_run
+from trace2skill.evaluate import EvalConfig, WTQ_MAPPING, load_tasks, start_ab_run
 from trace2skill.llm.fake_server import FakeLLMServer
 from trace2skill.skill.folder import SkillFolder
 from trace2skill.store import Workspace
@@ -75,7 +75,7 @@ def test_resume_finishes_a_cancelled_evaluation_run(tmp_path):
     ids = eval_store.save_tasks(ws.db, load_tasks(WTQ, WTQ_MAPPING, limit=4), "four")
     with FakeLLMServer(responder) as srv:
         run_id = start_ab_run(ws, version, None, ids, EvalConfig(base_url=srv.base_url, model="fake"))
-        cancel_evaluation(ws, run_id)
+        runs.cancel(ws, run_id)
         out = json.loads(cli("resume", run_id, "--json", "--db", db))
         assert srv.request_count == 8
     assert out["status"] == "done" and out["result"]["candidate"]["mean"] == 1.0
@@ -117,15 +117,13 @@ def test_leakage_command(tmp_path):
 
 
 def test_ablate_from_the_command_line(tmp_path):
-    from test_evaluate_ab import TASKS, _http_responder, _proposal_with_groups
-
     db = str(tmp_path / "a.db")
     ws = Workspace(db)
-    _, proposal = _proposal_with_groups(ws)
+    _, proposal = proposal_with_groups(ws)
     tasks = tmp_path / "tasks.jsonl"
     tasks.write_text("\n".join(json.dumps({"question": t.prompt, "answer": t.answers[0], "table": t.context})
-                               for t in TASKS))
-    with FakeLLMServer(_http_responder) as srv:
+                               for t in AB_TASKS))
+    with FakeLLMServer(ab_http_responder) as srv:
         out = json.loads(cli("evaluate", "--tasks", str(tasks), "--mapping", str(_mapping(tmp_path)), "--skill",
                              proposal, "--ablate", "--base-url", srv.base_url, "--model", "fake", "--json",
                              "--db", db))

@@ -7,44 +7,16 @@ import sys
 import time
 
 import pytest
+from tests.helpers import HARNESS
 
+from trace2skill import runs
 from trace2skill.errors import EvaluatorError
-from trace2skill.evaluate import EvalConfig, ab_result, execute_evaluation, start_ab_run
+from trace2skill.evaluate import EvalConfig, ab_result, start_ab_run
 from trace2skill.evaluate.command import CommandEvaluator, build_argv
 from trace2skill.models import EvalTask
 from trace2skill.skill.folder import SkillFolder
 from trace2skill.store import evaluation as eval_store
 from trace2skill.store.skills import import_skill
-
-HARNESS = r'''
-import json, os, sys, time
-skill_dir, tasks_file, output = sys.argv[1:4]
-mode = os.environ.get("HARNESS_MODE", "ok")
-skill_path = os.path.join(skill_dir, "SKILL.md")
-skill = open(skill_path).read() if os.path.exists(skill_path) else ""
-tasks = [json.loads(line) for line in open(tasks_file)]
-if mode == "sleep":
-    time.sleep(60)
-if mode == "crash":
-    sys.stderr.write("harness: cannot reach the simulator\n")
-    sys.exit(3)
-results = {}
-for n, task in enumerate(tasks):
-    # "with skill" solves the tasks whose answer the skill mentions; everyone solves even-numbered ones
-    solved = n % 2 == 0 or any(a in skill for a in task["answers"])
-    results[task["id"]] = {"passed": solved, "answer": "ok" if solved else "gave up", "detail": mode}
-if mode == "missing":
-    results.pop(tasks[-1]["id"])
-if mode == "extra":
-    results["not-a-task"] = True
-if mode == "badvalue":
-    results[tasks[0]["id"]] = "yes"
-with open(output, "w") as fh:
-    fh.write("{not json" if mode == "garbage" else json.dumps(results))
-if os.environ.get("T2S_NO_SKILL") == "1" and os.listdir(skill_dir):
-    sys.exit(9)
-'''
-
 
 @pytest.fixture
 def harness(tmp_path):
@@ -110,8 +82,8 @@ def test_ab_run_with_the_command_evaluator(ws, harness, monkeypatch):
     ids = eval_store.save_tasks(ws.db, TASKS, "demo")
     run_id = start_ab_run(ws, version, None, ids, EvalConfig(evaluator="command", command=harness, repeats=2))
     assert ws.db.execute("SELECT count(*) FROM run_items WHERE run_id = ?", [run_id]).fetchone()[0] == 4
-    progress = execute_evaluation(ws, run_id)
-    assert progress["done"] == 4
+    run = runs.execute(ws, run_id)
+    assert run.status == "done" and run.progress.done == 4
     result = ab_result(ws.db, run_id)
     assert (result.candidate.mean, result.baseline.mean) == (pytest.approx(5 / 6), pytest.approx(0.5))
     assert result.candidate.std == 0.0 and result.complete
@@ -120,6 +92,7 @@ def test_ab_run_with_the_command_evaluator(ws, harness, monkeypatch):
 
     monkeypatch.setenv("HARNESS_MODE", "crash")
     failing = start_ab_run(ws, version, None, ids, EvalConfig(evaluator="command", command=harness))
-    assert execute_evaluation(ws, failing)["failed"] == 2
+    run = runs.execute(ws, failing)
+    assert run.status == "done" and (run.progress.done, run.progress.failed) == (0, 2)
     errors = [r[0] for r in ws.db.execute("SELECT error FROM run_items WHERE run_id = ?", [failing])]
     assert all("cannot reach the simulator" in e for e in errors)

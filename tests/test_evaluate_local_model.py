@@ -9,10 +9,10 @@ consistent with the stored results, and an identical second run answered from th
 from __future__ import annotations
 
 import pytest
-from test_evaluate_tasks import WTQ
+from tests.helpers import WTQ
 
-from trace2skill.evaluate import (WTQ_MAPPING, EvalConfig, ab_result, execute_evaluation, load_tasks, score_answer,
-                                  start_ab_run)
+from trace2skill import runs
+from trace2skill.evaluate import WTQ_MAPPING, EvalConfig, ab_result, load_tasks, score_answer, start_ab_run
 from trace2skill.llm import LLMClient, LLMConfig
 from trace2skill.skill.folder import SkillFolder
 from trace2skill.store import evaluation as eval_store
@@ -36,8 +36,9 @@ def test_local_model_ab_on_ten_wikitablequestions_tasks(ws):
     skill = import_skill(ws.db, SkillFolder.from_markdown("table-qa", "Answer questions about a table.", SKILL_MD))
     client = LLMClient(ws, LLMConfig.from_env(base_url=None, model=None))
     run_id = start_ab_run(ws, skill, None, ids, EvalConfig(concurrency=2, max_tokens=48))
-    progress = execute_evaluation(ws, run_id, client)
-    assert progress["done"] == 20, run_store.list_items(ws.db, run_id, status="failed")
+    run = runs.execute(ws, run_id, client)
+    assert run.status == "done" and run.progress.done == 20, (run.error, run_store.list_items(ws.db, run_id,
+                                                                                             status="failed"))
 
     calls = list(ws.db.query("SELECT request, error FROM llm_calls WHERE run_id = ? AND error IS NULL", [run_id]))
     assert len(calls) >= 20  # one answer per arm and task (more when an answer had to be asked again)
@@ -64,7 +65,7 @@ def test_local_model_ab_on_ten_wikitablequestions_tasks(ws):
 
     before = ws.db.execute("SELECT count(*) FROM llm_calls").fetchone()[0]
     again = start_ab_run(ws, skill, None, ids, EvalConfig(concurrency=2, max_tokens=48))
-    execute_evaluation(ws, again, client)
+    assert runs.execute(ws, again, client).status == "done"
     assert ws.db.execute("SELECT count(*) FROM llm_calls").fetchone()[0] == before  # all from the cache
     assert ab_result(ws.db, again).candidate.mean == result.candidate.mean
     client.close()

@@ -4,7 +4,7 @@ prompt and verdicts with a scripted client."""
 from __future__ import annotations
 
 import pytest
-from fakes import ScriptedClient
+from tests.fakes import ScriptedClient
 
 from trace2skill.errors import EvaluatorError, LLMResponseError
 from trace2skill.evaluate.qa import QAEvaluator, qa_messages

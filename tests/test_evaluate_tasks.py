@@ -7,6 +7,7 @@ import json
 
 import pytest
 from conftest import REPO, TAU_BENCH
+from tests.helpers import WTQ
 
 from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, select_trajectories
 from trace2skill.errors import HeldOutError, TaskFormatError
@@ -19,8 +20,6 @@ from trace2skill.store import evaluation as eval_store
 from trace2skill.store.lessons import insert_lessons
 from trace2skill.store.skills import get_version, import_skill
 from trace2skill.store.trajectories import TrajectoryFilter, trajectory_ids
-
-WTQ = REPO / "data" / "wikitablequestions" / "data" / "training-before300.tsv"
 
 
 @pytest.fixture

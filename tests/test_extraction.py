@@ -6,18 +6,11 @@ import threading
 
 import pytest
 from conftest import TAU_BENCH
-from fakes import ScriptedClient, analyst_answer
+from tests.fakes import ScriptedClient, analyst_answer
 
 from trace2skill.analysis.analysts import ANALYSTS, build_messages
-from trace2skill.analysis.fleet import (
-    ExtractionConfig,
-    cancel_run,
-    create_extraction_run,
-    estimate,
-    execute_run,
-    resume_run,
-    select_trajectories,
-)
+from trace2skill import runs
+from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, estimate, select_trajectories
 from trace2skill.analysis.render import render_trajectory
 from trace2skill.ingest import import_paths
 from trace2skill.store import runs as run_store
@@ -62,8 +55,8 @@ def test_fleet_extracts_grounded_lessons_for_failures_and_successes(tau):
     assert sorted(outcomes) == ["failure"] * 3 + ["success"] * 3
     client = ScriptedClient(analyst_answer)
     run_id = create_extraction_run(tau, ids, ExtractionConfig(concurrency=4))
-    progress = execute_run(tau, run_id, client)
-    assert (progress["done"], progress["failed"], progress["total"]) == (6, 0, 6)
+    progress = runs.execute(tau, run_id, client).progress
+    assert (progress.done, progress.failed, progress.total) == (6, 0, 6)
     assert len(client.calls) == 6
     assert count_lessons(tau.db, LessonFilter(run_id=run_id)) == 12
     grounded = list_lessons(tau.db, LessonFilter(run_id=run_id, grounded=True), limit=100)
@@ -73,9 +66,9 @@ def test_fleet_extracts_grounded_lessons_for_failures_and_successes(tau):
     kinds = {lesson["kind"] for lesson in list_lessons(tau.db, LessonFilter(run_id=run_id), limit=100)}
     assert kinds == {"failure_lesson", "failure_cause", "success_lesson"}
     run = run_store.get_run(tau.db, run_id)
-    assert run["status"] == "done" and run["config"]["prompts"] == {"error": "error_analyst@1",
-                                                                     "success": "success_analyst@1"}
-    assert run["progress"]["prompt_tokens"] == 600
+    assert run.status == "done" and run.config["prompts"] == {"error": "error_analyst@1",
+                                                               "success": "success_analyst@1"}
+    assert run.progress.prompt_tokens == 600
 
 
 def test_failures_are_recorded_and_resume_finishes_only_them(tau):
@@ -92,19 +85,19 @@ def test_failures_are_recorded_and_resume_finishes_only_them(tau):
 
     client = ScriptedClient(flaky)
     run_id = create_extraction_run(tau, ids, ExtractionConfig(concurrency=3))
-    progress = execute_run(tau, run_id, client)
-    assert (progress["done"], progress["failed"]) == (5, 3)
-    errors = {i["item_id"]: i["error"] for i in run_store.list_items(tau.db, run_id, status="failed")}
+    progress = runs.execute(tau, run_id, client).progress
+    assert (progress.done, progress.failed) == (5, 3)
+    errors = {i.item_id: i.error or "" for i in run_store.list_items(tau.db, run_id, status="failed")}
     assert set(errors) == bad and all("upstream exploded" in e for e in errors.values())
     calls_before = len(client.calls)
     fail_now.clear()
-    progress = resume_run(tau, run_id, client)
-    assert (progress["done"], progress["failed"]) == (8, 0)
+    progress = runs.resume(tau, run_id, client).progress
+    assert (progress.done, progress.failed) == (8, 0)
     assert len(client.calls) - calls_before == 3  # only the failed ones ran again
     assert count_lessons(tau.db, LessonFilter(run_id=run_id)) == 16  # no duplicates
 
 
-def test_cancel_stops_new_work_and_resume_completes(tau):
+def test_cancel_abandons_running_items_and_resume_completes(tau):
     ids = select_trajectories(tau, outcome="failure", limit=10)
     gate = threading.Event()
     started = threading.Semaphore(0)
@@ -116,18 +109,20 @@ def test_cancel_stops_new_work_and_resume_completes(tau):
 
     client = ScriptedClient(slow)
     run_id = create_extraction_run(tau, ids, ExtractionConfig(concurrency=2))
-    worker = threading.Thread(target=execute_run, args=(tau, run_id, client))
+    worker = threading.Thread(target=runs.execute, args=(tau, run_id, client))
     worker.start()
-    started.acquire(timeout=10)
-    started.acquire(timeout=10)
-    cancel_run(tau, run_id)
+    assert started.acquire(timeout=10) and started.acquire(timeout=10)
+    runs.cancel(tau, run_id)
+    worker.join(5)
+    assert not worker.is_alive()  # the engine did not wait for the two calls in flight
     gate.set()
-    worker.join(20)
     progress = run_store.run_progress(tau.db, run_id)
-    assert progress["done"] == 2 and progress["cancelled"] == 8
-    assert run_store.get_run(tau.db, run_id)["status"] == "cancelled"
-    progress = resume_run(tau, run_id, client)
-    assert progress["done"] == 10 and run_store.get_run(tau.db, run_id)["status"] == "done"
+    assert (progress.done, progress.cancelled) == (0, 10)  # the two running items ended cancelled too
+    assert run_store.get_run(tau.db, run_id).status == "cancelled"
+    assert count_lessons(tau.db, LessonFilter(run_id=run_id)) == 0  # their late answers were not applied
+    progress = runs.resume(tau, run_id, client).progress
+    assert progress.done == 10 and run_store.get_run(tau.db, run_id).status == "done"
+    assert count_lessons(tau.db, LessonFilter(run_id=run_id)) == 20
 
 
 def test_selection_is_deterministic_and_estimate_counts_tokens(tau):

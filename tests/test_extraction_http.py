@@ -12,9 +12,10 @@ import time
 
 from click.testing import CliRunner
 from conftest import REPO, TAU_BENCH
-from fakes import http_analyst_responder
+from tests.fakes import http_analyst_responder
 
-from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, execute_run, resume_run, select_trajectories
+from trace2skill import runs
+from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, select_trajectories
 from trace2skill.cli import main
 from trace2skill.ingest import import_paths
 from trace2skill.llm import LLMClient, LLMConfig
@@ -52,17 +53,17 @@ def test_twenty_percent_faults_end_done_or_failed_then_resume_completes(ws):
                            validation_retries=0, backoff_base_s=0.01, backoff_cap_s=0.05)
         client = LLMClient(ws, config)
         run_id = create_extraction_run(ws, ids, ExtractionConfig(concurrency=8))
-        progress = execute_run(ws, run_id, client)
-        assert progress["done"] + progress["failed"] == 40 and progress["queued"] == progress["running"] == 0
-        assert srv.faults_injected > 0 and progress["failed"] > 0
+        progress = runs.execute(ws, run_id, client).progress
+        assert progress.done + progress.failed == 40 and progress.queued == progress.running == 0
+        assert srv.faults_injected > 0 and progress.failed > 0
         failed = run_store.list_items(ws.db, run_id, status="failed")
-        assert all(item["error"] for item in failed)
+        assert all(item.error and item.attempts >= 1 for item in failed)
         lessons_per = dict(ws.db.execute("SELECT trajectory_id, count(*) FROM lessons GROUP BY trajectory_id").fetchall())
-        assert all(lessons_per.get(i["item_id"], 0) == 0 for i in failed)
+        assert all(lessons_per.get(i.item_id, 0) == 0 for i in failed)
         assert set(lessons_per.values()) == {2}
         srv.fault_rate = 0.0
-        progress = resume_run(ws, run_id, client)
-        assert (progress["done"], progress["failed"]) == (40, 0)
+        progress = runs.resume(ws, run_id, client).progress
+        assert (progress.done, progress.failed) == (40, 0)
         assert ws.db.execute("SELECT count(*) FROM lessons").fetchone()[0] == 80  # no duplicates
         ok_calls = ws.db.execute("SELECT count(*), count(DISTINCT request_hash) FROM llm_calls WHERE error IS NULL").fetchone()
         assert ok_calls[0] == ok_calls[1] == 40  # each successful request exactly once
@@ -91,16 +92,16 @@ def test_kill_mid_run_then_resume_loses_nothing_and_repeats_no_finished_call(tmp
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         [run] = run_store.list_runs(ws.db)
-        done_before = {i["item_id"] for i in run_store.list_items(ws.db, run["id"], status="done")}
+        done_before = {i.item_id for i in run_store.list_items(ws.db, run.id, status="done")}
         logged_before = {h for (h,) in ws.db.execute("SELECT request_hash FROM llm_calls WHERE error IS NULL")}
         lessons_before = {r[0] for r in ws.db.execute("SELECT id FROM lessons")}
         assert 4 <= len(done_before) < 16
         requests_before = srv.request_count
 
         client = LLMClient(ws, LLMConfig(base_url=srv.base_url, model="fake"))
-        progress = resume_run(ws, run["id"], client)
-        assert progress["done"] == 16
-        assert done_before <= {i["item_id"] for i in run_store.list_items(ws.db, run["id"], status="done")}
+        progress = runs.resume(ws, run.id, client).progress
+        assert progress.done == 16
+        assert done_before <= {i.item_id for i in run_store.list_items(ws.db, run.id, status="done")}
         assert lessons_before <= {r[0] for r in ws.db.execute("SELECT id FROM lessons")}
         per_hash = ws.db.execute("SELECT request_hash, count(*) FROM llm_calls WHERE error IS NULL GROUP BY 1").fetchall()
         assert all(n == 1 for _, n in per_hash) and len(per_hash) == 16

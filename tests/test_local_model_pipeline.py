@@ -13,10 +13,11 @@ import sys
 
 import pytest
 from conftest import TAU_BENCH
-from test_consolidation import WIKI
+from tests.helpers import WIKI, consolidate
 
-from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, execute_run, select_trajectories
-from trace2skill.consolidate.run import ConsolidationConfig, execute_consolidation, start_consolidation
+from trace2skill import runs
+from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, select_trajectories
+from trace2skill.consolidate.run import ConsolidationConfig
 from trace2skill.ingest import import_paths
 from trace2skill.llm import LLMClient, LLMConfig
 from trace2skill.skill import export_dir
@@ -33,9 +34,9 @@ def test_local_model_end_to_end(ws, tmp_path):
     client = LLMClient(ws, LLMConfig.from_env(base_url=None, model=None))
     ids = select_trajectories(ws, outcome="failure", sample=2, seed=11)
     run_id = create_extraction_run(ws, ids, ExtractionConfig(max_lessons=1, max_tokens=700, concurrency=2))
-    progress = execute_run(ws, run_id, client)
-    assert progress["done"] + progress["failed"] == 2
-    assert all(i["error"] for i in run_store.list_items(ws.db, run_id, status="failed"))
+    progress = runs.execute(ws, run_id, client).progress
+    assert progress.done + progress.failed == 2
+    assert all(i.error for i in run_store.list_items(ws.db, run_id, status="failed"))
     lessons = list_lessons(ws.db, LessonFilter(run_id=run_id), limit=100)
     assert lessons, "the local model produced no lesson at all"
     assert all(lesson["evidence"] and lesson["grounded"] is not None for lesson in lessons)
@@ -47,12 +48,11 @@ def test_local_model_end_to_end(ws, tmp_path):
     for config in (ConsolidationConfig(base_version=base, batch_size=2, max_tokens=500, concurrency=2),
                    ConsolidationConfig(new_skill="airline-lessons", batch_size=2, max_tokens=500, concurrency=2,
                                        description="Lessons for airline customer-service agents.")):
-        run_id = start_consolidation(ws, config)
-        result = execute_consolidation(ws, run_id, client)
-        items = run_store.list_items(ws.db, run_id)
-        assert {i["status"] for i in items} <= {"done", "failed"}
-        assert all(i["error"] for i in items if i["status"] == "failed")  # the toy model may fail; it is recorded
-        assert result.proposals == sum(i["status"] == "done" for i in items)
+        result = consolidate(ws, config, client)
+        items = run_store.list_items(ws.db, result.run_id)
+        assert {i.status for i in items} <= {"done", "failed"}
+        assert all(i.error for i in items if i.status == "failed")  # the toy model may fail; it is recorded
+        assert result.proposals == sum(i.status == "done" for i in items)
         version = get_version(ws.db, result.version)
         # with nothing applicable the proposal equals its parent and is that version
         assert version["source"] == "proposal" or result.applied == 0

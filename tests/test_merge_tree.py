@@ -4,39 +4,15 @@ nothing lost without a reason, support by code through three levels, invalid mer
 from __future__ import annotations
 
 import math
-import re
 
 import pytest
-from fakes import ScriptedClient
+from tests.fakes import ScriptedClient
+from tests.helpers import merging_operator
 
 from trace2skill.consolidate.tree import build_tree
+from trace2skill.runs.context import LocalSteps
 from trace2skill.models import Edit, Patch, content_hash
 from trace2skill.store.patches import list_nodes
-
-_EDIT = re.compile(r"^(E\d+) \[supported by \d+ runs\] op=(\S+) file=(\S+) section=(\"[^\"]*\") .*?\ncontent: (.*)$",
-                   re.MULTILINE)
-
-
-def merging_operator(messages, output):
-    """Dedups identical content, reports edits marked CONFLICT, and 'forgets' edits marked BREAK."""
-    text = messages[1]["content"]
-    found = _EDIT.findall(text)
-    by_content: dict[str, list[tuple]] = {}
-    for label, op, file, section, content in found:
-        by_content.setdefault(content, []).append((label, op, file, section.strip('"')))
-    edits, dropped, conflicts = [], [], []
-    for content, group in by_content.items():
-        if "BREAK" in content:
-            continue  # neither used nor dropped: an invalid merge
-        label, op, file, section = group[0]
-        if "CONFLICT" in content:
-            conflicts.append(f"{label} contradicts the policy")
-            dropped.append({"edit": label, "reason": "contradicts the policy"})
-            continue
-        edits.append({"op": op, "file": file, "section": section, "anchor": "", "content": content,
-                      "rationale": "merged", "derived_from": [g[0] for g in group]})
-    return {"edits": edits, "dropped": dropped, "conflicts": conflicts, "rationale": f"{len(found)} in"}
-
 
 def leaf(k: int, contents: list[str]) -> Patch:
     pid = content_hash(["leaf", k])
@@ -71,7 +47,7 @@ def _leaves(run_id, specs):
 def test_eight_patches_batch_two_gives_three_levels_dedup_and_support(ws, run_id):
     specs = [["Confirm before booking."], ["Check baggage rules."]] * 4  # duplicates in every branch
     client = ScriptedClient(merging_operator)
-    result = build_tree(ws, client, run_id, _leaves(run_id, specs), batch_size=2, skill_files={"SKILL.md": "# S"},
+    result = build_tree(LocalSteps(ws), client, run_id, _leaves(run_id, specs), batch_size=2, skill_files={"SKILL.md": "# S"},
                         support_of=support_of, embeddings=False)
     assert result.levels == 3 == math.ceil(math.log(8, 2))
     assert result.merge_calls == 4 + 2 + 1
@@ -86,7 +62,7 @@ def test_eight_patches_batch_two_gives_three_levels_dedup_and_support(ws, run_id
 
 def test_every_input_edit_is_used_or_dropped_with_reason_and_conflicts_are_reported(ws, run_id):
     specs = [["Refund within 24 hours.", "CONFLICT: never refund."], ["Refund within 24 hours."], ["Ask for the user id."]]
-    result = build_tree(ws, ScriptedClient(merging_operator), run_id, _leaves(run_id, specs), batch_size=8,
+    result = build_tree(LocalSteps(ws), ScriptedClient(merging_operator), run_id, _leaves(run_id, specs), batch_size=8,
                         skill_files={}, support_of=support_of, embeddings=False)
     assert result.levels == 1
     [node] = list_nodes(ws.db, run_id)
@@ -100,7 +76,7 @@ def test_every_input_edit_is_used_or_dropped_with_reason_and_conflicts_are_repor
 def test_invalid_merge_falls_back_to_passing_inputs_up(ws, run_id):
     specs = [["BREAK this merge."], ["Keep me."]]
     client = ScriptedClient(merging_operator)
-    result = build_tree(ws, client, run_id, _leaves(run_id, specs), batch_size=2, skill_files={},
+    result = build_tree(LocalSteps(ws), client, run_id, _leaves(run_id, specs), batch_size=2, skill_files={},
                         support_of=support_of, embeddings=False)
     assert result.merge_calls == 2  # the answer and one correction
     assert sorted(e.content for e in result.root.edits) == ["BREAK this merge.", "Keep me."]
@@ -112,10 +88,10 @@ def test_invalid_merge_falls_back_to_passing_inputs_up(ws, run_id):
 def test_resume_reuses_finished_nodes(ws, run_id):
     specs = [[f"Rule {k % 3}."] for k in range(6)]
     client = ScriptedClient(merging_operator)
-    first = build_tree(ws, client, run_id, _leaves(run_id, specs), batch_size=2, skill_files={},
+    first = build_tree(LocalSteps(ws), client, run_id, _leaves(run_id, specs), batch_size=2, skill_files={},
                        support_of=support_of, embeddings=False)
     calls = len(client.calls)
-    again = build_tree(ws, client, run_id, _leaves(run_id, specs), batch_size=2, skill_files={},
+    again = build_tree(LocalSteps(ws), client, run_id, _leaves(run_id, specs), batch_size=2, skill_files={},
                        support_of=support_of, embeddings=False)
     assert len(client.calls) == calls and again.root.id == first.root.id
 

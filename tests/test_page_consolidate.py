@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.test_rerun import BOOK_LINE, CANCEL_LINE, http_responder, rerun_script, seed_consolidation, seed_lessons
-from trace2skill import jobs
+from tests.helpers import (BOOK_LINE, CANCEL_LINE, http_responder, over_http, rerun_script, seed_consolidation,
+                           seed_lessons, table_with)
+from trace2skill import runs
 from trace2skill.demo import DEMO_SKILL
 from trace2skill.llm.fake_server import FakeLLMServer
 from trace2skill.models import MergeNode
@@ -23,7 +24,6 @@ from trace2skill.ui.merge_tree_view import COLORS, LEAF_LIMIT, Leaf, Node, TreeV
 from trace2skill.ui.skill_queries import run_proposals
 
 REPO = Path(__file__).resolve().parents[1]
-OUTPUTS = {"patch_proposal": "ProposalOut", "merge": "MergeOut"}
 
 
 def _page() -> AppTest:
@@ -65,23 +65,23 @@ def test_deepen_the_demo_skill_in_the_background_and_follow_it(ws_env):
         assert not at.exception
         run_id = at.session_state["con_run"]
         assert any(f"Consolidation run {run_id} started" in s.value for s in at.success)
-        jobs.wait(run_id, timeout=60)
+        runs.wait(run_id, timeout=60)
         at.run()
     assert run_store.run_status(ws.db, run_id) == "done"
-    config = run_store.get_run(ws.db, run_id)["config"]
+    config = run_store.get_run(ws.db, run_id).config
     assert (config["batch_size"], config["embeddings"], config["base_url"] is not None) == (2, False, True)
     dot = _dot(at)
     assert dot.count('shape="note"') == 6  # one leaf per trajectory
     assert "L3 · #0" in dot and "L4" not in dot  # 6 patches, B=2: three levels
     assert dot.count(COLORS["done"]) == 6 + len(list_nodes(ws.db, run_id)) and COLORS["running"] not in dot
     m = _metrics(at)
-    assert (m["Levels"], m["Patches done"], m["Edits applied"]) == ("3", "6", "2")
+    assert (m["Levels"], m["Done"], m["Edits applied"]) == ("3", "6", "2")
     proposal = run_proposals(ws.db, run_id)[0]["id"]
     files = get_version(ws.db, proposal)["files"]["SKILL.md"]
     assert CANCEL_LINE in files and BOOK_LINE in files
     # The node inspector opens on the root; the review link carries the proposal to the Review page.
     assert at.selectbox(key="con_node").value == (3, 0)
-    assert any(CANCEL_LINE in str(v) for v in at.dataframe[0].value["content"])
+    assert any(CANCEL_LINE in str(v) for v in table_with(at, "content")["content"])
     at.button(key="con_review").click().run()
     assert at.session_state["rev_version"] == proposal
     assert at.title[0].value == "Review & diff"
@@ -100,7 +100,7 @@ def test_a_new_skill_needs_a_name_and_description(ws_env):
         assert not at.button(key="con_start").disabled
         at.button(key="con_start").click().run()
         run_id = at.session_state["con_run"]
-        jobs.wait(run_id, timeout=60)
+        runs.wait(run_id, timeout=60)
         at.run()
         stub = latest_version(ws.db, "airline-tips")
         assert stub["source"] == "proposal" and get_version(ws.db, stub["parent"])["source"] == "manual"
@@ -138,14 +138,16 @@ def test_node_inspector_and_rerun_of_a_subtree(ws_env):
     inputs = [c.value for c in at.caption if c.value.startswith("Input ")]
     assert len(inputs) == 2 and all("proposer patch of trajectory" in c for c in inputs)
     detail = node_detail(ws.db, seeded.run_id, 1, target["idx"])
-    out_table = at.dataframe[0].value  # the "Output edits" tab comes first
+    out_table = table_with(at, "derived from")  # the "Output edits" tab comes first
     assert list(out_table["content"]) == [e["content"] for e in detail["output"]]
     assert list(out_table["support"]) == [e["support"] for e in detail["output"]]
     at.selectbox(key="con_node").set_value((3, 0)).run()  # re-run the root: its fresh answer drops BOOK_LINE
-    with _endpoint(ws, rerun_http):
+    with _endpoint(ws, over_http(rerun_script)):
         at.button(key="con_rerun").click().run()
-        jobs.wait(seeded.run_id, timeout=60)
+        [rerun] = run_store.list_runs(ws.db, "rerun", parent=seeded.run_id)
+        runs.wait(rerun.id, timeout=60)
         at.run()
+    assert run_store.get_run(ws.db, rerun.id).status == "done"
     assert not at.exception
     proposals = run_proposals(ws.db, seeded.run_id)
     assert len(proposals) == 2 and proposals[1]["id"] == first
@@ -153,13 +155,8 @@ def test_node_inspector_and_rerun_of_a_subtree(ws_env):
     assert BOOK_LINE not in get_version(ws.db, proposals[0]["id"])["files"]["SKILL.md"]
     after = {(n["level"], n["idx"]): n for n in list_nodes(ws.db, seeded.run_id)}
     assert after[(1, target["idx"])]["output"] == target["output"]  # below the re-run node: untouched
-    assert after[(3, 0)]["dropped"] and run_store.get_run(ws.db, seeded.run_id)["counters"]["reruns"][0]["level"] == 3
+    assert after[(3, 0)]["dropped"] and run_store.get_run(ws.db, seeded.run_id).counters["reruns"][0]["level"] == 3
     assert at.button(key="con_review").click().run().session_state["rev_version"] == proposals[0]["id"]
-
-
-def rerun_http(request):
-    output = type(OUTPUTS[request["response_format"]["json_schema"]["name"]], (), {})
-    return rerun_script(request["messages"], output)
 
 
 def test_tree_dot_colors_statuses_and_groups_many_leaves():
@@ -185,7 +182,7 @@ def test_node_status_shows_fallbacks(ws):
     from trace2skill.ui.merge_tree_view import tree_view
 
     run_id = create_run(ws.db, "consolidation", {"lesson_ids": []}, ["t1"])
-    save_node(ws.db, MergeNode(run_id=run_id, level=1, idx=0, inputs=[], output=None, status="done",
+    save_node(ws.db, MergeNode(run_id=run_id, level=1, idx=0, inputs=[], output=None, status="fallback",
                                rationale="merge answer invalid after a retry; inputs passed up unchanged (x)"),
               error="x")
     save_node(ws.db, MergeNode(run_id=run_id, level=1, idx=1, status="failed"))
@@ -218,7 +215,7 @@ def test_a_run_that_applies_nothing_says_so_and_lists_the_reasons(ws_env):
         at.checkbox(key="con_embeddings").uncheck()
         at.button(key="con_start").click().run()
         run_id = at.session_state["con_run"]
-        jobs.wait(run_id, timeout=60)
+        runs.wait(run_id, timeout=60)
         at.run()
     assert run_store.run_status(ws.db, run_id) == "done" and not run_proposals(ws.db, run_id)
     assert not [b for b in at.button if b.key == "con_review"]

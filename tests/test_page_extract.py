@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.fakes import http_analyst_responder
-from trace2skill import jobs
+from trace2skill import runs
 from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, select_trajectories
 from trace2skill.demo import load_demo
 from trace2skill.llm.fake_server import FakeLLMServer
@@ -99,12 +99,11 @@ def test_start_a_run_and_see_its_progress(demo: Workspace, endpoint: FakeLLMServ
     at.button(key="ext_start").click().run()
     assert not at.exception
     run_id = at.session_state["ext_run"]
-    jobs.wait(run_id, timeout=60)
+    runs.wait(run_id, timeout=60)
     assert run_store.run_status(demo.db, run_id) == "done"
     run = run_store.get_run(demo.db, run_id)
-    assert (run["config"]["base_url"], run["config"]["model"], run["config"]["concurrency"]) == (
-        endpoint.base_url, "fake", 2)
-    assert run["config"]["skill_version"]  # the demo's airline policy is the frozen starting skill
+    assert (run.config["base_url"], run.config["model"], run.config["concurrency"]) == (endpoint.base_url, "fake", 2)
+    assert run.config["skill_version"]  # the demo's airline policy is the frozen starting skill
     assert len(endpoint.requests) == 3
 
     at.run()  # the panel reads the finished run from the database
@@ -113,7 +112,8 @@ def test_start_a_run_and_see_its_progress(demo: Workspace, endpoint: FakeLLMServ
     items = at.dataframe[0].value
     assert list(items["status"]) == ["done"] * 3
     assert all(items["prompt tokens"] > 0)
-    assert any(f"Run {run_id}: done — 3 of 3" in p.text for p in at.get("progress"))
+    assert any(f"Run {run_id}: done — 3 of 3 trajectories done" in p.text for p in at.get("progress"))
+    assert items["attempts"].tolist() == [1, 1, 1]
     assert any("6 lessons so far" in c.value for c in at.caption)  # two per trajectory from the fake analyst
     assert at.button(key="ext_resume").disabled and at.button(key="ext_cancel").disabled
 
@@ -134,14 +134,17 @@ def test_cancel_then_resume_finishes_without_redoing_work(demo: Workspace, endpo
     assert at.selectbox(key="ext_run").value == run_id
     items = at.dataframe[0].value
     assert list(items["status"]) == ["done", "failed", "queued"]
-    assert items["error"][1] == "LLMUnavailableError: HTTP 500 (test)"
+    assert items["last error"][1] == "LLMUnavailableError: HTTP 500 (test)"
     at.button(key="ext_cancel").click().run()
     assert run_store.run_status(demo.db, run_id) == "cancelled"
 
+    assert not at.button(key="ext_resume").disabled and at.button(key="ext_cancel").disabled
+    at = _page()  # after a reload the buttons still say what can be done
+    assert not at.button(key="ext_resume").disabled and at.button(key="ext_cancel").disabled
     at.button(key="ext_resume").click().run()
-    jobs.wait(run_id, timeout=60)
+    runs.wait(run_id, timeout=60)
     p = run_store.run_progress(demo.db, run_id)
-    assert (p["done"], p["failed"], p["total"]) == (3, 0, 3)
+    assert (p.done, p.failed, p.total) == (3, 0, 3)
     assert len(endpoint.requests) == 2  # the finished item was not sent again
     assert count_lessons(demo.db) == 4
     at.run()

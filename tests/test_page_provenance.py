@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.test_rerun import BOOK_LINE, CANCEL_LINE, Seeded, seed_consolidation
+from tests.helpers import BOOK_LINE, CANCEL_LINE, Seeded, seed_consolidation
 from trace2skill.provenance import line_origin
 from trace2skill.store import Workspace
 from trace2skill.store.skills import get_version, save_version

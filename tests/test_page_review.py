@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.test_rerun import BOOK_LINE, CANCEL_LINE, Seeded, seed_consolidation
+from tests.helpers import BOOK_LINE, CANCEL_LINE, Seeded, seed_consolidation
 from trace2skill.diff import diff_files
 from trace2skill.store import Workspace
 from trace2skill.store.skills import get_version, latest_version, list_versions
@@ -162,9 +162,9 @@ def _evaluate(seeded: Seeded, candidate_breaks: bool) -> str:
     """A finished A/B run of the proposal against its base on six stored tasks; with
     `candidate_breaks`, the model answers wrongly whenever the proposal's booking line is in its
     system prompt (so every task goes pass→fail)."""
-    from fakes import ScriptedClient
-
-    from trace2skill.evaluate import EvalConfig, execute_evaluation, start_ab_run
+    from tests.fakes import ScriptedClient
+    from trace2skill import runs
+    from trace2skill.evaluate import EvalConfig, start_ab_run
     from trace2skill.models import EvalTask
     from trace2skill.store import evaluation as eval_store
 
@@ -179,7 +179,7 @@ def _evaluate(seeded: Seeded, candidate_breaks: bool) -> str:
     ids = eval_store.save_tasks(ws.db, tasks, "six")
     proposal = get_version(ws.db, seeded.result.version)
     run_id = start_ab_run(ws, proposal["id"], proposal["parent"], ids, EvalConfig(repeats=2, concurrency=2, skill_chars=100_000))
-    execute_evaluation(ws, run_id, ScriptedClient(answer))
+    runs.execute(ws, run_id, ScriptedClient(answer))
     return run_id
 
 

@@ -203,7 +203,7 @@ def test_record_paths_descend_objects_and_lists():
 def test_split_the_demo_by_task_and_move_one_task_back():
     from trace2skill.analysis.fleet import select_trajectories
     from trace2skill.demo import load_demo
-    from trace2skill.evaluate.splits import heldout_ids
+    from trace2skill.splits import heldout_ids
 
     ws = Workspace()
     load_demo(ws)

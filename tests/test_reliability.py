@@ -13,10 +13,12 @@ import time
 
 from click.testing import CliRunner
 from conftest import REPO, TAU_BENCH
-from fakes import http_analyst_responder
-from test_cli_skills import responder as pipeline_responder
+from tests.fakes import http_analyst_responder
+from tests.helpers import WIKI
+from tests.helpers import responder as pipeline_responder
 
-from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, execute_run
+from trace2skill import runs
+from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run
 from trace2skill.cli import main
 from trace2skill.errors import StaleEditError
 from trace2skill.ingest import import_paths
@@ -80,7 +82,7 @@ def test_secrets_are_redacted_before_any_call_and_injection_is_fenced(ws, tmp_pa
     with FakeLLMServer(http_analyst_responder) as srv:
         client = LLMClient(ws, LLMConfig(base_url=srv.base_url, model="fake"))
         run_id = create_extraction_run(ws, report.files[0].trajectory_ids, ExtractionConfig())
-        assert execute_run(ws, run_id, client)["done"] == 1
+        assert runs.execute(ws, run_id, client).progress.done == 1
         sent = json.dumps(srv.requests)
     assert SECRET not in sent and "[REDACTED" in sent
     user = srv.requests[0]["messages"][1]["content"]
@@ -124,7 +126,7 @@ def test_consolidation_killed_mid_tree_resumes_without_repeating_finished_calls(
     db = str(tmp_path / "kill.db")
     runner = CliRunner()
     runner.invoke(main, ["import", str(TAU_BENCH), "--db", db], catch_exceptions=False)
-    runner.invoke(main, ["skills", "import", str(REPO / "data/tau-bench/tau_bench/envs/airline/wiki.md"), "--name",
+    runner.invoke(main, ["skills", "import", str(WIKI), "--name",
                          "airline-policy", "--description", "Airline policy.", "--db", db], catch_exceptions=False)
     with FakeLLMServer(pipeline_responder, latency_s=0.3) as srv:
         llm = ["--base-url", srv.base_url, "--model", "fake"]
@@ -142,14 +144,14 @@ def test_consolidation_killed_mid_tree_resumes_without_repeating_finished_calls(
         ws = Workspace(db)
         [run] = run_store.list_runs(ws.db, kind="consolidation")
         done_nodes = {(n, l) for n, l in ws.db.execute(
-            "SELECT level, idx FROM merge_nodes WHERE run_id = ? AND status = 'done'", [run["id"]])}
-        assert done_nodes and run["status"] != "done"
+            "SELECT level, idx FROM merge_nodes WHERE run_id = ? AND status = 'done'", [run.id])}
+        assert done_nodes and run.status != "done"
         before = {h for (h,) in ws.db.execute("SELECT request_hash FROM llm_calls WHERE error IS NULL")}
-        result = runner.invoke(main, ["resume", run["id"], *llm, "--json", "--db", db], catch_exceptions=False)
+        result = runner.invoke(main, ["resume", run.id, *llm, "--json", "--db", db], catch_exceptions=False)
         assert result.exit_code == 0, result.output
         out = json.loads(result.output)
-    assert out["levels"] == 4  # 16 leaves, B=2
+    assert out["counters"]["levels"] == 4  # 16 leaves, B=2
     per_hash = ws.db.execute("SELECT request_hash, count(*) FROM llm_calls WHERE error IS NULL GROUP BY 1").fetchall()
     assert all(n == 1 for _, n in per_hash)  # no finished call was sent twice
     assert before <= {h for h, _ in per_hash}
-    assert run_store.get_run(ws.db, run["id"])["status"] == "done"
+    assert run_store.get_run(ws.db, run.id).status == "done"

@@ -98,3 +98,25 @@ class HeldOutError(Trace2SkillError):
 
 class EvaluatorError(Trace2SkillError):
     """An evaluator could not score a batch: the command failed, timed out or wrote bad results."""
+
+
+class RunCancelled(Trace2SkillError):
+    """The run this work belongs to was cancelled: stop without starting anything new."""
+
+
+class RunStateError(Trace2SkillError):
+    """A run cannot do what was asked in its current state (resume a running run, re-run an unfinished tree)."""
+
+
+class InvalidValueError(Trace2SkillError, ValueError):
+    """A value the user gave is not allowed (an unknown choice, a number out of range, ...).
+
+    Also a ValueError, so callers that caught ValueError before keep working."""
+
+
+class SettingsError(InvalidValueError):
+    """A workspace setting is unknown, is a secret (kept in the environment only), or has a bad value."""
+
+
+class ReviewError(InvalidValueError):
+    """A lesson review action is invalid: an unknown status, or a field that cannot be edited."""

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 Role = Literal["system", "user", "assistant", "tool", "environment"]
 OutcomeLabel = Literal["success", "failure", "unknown"]
@@ -142,31 +142,103 @@ class Signal(_Model):
 
 # --------------------------------------------------------------------------- runs and LLM calls
 
-RunKind = Literal["extraction", "proposal", "consolidation", "evaluation"]
 RunStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+ItemStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+ITEM_STATUSES: tuple[ItemStatus, ...] = ("queued", "running", "done", "failed", "cancelled")
+ACTIVE_STATUSES = ("queued", "running")
+
+
+class RunProgress(BaseModel):
+    """Item counts of a run by status, and the tokens its items used."""
+
+    model_config = ConfigDict(extra="ignore")  # `total` is computed: a dump reads back
+
+    queued: int = 0
+    running: int = 0
+    done: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def total(self) -> int:
+        return self.queued + self.running + self.done + self.failed + self.cancelled
+
+    @property
+    def settled(self) -> int:
+        """Items that will not move again without a resume (done, failed or cancelled)."""
+        return self.done + self.failed + self.cancelled
+
+    @property
+    def fraction_done(self) -> float:
+        """Share of items done: what a progress bar shows (a cancelled run is never at 100 %)."""
+        return self.done / self.total if self.total else 0.0
 
 
 class Run(_Model):
+    """A stored run of the run engine (see trace2skill.runs)."""
+
     id: str
-    kind: RunKind
+    kind: str
     config: dict[str, Any] = Field(default_factory=dict)
     status: RunStatus = "queued"
     counters: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    created: str = ""
+    started: str | None = None  # first execution
+    resumed: str | None = None  # latest execution (throughput and ETA count from here)
+    finished: str | None = None
+    heartbeat: str | None = None  # refreshed while an engine executes it
+    owner: str | None = None  # host:pid of the process that executes (or last executed) it
+    progress: RunProgress = Field(default_factory=RunProgress)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+class RunItem(_Model):
+    """One unit of a run's work (a trajectory, an evaluation task, ...) and its state."""
+
+    run_id: str
+    item_id: str
+    status: ItemStatus = "queued"
+    error: str | None = None  # the last error: a retry's while it retries, the failure's once failed
+    attempts: int = 0  # LLM requests sent for this item (retries included)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
     started: str | None = None
     finished: str | None = None
+    retry_at: str | None = None  # when a retrying item sends its next request
 
 
 class LLMCall(_Model):
+    """One entry of the call log: a request sent (with its answer or error), or a request a run
+    answered from the cache (`cached`: then `id` is the call whose answer was reused)."""
+
     id: str
     run_id: str | None = None
-    request_hash: str
-    model: str
-    request: dict[str, Any]
+    item_id: str | None = None
+    model: str = ""
+    request: dict[str, Any] = Field(default_factory=dict)
     response: dict[str, Any] | None = None
-    usage: dict[str, Any] | None = None
+    usage: dict[str, Any] = Field(default_factory=dict)
     latency_s: float | None = None
     error: str | None = None
-    created: str = Field(default_factory=utcnow)
+    created: str = ""
+    cached: bool = False
+
+    @property
+    def prompt(self) -> str:
+        """The last user message of the request (what the caller asked)."""
+        users = [m.get("content") or "" for m in self.request.get("messages") or [] if m.get("role") == "user"]
+        return str(users[-1]) if users else ""
+
+    @property
+    def answer(self) -> str:
+        return str((self.response or {}).get("content") or "")
 
 
 # --------------------------------------------------------------------------- lessons
@@ -180,6 +252,10 @@ class Evidence(_Model):
     quote: str
     grounded: bool | None = None  # None until checked
     match: Literal["exact", "fuzzy", "none"] | None = None
+    # Where the quote matched: offsets into `grounding.step_text` of step `step_idx` (None when
+    # not grounded, or checked before offsets were recorded).
+    start: int | None = None
+    end: int | None = None
 
 
 class Lesson(_Model):
@@ -237,13 +313,19 @@ class DroppedEdit(_Model):
     reason: str
 
 
+NodeStatus = Literal["queued", "running", "done", "fallback", "failed", "cancelled"]
+
+
 class MergeNode(_Model):
+    """A merge of the tree. "fallback": the merge answer stayed invalid, so the inputs were passed
+    up unchanged (the reason is in `rationale` and the node's error)."""
+
     run_id: str
     level: int
     idx: int
     inputs: list[str] = Field(default_factory=list)  # patch ids
     output: str | None = None  # patch id
-    status: RunStatus = "queued"
+    status: NodeStatus = "queued"
     rationale: str = ""
     dropped: list[DroppedEdit] = Field(default_factory=list)
     conflicts: list[str] = Field(default_factory=list)

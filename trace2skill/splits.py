@@ -10,18 +10,17 @@ Unmarked trajectories count as evolve. A trajectory is also treated as held out 
 
 from __future__ import annotations
 
-import json
 import random
 from collections import defaultdict
 from typing import Iterable
 
 from sqlite_utils import Database
 
-from trace2skill.errors import HeldOutError
+from trace2skill.errors import HeldOutError, InvalidValueError
 from trace2skill.models import content_hash, normalise_text
 from trace2skill.store import evaluation as store
 from trace2skill.store.evaluation import Split
-from trace2skill.store.trajectories import TrajectoryFilter
+from trace2skill.store.trajectories import TrajectoryFilter, task_rows
 
 
 def task_key(source_format: str, task_id: str | None, task: str) -> str:
@@ -32,10 +31,8 @@ def task_key(source_format: str, task_id: str | None, task: str) -> str:
 
 
 def _task_groups(db: Database, flt: TrajectoryFilter | None = None) -> dict[str, list[str]]:
-    where, params = (flt or TrajectoryFilter()).where()
     groups: dict[str, list[str]] = defaultdict(list)
-    for tid, fmt, task_id, task in db.execute(
-            f"SELECT t.id, t.source_format, t.task_id, t.task FROM trajectories t{where} ORDER BY t.rowid", params):
+    for tid, fmt, task_id, task in task_rows(db, flt):
         groups[task_key(fmt, task_id, task)].append(tid)
     return groups
 
@@ -55,7 +52,7 @@ def random_split(db: Database, heldout_fraction: float, *, seed: int = 0,
     """Hold out about `heldout_fraction` of the tasks (all their runs) of the matching
     trajectories, at random with `seed`; mark the rest evolve. Returns counts of trajectories."""
     if not 0.0 < heldout_fraction < 1.0:
-        raise ValueError("the held-out fraction must be between 0 and 1")
+        raise InvalidValueError(f"the held-out fraction must be between 0 and 1 (exclusive), not {heldout_fraction}")
     groups = _task_groups(db, flt)
     keys = sorted(groups)
     random.Random(seed).shuffle(keys)
@@ -77,9 +74,7 @@ def heldout_ids(db: Database, trajectory_ids: Iterable[str] | None = None) -> se
         found &= set(ids)
     hashes = store.eval_text_hashes(db)
     if hashes:
-        where, params = ("", []) if ids is None else (
-            " WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(ids)])
-        for tid, task in db.execute(f"SELECT id, task FROM trajectories{where}", params):
+        for tid, _fmt, _task_id, task in task_rows(db, ids=ids):
             if task and content_hash(normalise_text(task)) in hashes:
                 found.add(tid)
     return found

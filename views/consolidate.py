@@ -5,20 +5,21 @@ so a reload shows the same), open any merge node, re-run a subtree, then review 
 import pandas as pd
 import streamlit as st
 
-from trace2skill import jobs
-from trace2skill.consolidate.rerun import rerun_subtree
-from trace2skill.consolidate.run import ConsolidationConfig, execute_consolidation, start_consolidation
+from trace2skill import runs
+from trace2skill.consolidate.rerun import create_rerun
+from trace2skill.consolidate.run import ConsolidationConfig, create_consolidation_run
 from trace2skill.errors import Trace2SkillError
+from trace2skill.runs.state import RunState
 from trace2skill.settings import get_settings, llm_config
 from trace2skill.store import runs as run_store
 from trace2skill.store.skills import list_skills, list_versions
 from trace2skill.ui.merge_tree_view import node_detail, tree_dot, tree_view
-from trace2skill.ui.state import llm_client, workspace
+from trace2skill.ui.run_progress import render_run_panel, run_controls, state_of
+from trace2skill.ui.state import llm_client, run_client, workspace
 from trace2skill.ui.skill_queries import approved_counts, consolidation_runs, run_proposals, version_labels
 
-POLL_S = 1.0
-LEGEND = {"queued": "gray", "running": "blue", "done": "green", "failed": "red", "fallback": "orange"}  # as in the graph
-ACTIVE = ("queued", "running")
+LEGEND = {"queued": "gray", "running": "blue", "done": "green", "failed": "red", "fallback": "orange",
+          "cancelled": "gray"}  # as in the graph
 EDIT_COLUMNS = ["edit", "op", "file", "section", "content", "support", "lessons", "derived from", "rationale"]
 ws = workspace()
 llm = llm_config(ws.db)
@@ -28,8 +29,8 @@ if "con_flash" in st.session_state:
     st.success(st.session_state.pop("con_flash"), icon=":material/check_circle:")
 
 # ------------------------------------------------------------------ plan a run
-runs = consolidation_runs(ws.db)
-with st.expander("New consolidation run", icon=":material/add_circle:", expanded=not runs):
+con_runs = consolidation_runs(ws.db)
+with st.expander("New consolidation run", icon=":material/add_circle:", expanded=not con_runs):
     st.caption("Each trajectory's approved lessons become one patch of structured edits (in parallel); the patches "
                "are merged in a tree, B at a time, down to one patch, which code applies to the frozen base skill.")
     skills = [s["name"] for s in list_skills(ws.db)]
@@ -76,92 +77,93 @@ with st.expander("New consolidation run", icon=":material/add_circle:", expanded
         config = ConsolidationConfig(base_version=base_version, new_skill=(new_name or "").strip() or None,
                                      description=description.strip(), batch_size=int(batch_size),
                                      min_support=int(min_support), move_low_support=bool(move_low and min_support),
-                                     concurrency=int(concurrency), embeddings=embeddings, base_url=llm.base_url)
+                                     concurrency=int(concurrency), embeddings=embeddings, base_url=llm.base_url,
+                                     model=llm.model)
         try:
-            run_id = start_consolidation(ws, config)
+            run_id = create_consolidation_run(ws, config)
+            runs.start_background(ws, run_id, llm_client())
         except Trace2SkillError as exc:
             st.error("The consolidation could not start", icon=":material/error:")
             st.code(str(exc), language=None, wrap_lines=True)
         else:
-            client = llm_client()
-            jobs.start(run_id, lambda: execute_consolidation(ws, run_id, client))
             st.session_state["con_run"] = run_id
             st.session_state["con_flash"] = f"Consolidation run {run_id} started."
             st.rerun()
 
 # ------------------------------------------------------------------ follow a run
 st.subheader("Runs")
-if not runs:
+if not con_runs:
     st.caption("No consolidation runs yet.")
     st.stop()
 run_labels = {r["id"]: f"{r['id']} · {('new skill ' + r['new_skill']) if r['new_skill'] else 'deepen'} · "
-                       f"{r['lessons']} lessons · created {r['created']}" for r in runs}
+                       f"{r['lessons']} lessons · {r['status']} · created {r['created']}" for r in con_runs}
 if st.session_state.get("con_run") not in run_labels:
-    st.session_state["con_run"] = runs[0]["id"]
+    st.session_state["con_run"] = con_runs[0]["id"]
 run_id = st.selectbox("Run", list(run_labels), format_func=run_labels.get, key="con_run")
 
 
-def is_active(rid: str) -> bool:
-    return jobs.is_running(rid) or run_store.run_status(ws.db, rid) in ACTIVE
-
-
-def live_panel(rid: str, was_active: bool, selected: tuple[int, int] | None) -> None:
-    run = run_store.get_run(ws.db, rid)
-    p = run["progress"]
-    view = tree_view(ws.db, rid)
+def tree_panel(state: RunState, selected: tuple[int, int] | None) -> None:
+    """The merge tree, live: inside the run panel's fragment, so it refreshes with it."""
+    view = tree_view(ws.db, state.run.id)
     counts = view.counts()
-    finished = p["done"] + p["failed"]
-    merges_done = counts["done"] + counts["fallback"]
-    st.progress(finished / max(1, p["total"]),
-                text=f"Run {rid}: {run['status']} — {finished} of {p['total']} proposer patches, "
-                     f"{merges_done} of {len(view.nodes)} merges done")
-    m = st.columns(5)
-    m[0].metric("Patches done", p["done"])
-    m[1].metric("Patches failed", p["failed"])
-    m[2].metric("Merges running", counts["running"])
-    m[3].metric("Merges done", merges_done)
-    m[4].metric("Fallbacks", counts["fallback"], help="Merges whose answer stayed invalid: inputs passed up.")
-    st.graphviz_chart(tree_dot(view, selected), width="stretch")
+    merged = counts["done"] + counts["fallback"]
+    if view.nodes:
+        st.progress(merged / len(view.nodes), text=f"Merge tree: {merged} of {len(view.nodes)} merges done")
+    m = st.columns(4)
+    m[0].metric("Merges running", counts["running"])
+    m[1].metric("Merges done", merged)
+    m[2].metric("Fallbacks", counts["fallback"], help="Merges whose answer stayed invalid: inputs passed up.")
+    m[3].metric("Merges cancelled", counts["cancelled"])
+    if view.nodes or view.leaves:
+        st.graphviz_chart(tree_dot(view, selected), width="stretch")
     legend = st.container(horizontal=True, vertical_alignment="center")
     for status, color in LEGEND.items():
         legend.badge(status, color=color)
     legend.caption("Leaves: one proposer patch per trajectory; inner nodes: merges (level · index, edits in → out); "
                    "the top node is the root.")
-    if run.get("error"):
-        st.error("The run recorded an error", icon=":material/error:")
-        st.code(run["error"], language=None, wrap_lines=True)
-    if run["status"] == "running" and not jobs.is_running(rid):
-        st.info("The database marks this run as running but no worker of this app is on it (the app restarted "
-                "mid-run). Resume finishes it without redoing finished work.", icon=":material/info:")
-    if run["status"] == "done" and run["counters"]:
-        c = run["counters"]
+    c = state.run.counters
+    if state.run.status == "done" and c:
         r = st.columns(5)
         r[0].metric("Levels", c.get("levels", 0))
         r[1].metric("Merge calls", c.get("merge_calls", 0))
         r[2].metric("Edits applied", c.get("applied", 0))
         r[3].metric("Rejected", len(c.get("rejected", [])))
         r[4].metric("Conflicts", len(c.get("conflicts", [])))
-    active = jobs.is_running(rid) or run["status"] in ACTIVE
-    if was_active and not active:
-        st.rerun(scope="app")  # stop polling; show the final state and the review link
 
 
-active = is_active(run_id)
 nodes_now = tree_view(ws.db, run_id).nodes
 node_keys = [(n.level, n.idx) for n in sorted(nodes_now, key=lambda n: (-n.level, n.idx))]
 selected = st.session_state.get("con_node") if st.session_state.get("con_node") in node_keys else None
-st.fragment(run_every=POLL_S if active else None)(live_panel)(run_id, active, selected)
+run_controls(ws, run_id, lambda: run_client(run_id), key="con")
+render_run_panel(ws, run_id, key="con", extra=lambda state: tree_panel(state, selected), show_items=False)
+state = state_of(ws, run_id)
+active, status, run_now = state.alive, state.run.status, state.run
 
-run_now = run_store.get_run(ws.db, run_id)
-status = run_now["status"]
+
+def rerun_status(was_alive: bool) -> None:
+    """The latest re-run of this run's merge tree, live while it goes."""
+    latest = next(iter(run_store.list_runs(ws.db, "rerun", limit=1, parent=run_id)), None)
+    if latest is None:
+        return
+    rr = state_of(ws, latest.id)
+    where = f"node L{latest.config['level']} · #{latest.config['idx']}"
+    if rr.run.is_active:
+        st.info(f"Re-run {latest.id} of {where}: {rr.headline}, step {latest.counters.get('step', 0)} of "
+                f"{latest.counters.get('steps', '?')}.", icon=":material/refresh:")
+        run_controls(ws, latest.id, lambda: run_client(latest.id), key="con_rr")
+    elif latest.status in ("failed", "cancelled"):
+        st.warning(f"The latest re-run ({latest.id}, {where}) ended {latest.status}"
+                   + (f": {latest.error}" if latest.error else "") + ". The proposals below are unchanged.",
+                   icon=":material/warning:")
+        run_controls(ws, latest.id, lambda: run_client(latest.id), key="con_rr")
+    if was_alive and not rr.alive:
+        st.rerun(scope="app")
+
+
+latest_rerun = next(iter(run_store.list_runs(ws.db, "rerun", limit=1, parent=run_id)), None)
+rerun_alive = latest_rerun is not None and state_of(ws, latest_rerun.id).alive
+st.fragment(run_every=1.0 if rerun_alive else None)(rerun_status)(rerun_alive)
 buttons = st.container(horizontal=True)
-resumable = not active and status in ("failed", "cancelled", "running", "queued")
-if buttons.button("Resume", key="con_resume", disabled=not resumable, icon=":material/replay:",
-                  help="Re-queue failed and interrupted proposals and finish the tree; finished work is kept."):
-    run_store.requeue(ws.db, run_id)
-    client = llm_client()
-    jobs.start(run_id, lambda: execute_consolidation(ws, run_id, client))
-    st.rerun()
 proposals_of_run = run_proposals(ws.db, run_id)
 if proposals_of_run and not active:
     if buttons.button("Review the proposal", type="primary", key="con_review", icon=":material/difference:"):
@@ -170,7 +172,7 @@ if proposals_of_run and not active:
     st.caption(f"Proposal version {proposals_of_run[0]['id']}"
                + (f" ({len(proposals_of_run)} proposals from this run, newest first)" if len(proposals_of_run) > 1
                   else ""))
-rejected = (run_now["counters"] or {}).get("rejected") or []
+rejected = run_now.counters.get("rejected") or []
 if status == "done" and not proposals_of_run:
     st.warning(f"No proposal: none of the final edits could be applied to the skill ({len(rejected)} rejected). "
                "The reasons are below; edit the lessons or re-run a merge node.", icon=":material/warning:")
@@ -223,9 +225,14 @@ with tabs[3]:
 
 st.caption("Re-run merges this node again (a fresh answer, not the cached one), then every node above it, and saves "
            "a new proposal version; the earlier proposal stays as it was.")
-if st.button("Re-run this subtree", key="con_rerun", icon=":material/refresh:", disabled=active or status != "done"):
-    client = llm_client()
+if st.button("Re-run this subtree", key="con_rerun", icon=":material/refresh:",
+             disabled=active or status != "done" or rerun_alive):
     level, idx = picked
-    jobs.start(run_id, lambda: rerun_subtree(ws, run_id, level, idx, client))
-    st.session_state["con_flash"] = f"Re-running node L{level} · #{idx} of run {run_id} and its ancestors."
-    st.rerun()
+    try:
+        rerun_id = create_rerun(ws, run_id, level, idx, base_url=llm.base_url, model=llm.model)
+        runs.start_background(ws, rerun_id, llm_client())
+    except Trace2SkillError as exc:
+        st.error(str(exc), icon=":material/error:")
+    else:
+        st.session_state["con_flash"] = f"Re-running node L{level} · #{idx} of run {run_id} and its ancestors."
+        st.rerun()

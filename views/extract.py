@@ -3,22 +3,16 @@ and follow any run's progress live (state read from the database, so it survives
 
 import streamlit as st
 
-from trace2skill import jobs
-from trace2skill.analysis.fleet import (
-    ExtractionConfig,
-    cancel_run,
-    create_extraction_run,
-    select_trajectories,
-    start_in_background,
-)
+from trace2skill import runs
+from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, select_trajectories
 from trace2skill.errors import Trace2SkillError
 from trace2skill.settings import get_settings, llm_config
-from trace2skill.store import runs as run_store
+from trace2skill.store.lessons import LessonFilter, count_lessons
 from trace2skill.store.skills import latest_version, list_skills
 from trace2skill.store.trajectories import TrajectoryFilter
 from trace2skill.ui.workspace_queries import distinct_values, recent_runs
-from trace2skill.ui.run_progress import is_active, render_run_panel
-from trace2skill.ui.state import llm_client, workspace
+from trace2skill.ui.run_progress import render_run_panel, run_controls
+from trace2skill.ui.state import llm_client, run_client, workspace
 from trace2skill.ui.estimate import estimate_plan
 
 ANALYSTS = {"both": ["error", "success"], "error": ["error"], "success": ["success"]}
@@ -30,8 +24,8 @@ if "ext_flash" in st.session_state:
     st.success(st.session_state.pop("ext_flash"), icon=":material/check_circle:")
 
 # ------------------------------------------------------------------ plan a run
-runs = recent_runs(ws.db, "extraction", limit=30)
-with st.expander("New extraction run", icon=":material/add_circle:", expanded=not runs):
+recent = recent_runs(ws.db, "extraction", limit=30)
+with st.expander("New extraction run", icon=":material/add_circle:", expanded=not recent):
     st.caption("One independent analyst per trajectory, all against the same frozen starting skill: the error "
                "analyst reads failures, the success analyst successes.")
     c1, c2, c3 = st.columns([1, 1, 2])
@@ -80,7 +74,7 @@ with st.expander("New extraction run", icon=":material/add_circle:", expanded=no
                  icon=":material/play_arrow:"):
         try:
             run_id = create_extraction_run(ws, ids, config)
-            start_in_background(ws, run_id, llm_client())
+            runs.start_background(ws, run_id, llm_client())
         except Trace2SkillError as exc:
             st.error(str(exc), icon=":material/error:")
         else:
@@ -90,25 +84,15 @@ with st.expander("New extraction run", icon=":material/add_circle:", expanded=no
 
 # ------------------------------------------------------------------ follow a run
 st.subheader("Runs")
-if not runs:
+if not recent:
     st.caption("No extraction runs yet.")
     st.stop()
-labels = {r["id"]: f"{r['id']} · created {r['created']}" for r in runs}
+labels = {r["id"]: f"{r['id']} · {r['status']} · created {r['created']}" for r in recent}
 if st.session_state.get("ext_run") not in labels:
-    st.session_state["ext_run"] = runs[0]["id"]
+    st.session_state["ext_run"] = recent[0]["id"]
 run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="ext_run")
 
-active = is_active(ws, run_id)
-status = run_store.run_status(ws.db, run_id)
-progress = run_store.run_progress(ws.db, run_id)
-buttons = st.container(horizontal=True)
-if buttons.button("Cancel", key="ext_cancel", disabled=not active or status == "cancelled", icon=":material/stop_circle:"):
-    cancel_run(ws, run_id)
-    st.rerun()
-resumable = not jobs.is_running(run_id) and (status != "done" or progress["failed"] > 0 or progress["queued"] > 0)
-if buttons.button("Resume", key="ext_resume", disabled=not resumable, icon=":material/replay:",
-             help="Re-queue failed, cancelled and interrupted items; finished work is kept."):
-    start_in_background(ws, run_id, llm_client(), resume=True)
-    st.rerun()
-render_run_panel(ws, run_id)
+run_controls(ws, run_id, lambda: run_client(run_id), key="ext")
+render_run_panel(ws, run_id, key="ext", extra=lambda state: st.caption(
+    f"{count_lessons(ws.db, LessonFilter(run_id=run_id))} lessons so far"))
 st.page_link("views/lessons.py", label="Review the lessons", icon=":material/checklist:")

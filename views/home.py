@@ -5,10 +5,12 @@ import os
 import pandas as pd
 import streamlit as st
 
+from trace2skill import runs
 from trace2skill.demo import load_demo
+from trace2skill.errors import Trace2SkillError
 from trace2skill.llm import check_connection
 from trace2skill.llm.config import ENV_API_KEY
-from trace2skill.settings import get_settings, llm_config, set_setting
+from trace2skill.settings import effective_settings, get_settings, llm_config, set_setting
 from trace2skill.store.runs import list_runs
 from trace2skill.store.stats import workspace_stats
 from trace2skill.ui.state import workspace
@@ -47,16 +49,17 @@ if "home_demo_report" in st.session_state:
 
 # ------------------------------------------------------------------ recent runs
 st.subheader("Recent runs")
-runs = list_runs(ws.db, limit=5)
-if runs:
+recent = list_runs(ws.db, limit=5)
+if recent:
+    states = [runs.describe(ws, r.id, running_here=runs.running_here(r.id)) for r in recent]
     table = pd.DataFrame([{
-        "run": r["id"], "kind": r["kind"], "status": r["status"],
-        "progress": (r["progress"]["done"] + r["progress"]["failed"]) / max(1, r["progress"]["total"]),
-        "done": r["progress"]["done"], "failed": r["progress"]["failed"], "items": r["progress"]["total"],
-        "created": r["created"],
-    } for r in runs])
+        "run": s.run.id, "kind": s.run.kind, "status": s.headline, "progress": s.run.progress.fraction_done,
+        "done": s.run.progress.done, "failed": s.run.progress.failed, "cancelled": s.run.progress.cancelled,
+        "items": s.run.progress.total, "created": s.run.created,
+    } for s in states])
     st.dataframe(table, hide_index=True, width="stretch", key="home_runs", column_config={
-        "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent")})
+        "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent",
+                                                    help="Share of the run's items done")})
 else:
     st.caption("No runs yet: start one on the Extract page.")
 
@@ -93,12 +96,16 @@ with st.container(border=True):
                    "usually need none.")
     buttons = st.container(horizontal=True)
     if buttons.button("Save settings", key="home_save", type="primary", icon=":material/save:"):
-        set_setting(ws.db, "base_url", st.session_state["home_base_url"].strip() or None)
-        set_setting(ws.db, "model", st.session_state["home_model"].strip() or None)
-        set_setting(ws.db, "concurrency", str(int(st.session_state["home_concurrency"])))
-        st.session_state["home_saved"] = True
-        st.session_state.pop("home_conn", None)
-        st.rerun()
+        try:
+            set_setting(ws.db, "base_url", st.session_state["home_base_url"].strip() or None)
+            set_setting(ws.db, "model", st.session_state["home_model"].strip() or None)
+            set_setting(ws.db, "concurrency", str(int(st.session_state["home_concurrency"])))
+        except Trace2SkillError as exc:
+            st.error(f"Not saved: {exc}", icon=":material/error:")
+        else:
+            st.session_state["home_saved"] = True
+            st.session_state.pop("home_conn", None)
+            st.rerun()
     if buttons.button("Test connection", key="home_test", icon=":material/network_check:"):
         with st.spinner("Contacting the endpoint…"):
             st.session_state["home_conn"] = check_connection(llm_config(ws.db))
@@ -106,6 +113,10 @@ with st.container(border=True):
         st.success("Settings saved.", icon=":material/check_circle:")
     config = llm_config(ws.db)
     st.text(f"In use: {config.describe()}")
+    overridden = [k for k, e in effective_settings(ws.db).items() if e.source == "environment"]
+    if overridden:
+        st.caption(f":material/info: Set in the environment, which wins over the values saved here: "
+                   f"{', '.join(overridden)}.")
     if "home_conn" in st.session_state:
         ok, message = st.session_state["home_conn"]
         if ok:

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from tests.e2e.conftest import full_screenshot, open_app, screenshot, wait_idle
-from tests.test_rerun import http_responder, seed_lessons
+from tests.helpers import http_responder, seed_lessons
 from trace2skill.llm.fake_server import FakeLLMServer
 from trace2skill.settings import set_setting
 from trace2skill.store import Workspace
@@ -36,12 +36,13 @@ def test_start_a_run_and_watch_the_tree_fill_in(app_env, page, request):
         # Live: first a run in progress, then (without reloading) the finished tree.
         page.get_by_text(re.compile(r"Run con-\S+: (queued|running) —")).first.wait_for(timeout=30000)
         live = page.get_by_text(re.compile(r"Run con-\S+: \w+ —")).first.inner_text()
-        page.get_by_text(re.compile(r"running — 6 of 6 proposer patches, [1-5] of \d merges done")).first.wait_for(
+        page.get_by_text(re.compile(r"Merge tree: [1-5] of \d merges done")).first.wait_for(
             timeout=30000)  # the tree half built: some merges done, the rest queued or running
         partial = page.get_by_test_id("stGraphVizChart").locator("svg g.node").count()
         screenshot(page, "consolidate-live")
-        page.get_by_text(re.compile(r"Run con-\S+: done — 6 of 6 proposer patches, 6 of 6 merges done")).first.wait_for(
+        page.get_by_text(re.compile(r"Run con-\S+: done — 6 of 6 patch proposals done")).first.wait_for(
             timeout=45000)
+        page.get_by_text("Merge tree: 6 of 6 merges done").first.wait_for(timeout=30000)
         page.get_by_role("button", name="Review the proposal").wait_for(timeout=30000)
         wait_idle(page)
     run_id = consolidation_runs(ws.db)[0]["id"]

@@ -43,14 +43,14 @@ def test_start_a_run_watch_it_finish_and_reload(app_env, page, request, endpoint
 
     progress = page.get_by_test_id("stProgress")
     progress.filter(has_text="running").first.wait_for(timeout=20000)  # seen while it works…
-    progress.filter(has_text="done — 4 of 4 trajectories finished").first.wait_for(timeout=40000)  # …and at the end
+    progress.filter(has_text="done — 4 of 4 trajectories done").first.wait_for(timeout=40000)  # …and at the end
     wait_idle(page)
     assert progress.count() == 1
     assert len(endpoint.requests) == 4
     assert count_lessons(Workspace(db).db) == 8
 
     page.reload()
-    page.get_by_test_id("stProgress").filter(has_text="done — 4 of 4 trajectories finished").first.wait_for(
+    page.get_by_test_id("stProgress").filter(has_text="done — 4 of 4 trajectories done").first.wait_for(
         timeout=30000)
     done = page.get_by_test_id("stMetric").filter(has_text="Done")
     assert "4" in done.inner_text()

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import full_screenshot, open_app, wait_idle
-from tests.test_merge_tree import merging_operator
+from tests.helpers import merging_operator
 from trace2skill.diff import apply_hunks, diff_hunks
 from trace2skill.llm.fake_server import FakeLLMServer
 from trace2skill.provenance import blame
@@ -103,7 +103,7 @@ def test_whole_flow_from_demo_to_provenance(app, page, app_env, tmp_path):
     _set_number(page, "Concurrency", 2)
     assert page.get_by_text("the embedded SmolLM2-135M model will run").is_visible()
     page.get_by_role("button", name="Start extraction").click()
-    page.get_by_text(re.compile(rf"Run ext-\S+: done — {FAILURES} of {FAILURES} trajectories finished")).first.wait_for(
+    page.get_by_text(re.compile(rf"Run ext-\S+: done — {FAILURES} of {FAILURES} trajectories done")).first.wait_for(
         timeout=RUN_TIMEOUT_MS)
     wait_idle(page)
     full_screenshot(page, "flow-2-extract")
@@ -123,9 +123,9 @@ def test_whole_flow_from_demo_to_provenance(app, page, app_env, tmp_path):
     local_run = run_store.get_run(ws.db, _consolidate(page, lessons))
     outcome = page.get_by_role("button", name="Review the proposal").or_(page.get_by_text("No proposal: none of"))
     assert outcome.first.is_visible()
-    assert local_run["status"] == "done" and local_run["config"]["base_url"] is None
+    assert local_run.status == "done" and local_run.config["base_url"] is None
     local_proposals = [v for v in list_versions(ws.db, "airline-policy") if v["source"] == "proposal"]
-    assert len(local_proposals) == (1 if local_run["counters"]["applied"] else 0)
+    assert len(local_proposals) == (1 if local_run.counters["applied"] else 0)
 
     # Home: point the app at an OpenAI-compatible endpoint (a scripted loopback server).
     with FakeLLMServer(scripted_endpoint, model="scripted").start() as server:

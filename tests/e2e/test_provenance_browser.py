@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from tests.e2e.conftest import full_screenshot, open_app, wait_idle
-from tests.test_rerun import BOOK_LINE, CANCEL_LINE, seed_consolidation
+from tests.helpers import BOOK_LINE, CANCEL_LINE, seed_consolidation
 from trace2skill.provenance import blame
 from trace2skill.store import Workspace
 from trace2skill.store.skills import get_version

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.e2e.conftest import full_screenshot, open_app, wait_idle
-from tests.test_rerun import BOOK_LINE, CANCEL_LINE, seed_consolidation
+from tests.helpers import BOOK_LINE, CANCEL_LINE, seed_consolidation
 from trace2skill.store import Workspace
 from trace2skill.store.skills import latest_version
 

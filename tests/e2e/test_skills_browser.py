@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.e2e.conftest import full_screenshot, open_app, wait_idle
-from tests.test_page_skills import mcp_zip
+from tests.helpers import mcp_zip
 from trace2skill.store import Workspace
 from trace2skill.store.skills import latest_version
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from trace2skill.analysis.grounding import ground
 from trace2skill.analysis.render import head_tail, render_trajectory
 from trace2skill.analysis.schemas import ErrorAnalysis, SuccessAnalysis
+from trace2skill.llm.protocol import StructuredClient
 from trace2skill.models import Evidence, Lesson, content_hash
 from trace2skill.prompts import load_prompt
 from trace2skill.redaction import redact
@@ -48,14 +49,6 @@ class PromptBudget:
     @property
     def task(self) -> int:
         return min(3000, int(self.total * 0.1))
-
-
-class StructuredClient(Protocol):
-    """What the analysts need from an LLM client (trace2skill.llm.LLMClient, or a scripted fake)."""
-
-    def structured(self, messages: list[dict[str, str]], output: type[BaseModel], *, schema_name: str,
-                   run_id: str | None = None, max_tokens: int | None = None,
-                   schema: dict[str, Any] | None = None) -> Any: ...
 
 
 @dataclass(frozen=True)

@@ -1,34 +1,33 @@
-"""The analyst fleet: an extraction run over chosen trajectories, many analysts at once.
+"""The analyst fleet: the extraction run kind, one analyst per chosen trajectory, many at once.
 
-A run's state lives in the database (`runs`, `run_items`), so progress survives a page reload and
-a run survives a crash: `execute_run` works only on queued items, and `resume_run` re-queues what
-was running when the process died (and, by default, what failed). Each analyst call goes through
-the LLM client's cache, so a call that finished before a crash is never sent again. A worker
-stores a trajectory's lessons and marks its item done in one transaction.
+The run engine (`trace2skill.runs`) owns the run's state, cancel and resume; this module says what
+one item is (a trajectory), how to plan a run (`select_trajectories`, `estimate`,
+`create_extraction_run`) and how to work an item (`_analyse_one`: one analyst call through the LLM
+client's cache, whose lessons the engine stores in the same transaction that marks the item done).
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
+from trace2skill import runs
 from trace2skill.analysis.analysts import (
     ANALYSTS,
     LOCAL_PROMPT_CHARS,
     PROMPT_CHARS,
     PromptBudget,
-    StructuredClient,
     analyse,
     analyst_for,
     build_messages,
 )
-from trace2skill import jobs
 from trace2skill.errors import Trace2SkillError
-from trace2skill.evaluate.splits import heldout_ids, refuse_heldout
-from trace2skill.store import Workspace, write_transaction
-from trace2skill.store import runs as run_store
-from trace2skill.store.lessons import insert_lessons
+from trace2skill.splits import heldout_ids, refuse_heldout
+from trace2skill.llm.protocol import StructuredClient
+from trace2skill.store import Workspace
+from trace2skill.models import Run
+from trace2skill.store.lessons import LessonFilter, count_lessons, insert_lessons
 from trace2skill.store.trajectories import TrajectoryFilter, get_trajectory, trajectory_ids
 
 Which = Literal["failure", "success", "all"]
@@ -106,55 +105,38 @@ def create_extraction_run(ws: Workspace, ids: list[str], config: ExtractionConfi
     if not ids:
         raise Trace2SkillError("no trajectories selected: import some, or widen the filters")
     refuse_heldout(ws.db, ids)
-    return run_store.create_run(ws.db, "extraction", config.as_dict(), ids)
+    return runs.create(ws, "extraction", config.as_dict(), ids)
 
 
-def _config_of(ws: Workspace, run_id: str) -> ExtractionConfig:
-    data = run_store.get_run(ws.db, run_id)["config"]
-    data.pop("prompts", None)
-    return ExtractionConfig(**data)
+def config_of(data: dict[str, Any]) -> ExtractionConfig:
+    known = {k: v for k, v in data.items() if k in ExtractionConfig.__dataclass_fields__}
+    return ExtractionConfig(**known)
 
 
-def _work_one(ws: Workspace, client: StructuredClient, run_id: str, item_id: str, config: ExtractionConfig) -> str:
-    db = ws.db
-    t = get_trajectory(db, item_id)
+def _analyse_one(ws: Workspace, client: StructuredClient, run_id: str, item_id: str,
+                 config: ExtractionConfig) -> runs.ItemResult:
+    t = get_trajectory(ws.db, item_id)
     analyst = analyst_for(t["outcome"])
     if analyst is None or analyst.name not in config.analysts:
-        run_store.finish_item(db, run_id, item_id, "done", error="skipped: no analyst for this outcome")
-        return "done"
+        return runs.ItemResult(note="skipped: no analyst for this outcome")
     result = analyse(client, analyst, t, skill_text=config.skill_text, max_lessons=config.max_lessons,
                      run_id=run_id, max_tokens=config.max_tokens, budget=config.budget())
-    with write_transaction(db):
-        insert_lessons(db, result.lessons)
-        run_store.finish_item(db, run_id, item_id, "done", prompt_tokens=result.prompt_tokens,
-                              completion_tokens=result.completion_tokens)
-    return "done"
+    return runs.ItemResult(save=lambda db: insert_lessons(db, result.lessons), prompt_tokens=result.prompt_tokens,
+                           completion_tokens=result.completion_tokens)
 
 
-Progress = Callable[[str, str], None]  # (item id, new status)
+def _execute(ctx: runs.RunContext) -> None:
+    config = config_of(ctx.config)
+    client = ctx.client
+    ctx.process_items(lambda item_id: _analyse_one(ctx.ws, client, ctx.run.id, item_id, config),
+                      concurrency=ctx.workers(config.concurrency))
 
 
-def execute_run(ws: Workspace, run_id: str, client: StructuredClient, *, on_item: Progress | None = None,
-                concurrency: int | None = None) -> dict[str, Any]:
-    """Process every queued item of the run with up to `concurrency` analysts at once; blocks."""
-    config = _config_of(ws, run_id)
-    return jobs.process_queued(ws, run_id, lambda item_id: _work_one(ws, client, run_id, item_id, config),
-                               concurrency=concurrency or config.concurrency, on_item=on_item)
+def _report(ws: Workspace, run: Run) -> tuple[list[str], dict[str, Any]]:
+    total = count_lessons(ws.db, LessonFilter(run_id=run.id))
+    grounded = count_lessons(ws.db, LessonFilter(run_id=run.id, grounded=True))
+    line = f"{total} lessons from this run ({grounded} with evidence found in the trajectory)"
+    return ([line] if total else []), {"lessons": total, "grounded_lessons": grounded}
 
 
-def cancel_run(ws: Workspace, run_id: str) -> None:
-    """Ask a run to stop: items not yet started are marked cancelled; running ones finish."""
-    run_store.set_run_status(ws.db, run_id, "cancelled")
-
-
-def resume_run(ws: Workspace, run_id: str, client: StructuredClient, *, retry_failed: bool = True,
-               on_item: Progress | None = None, concurrency: int | None = None) -> dict[str, Any]:
-    run_store.requeue(ws.db, run_id, failed=retry_failed)
-    return execute_run(ws, run_id, client, on_item=on_item, concurrency=concurrency)
-
-
-def start_in_background(ws: Workspace, run_id: str, client: StructuredClient, *, resume: bool = False) -> None:
-    """Run (or resume) in a background thread; pages poll the database for progress."""
-    if resume:
-        run_store.requeue(ws.db, run_id)
-    jobs.start(run_id, lambda: execute_run(ws, run_id, client))
+runs.register(runs.RunKind("extraction", _execute, items="trajectories", report=_report))

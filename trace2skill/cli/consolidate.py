@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from trace2skill.cli.common import db_option, json_option, main, open_workspace, print_json
-from trace2skill.cli.runs import llm_client, with_llm_options
+from trace2skill.cli.common import cli_concurrency, cli_llm_config, db_option, json_option, main, open_workspace
+from trace2skill.cli.runs import execute_with_progress, report, with_llm_options
 
 
 @main.command()
@@ -22,36 +22,28 @@ from trace2skill.cli.runs import llm_client, with_llm_options
 @db_option
 def consolidate(base_skill: str | None, new_skill: str | None, description: str, batch_size: int, min_support: int,
                 move_low_support: bool, no_embeddings: bool, base_url: str | None, model: str | None,
-                concurrency: int | None, as_json: bool, db_path: str | None) -> None:
+                concurrency: int | None, as_json: bool) -> None:
     """Merge the approved lessons into a proposed skill version (saved; review it with `diff`)."""
-    from trace2skill.consolidate.run import ConsolidationConfig, execute_consolidation, start_consolidation
+    if base_skill and new_skill:
+        raise click.UsageError("--base-skill and --new-skill cannot be used together: deepen a skill or create one")
+    if not (base_skill or new_skill):
+        raise click.UsageError("give --base-skill NAME (deepen a skill) or --new-skill NAME (create one)")
+    from trace2skill.consolidate.run import ConsolidationConfig, create_consolidation_run
+    from trace2skill.llm import LLMClient
     from trace2skill.store.skills import get_version, latest_version
 
-    from trace2skill.llm import LLMConfig
-
-    ws = open_workspace(db_path)
+    ws = open_workspace()
+    llm = cli_llm_config(ws, base_url, model)
     base_version = None
     if base_skill:
         latest = latest_version(ws.db, base_skill)
         base_version = latest["id"] if latest else get_version(ws.db, base_skill)["id"]
     config = ConsolidationConfig(base_version=base_version, new_skill=new_skill, description=description,
                                  batch_size=batch_size, min_support=min_support, move_low_support=move_low_support,
-                                 concurrency=concurrency or 8, embeddings=not no_embeddings,
-                                 base_url=LLMConfig.from_env(base_url=base_url, model=model).base_url)
-    run_id = start_consolidation(ws, config)
+                                 concurrency=cli_concurrency(ws, concurrency), embeddings=not no_embeddings,
+                                 base_url=llm.base_url, model=llm.model)
+    run_id = create_consolidation_run(ws, config)
     if not as_json:
-        click.echo(f"consolidation run {run_id}", err=True)
-
-    def on_node(node) -> None:
-        if not as_json:
-            click.echo(f"  merged level {node.level} node {node.idx}: {node.rationale[:100]}", err=True)
-
-    result = execute_consolidation(ws, run_id, llm_client(ws, base_url, model), on_node=on_node)
-    if as_json:
-        print_json(result.as_dict())
-        return
-    click.echo(f"proposal {result.version}: {result.levels} levels, {result.merge_calls} merge calls, "
-               f"{result.applied} edits applied, {len(result.rejected)} rejected, {len(result.conflicts)} conflicts")
-    for finding in result.findings:
-        click.echo(f"  {finding['severity']}: {finding['file']}:{finding['line'] or ''} {finding['message']}", err=True)
-    click.echo(f"review it: trace2skill diff {config.base_version} {result.version}", err=True)
+        click.echo(f"consolidation run {run_id} on {llm.describe()}", err=True)
+    run = execute_with_progress(ws, run_id, LLMClient(ws, llm), as_json=as_json)
+    report(ws, run, as_json)

@@ -7,8 +7,9 @@ from typing import Any
 
 import click
 
-from trace2skill.cli.common import clip, db_option, json_option, main, open_workspace, print_json
-from trace2skill.cli.runs import _run_with_progress, with_llm_options
+from trace2skill.cli.common import (cli_llm_client, cli_llm_config, clip, db_option, echo_workspace, json_option,
+                                    main, open_workspace, print_json)
+from trace2skill.cli.runs import execute_with_progress, report, with_llm_options
 from trace2skill.errors import Trace2SkillError
 from trace2skill.store import Workspace
 from trace2skill.store.trajectories import TrajectoryFilter
@@ -61,49 +62,8 @@ def _client(ws: Workspace, evaluator: str, base_url: str | None, model: str | No
             temperature: float | None) -> Any:
     if evaluator != "qa":
         return None
-    from trace2skill.llm import LLMClient, LLMConfig
-
     extra = {"temperature": temperature} if temperature is not None else {}
-    return LLMClient(ws, LLMConfig.from_env(base_url=base_url, model=model, **extra))
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
-def echo_result(result: Any) -> None:
-    for side in (result.candidate, result.baseline):
-        click.echo(f"{side.arm:<5} {side.label:<28} {_pct(side.mean)} ± {_pct(side.std)}  "
-                   f"(repeats: {', '.join(_pct(r) for r in side.per_repeat) or '-'})")
-    click.echo(f"delta {100 * result.delta:+.1f} points over {result.tasks} tasks x {result.repeats} repeats; "
-               f"run {result.run_id} {result.status}{'' if result.complete else ' (incomplete)'}")
-    for flip in result.flips[:30]:
-        click.echo(f"  {flip.direction}  {flip.baseline_rate:.2f} -> {flip.candidate_rate:.2f}  "
-                   f"{clip(flip.prompt, 70)}  gold: {clip(' | '.join(flip.answers), 30)}  "
-                   f"answers: {clip(' / '.join(flip.candidate_answers), 40)}")
-    if len(result.flips) > 30:
-        click.echo(f"  ... and {len(result.flips) - 30} more flips (see --json)")
-
-
-def report_run(ws: Workspace, run_id: str, as_json: bool, extra: dict[str, Any] | None = None) -> None:
-    from trace2skill.evaluate import ab_result, ablation_report
-    from trace2skill.store import runs as run_store
-
-    run = run_store.get_run(ws.db, run_id)
-    result = ab_result(ws.db, run_id)
-    ablation = ablation_report(ws.db, run_id) if run["config"].get("purpose") == "ablation" else None
-    if as_json:
-        print_json({**(extra or {}), "run": run_id, "status": run["status"], "progress": run["progress"],
-                    "result": result.as_dict(), **({"ablation": ablation} if ablation else {})})
-        return
-    echo_result(result)
-    for group in (ablation or {}).get("groups", []):
-        click.echo(f"  group {clip(group['group'], 50):<50} {group['edits']} edits: without it {_pct(group['mean'])}, "
-                   f"effect {100 * group['effect']:+.1f} points")
-    for item in run_store.list_items(ws.db, run_id, status="failed", limit=10):
-        click.echo(f"  failed {item['item_id'][:30]}: {clip(item['error'], 150)}", err=True)
-    if run["progress"]["failed"] or run["status"] == "cancelled":
-        click.echo(f"resume with: trace2skill resume {run_id}", err=True)
+    return cli_llm_client(ws, base_url, model, **extra)
 
 
 @main.command()
@@ -132,19 +92,15 @@ def report_run(ws: Workspace, run_id: str, as_json: bool, extra: dict[str, Any] 
 def evaluate(tasks_file: str | None, mapping: str | None, from_trajectories: str | None, task_set: str | None,
              limit: int | None, skill: str, vs: str | None, ablate: bool, repeats: int, evaluator: str,
              command: str | None, timeout: float, tolerance: float, temperature: float | None,
-             base_url: str | None, model: str | None, concurrency: int | None, as_json: bool,
-             db_path: str | None) -> None:
+             base_url: str | None, model: str | None, concurrency: int | None, as_json: bool) -> None:
     """A/B a skill version against another (or no skill) on held-out tasks, k repeats each."""
-    from trace2skill.evaluate import (NO_SKILL, EvalConfig, execute_evaluation, resolve_version, start_ab_run,
-                                      start_ablation)
-    from trace2skill.llm import LLMConfig
-    from trace2skill.store import runs as run_store
+    from trace2skill.evaluate import NO_SKILL, EvalConfig, resolve_version, start_ab_run, start_ablation
     from trace2skill.store.skills import get_version
 
-    ws = open_workspace(db_path)
+    ws = open_workspace()
     candidate = resolve_version(ws.db, skill)
     task_ids, set_name = _task_ids(ws, tasks_file, mapping, limit, from_trajectories, task_set)
-    llm = LLMConfig.from_env(base_url=base_url, model=model)
+    llm = cli_llm_config(ws, base_url, model)
     config = EvalConfig(evaluator=evaluator, repeats=repeats, command=command,  # type: ignore[arg-type]
                         timeout_s=timeout,
                         tolerance=tolerance, concurrency=concurrency or 4, base_url=llm.base_url, model=llm.model,
@@ -158,35 +114,31 @@ def evaluate(tasks_file: str | None, mapping: str | None, from_trajectories: str
             baseline = None if vs == NO_SKILL else resolve_version(ws.db, vs)
         run_id = start_ab_run(ws, candidate, baseline, task_ids, config)
     client = _client(ws, evaluator, base_url, model, temperature)
-    total = run_store.run_progress(ws.db, run_id)["total"]
     if not as_json:
         click.echo(f"evaluation run {run_id}: {len(task_ids)} tasks from {set_name}", err=True)
-    _run_with_progress(ws, run_id, total, as_json, lambda on_item: execute_evaluation(ws, run_id, client,
-                                                                                      on_item=on_item))
-    report_run(ws, run_id, as_json, {"tasks": len(task_ids), "task_set": set_name})
-
-
-def resume_evaluation_run(ws: Workspace, run: dict[str, Any], keep_failed: bool, base_url: str | None,
-                          model: str | None, concurrency: int | None, as_json: bool) -> None:
-    """`trace2skill resume` for an evaluation run."""
-    from trace2skill.evaluate import resume_evaluation
-
-    config = run["config"]
-    client = _client(ws, config["evaluator"], base_url or config.get("base_url"), model or config.get("model"),
-                     config.get("temperature"))
-    remaining = run["progress"]["total"] - run["progress"]["done"]
-    _run_with_progress(ws, run["id"], remaining, as_json, lambda on_item: resume_evaluation(
-        ws, run["id"], client, retry_failed=not keep_failed, on_item=on_item, concurrency=concurrency))
-    report_run(ws, run["id"], as_json)
+    run = execute_with_progress(ws, run_id, client, as_json=as_json)
+    report(ws, run, as_json, {"tasks": len(task_ids), "task_set": set_name})
 
 
 @main.command("eval-report")
 @click.argument("run_id")
 @json_option
 @db_option
-def eval_report(run_id: str, as_json: bool, db_path: str | None) -> None:
+def eval_report(run_id: str, as_json: bool) -> None:
     """Scores and flipped tasks of an evaluation run."""
-    report_run(open_workspace(db_path), run_id, as_json)
+    from trace2skill import runs
+    from trace2skill.store.runs import get_run
+
+    ws = open_workspace()
+    run = get_run(ws.db, run_id)
+    if run.kind != "evaluation":
+        raise Trace2SkillError(f"run {run.id} is a {run.kind} run, not an evaluation")
+    lines, data = runs.get_kind(run.kind).report(ws, run)
+    if as_json:
+        print_json({"run": run.id, "status": run.status, "progress": run.progress.model_dump(), **data})
+        return
+    for line in lines:
+        click.echo(line)
 
 
 @main.command()
@@ -195,11 +147,11 @@ def eval_report(run_id: str, as_json: bool, db_path: str | None) -> None:
               help="Shared word run that counts as a leak.")
 @json_option
 @db_option
-def leakage(skill: str | None, ngram: int, as_json: bool, db_path: str | None) -> None:
+def leakage(skill: str | None, ngram: int, as_json: bool) -> None:
     """Held-out task text found in lessons (and in a skill version)."""
     from trace2skill.evaluate import check_leakage, resolve_version
 
-    ws = open_workspace(db_path)
+    ws = open_workspace()
     report = check_leakage(ws.db, version_id=resolve_version(ws.db, skill) if skill else None, ngram=ngram)
     if as_json:
         print_json(report.as_dict())
@@ -213,6 +165,7 @@ def leakage(skill: str | None, ngram: int, as_json: bool, db_path: str | None) -
 
 
 @main.group()
+@db_option
 def split() -> None:
     """The evolve/held-out split of trajectories (held-out ones are never given to extraction)."""
 
@@ -224,50 +177,53 @@ def split() -> None:
 @click.option("--filter", "flt", default="all", show_default=True, help="Only these trajectories (key=value,...).")
 @json_option
 @db_option
-def split_random(fraction: float, seed: int, flt: str, as_json: bool, db_path: str | None) -> None:
+def split_random(fraction: float, seed: int, flt: str, as_json: bool) -> None:
     """Hold out a random share of the tasks; mark the rest evolve."""
     from trace2skill.evaluate import random_split
 
-    counts = random_split(open_workspace(db_path).db, fraction, seed=seed, flt=parse_filter(flt))
-    print_json(counts) if as_json else click.echo(
+    ws = open_workspace()
+    counts = random_split(ws.db, fraction, seed=seed, flt=parse_filter(flt))
+    print_json(counts, ws=ws) if as_json else click.echo(
         f"{counts['heldout']} trajectories ({counts['heldout_tasks']} tasks) held out, "
         f"{counts['evolve']} ({counts['evolve_tasks']} tasks) evolve")
+    echo_workspace(ws, as_json=as_json)
 
 
-def _mark(ids: tuple[str, ...], which: str, db_path: str | None) -> None:
+def _mark(ids: tuple[str, ...], which: str) -> None:
     from trace2skill.evaluate import set_split
     from trace2skill.store.trajectories import get_trajectory
 
-    db = open_workspace(db_path).db
-    full = [get_trajectory(db, i, with_steps=False)["id"] for i in ids]
-    n = set_split(db, full, which)  # type: ignore[arg-type]
+    ws = open_workspace()
+    full = [get_trajectory(ws.db, i, with_steps=False)["id"] for i in ids]
+    n = set_split(ws.db, full, which)  # type: ignore[arg-type]
     click.echo(f"{n} trajectories (every run of their tasks) marked {which}")
+    echo_workspace(ws)
 
 
 @split.command("heldout")
 @click.argument("ids", nargs=-1, required=True)
 @db_option
-def split_heldout(ids: tuple[str, ...], db_path: str | None) -> None:
+def split_heldout(ids: tuple[str, ...]) -> None:
     """Hold out these trajectories (ids or prefixes) and every other run of their tasks."""
-    _mark(ids, "heldout", db_path)
+    _mark(ids, "heldout")
 
 
 @split.command("evolve")
 @click.argument("ids", nargs=-1, required=True)
 @db_option
-def split_evolve(ids: tuple[str, ...], db_path: str | None) -> None:
+def split_evolve(ids: tuple[str, ...]) -> None:
     """Put these trajectories (and every other run of their tasks) on the evolve side."""
-    _mark(ids, "evolve", db_path)
+    _mark(ids, "evolve")
 
 
 @split.command("show")
 @json_option
 @db_option
-def split_show(as_json: bool, db_path: str | None) -> None:
+def split_show(as_json: bool) -> None:
     """How many trajectories are on each side, and the evaluation sets."""
     from trace2skill.store import evaluation as eval_store
 
-    db = open_workspace(db_path).db
+    db = open_workspace().db
     data = {"trajectories": eval_store.split_counts(db), "sets": eval_store.list_sets(db)}
     if as_json:
         print_json(data)

@@ -1,5 +1,6 @@
-"""Extraction runs from the command line: extract (with an estimate and a progress bar), runs,
-resume, cancel; and serving the embedded local model."""
+"""Runs from the command line, whatever their kind: extract (with an estimate and a progress bar),
+runs, resume, cancel, logs; and serving the embedded local model. Every run goes through the run
+engine (`trace2skill.runs`); what a finished run reports is said by its kind."""
 
 from __future__ import annotations
 
@@ -9,14 +10,29 @@ from typing import Any
 
 import click
 
-from trace2skill.cli.common import clip, db_option, json_option, main, open_workspace, print_json
+from trace2skill import runs as engine
+from trace2skill.cli.common import (
+    cli_concurrency,
+    cli_llm_config,
+    clip,
+    db_option,
+    echo_workspace,
+    json_option,
+    main,
+    open_workspace,
+    print_json,
+)
+from trace2skill.models import Run
 from trace2skill.store import Workspace
 
 llm_options = [
-    click.option("--base-url", default=None, help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL, "
-                                                  "else the embedded local model). The key is read from $OPENAI_API_KEY."),
-    click.option("--model", default=None, help="Model name (default: $TRACE2SKILL_MODEL, or the local model's)."),
-    click.option("--concurrency", default=None, type=click.IntRange(1, 512), help="Analysts at once."),
+    click.option("--base-url", default=None,
+                 help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL, else the workspace's setting, else the "
+                      "embedded local model). The key is read from $OPENAI_API_KEY."),
+    click.option("--model", default=None,
+                 help="Model name (default: $TRACE2SKILL_MODEL, else the workspace's setting, else the local model's)."),
+    click.option("--concurrency", default=None, type=click.IntRange(1, 512),
+                 help="Calls at once (default: the workspace's setting, else 8)."),
 ]
 
 
@@ -26,64 +42,80 @@ def with_llm_options(func: Any) -> Any:
     return func
 
 
-def llm_client(ws: Workspace, base_url: str | None, model: str | None) -> Any:
-    from trace2skill.llm import LLMClient, LLMConfig
+def execute_with_progress(ws: Workspace, run_id: str, client: Any, *, as_json: bool, resume: bool = False,
+                          retry_failed: bool = True, concurrency: int | None = None) -> Run:
+    """Execute (or resume) a run with a progress bar on stderr; Ctrl-C cancels it (resumable)."""
+    from trace2skill.store import runs as run_store
 
-    return LLMClient(ws, LLMConfig.from_env(base_url=base_url, model=model))
-
-
-def _run_with_progress(ws: Workspace, run_id: str, total: int, as_json: bool, work: Any) -> dict[str, Any]:
+    if resume:
+        engine.prepare_resume(ws, run_id, retry_failed=retry_failed)
+    todo = run_store.run_progress(ws.db, run_id).queued
     lock = threading.Lock()
-    with click.progressbar(length=total, label=f"run {run_id}", file=sys.stderr,
-                           show_pos=True, hidden=as_json) as bar:
+    with click.progressbar(length=todo, label=f"run {run_id}", file=sys.stderr, show_pos=True,
+                           hidden=as_json) as bar:
         def on_item(_item: str, _status: str) -> None:
             with lock:
                 bar.update(1)
+        try:
+            return engine.execute(ws, run_id, client, on_item=on_item, concurrency=concurrency)
+        except KeyboardInterrupt:
+            click.echo(f"\ninterrupted: run {run_id} cancelled; resume it with: trace2skill resume {run_id}",
+                       err=True)
+            sys.exit(130)
 
-        return work(on_item)
 
-
-def _report(ws: Workspace, run_id: str, progress: dict[str, Any], as_json: bool, extra: dict | None = None) -> None:
+def report(ws: Workspace, run: Run, as_json: bool, extra: dict[str, Any] | None = None) -> None:
+    """What a run did (its kind says the details); exit status 1 when it did not finish."""
     from trace2skill.store import runs as run_store
 
-    run = run_store.get_run(ws.db, run_id)
+    lines, data = engine.get_kind(run.kind).report(ws, run)
     if as_json:
-        print_json({"run": run_id, "status": run["status"], "progress": progress, **(extra or {})})
-        return
-    click.echo(f"run {run_id}: {run['status']} - {progress['done']} done, {progress['failed']} failed, "
-               f"{progress['cancelled']} cancelled; {progress['prompt_tokens']} prompt + "
-               f"{progress['completion_tokens']} completion tokens")
-    for item in run_store.list_items(ws.db, run_id, status="failed", limit=20):
-        click.echo(f"  failed {item['item_id'][:12]}: {clip(item['error'], 150)}", err=True)
-    if progress["failed"]:
-        click.echo(f"resume with: trace2skill resume {run_id}", err=True)
+        print_json({**(extra or {}), "run": run.id, "kind": run.kind, "status": run.status,
+                    "progress": run.progress.model_dump(), "counters": run.counters, "error": run.error, **data},
+                   ws=ws)
+    else:
+        for line in lines:
+            click.echo(line)
+        p = run.progress
+        click.echo(f"run {run.id}: {run.status} - {p.done} done, {p.failed} failed, {p.cancelled} cancelled; "
+                   f"{p.prompt_tokens} prompt + {p.completion_tokens} completion tokens")
+        if run.error:
+            click.echo(f"  error: {clip(run.error, 300)}", err=True)
+        for item in run_store.list_items(ws.db, run.id, status="failed", limit=20):
+            click.echo(f"  failed {item.item_id[:30]}: {clip(item.error, 150)}", err=True)
+        if p.failed or run.status in ("cancelled", "failed"):
+            click.echo(f"resume with: trace2skill resume {run.id}", err=True)
+        echo_workspace(ws)
+    if run.status in ("failed", "cancelled"):
+        sys.exit(1)
 
 
 @main.command()
 @click.option("--outcome", type=click.Choice(["failure", "success", "all"]), default="all", show_default=True)
-@click.option("--limit", type=int, default=None, help="At most this many trajectories.")
-@click.option("--sample", type=int, default=None, help="A random sample of this many trajectories.")
+@click.option("--limit", type=click.IntRange(1), default=None, help="At most this many trajectories.")
+@click.option("--sample", type=click.IntRange(1), default=None, help="A random sample of this many trajectories.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--balance", is_flag=True, help="With --sample: as many failures as successes.")
 @click.option("--max-lessons", type=click.IntRange(1, 5), default=3, show_default=True)
-@click.option("--max-tokens", type=int, default=1024, show_default=True, help="Per answer.")
+@click.option("--max-tokens", type=click.IntRange(16), default=1024, show_default=True, help="Per answer.")
 @click.option("--estimate", "estimate_only", is_flag=True, help="Print the token/cost estimate and stop.")
 @with_llm_options
 @json_option
 @db_option
 def extract(outcome: str, limit: int | None, sample: int | None, seed: int, balance: bool, max_lessons: int,
             max_tokens: int, estimate_only: bool, base_url: str | None, model: str | None,
-            concurrency: int | None, as_json: bool, db_path: str | None) -> None:
+            concurrency: int | None, as_json: bool) -> None:
     """Run the analysts over trajectories (failures -> error analyst, successes -> success analyst)."""
-    from trace2skill.analysis.fleet import (ExtractionConfig, create_extraction_run, estimate, execute_run,
-                                            select_trajectories)
-    from trace2skill.llm import LLMConfig
+    from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, estimate, select_trajectories
+    from trace2skill.llm import LLMClient
 
-    ws = open_workspace(db_path)
-    ids = select_trajectories(ws, outcome=outcome, limit=limit, sample=sample, seed=seed, balance=balance)
-    llm = LLMConfig.from_env(base_url=base_url, model=model)
-    config = ExtractionConfig(outcome=outcome, max_lessons=max_lessons, concurrency=concurrency or 8,
-                              max_tokens=max_tokens, model=llm.model, base_url=llm.base_url)
+    ws = open_workspace()
+    ids = select_trajectories(ws, outcome=outcome, limit=limit, sample=sample, seed=seed,  # type: ignore[arg-type]
+                              balance=balance)
+    llm = cli_llm_config(ws, base_url, model)
+    config = ExtractionConfig(outcome=outcome, max_lessons=max_lessons,  # type: ignore[arg-type]
+                              concurrency=cli_concurrency(ws, concurrency), max_tokens=max_tokens, model=llm.model,
+                              base_url=llm.base_url)
     prices = (llm.price_prompt_per_1k or 0.0, llm.price_completion_per_1k or 0.0)
     plan = estimate(ws, ids, config, price_per_1k=prices)
     if estimate_only:
@@ -92,14 +124,12 @@ def extract(outcome: str, limit: int | None, sample: int | None, seed: int, bala
             f"{plan['prompt_tokens']} prompt tokens, at most {plan['max_completion_tokens']} completion tokens"
             + (f", about ${plan['estimated_cost_usd']}" if any(prices) else ""))
         return
-    if not as_json:
-        click.echo(f"{len(ids)} trajectories, ~{plan['prompt_tokens']} prompt tokens; model {llm.describe()}",
-                   err=True)
     run_id = create_extraction_run(ws, ids, config)
-    client = llm_client(ws, base_url, model)
-    progress = _run_with_progress(ws, run_id, len(ids), as_json,
-                                  lambda on_item: execute_run(ws, run_id, client, on_item=on_item))
-    _report(ws, run_id, progress, as_json, {"estimate": plan})
+    if not as_json:
+        click.echo(f"extraction run {run_id}: {len(ids)} trajectories, ~{plan['prompt_tokens']} prompt tokens; "
+                   f"model {llm.describe()}", err=True)
+    run = execute_with_progress(ws, run_id, LLMClient(ws, llm), as_json=as_json)
+    report(ws, run, as_json, {"estimate": plan})
 
 
 @main.command()
@@ -109,62 +139,56 @@ def extract(outcome: str, limit: int | None, sample: int | None, seed: int, bala
 @json_option
 @db_option
 def resume(run_id: str, keep_failed: bool, base_url: str | None, model: str | None, concurrency: int | None,
-           as_json: bool, db_path: str | None) -> None:
-    """Finish an interrupted or partly failed run (extraction, consolidation or evaluation); finished
-    work is kept."""
-    from trace2skill.analysis.fleet import resume_run
+           as_json: bool) -> None:
+    """Finish an interrupted, cancelled or partly failed run of any kind; finished work is kept. The
+    run continues on the model it started with unless --base-url/--model say otherwise."""
+    from trace2skill.llm import LLMClient
+    from trace2skill.runs.clients import client_config
     from trace2skill.store import runs as run_store
 
-    ws = open_workspace(db_path)
+    ws = open_workspace()
     run = run_store.get_run(ws.db, run_id)
-    if run["kind"] == "evaluation":
-        from trace2skill.cli.evaluate import resume_evaluation_run
-
-        resume_evaluation_run(ws, run, keep_failed, base_url, model, concurrency, as_json)
-        return
-    client = llm_client(ws, base_url or run["config"].get("base_url"), model or run["config"].get("model"))
-    if run["kind"] == "consolidation":
-        from trace2skill.consolidate.run import execute_consolidation
-
-        run_store.requeue(ws.db, run_id, failed=not keep_failed)
-        result = execute_consolidation(ws, run_id, client)
-        print_json(result.as_dict()) if as_json else click.echo(
-            f"run {run_id}: proposal {result.version} ({result.levels} levels, {result.merge_calls} merge calls)")
-        return
-    remaining = run["progress"]["total"] - run["progress"]["done"]
-    progress = _run_with_progress(ws, run_id, remaining, as_json, lambda on_item: resume_run(
-        ws, run_id, client, retry_failed=not keep_failed, on_item=on_item, concurrency=concurrency))
-    _report(ws, run_id, progress, as_json)
+    llm = client_config(run, base_url, model)
+    client = LLMClient(ws, llm) if llm is not None else None
+    if not as_json:
+        click.echo(f"resuming {run.kind} run {run.id}" + (f" on {llm.describe()}" if llm else ""), err=True)
+    done = execute_with_progress(ws, run.id, client, as_json=as_json, resume=True, retry_failed=not keep_failed,
+                                 concurrency=concurrency)
+    report(ws, done, as_json)
 
 
 @main.command()
 @click.argument("run_id")
 @db_option
-def cancel(run_id: str, db_path: str | None) -> None:
-    """Ask a run to stop (items already running finish; the rest are marked cancelled)."""
-    from trace2skill.analysis.fleet import cancel_run
+def cancel(run_id: str) -> None:
+    """Stop a run of any kind, wherever it executes: nothing new starts, calls in flight are
+    abandoned, unfinished items end "cancelled" (resume runs them)."""
+    ws = open_workspace()
+    run = engine.cancel(ws, run_id)
+    click.echo(f"run {run.id} cancelled ({run.progress.done} of {run.progress.total} items done); "
+               f"resume it with: trace2skill resume {run.id}")
+    echo_workspace(ws)
 
-    cancel_run(open_workspace(db_path), run_id)
-    click.echo(f"run {run_id} cancelled; resume it with: trace2skill resume {run_id}")
 
-
-@main.command()
-@click.option("--kind", type=click.Choice(["extraction", "consolidation", "evaluation"]), default=None)
-@click.option("--limit", default=20, show_default=True)
+@main.command("runs")
+@click.option("--kind", type=click.Choice(engine.kind_names()), default=None)
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
 @json_option
 @db_option
-def runs(kind: str | None, limit: int, as_json: bool, db_path: str | None) -> None:
-    """Recent runs with their progress."""
+def runs_cmd(kind: str | None, limit: int, as_json: bool) -> None:
+    """Recent runs with their state and progress."""
     from trace2skill.store import runs as run_store
 
-    rows = run_store.list_runs(open_workspace(db_path).db, kind=kind, limit=limit)
+    ws = open_workspace()
+    states = [engine.describe(ws, r.id) for r in run_store.list_runs(ws.db, kind=kind, limit=limit)]
     if as_json:
-        print_json(rows)
+        print_json([{**s.run.model_dump(), "state": s.headline, "alive": s.alive, "eta_s": s.eta_s}
+                    for s in states])
         return
-    for r in rows:
-        p = r["progress"]
-        click.echo(f"{r['id']}  {r['kind']:<13} {r['status']:<9} {p['done']}/{p['total']} done, "
-                   f"{p['failed']} failed  {r['created']}")
+    for s in states:
+        p = s.run.progress
+        click.echo(f"{s.run.id}  {s.run.kind:<13} {p.done}/{p.total} done, {p.failed} failed, {p.cancelled} "
+                   f"cancelled  {s.run.created}  {s.headline}")
 
 
 @main.command("serve-local-model")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trace2skill.analysis.analysts import StructuredClient
+from trace2skill.llm.protocol import StructuredClient
 from trace2skill.analysis.render import head_tail
 from trace2skill.consolidate.schemas import FULL, SKILL_CHARS, Budget, EditFields, ProposalOut
 from trace2skill.consolidate.targets import targeted_schema

@@ -5,19 +5,20 @@ Similar patches are batched together (MiniLM embeddings) so duplicates meet earl
 operator must cite, for every output edit, the input edits it derives from, and list every input
 edit it does not use as dropped with a reason; code checks that, and carries support (lesson ids)
 up the tree itself. A merge whose answer stays invalid after one correction falls back to passing
-its inputs up unchanged. Every node is stored, so the tree can be drawn live and resumed.
+its inputs up unchanged (node status "fallback"). Every node is stored, so the tree can be drawn
+live and resumed; the run is checked for cancel between levels, and a merge that ends after its
+run was cancelled is not stored.
 """
 
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from pydantic import ValidationError
 
-from trace2skill.analysis.analysts import StructuredClient
+from trace2skill.llm.protocol import StructuredClient
 from trace2skill.consolidate.propose import edit_from, skill_context
 from trace2skill.consolidate.schemas import FULL, Budget, MergeOut
 from trace2skill.consolidate.targets import targeted_schema
@@ -25,10 +26,8 @@ from trace2skill.errors import Trace2SkillError
 from trace2skill.models import DroppedEdit, Edit, MergeNode, Patch, content_hash
 from trace2skill.prompts import load_prompt
 from trace2skill.redaction import redact
-from trace2skill.store import Workspace
-from trace2skill.store.patches import get_node, get_patch, save_node, save_patch
-
-NodeCallback = Callable[[MergeNode], None]
+from trace2skill.runs.context import Steps
+from trace2skill.store.patches import finish_node, get_node, get_patch, save_node, save_patch
 
 
 @dataclass
@@ -124,6 +123,7 @@ def merge_group(client: StructuredClient, run_id: str, level: int, idx: int, inp
     if answer is None:
         carried = [e.model_copy(update={"id": content_hash([out_id, k]), "derived_from": [e.id]})
                    for k, e in enumerate(edits_in)]
+        node.status = "fallback"
         node.rationale = f"merge answer invalid after a retry; inputs passed up unchanged ({problem})"
         return Patch(id=out_id, run_id=run_id, level=level, edits=carried), node, calls
     merged = []
@@ -138,44 +138,62 @@ def merge_group(client: StructuredClient, run_id: str, level: int, idx: int, inp
     return Patch(id=out_id, run_id=run_id, level=level, edits=merged), node, calls
 
 
-def build_tree(ws: Workspace, client: StructuredClient, run_id: str, leaves: list[Patch], *, batch_size: int,
+def build_tree(steps: Steps, client: StructuredClient, run_id: str, leaves: list[Patch], *, batch_size: int,
                skill_files: dict[str, str], support_of: Callable[[Edit], int], concurrency: int = 8,
-               embeddings: bool = True, on_node: NodeCallback | None = None, budget: Budget = FULL,
-               max_tokens: int | None = None) -> TreeResult:
+               embeddings: bool = True, budget: Budget = FULL, max_tokens: int | None = None) -> TreeResult:
     """Merge `leaves` level by level until one patch remains; reuses nodes already done (resume)."""
+    ws = steps.ws
     current, level, calls = list(leaves), 0, 0
     if not current:
         empty = Patch(id=content_hash([run_id, "empty"]), run_id=run_id, level=0)
         save_patch(ws.db, empty)
         return TreeResult(empty, 0, 0)
     while len(current) > 1:
+        steps.checkpoint()
         level += 1
         groups = [[current[i] for i in g] for g in batch(current, batch_size, embeddings=embeddings)]
         for idx, group in enumerate(groups):
             queued = MergeNode(run_id=run_id, level=level, idx=idx, inputs=[p.id for p in group], status="queued")
-            if (get_node(ws.db, run_id, level, idx) or {}).get("inputs") != queued.inputs:
+            stored = get_node(ws.db, run_id, level, idx)
+            if stored is None or stored["inputs"] != queued.inputs:
                 save_node(ws.db, queued)
-
-        def run(idx: int, group: list[Patch], lvl: int = level) -> tuple[Patch, int]:
-            stored = get_node(ws.db, run_id, lvl, idx)
-            if stored and stored["status"] == "done" and stored["inputs"] == [p.id for p in group] and stored["output"]:
-                return get_patch(ws.db, stored["output"]), 0
-            save_node(ws.db, MergeNode(run_id=run_id, level=lvl, idx=idx, inputs=[p.id for p in group], status="running"))
-            try:
-                patch, node, n = merge_group(client, run_id, lvl, idx, group, skill_files, support_of,
-                                             budget=budget, max_tokens=max_tokens)
-            except Exception as exc:
-                save_node(ws.db, MergeNode(run_id=run_id, level=lvl, idx=idx, inputs=[p.id for p in group],
-                                           status="failed"), error=f"{type(exc).__name__}: {exc}")
-                raise
-            save_patch(ws.db, patch)
-            save_node(ws.db, node, error=None if not node.rationale.startswith("merge answer invalid") else node.rationale)
-            if on_node:
-                on_node(node)
-            return patch, n
-
-        with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix=f"merge-{level}") as pool:
-            results = list(pool.map(run, range(len(groups)), groups))
+        merge = _NodeMerge(steps, client, run_id, level, skill_files, support_of, budget, max_tokens)
+        results = steps.map(merge, list(enumerate(groups)), concurrency=concurrency,
+                            item_of=lambda job, lvl=level: f"merge L{lvl}/{job[0]}")
         current = [patch for patch, _ in results]
         calls += sum(n for _, n in results)
     return TreeResult(current[0], level, calls)
+
+
+@dataclass
+class _NodeMerge:
+    """One merge node of a level: reused when stored as done (or fallback) with the same inputs,
+    else merged and stored (only while the node is still running: not after a cancel)."""
+
+    steps: Steps
+    client: StructuredClient
+    run_id: str
+    level: int
+    skill_files: dict[str, str]
+    support_of: Callable[[Edit], int]
+    budget: Budget
+    max_tokens: int | None
+
+    def __call__(self, job: tuple[int, list[Patch]]) -> tuple[Patch, int]:
+        idx, group = job
+        db, inputs = self.steps.ws.db, [p.id for p in group]
+        stored = get_node(db, self.run_id, self.level, idx)
+        if stored and stored["status"] in ("done", "fallback") and stored["inputs"] == inputs and stored["output"]:
+            return get_patch(db, stored["output"]), 0
+        save_node(db, MergeNode(run_id=self.run_id, level=self.level, idx=idx, inputs=inputs, status="running"))
+        try:
+            patch, node, n = merge_group(self.client, self.run_id, self.level, idx, group, self.skill_files,
+                                         self.support_of, budget=self.budget, max_tokens=self.max_tokens)
+        except Exception as exc:
+            failed = MergeNode(run_id=self.run_id, level=self.level, idx=idx, inputs=inputs, status="failed")
+            finish_node(db, failed, error=f"{type(exc).__name__}: {exc}")
+            raise
+        save_patch(db, patch)
+        if finish_node(db, node, error=node.rationale if node.status == "fallback" else None) and self.steps.on_item:
+            self.steps.on_item(f"merge L{self.level}/{idx}", node.status)
+        return patch, n

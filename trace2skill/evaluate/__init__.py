@@ -2,11 +2,10 @@
 evaluators (built-in QA, user command), A/B and ablation runs, results and the save gate.
 
 For the Review screen:
-- `start_ab_run(ws, candidate, baseline, task_ids, config)` then `start_in_background(ws, run_id, client)`
-  (or `start_ab_in_background(...)` for both); progress lives in the store (`store.runs.get_run`);
+- `start_ab_run(ws, candidate, baseline, task_ids, config)` creates the run; the run engine
+  (`trace2skill.runs`) executes, cancels and resumes it; progress lives in the store;
 - `latest_ab_result(db, version_id, baseline=...)` -> `ABResult | None` (scores, flips, status);
 - `gate(db, version_id, base_version_id, max_drop=0.0)` -> `GateDecision` (allowed, reason, result);
-- `cancel_evaluation(ws, run_id)`, `resume_evaluation(ws, run_id, client)`;
 - `start_ablation(ws, version_id, task_ids, config)` and `ablation_report(db, run_id)`.
 """
 
@@ -16,19 +15,17 @@ from trace2skill.evaluate.evaluators import Evaluator, TaskResult
 from trace2skill.evaluate.leakage import LeakageReport, check_leakage
 from trace2skill.evaluate.qa import QAEvaluator
 from trace2skill.evaluate.report import ANY, ABResult, ArmScore, Flip, GateDecision, ab_result, gate, latest_ab_result
-from trace2skill.evaluate.run import (NO_SKILL, EvalConfig, cancel_evaluation, execute_evaluation, resolve_version,
-                                      resume_evaluation, start_ab_in_background, start_ab_run, start_in_background)
+from trace2skill.evaluate.run import NO_SKILL, EvalConfig, resolve_version, start_ab_run
 from trace2skill.evaluate.scoring import Score, score_answer
-from trace2skill.evaluate.splits import heldout_ids, random_split, refuse_heldout, set_split
+from trace2skill.splits import heldout_ids, random_split, refuse_heldout, set_split
 from trace2skill.evaluate.tasks import (PRESETS, WTQ_MAPPING, TaskMapping, load_mapping, load_tasks,
                                         task_from_trajectory, tasks_from_trajectories)
 
 __all__ = [
     "ABResult", "ANY", "ArmScore", "CommandEvaluator", "EvalConfig", "Evaluator", "Flip", "GateDecision",
     "LeakageReport", "NO_SKILL", "PRESETS", "QAEvaluator", "Score", "TaskMapping", "TaskResult", "WTQ_MAPPING",
-    "ab_result", "ablation_report", "cancel_evaluation", "check_leakage", "edit_groups", "execute_evaluation",
+    "ab_result", "ablation_report", "check_leakage", "edit_groups",
     "gate", "heldout_ids", "latest_ab_result", "load_mapping", "load_tasks", "random_split", "refuse_heldout",
     "resolve_version",
-    "resume_evaluation", "score_answer", "set_split", "start_ab_in_background", "start_ab_run", "start_ablation",
-    "start_in_background", "task_from_trajectory", "tasks_from_trajectories",
+    "score_answer", "set_split", "start_ab_run", "start_ablation", "task_from_trajectory", "tasks_from_trajectories",
 ]

@@ -85,7 +85,7 @@ def proposal_patch(db: Database, version_id: str) -> tuple[dict[str, Any], Patch
     version = get_version(db, version_id)
     run_id = version.get("run_id")
     run = run_store.get_run(db, run_id) if run_id else None
-    if run is None or run["kind"] != "consolidation" or not version["parent"]:
+    if run is None or run.kind != "consolidation" or not version["parent"]:
         raise Trace2SkillError(f"version {version_id[:12]} is not a consolidation proposal: ablation needs the "
                                "edits of the run that proposed it")
     written = {o for (origins,) in db.execute("SELECT origins FROM line_origins WHERE version_id = ?", [version["id"]])
@@ -98,7 +98,7 @@ def proposal_patch(db: Database, version_id: str) -> tuple[dict[str, Any], Patch
 
 
 def _support(db: Database, run: dict[str, Any], edits: list[Edit]) -> dict[str, int]:
-    lesson_ids = run["config"].get("lesson_ids", [])
+    lesson_ids = run.config.get("lesson_ids", [])
     trajectory_of = {r[0]: r[1] for r in db.execute(
         "SELECT id, trajectory_id FROM lessons WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(lesson_ids)])}
     return {e.id: len({trajectory_of.get(s, s) for s in e.support}) for e in edits}
@@ -111,8 +111,8 @@ def start_ablation(ws: Workspace, version_id: str, task_ids: list[str], config: 
     base, patch, run = proposal_patch(db, version_id)
     base_folder, locks = folder_of(base), locked_sections(db, base["skill"])
     support = _support(db, run, patch.edits)
-    options = {"min_support": int(run["config"].get("min_support", 0)),
-               "move_low_support": bool(run["config"].get("move_low_support", False))}
+    options = {"min_support": int(run.config.get("min_support", 0)),
+               "move_low_support": bool(run.config.get("move_low_support", False))}
 
     def apply_without(skip: set[str]) -> ApplyResult:
         edits = [e for e in patch.edits if e.id not in skip]

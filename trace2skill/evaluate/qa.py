@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from trace2skill.analysis.analysts import StructuredClient
+from trace2skill.llm.protocol import StructuredClient
 from trace2skill.analysis.render import head_tail
 from trace2skill.errors import EvaluatorError, LLMResponseError
 from trace2skill.evaluate.evaluators import TaskResult

@@ -106,7 +106,7 @@ def _score(arm: dict[str, Any], rows: list[dict[str, Any]], repeats: int, n_task
 def arm_scores(db: Database, run_id: str) -> dict[str, ArmScore]:
     """Every arm's score in an evaluation run (ablation runs have more than two arms)."""
     run = run_store.get_run(db, run_id)
-    repeats, n_tasks = int(run["config"]["repeats"]), len(run["config"]["task_ids"])
+    repeats, n_tasks = int(run.config["repeats"]), len(run.config["task_ids"])
     rows = _by_arm(db, run_id)
     return {a: _score(arm, rows.get(a, []), repeats, n_tasks) for a, arm in eval_store.get_arms(db, run_id).items()}
 
@@ -123,7 +123,7 @@ def flips(db: Database, run_id: str, candidate_arm: str, baseline_arm: str) -> l
     """Tasks whose pass rate differs between the two arms, pass→fail first (see module docstring)."""
     rows = _by_arm(db, run_id)
     cand, base = _rates(rows.get(candidate_arm, [])), _rates(rows.get(baseline_arm, []))
-    order = {t: k for k, t in enumerate(run_store.get_run(db, run_id)["config"]["task_ids"])}
+    order = {t: k for k, t in enumerate(run_store.get_run(db, run_id).config["task_ids"])}
     changed = [t for t in cand if t in base and cand[t][0] != base[t][0]]
     tasks = {t.id: t for t in eval_store.get_tasks(db, changed)} if changed else {}
     out = [Flip(t, "pass→fail" if base[t][0] > cand[t][0] else "fail→pass", base[t][0], cand[t][0],
@@ -137,15 +137,15 @@ def flips(db: Database, run_id: str, candidate_arm: str, baseline_arm: str) -> l
 def ab_result(db: Database, run_id: str) -> ABResult:
     """The A/B comparison of an evaluation run (candidate arm vs baseline arm)."""
     run = run_store.get_run(db, run_id)
-    if run["kind"] != "evaluation":
+    if run.kind != "evaluation":
         raise Trace2SkillError(f"run {run_id} is a {run['kind']} run, not an evaluation")
     scores = arm_scores(db, run_id)
     roles = {s.role: s for s in scores.values() if s.role in ("candidate", "baseline")}
     if set(roles) != {"candidate", "baseline"}:
         raise Trace2SkillError(f"evaluation run {run_id} has no candidate/baseline pair of arms")
     cand, base = roles["candidate"], roles["baseline"]
-    return ABResult(run_id, run["status"], run["created"], int(run["config"]["repeats"]),
-                    len(run["config"]["task_ids"]), cand, base, flips(db, run_id, cand.arm, base.arm))
+    return ABResult(run_id, run.status, run.created, int(run.config["repeats"]),
+                    len(run.config["task_ids"]), cand, base, flips(db, run_id, cand.arm, base.arm))
 
 
 def latest_ab_result(db: Database, version_id: str, *, baseline: str | None = ANY,
@@ -188,3 +188,31 @@ def gate(db: Database, version_id: str, base_version_id: str | None, *, max_drop
     if result.delta < -max_drop - 1e-9:
         return GateDecision(False, f"regressed: {score}; {len(result.regressions)} tasks went pass→fail", result)
     return GateDecision(True, f"no regression: {score}", result)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def result_lines(result: ABResult, ablation: dict[str, Any] | None = None, *, max_flips: int = 30) -> list[str]:
+    """An A/B (or ablation) result for people: both arms, the change, flipped tasks worst first."""
+    lines = [f"{side.arm:<5} {side.label:<28} {_pct(side.mean)} ± {_pct(side.std)}  "
+             f"(repeats: {', '.join(_pct(r) for r in side.per_repeat) or '-'})"
+             for side in (result.candidate, result.baseline)]
+    lines.append(f"delta {100 * result.delta:+.1f} points over {result.tasks} tasks x {result.repeats} repeats; "
+                 f"run {result.run_id} {result.status}{'' if result.complete else ' (incomplete)'}")
+    for flip in result.flips[:max_flips]:
+        lines.append(f"  {flip.direction}  {flip.baseline_rate:.2f} -> {flip.candidate_rate:.2f}  "
+                     f"{_clip(flip.prompt, 70)}  gold: {_clip(' | '.join(flip.answers), 30)}  "
+                     f"answers: {_clip(' / '.join(flip.candidate_answers), 40)}")
+    if len(result.flips) > max_flips:
+        lines.append(f"  ... and {len(result.flips) - max_flips} more flips (see --json)")
+    for group in (ablation or {}).get("groups", []):
+        lines.append(f"  group {_clip(group['group'], 50):<50} {group['edits']} edits: without it "
+                     f"{_pct(group['mean'])}, effect {100 * group['effect']:+.1f} points")
+    return lines

@@ -2,9 +2,9 @@
 with per-item state in the database, so it can be watched, cancelled and resumed like extraction.
 
 Items: with the QA evaluator one per (arm, repeat, task) -- "A/0/<task id>"; with the command
-evaluator one per (arm, repeat) -- "A/0" -- since the command scores all tasks at once. An item's
-results and its "done" mark are written in one transaction. Every LLM call is logged under the run
-id and cached (see `qa` for how repeats stay distinct requests).
+evaluator one per (arm, repeat) -- "A/0" -- since the command scores all tasks at once. The run
+engine writes an item's results and its "done" mark in one transaction. Every LLM call is logged
+under the run id and cached (see `qa` for how repeats stay distinct requests).
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Literal
 
-from trace2skill import jobs
-from trace2skill.analysis.analysts import StructuredClient
+from trace2skill import runs
+from trace2skill.llm.protocol import StructuredClient
 from trace2skill.errors import Trace2SkillError
 from trace2skill.evaluate.command import CommandEvaluator, build_argv
 from trace2skill.evaluate.evaluators import Evaluator
 from trace2skill.evaluate.qa import CONTEXT_CHARS, LOCAL_CONTEXT_CHARS, LOCAL_SKILL_CHARS, SKILL_CHARS, QAEvaluator
 from trace2skill.evaluate.qa import PROMPT as QA_PROMPT
-from trace2skill.models import EvalTask
+from trace2skill.models import EvalTask, Run
 from trace2skill.prompts import load_prompt
 from trace2skill.skill.folder import SkillFolder
 from trace2skill.store import Workspace, write_transaction
@@ -118,7 +118,7 @@ def create_evaluation(ws: Workspace, arms: list[Arm], task_ids: list[str], confi
     if config.evaluator == "qa":
         data["prompt"] = load_prompt(QA_PROMPT).ref
     with write_transaction(ws.db):
-        run_id = run_store.create_run(ws.db, "evaluation", data, items)
+        run_id = runs.create(ws, "evaluation", data, items)
         for a in arms:
             eval_store.save_arm(ws.db, run_id, a.arm, a.role, label=a.label, version_id=a.version_id, files=a.files,
                                 detail=a.detail)
@@ -128,8 +128,8 @@ def create_evaluation(ws: Workspace, arms: list[Arm], task_ids: list[str], confi
 def start_ab_run(ws: Workspace, candidate: str | None, baseline: str | None, task_ids: list[str],
                  config: EvalConfig | None = None) -> str:
     """An A/B run: skill version `candidate` (arm "A") against `baseline` (arm "B"); either may be
-    None for "no skill", not both. Returns the run id; run it with `execute_evaluation` or
-    `start_in_background`."""
+    None for "no skill", not both. Returns the run id; run it with the run engine (`runs.execute`
+    or `runs.start_background`)."""
     if candidate is None and baseline is None:
         raise Trace2SkillError("an A/B run needs at least one skill version (the other may be 'no skill')")
     if candidate is not None and candidate == baseline:
@@ -138,75 +138,49 @@ def start_ab_run(ws: Workspace, candidate: str | None, baseline: str | None, tas
     return create_evaluation(ws, arms, task_ids, config or EvalConfig())
 
 
-def _config_of(run: dict[str, Any]) -> tuple[EvalConfig, list[str]]:
-    data = dict(run["config"])
-    task_ids = data.pop("task_ids")
-    for key in ("purpose", "prompt", "groups"):
-        data.pop(key, None)
-    return EvalConfig(**data), task_ids
+def config_of(data: dict[str, Any]) -> tuple[EvalConfig, list[str]]:
+    known = {k: v for k, v in data.items() if k in EvalConfig.__dataclass_fields__}
+    return EvalConfig(**known), list(data.get("task_ids") or [])
 
 
-def execute_evaluation(ws: Workspace, run_id: str, client: StructuredClient | None = None, *,
-                       on_item: Callable[[str, str], None] | None = None,
-                       concurrency: int | None = None) -> dict[str, Any]:
-    """Work every queued item of the evaluation run; blocks. Returns the run's progress."""
-    run = run_store.get_run(ws.db, run_id)
-    if run["kind"] != "evaluation":
-        raise Trace2SkillError(f"run {run_id} is a {run['kind']} run, not an evaluation")
-    config, task_ids = _config_of(run)
+def _execute(ctx: runs.RunContext) -> None:
+    config, task_ids = config_of(ctx.config)
+    ws, run_id = ctx.ws, ctx.run.id
     tasks = {t.id: t for t in eval_store.get_tasks(ws.db, task_ids)}
-    arms = eval_store.get_arms(ws.db, run_id)
-    evaluator = config.evaluator_for(client)
-    folders = {a: SkillFolder.from_files(row["files"]) if row["files"] is not None else None for a, row in arms.items()}
+    evaluator = config.evaluator_for(ctx.optional_client)
+    folders = {a: SkillFolder.from_files(row["files"]) if row["files"] is not None else None
+               for a, row in eval_store.get_arms(ws.db, run_id).items()}
 
-    def work(item_id: str) -> str:
+    def work(item_id: str) -> runs.ItemResult:
         arm, repeat, task_id = (item_id.split("/", 2) + [""])[:3]
         chosen = [tasks[task_id]] if task_id else [tasks[t] for t in task_ids]
         results = evaluator.evaluate(folders[arm], chosen, repeat=int(repeat), run_id=run_id)
-        db = ws.db
-        with write_transaction(db):
-            eval_store.save_results(db, run_id, arm, int(repeat), results)
-            run_store.finish_item(db, run_id, item_id, "done", prompt_tokens=sum(r.prompt_tokens for r in results),
-                                  completion_tokens=sum(r.completion_tokens for r in results))
-        return "done"
+        return runs.ItemResult(save=lambda db: eval_store.save_results(db, run_id, arm, int(repeat), results),
+                               prompt_tokens=sum(r.prompt_tokens for r in results),
+                               completion_tokens=sum(r.completion_tokens for r in results))
 
-    progress = jobs.process_queued(ws, run_id, work, concurrency=concurrency or config.concurrency, on_item=on_item)
-    _store_summary(ws, run_id)
-    return progress
+    try:
+        ctx.process_items(work, concurrency=ctx.workers(config.concurrency))
+    finally:
+        _store_summary(ws, run_id)
 
 
 def _store_summary(ws: Workspace, run_id: str) -> None:
     from trace2skill.evaluate.report import arm_scores
 
     summary = {a: {"label": s.label, "mean": s.mean, "std": s.std} for a, s in arm_scores(ws.db, run_id).items()}
-    with write_transaction(ws.db):
-        ws.db.execute("UPDATE runs SET counters = ? WHERE id = ?", [json.dumps({"scores": summary}), run_id])
+    run_store.set_counters(ws.db, run_id, {"scores": summary})
 
 
-def cancel_evaluation(ws: Workspace, run_id: str) -> None:
-    """Ask the run to stop: items not yet started are marked cancelled; running ones finish."""
-    run_store.set_run_status(ws.db, run_id, "cancelled")
+def _report(ws: Workspace, run: Run) -> tuple[list[str], dict[str, Any]]:
+    from trace2skill.evaluate.ablation import ablation_report
+    from trace2skill.evaluate.report import ab_result, result_lines
+
+    result = ab_result(ws.db, run.id)
+    ablation = ablation_report(ws.db, run.id) if run.config.get("purpose") == "ablation" else None
+    data = {"result": result.as_dict(), **({"ablation": ablation} if ablation else {})}
+    return result_lines(result, ablation), data
 
 
-def resume_evaluation(ws: Workspace, run_id: str, client: StructuredClient | None = None, *,
-                      retry_failed: bool = True, on_item: Callable[[str, str], None] | None = None,
-                      concurrency: int | None = None) -> dict[str, Any]:
-    """Finish an interrupted, cancelled or partly failed run; finished items are kept."""
-    run_store.requeue(ws.db, run_id, failed=retry_failed)
-    return execute_evaluation(ws, run_id, client, on_item=on_item, concurrency=concurrency)
-
-
-def start_in_background(ws: Workspace, run_id: str, client: StructuredClient | None = None, *,
-                        resume: bool = False) -> None:
-    """Run (or resume) the evaluation in a background thread; read progress from the store."""
-    if resume:
-        run_store.requeue(ws.db, run_id)
-    jobs.start(run_id, lambda: execute_evaluation(ws, run_id, client))
-
-
-def start_ab_in_background(ws: Workspace, candidate: str | None, baseline: str | None, task_ids: list[str],
-                           client: StructuredClient | None, config: EvalConfig | None = None) -> str:
-    """`start_ab_run` + `start_in_background`: returns the run id at once."""
-    run_id = start_ab_run(ws, candidate, baseline, task_ids, config)
-    start_in_background(ws, run_id, client)
-    return run_id
+runs.register(runs.RunKind("evaluation", _execute, items="evaluation tasks",
+                           uses_llm=lambda config: config.get("evaluator", "qa") == "qa", report=_report))

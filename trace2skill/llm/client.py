@@ -19,9 +19,11 @@ from pydantic import BaseModel, ValidationError
 
 from trace2skill.errors import LLMConfigError, LLMResponseError, LLMUnavailableError
 from trace2skill.llm import calllog
+from trace2skill.store import calls as call_store
 from trace2skill.llm.config import LLMConfig
 from trace2skill.llm.estimate import estimate_messages_tokens, estimate_tokens
 from trace2skill.llm.schema import describe_validation_error, extract_json_text, strict_schema
+from trace2skill.llm.scope import CallScope, current_scope
 from trace2skill.llm.transport import backoff_delay, classify, httpx, make_openai
 from trace2skill.store.workspace import Workspace
 
@@ -126,18 +128,21 @@ class LLMClient:
                                            "strict": True}}
         key = calllog.request_hash(config.model or "", messages, response_format, config.temperature, limit)
         with self._request_lock(key):
-            hit = self._from_cache(key, output)
+            hit = self._from_cache(key, output, run_id)
             if hit is not None:
                 return hit
             return self._ask(config, messages, output, response_format, key, run_id, limit, schema_name)
 
-    def _from_cache(self, key: str, output: type[T]) -> StructuredResult[T] | None:
-        for row in calllog.cached_rows(self.ws, key):
+    def _from_cache(self, key: str, output: type[T], run_id: str | None) -> StructuredResult[T] | None:
+        for row in call_store.cached_rows(self.ws, key):
             try:
                 value = output.model_validate_json(extract_json_text(row["response"].get("content") or ""))
             except ValidationError:
                 continue  # the output model changed since; not usable
             usage = {k: int(row["usage"].get(k, 0)) for k in ("prompt_tokens", "completion_tokens")}
+            scope = current_scope()
+            call_store.log_cache_hit(self.ws, row["id"], scope.run_id if scope and scope.run_id else run_id,
+                                     scope.item_id if scope else None)
             return StructuredResult(value, usage, True, row["id"], float(row["latency_s"]), 0)
         return None
 
@@ -183,7 +188,11 @@ class LLMClient:
                 config.max_tokens_param: request["max_tokens"]}
         if config.frequency_penalty is not None:
             body["frequency_penalty"] = config.frequency_penalty
+        scope = current_scope()
         for attempt in range(config.max_retries + 1):
+            if scope is not None:
+                scope.check()  # a cancelled run starts no new request
+                scope.requests += 1
             call_id, started = calllog.new_call_id(), time.monotonic()
             try:
                 # The SDK's generic post: same auth, errors and pool as chat.completions.create, without
@@ -206,10 +215,23 @@ class LLMClient:
                         status=failure.status, attempts=attempt + 1) from exc
                 delay = backoff_delay(attempt, config, failure.retry_after_s)
                 log.info("LLM call failed (%s); retry %d in %.2fs", failure.message, attempt + 1, delay)
-                self._sleep(delay)
+                self._wait(scope, failure.message, delay)
                 continue
             return answer, call_id, attempt + 1
         raise AssertionError("unreachable")
+
+    def _wait(self, scope: CallScope | None, error: str, delay: float) -> None:
+        """Back off before a retry: reported to the run's item, cut short when the run is cancelled."""
+        if scope is None:
+            self._sleep(delay)
+            return
+        if scope.on_retry is not None:
+            scope.on_retry(scope.requests, error, delay)
+        if self._sleep is time.sleep:
+            scope.wait(delay)
+        else:  # an injected sleep (tests): honour it, then the cancel flag
+            self._sleep(delay)
+            scope.check()
 
     @staticmethod
     def _answer(response: Any, request: dict[str, Any], latency: float) -> _Answer:
@@ -240,8 +262,10 @@ class LLMClient:
 
     def _log(self, call_id: str, run_id: str | None, key: str, config: LLMConfig, request: dict[str, Any],
              answer: _Answer | None, error: str | None, latency: float | None = None) -> None:
-        calllog.log_call(
-            self.ws, call_id=call_id, run_id=run_id, request_hash=key, model=config.model or "",
+        scope = current_scope()
+        call_store.log_call(
+            self.ws, call_id=call_id, run_id=(scope.run_id if scope and scope.run_id else run_id),
+            item_id=scope.item_id if scope else None, request_hash=key, model=config.model or "",
             request=request, response=answer.raw if answer else None, usage=answer.usage if answer else None,
             latency_s=answer.latency_s if answer else latency, error=error,
             scrub=(config.api_key_value() or "",),
@@ -271,8 +295,3 @@ class _KeyedLock:
             self.entry[1] -= 1
             if self.entry[1] == 0:
                 self.client._locks.pop(self.key, None)
-
-
-def iter_calls(ws: Workspace, run_id: str) -> Iterator[dict[str, Any]]:
-    """The logged calls of one run, oldest first (for a run's detail view)."""
-    yield from ws.db.query("SELECT * FROM llm_calls WHERE run_id = ? ORDER BY created, rowid", [run_id])

@@ -53,6 +53,17 @@ class LLMConfig(BaseModel):
             **overrides,
         )
 
+    @classmethod
+    def for_endpoint(cls, base_url: str | None, model: str | None, **overrides: Any) -> LLMConfig:
+        """Exactly this endpoint and model (None base URL: the embedded local model), whatever the
+        environment says; only the key comes from OPENAI_API_KEY. For a run that continues on the
+        endpoint it started with."""
+        if "api_key" in overrides:
+            raise TypeError("api_key is read from the OPENAI_API_KEY environment variable only")
+        key = os.environ.get(ENV_API_KEY) or None
+        return cls(base_url=base_url or None, model=model or None, api_key=SecretStr(key) if key else None,
+                   **overrides)
+
     @property
     def is_local(self) -> bool:
         """True when no endpoint is configured or it was resolved to the embedded server."""

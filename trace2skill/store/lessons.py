@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 from sqlite_utils import Database
 
-from trace2skill.errors import NotFoundError, StaleEditError
+from trace2skill.errors import NotFoundError, ReviewError, StaleEditError
 from trace2skill.models import Lesson, utcnow
 from trace2skill.store.trajectories import fts_query
 from trace2skill.store.workspace import write_transaction
@@ -87,6 +87,20 @@ def lesson_ids(db: Database, flt: LessonFilter | None = None) -> list[str]:
     return [r[0] for r in db.execute(f"SELECT l.id FROM lessons l{where} ORDER BY l.rowid", params)]
 
 
+def lessons_by_ids(db: Database, ids: Iterable[str]) -> list[dict[str, Any]]:
+    """The lessons with these ids (one query however many), in id order."""
+    wanted = json.dumps(sorted(set(ids)))
+    return [_decode(r) for r in db.query(
+        "SELECT * FROM lessons WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id", [wanted])]
+
+
+def approved_lessons(db: Database, ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Approved lessons (only those among `ids` when given), in id order."""
+    if ids is None:
+        return [_decode(r) for r in db.query("SELECT * FROM lessons WHERE status = 'approved' ORDER BY id")]
+    return [r for r in lessons_by_ids(db, ids) if r["status"] == "approved"]
+
+
 def get_lesson(db: Database, lesson_id: str) -> dict[str, Any]:
     rows = list(db.query("SELECT * FROM lessons WHERE id = ?", [lesson_id]))
     if not rows:
@@ -106,7 +120,7 @@ def _decide(db: Database, lesson_id: str, action: str, actor: str, detail: dict[
 def set_status(db: Database, ids: list[str], status: str, *, actor: str = "user") -> int:
     """Approve/reject/re-propose lessons; every change is recorded as a decision."""
     if status not in ("proposed", "approved", "rejected"):
-        raise ValueError(f"unknown lesson status {status!r}")
+        raise ReviewError(f"unknown lesson status {status!r}; use proposed, approved or rejected")
     changed = 0
     with write_transaction(db):
         for lesson_id in ids:
@@ -126,7 +140,7 @@ def edit_lesson(db: Database, lesson_id: str, changes: dict[str, Any], *, expect
     """Save a reviewer's edit if nobody saved since `expected_version` was read; else StaleEditError."""
     unknown = set(changes) - set(EDITABLE)
     if unknown:
-        raise ValueError(f"fields not editable: {', '.join(sorted(unknown))}")
+        raise ReviewError(f"fields not editable: {', '.join(sorted(unknown))} (editable: {', '.join(EDITABLE)})")
     sets = ", ".join(f"{k} = ?" for k in changes)
     with write_transaction(db):
         cur = db.execute(

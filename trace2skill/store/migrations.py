@@ -303,3 +303,31 @@ def m008_evaluation(db: Database) -> None:
             PRIMARY KEY (run_id, arm, repeat, task_id)
         )""",
     )
+
+
+@MIGRATIONS()
+def m009_run_engine(db: Database) -> None:
+    """The run engine: when the latest execution of a run began (for throughput and ETA), when a
+    retrying item tries again, which item an LLM call was made for, and the calls a run answered
+    from the cache (both for `trace2skill logs`)."""
+    _run(
+        db,
+        "ALTER TABLE runs ADD COLUMN resumed TEXT",
+        "ALTER TABLE runs ADD COLUMN owner TEXT",  # host:pid of the process executing it
+        "ALTER TABLE runs ADD COLUMN executions INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE run_items ADD COLUMN execution INTEGER",  # the execution that started the item
+        "ALTER TABLE run_items ADD COLUMN retry_at TEXT",
+        "ALTER TABLE llm_calls ADD COLUMN item_id TEXT",
+        "CREATE INDEX idx_llm_calls_item ON llm_calls(run_id, item_id)",
+        "CREATE INDEX idx_runs_parent ON runs(kind, status)",
+        """CREATE TABLE llm_cache_hits (
+            id INTEGER PRIMARY KEY,
+            call_id TEXT NOT NULL,
+            run_id TEXT REFERENCES runs(id) ON DELETE CASCADE,
+            item_id TEXT,
+            created TEXT NOT NULL
+        )""",
+        "CREATE INDEX idx_llm_cache_hits_run ON llm_cache_hits(run_id, item_id)",
+        # A merge that fell back was stored as "done" with its reason in the rationale; now it is a status.
+        "UPDATE merge_nodes SET status = 'fallback' WHERE status = 'done' AND rationale LIKE 'merge answer invalid%'",
+    )

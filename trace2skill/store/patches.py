@@ -48,6 +48,19 @@ def save_node(db: Database, node: MergeNode, error: str | None = None) -> None:
         )
 
 
+def finish_node(db: Database, node: MergeNode, error: str | None = None) -> bool:
+    """Store a running node's result; False (nothing written) when it is no longer running (its
+    run was cancelled meanwhile)."""
+    with write_transaction(db):
+        cur = db.execute(
+            "UPDATE merge_nodes SET output = ?, status = ?, rationale = ?, dropped = ?, conflicts = ?, error = ? "
+            "WHERE run_id = ? AND level = ? AND idx = ? AND status = 'running'",
+            [node.output, node.status, node.rationale, json.dumps([d.model_dump() for d in node.dropped]),
+             json.dumps(node.conflicts), error, node.run_id, node.level, node.idx],
+        )
+    return bool(cur.rowcount)
+
+
 def _node(row: dict[str, Any]) -> dict[str, Any]:
     for key in ("inputs", "dropped", "conflicts"):
         row[key] = json.loads(row[key])

@@ -1,20 +1,25 @@
-"""Runs (extraction, consolidation, evaluation) and their per-item state, kept in the database so a
-run survives a page reload, a crash or a restart."""
+"""Runs and their items, kept in the database so a run survives a page reload, a crash or a restart.
+
+Only the run engine (`trace2skill.runs`) changes a run's state; everything else reads it. Item
+writes that carry a worker's result are conditional on the item still being "running", so a
+worker whose item was cancelled meanwhile cannot mark it done (its answer stays in the call cache).
+"""
 
 from __future__ import annotations
 
 import json
 import secrets
 import time
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlite_utils import Database
 
 from trace2skill.errors import NotFoundError
-from trace2skill.models import utcnow
+from trace2skill.models import ITEM_STATUSES, Run, RunItem, RunProgress, utcnow
 from trace2skill.store.workspace import write_transaction
 
-ITEM_STATUSES = ("queued", "running", "done", "failed", "cancelled")
+_RUN_COLUMNS = "id, kind, config, status, counters, error, created, started, resumed, finished, heartbeat, owner"
 
 
 def new_run_id(kind: str) -> str:
@@ -35,83 +40,178 @@ def create_run(db: Database, kind: str, config: dict[str, Any], item_ids: list[s
     return run_id
 
 
-def get_run(db: Database, run_id: str) -> dict[str, Any]:
-    rows = list(db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
-    if not rows:
-        raise NotFoundError(f"no run with id {run_id!r}")
-    run = rows[0]
-    run["config"] = json.loads(run["config"])
-    run["counters"] = json.loads(run["counters"])
-    run["progress"] = run_progress(db, run_id)
-    return run
+def _run_of(row: tuple[Any, ...], progress: RunProgress) -> Run:
+    data = dict(zip(_RUN_COLUMNS.split(", "), row))
+    data["config"] = json.loads(data["config"] or "{}")
+    data["counters"] = json.loads(data["counters"] or "{}")
+    return Run(**data, progress=progress)
 
 
-def list_runs(db: Database, kind: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
-    where, params = ("WHERE kind = ?", [kind]) if kind else ("", [])
-    rows = list(db.query(f"SELECT id FROM runs {where} ORDER BY created DESC, id DESC LIMIT ?", [*params, limit]))
-    return [get_run(db, r["id"]) for r in rows]
+def resolve_run_id(db: Database, run_id: str) -> str:
+    """The full id of a run from its id or an unambiguous prefix (NotFoundError otherwise)."""
+    if db.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone():
+        return run_id
+    rows = db.execute("SELECT id FROM runs WHERE id LIKE ? LIMIT 2", [run_id.replace("%", "") + "%"]).fetchall()
+    if len(rows) != 1 or not run_id:
+        raise NotFoundError(f"no run with id {run_id!r} (list them with `trace2skill runs`)")
+    return str(rows[0][0])
 
 
-def run_progress(db: Database, run_id: str) -> dict[str, Any]:
-    counts = {s: 0 for s in ITEM_STATUSES}
+def get_run(db: Database, run_id: str) -> Run:
+    full = resolve_run_id(db, run_id)
+    row = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", [full]).fetchone()
+    return _run_of(row, run_progress(db, full))
+
+
+def list_runs(db: Database, kind: str | None = None, limit: int = 20, *, parent: str | None = None) -> list[Run]:
+    """Newest first; `parent` keeps runs whose config names that run as their parent (re-runs)."""
+    clauses, params = [], []
+    if kind:
+        clauses.append("kind = ?")
+        params.append(kind)
+    if parent:
+        clauses.append("json_extract(config, '$.parent_run') = ?")
+        params.append(parent)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    rows = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY created DESC, id DESC LIMIT ?",
+                      [*params, limit]).fetchall()
+    return [_run_of(row, run_progress(db, row[0])) for row in rows]
+
+
+def run_progress(db: Database, run_id: str) -> RunProgress:
+    counts: dict[str, int] = {s: 0 for s in ITEM_STATUSES}
     for status, n in db.execute("SELECT status, count(*) FROM run_items WHERE run_id = ? GROUP BY status", [run_id]):
         counts[status] = n
     tokens = db.execute(
         "SELECT coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0) FROM run_items WHERE run_id = ?",
         [run_id],
     ).fetchone()
-    return {**counts, "total": sum(counts.values()), "prompt_tokens": tokens[0], "completion_tokens": tokens[1]}
+    return RunProgress(**counts, prompt_tokens=tokens[0], completion_tokens=tokens[1])
+
+
+_ITEM_COLUMNS = ("run_id, item_id, status, error, attempts, prompt_tokens, completion_tokens, started, finished, "
+                 "retry_at")
 
 
 def list_items(db: Database, run_id: str, status: str | None = None, limit: int = 1000,
-               offset: int = 0) -> list[dict[str, Any]]:
+               offset: int = 0) -> list[RunItem]:
     where = "run_id = ?" + (" AND status = ?" if status else "")
     params: list[Any] = [run_id, status] if status else [run_id]
-    return list(db.query(f"SELECT * FROM run_items WHERE {where} ORDER BY rowid LIMIT ? OFFSET ?",
-                         [*params, limit, offset]))
+    rows = db.execute(f"SELECT {_ITEM_COLUMNS} FROM run_items WHERE {where} ORDER BY rowid LIMIT ? OFFSET ?",
+                      [*params, limit, offset]).fetchall()
+    names = _ITEM_COLUMNS.split(", ")
+    return [RunItem(**dict(zip(names, row))) for row in rows]
 
 
-def pending_items(db: Database, run_id: str) -> list[str]:
+def item_ids(db: Database, run_id: str, status: str) -> list[str]:
     return [r[0] for r in db.execute(
-        "SELECT item_id FROM run_items WHERE run_id = ? AND status = 'queued' ORDER BY rowid", [run_id])]
+        "SELECT item_id FROM run_items WHERE run_id = ? AND status = ? ORDER BY rowid", [run_id, status])]
 
 
-def set_run_status(db: Database, run_id: str, status: str, error: str | None = None) -> None:
-    now = utcnow()
-    with write_transaction(db):
-        db.execute(
-            "UPDATE runs SET status = ?, error = ?, heartbeat = ?, "
-            "started = CASE WHEN ? = 'running' THEN coalesce(started, ?) ELSE started END, "
-            "finished = CASE WHEN ? IN ('done', 'failed', 'cancelled') THEN ? ELSE NULL END WHERE id = ?",
-            [status, error, now, status, now, status, now, run_id],
-        )
+def finished_since(db: Database, run_id: str, since: str) -> int:
+    """Items done or failed at or after `since` (an ISO time): the throughput of this execution."""
+    row = db.execute("SELECT count(*) FROM run_items WHERE run_id = ? AND status IN ('done', 'failed') "
+                     "AND finished >= ?", [run_id, since]).fetchone()
+    return int(row[0])
 
 
 def run_status(db: Database, run_id: str) -> str:
     row = db.execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()
     if row is None:
         raise NotFoundError(f"no run with id {run_id!r}")
-    return row[0]
+    return str(row[0])
 
 
-def start_item(db: Database, run_id: str, item_id: str) -> None:
+# --------------------------------------------------------------------------- state changes (the engine's)
+
+
+def mark_running(db: Database, run_id: str, owner: str) -> int:
+    """The run starts (or starts again) executing in the process `owner` (host:pid). Returns the
+    number of this execution: items record which execution started them, so the result of a
+    worker abandoned by an earlier execution can never finish an item of a later one."""
+    now = utcnow()
     with write_transaction(db):
-        db.execute(
-            "UPDATE run_items SET status = 'running', attempts = attempts + 1, started = ?, error = NULL "
-            "WHERE run_id = ? AND item_id = ?",
-            [utcnow(), run_id, item_id],
-        )
+        db.execute("UPDATE runs SET status = 'running', error = NULL, finished = NULL, heartbeat = ?, resumed = ?, "
+                   "started = coalesce(started, ?), owner = ?, executions = executions + 1 WHERE id = ?",
+                   [now, now, now, owner, run_id])
+        return int(db.execute("SELECT executions FROM runs WHERE id = ?", [run_id]).fetchone()[0])
+
+
+def beat(db: Database, run_id: str) -> str:
+    """Refresh the run's heartbeat; returns its status (so the engine sees a cancel from elsewhere)."""
+    with write_transaction(db):
+        db.execute("UPDATE runs SET heartbeat = ? WHERE id = ? AND status = 'running'", [utcnow(), run_id])
+    return run_status(db, run_id)
+
+
+def finish_run(db: Database, run_id: str, status: str, error: str | None = None) -> None:
+    """The run's end: done, failed or cancelled. Items still queued or running are cancelled."""
+    with write_transaction(db):
+        db.execute("UPDATE runs SET status = ?, error = ?, finished = ?, heartbeat = NULL WHERE id = ?",
+                   [status, error, utcnow(), run_id])
+        if status != "done":
+            _cancel_open_work(db, run_id)
+
+
+def _cancel_open_work(db: Database, run_id: str) -> None:
+    now = utcnow()
+    db.execute("UPDATE run_items SET status = 'cancelled', finished = ?, retry_at = NULL "
+               "WHERE run_id = ? AND status IN ('queued', 'running')", [now, run_id])
+    db.execute("UPDATE merge_nodes SET status = 'cancelled' WHERE run_id = ? AND status IN ('queued', 'running')",
+               [run_id])
+
+
+def cancel_run(db: Database, run_id: str) -> bool:
+    """Mark an active run cancelled, with its queued and running items (and merge nodes). Returns
+    False when the run had already ended."""
+    with write_transaction(db):
+        cur = db.execute("UPDATE runs SET status = 'cancelled', finished = ? WHERE id = ? "
+                         "AND status IN ('queued', 'running')", [utcnow(), run_id])
+        if cur.rowcount:
+            _cancel_open_work(db, run_id)
+        return bool(cur.rowcount)
+
+
+def set_counters(db: Database, run_id: str, counters: dict[str, Any]) -> None:
+    """Merge `counters` into the run's counters."""
+    with write_transaction(db):
+        row = db.execute("SELECT counters FROM runs WHERE id = ?", [run_id]).fetchone()
+        merged = {**json.loads(row[0] or "{}"), **counters} if row else counters
+        db.execute("UPDATE runs SET counters = ? WHERE id = ?", [json.dumps(merged, ensure_ascii=False), run_id])
+
+
+def start_item(db: Database, run_id: str, item_id: str, execution: int = 0) -> bool:
+    """queued -> running (in `execution`); False when the item is no longer queued (the run was
+    cancelled)."""
+    with write_transaction(db):
+        cur = db.execute("UPDATE run_items SET status = 'running', started = ?, error = NULL, retry_at = NULL, "
+                         "execution = ? WHERE run_id = ? AND item_id = ? AND status = 'queued'",
+                         [utcnow(), execution, run_id, item_id])
+    return bool(cur.rowcount)
 
 
 def finish_item(db: Database, run_id: str, item_id: str, status: str, *, error: str | None = None,
-                prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
-    """Record an item's end. Call inside the caller's transaction to make it atomic with its output."""
+                prompt_tokens: int = 0, completion_tokens: int = 0, attempts: int = 0, execution: int = 0) -> bool:
+    """Record the end of an item running in `execution`; False (and nothing written) when it is no
+    longer running there (cancelled, or re-queued and started again by a later execution). Call
+    inside the caller's transaction to make it atomic with the item's output."""
     with write_transaction(db):
-        db.execute(
-            "UPDATE run_items SET status = ?, error = ?, finished = ?, prompt_tokens = prompt_tokens + ?, "
-            "completion_tokens = completion_tokens + ? WHERE run_id = ? AND item_id = ?",
-            [status, error, utcnow(), prompt_tokens, completion_tokens, run_id, item_id],
+        cur = db.execute(
+            "UPDATE run_items SET status = ?, error = ?, finished = ?, retry_at = NULL, "
+            "attempts = max(attempts, ?), prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ? "
+            "WHERE run_id = ? AND item_id = ? AND status = 'running' AND coalesce(execution, 0) = ?",
+            [status, error, utcnow(), attempts, prompt_tokens, completion_tokens, run_id, item_id, execution],
         )
+    return bool(cur.rowcount)
+
+
+def item_retrying(db: Database, run_id: str, item_id: str, *, attempts: int, error: str, delay_s: float) -> None:
+    """A running item's request failed and will be retried in `delay_s` seconds."""
+    retry_at = datetime.fromtimestamp(time.time() + delay_s, timezone.utc).isoformat(timespec="seconds")
+    with write_transaction(db):
+        db.execute("UPDATE run_items SET attempts = max(attempts, ?), error = ?, retry_at = ? "
+                   "WHERE run_id = ? AND item_id = ? AND status = 'running'",
+                   [attempts, error[:2000], retry_at, run_id, item_id])
 
 
 def requeue(db: Database, run_id: str, *, failed: bool = True) -> int:
@@ -120,8 +220,9 @@ def requeue(db: Database, run_id: str, *, failed: bool = True) -> int:
     statuses = ["running", "cancelled"] + (["failed"] if failed else [])
     marks = ", ".join("?" * len(statuses))
     with write_transaction(db):
-        cur = db.execute(
-            f"UPDATE run_items SET status = 'queued' WHERE run_id = ? AND status IN ({marks})", [run_id, *statuses]
-        )
+        cur = db.execute(f"UPDATE run_items SET status = 'queued', retry_at = NULL WHERE run_id = ? "
+                         f"AND status IN ({marks})", [run_id, *statuses])
         db.execute("UPDATE runs SET status = 'queued', finished = NULL, error = NULL WHERE id = ?", [run_id])
+        db.execute("UPDATE merge_nodes SET status = 'queued' WHERE run_id = ? AND status IN "
+                   "('running', 'cancelled', 'failed')", [run_id])
     return cur.rowcount

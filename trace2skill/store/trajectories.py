@@ -241,3 +241,26 @@ def signal_counts(db: Database) -> dict[str, int]:
             "SELECT kind, count(DISTINCT trajectory_id) AS n FROM signals GROUP BY kind ORDER BY kind"
         )
     }
+
+
+def trajectory_text(db: Database, trajectory_id: str) -> str:
+    """A trajectory's task, step texts, tool arguments and tool results (what lint looks for values in)."""
+    row = db.execute("SELECT task FROM trajectories WHERE id = ?", [trajectory_id]).fetchone()
+    parts = [row[0] or ""] if row else []
+    for text, calls, results in db.execute(
+            "SELECT text, tool_calls, tool_results FROM steps WHERE trajectory_id = ? ORDER BY idx", [trajectory_id]):
+        parts.append(text or "")
+        parts += [json.dumps(c.get("arguments")) for c in json.loads(calls or "[]")]
+        parts += [r.get("content", "") for r in json.loads(results or "[]")]
+    return "\n".join(parts)
+
+
+def task_rows(db: Database, flt: TrajectoryFilter | None = None, *,
+              ids: list[str] | None = None) -> list[tuple[str, str, str | None, str]]:
+    """(id, source_format, task_id, task) of the matching trajectories (or of `ids`), in import order."""
+    if ids is not None:
+        return db.execute("SELECT id, source_format, task_id, task FROM trajectories "
+                          "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY rowid", [json.dumps(ids)]).fetchall()
+    where, params = (flt or TrajectoryFilter()).where()
+    return db.execute(f"SELECT t.id, t.source_format, t.task_id, t.task FROM trajectories t{where} ORDER BY t.rowid",
+                      params).fetchall()

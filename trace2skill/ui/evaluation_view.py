@@ -7,14 +7,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from trace2skill import jobs
-from trace2skill.evaluate import ABResult, EvalConfig, gate, latest_ab_result, start_ab_in_background
+from trace2skill import runs
+from trace2skill.evaluate import ABResult, EvalConfig, gate, latest_ab_result, start_ab_run
 from trace2skill.errors import Trace2SkillError
+from trace2skill.runs.state import format_duration
 from trace2skill.settings import llm_config
 from trace2skill.store import Workspace
 from trace2skill.store import evaluation as eval_store
-from trace2skill.store import runs as run_store
-from trace2skill.ui.state import llm_client
+from trace2skill.ui.run_progress import run_controls, state_of
+from trace2skill.ui.state import llm_client, run_client
 
 POLL_S = 1.0
 PROMPT_CHARS = 160
@@ -41,12 +42,14 @@ def _result_body(ws: Workspace, candidate: str, base: str | None, was_active: bo
     if result is None:
         st.caption("No held-out A/B result for this version against its base yet.")
         return
-    active = jobs.is_running(result.run_id) or result.status in ("queued", "running")
+    state = state_of(ws, result.run_id)
+    active = state.alive
     if not result.complete:
-        p = run_store.get_run(ws.db, result.run_id)["progress"]
-        finished = p["done"] + p["failed"]
-        st.progress(finished / max(1, p["total"]),
-                    text=f"A/B run {result.run_id}: {result.status} — {finished} of {p['total']} items finished")
+        p = state.run.progress
+        st.progress(p.fraction_done, text=f"A/B run {result.run_id}: {state.headline} — {p.done} of {p.total} "
+                                          f"evaluation tasks done"
+                                          + (f" · ETA {format_duration(state.eta_s)}" if state.eta_s else ""))
+        run_controls(ws, result.run_id, lambda: run_client(result.run_id), key="rev_eval")
     m = st.columns(4)
     m[0].metric(f"Candidate ({result.candidate.label})", _arm(result, "candidate"))
     m[1].metric(f"Baseline ({result.baseline.label})", _arm(result, "baseline"))
@@ -65,7 +68,7 @@ def _result_body(ws: Workspace, candidate: str, base: str | None, was_active: bo
 def render_evaluation(ws: Workspace, candidate: str, base: str | None) -> None:
     """The result panel (polling while its run is going) and the form to start a new A/B run."""
     latest = latest_ab_result(ws.db, candidate, baseline=base)
-    active = latest is not None and (jobs.is_running(latest.run_id) or latest.status in ("queued", "running"))
+    active = latest is not None and state_of(ws, latest.run_id).alive
     with st.expander("Held-out evaluation (A/B)", icon=":material/science:", expanded=latest is not None):
         st.fragment(run_every=POLL_S if active else None)(_result_body)(ws, candidate, base, active)
         sets = eval_store.list_sets(ws.db)
@@ -81,8 +84,8 @@ def render_evaluation(ws: Workspace, candidate: str, base: str | None) -> None:
             llm = llm_config(ws.db)
             config = EvalConfig(repeats=int(repeats), base_url=llm.base_url, model=llm.model, task_set=name)
             try:
-                run_id = start_ab_in_background(ws, candidate, base, eval_store.set_task_ids(ws.db, name),
-                                                llm_client(), config)
+                run_id = start_ab_run(ws, candidate, base, eval_store.set_task_ids(ws.db, name), config)
+                runs.start_background(ws, run_id, llm_client())
             except Trace2SkillError as exc:
                 st.error(str(exc), icon=":material/error:")
             else:

@@ -34,7 +34,7 @@ class Leaf:
 class Node:
     level: int
     idx: int
-    status: str  # queued | running | done | failed | fallback
+    status: str  # queued | running | done | fallback | failed | cancelled
     inputs: list[str]
     output: str | None
     edits_in: int
@@ -63,13 +63,6 @@ class TreeView:
         return out
 
 
-def node_status(row: dict[str, Any]) -> str:
-    """A merge node's display status: a done node whose answer stayed invalid is a fallback."""
-    if row["status"] == "done" and (row.get("error") or str(row.get("rationale", "")).startswith("merge answer invalid")):
-        return "fallback"
-    return row["status"]
-
-
 def tree_view(db: Database, run_id: str) -> TreeView:
     counts = {pid: n for pid, n in db.execute(
         "SELECT id, json_array_length(edits) FROM patches WHERE run_id = ?", [run_id])}
@@ -82,8 +75,7 @@ def tree_view(db: Database, run_id: str) -> TreeView:
             "SELECT level, idx, inputs, output, status, rationale, dropped, conflicts, error FROM merge_nodes "
             "WHERE run_id = ? ORDER BY level, idx", [run_id]):
         ins = json.loads(inputs)
-        row = {"status": status, "rationale": rationale, "error": error}
-        nodes.append(Node(level, idx, node_status(row), ins, output, sum(counts.get(p, 0) for p in ins),
+        nodes.append(Node(level, idx, status, ins, output, sum(counts.get(p, 0) for p in ins),
                           counts.get(output) if output else None, len(json.loads(dropped)),
                           len(json.loads(conflicts))))
     return TreeView(leaves, nodes)
@@ -195,6 +187,6 @@ def node_detail(db: Database, run_id: str, level: int, idx: int) -> dict[str, An
     by_id = {e["id"]: e for inp in input_rows for e in inp["edits"]}
     dropped_rows = [{"edit": d["edit_id"][:10], "from": source.get(d["edit_id"], ""), "reason": d["reason"],
                      "content": by_id.get(d["edit_id"], {}).get("content", ""), "id": d["edit_id"]} for d in dropped]
-    return {"level": level, "idx": idx, "status": node_status(row), "rationale": row["rationale"],
+    return {"level": level, "idx": idx, "status": row["status"], "rationale": row["rationale"],
             "error": row["error"], "inputs": input_rows, "output": [_edit_row(e, trajectory_of) for e in out_edits],
             "dropped": dropped_rows, "conflicts": conflicts, "output_id": row["output"]}

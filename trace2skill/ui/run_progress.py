@@ -1,80 +1,135 @@
-"""Live progress of an extraction run, read from the database (so a reload or another process's
-run shows the same thing). The panel is a fragment that re-runs itself every second while the run
-is active, and reruns the whole page once when it ends (to stop polling and refresh the buttons)."""
+"""A run on screen, whatever its kind: its state, Cancel and Resume as the run really stands (read
+from the database, so a reload or another browser shows the same), progress with pace and ETA,
+each item's attempts, last error and next retry, and the run's LLM call log. The panel re-runs
+itself every second while the run is active, and reruns the page once when it ends."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 import streamlit as st
 
-from trace2skill import jobs
+from trace2skill import runs
+from trace2skill.errors import Trace2SkillError
+from trace2skill.models import ITEM_STATUSES, RunItem, utcnow
+from trace2skill.runs.state import RunState, format_duration, seconds_between
 from trace2skill.store import Workspace
 from trace2skill.store import runs as run_store
-from trace2skill.store.lessons import LessonFilter, count_lessons
-from trace2skill.ui.workspace_queries import elapsed_seconds, format_duration
+from trace2skill.ui.call_log import render_call_log
 
-ACTIVE = ("queued", "running")
 ITEMS_PER_PAGE = 50
 POLL_S = 1.0
+ITEM_COLUMNS = ["item", "status", "attempts", "last error", "retry in", "prompt tokens", "completion tokens",
+                "started", "finished"]
+
+
+def state_of(ws: Workspace, run_id: str) -> RunState:
+    return runs.describe(ws, run_id, running_here=runs.running_here(run_id))
 
 
 def is_active(ws: Workspace, run_id: str) -> bool:
-    """A worker in this process holds it, or the database says it is still going."""
-    return jobs.is_running(run_id) or run_store.run_status(ws.db, run_id) in ACTIVE
+    """Something executes the run now (this app or another process)."""
+    return state_of(ws, run_id).alive
 
 
-def items_frame(items: list[dict[str, Any]]) -> pd.DataFrame:
+def items_frame(items: list[RunItem]) -> pd.DataFrame:
+    now = utcnow()
+
+    def retry_in(item: RunItem) -> str:
+        if item.retry_at is None or item.status != "running":
+            return ""
+        return format_duration(seconds_between(now, item.retry_at))
+
     return pd.DataFrame([{
-        "trajectory": i["item_id"], "status": i["status"], "attempts": i["attempts"],
-        "prompt tokens": i["prompt_tokens"], "completion tokens": i["completion_tokens"],
-        "error": i["error"] or "", "started": i["started"] or "", "finished": i["finished"] or "",
-    } for i in items], columns=["trajectory", "status", "attempts", "prompt tokens", "completion tokens",
-                                "error", "started", "finished"])
+        "item": i.item_id, "status": i.status, "attempts": i.attempts, "last error": i.error or "",
+        "retry in": retry_in(i), "prompt tokens": i.prompt_tokens, "completion tokens": i.completion_tokens,
+        "started": i.started or "", "finished": i.finished or "",
+    } for i in items], columns=ITEM_COLUMNS)
 
 
-def _panel_body(ws: Workspace, run_id: str, was_active: bool) -> None:
-    run = run_store.get_run(ws.db, run_id)
-    p = run["progress"]
-    active = jobs.is_running(run_id) or run["status"] in ACTIVE
-    finished = p["done"] + p["failed"] + p["cancelled"]
-    st.progress(finished / max(1, p["total"]), text=f"Run {run_id}: {run['status']} — {finished} of {p['total']} "
-                                                     "trajectories finished")
-    cols = st.columns(6)
-    for col, status in zip(cols, ("queued", "running", "done", "failed", "cancelled")):
-        col.metric(status.capitalize(), p[status])
-    cols[5].metric("Elapsed", format_duration(elapsed_seconds(run["started"], run["finished"])))
-    lessons = count_lessons(ws.db, LessonFilter(run_id=run_id))
-    st.caption(f"Tokens: {p['prompt_tokens']:,} prompt + {p['completion_tokens']:,} completion · "
-               f"{lessons} lessons so far · created {run['created']}"
-               + (f" · started {run['started']}" if run["started"] else "")
-               + (f" · finished {run['finished']}" if run["finished"] else ""))
-    if run.get("error"):
+def run_controls(ws: Workspace, run_id: str, client_factory: Callable[[], Any], key: str) -> None:
+    """Cancel and Resume, enabled as the run really stands."""
+    state = state_of(ws, run_id)
+    buttons = st.container(horizontal=True)
+    if buttons.button("Cancel", key=f"{key}_cancel", disabled=not state.can_cancel, icon=":material/stop_circle:",
+                      help="Stop the run: nothing new starts, calls in flight are abandoned."):
+        _act(lambda: runs.cancel(ws, run_id))
+    if buttons.button("Resume", key=f"{key}_resume", disabled=not state.can_resume, icon=":material/replay:",
+                      help="Re-queue failed, cancelled and interrupted items; finished work is kept."):
+        _act(lambda: runs.start_background(ws, run_id, client_factory(), resume=True))
+
+
+def _act(action: Callable[[], object]) -> None:
+    try:
+        action()
+    except Trace2SkillError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return
+    st.rerun()
+
+
+def _headline(state: RunState) -> None:
+    p = state.run.progress
+    st.progress(p.fraction_done, text=f"Run {state.run.id}: {state.headline} — {p.done} of {p.total} "
+                                      f"{runs.get_kind(state.run.kind).items} done")
+    cols = st.columns(8)
+    for col, status in zip(cols, ITEM_STATUSES):
+        col.metric(status.capitalize(), getattr(p, status))
+    cols[5].metric("Elapsed", format_duration(state.elapsed_s))
+    cols[6].metric("Pace", f"{state.per_minute:.1f} / min" if state.per_minute else "-",
+                   help="Items finished per minute since the run last started.")
+    cols[7].metric("ETA", format_duration(state.eta_s) if state.eta_s is not None else "-",
+                   help="Time to finish the queued and running items at this pace.")
+
+
+def _notes(state: RunState) -> None:
+    run = state.run
+    if run.error:
         st.error("The run stopped with an error", icon=":material/error:")
-        st.code(run["error"], language=None, wrap_lines=True)
-    if run["status"] == "running" and not jobs.is_running(run_id):
-        st.info("The database marks this run as running but no worker of this app is on it (another process, or "
-                "the app restarted mid-run). If it does not move, Resume finishes it without redoing finished work.",
-                icon=":material/info:")
+        st.code(run.error, language=None, wrap_lines=True)
+    if state.interrupted:
+        st.info("Nothing is executing this run now (the process that ran it stopped, or it never started). "
+                "Resume finishes it without redoing finished work.", icon=":material/info:")
+    elif run.status == "cancelled":
+        st.caption(f"Cancelled: {run.progress.cancelled} items did not finish. Resume runs them.")
 
+
+def _items(ws: Workspace, run_id: str, total: dict[str, int], key: str) -> None:
     c1, c2, _ = st.columns([1, 1, 2])
-    status = c1.selectbox("Show items", ["all", *run_store.ITEM_STATUSES], key="ext_item_status")
-    total = p["total"] if status == "all" else p[status]
-    pages = max(1, -(-total // ITEMS_PER_PAGE))
-    if st.session_state.get("ext_item_page", 1) > pages:
-        st.session_state["ext_item_page"] = 1
-    page = c2.number_input(f"Item page (of {pages})", min_value=1, max_value=pages, key="ext_item_page")
+    status = c1.selectbox("Show items", ["all", *ITEM_STATUSES], key=f"{key}_item_status")
+    count = sum(total.values()) if status == "all" else total[status]
+    pages = max(1, -(-count // ITEMS_PER_PAGE))
+    if st.session_state.get(f"{key}_item_page", 1) > pages:
+        st.session_state[f"{key}_item_page"] = 1
+    page = c2.number_input(f"Item page (of {pages})", min_value=1, max_value=pages, key=f"{key}_item_page")
     items = run_store.list_items(ws.db, run_id, status=None if status == "all" else status,
-                                 limit=ITEMS_PER_PAGE, offset=(page - 1) * ITEMS_PER_PAGE)
-    st.dataframe(items_frame(items), hide_index=True, width="stretch", key="ext_items_table",
-                 column_config={"error": st.column_config.TextColumn("error", width="medium")})
-    if was_active and not active:
+                                 limit=ITEMS_PER_PAGE, offset=(int(page) - 1) * ITEMS_PER_PAGE)
+    st.dataframe(items_frame(items), hide_index=True, width="stretch", key=f"{key}_items_table",
+                 column_config={"last error": st.column_config.TextColumn("last error", width="medium")})
+
+
+def _panel_body(ws: Workspace, run_id: str, was_active: bool, key: str, extra: Callable[[RunState], None] | None,
+                show_items: bool) -> None:
+    state = state_of(ws, run_id)
+    _headline(state)
+    p = state.run.progress
+    st.caption(f"Tokens: {p.prompt_tokens:,} prompt + {p.completion_tokens:,} completion · created "
+               f"{state.run.created}" + (f" · started {state.run.started}" if state.run.started else "")
+               + (f" · finished {state.run.finished}" if state.run.finished else ""))
+    if extra is not None:
+        extra(state)
+    _notes(state)
+    if show_items:
+        _items(ws, run_id, {s: getattr(p, s) for s in ITEM_STATUSES}, key)
+    if was_active and not state.alive:
         st.rerun(scope="app")  # stop polling; show the final state with the right buttons
 
 
-def render_run_panel(ws: Workspace, run_id: str) -> None:
-    """The progress panel; polls once a second while the run is active."""
+def render_run_panel(ws: Workspace, run_id: str, *, key: str = "ext",
+                     extra: Callable[[RunState], None] | None = None, show_items: bool = True) -> None:
+    """The live panel; polls once a second while something executes the run."""
     active = is_active(ws, run_id)
     fragment = st.fragment(run_every=POLL_S if active else None)(_panel_body)
-    fragment(ws, run_id, active)
+    fragment(ws, run_id, active, key, extra, show_items)
+    render_call_log(ws, run_id, key=key)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from trace2skill.evaluate.splits import heldout_ids, random_split, set_split
+from trace2skill.splits import heldout_ids, random_split, set_split
 from trace2skill.store import Workspace
 from trace2skill.store import evaluation as eval_store
 from trace2skill.store.trajectories import TrajectoryFilter, count_trajectories

@@ -1,0 +1,23 @@
+"""The run engine: one home for every kind of run (extraction, consolidation, re-run of a merge
+subtree, evaluation, and any later kind).
+
+- `create(ws, kind, config, items)` makes a queued run (kinds offer their own `create_*` helpers
+  that build the config and items, then call this);
+- `execute` / `resume` / `start_background` / `cancel` / `wait` drive any run, whatever its kind;
+- `describe(ws, run_id)` says what its state means (alive, interrupted, can cancel/resume, pace, ETA);
+- `client_for(ws, run, base_url, model)` is the LLM client a run continues on.
+
+A kind registers a `RunKind` (registry.py) whose `execute(ctx)` does the work through the
+`RunContext` (context.py): `ctx.process_items(...)`, `ctx.map(...)`, `ctx.checkpoint()`.
+"""
+
+from trace2skill.runs.context import ItemResult, RunContext
+from trace2skill.runs.engine import cancel, create, execute, prepare_resume, resume, running_here, start_background, wait
+from trace2skill.runs.registry import RunKind, get_kind, kind_names, register
+from trace2skill.runs.state import RunState, describe, format_duration, is_alive
+
+__all__ = [
+    "ItemResult", "RunContext", "RunKind", "RunState", "cancel", "create", "describe", "execute", "format_duration",
+    "get_kind", "is_alive", "kind_names", "prepare_resume", "register", "resume", "running_here", "start_background",
+    "wait",
+]
