@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -157,24 +154,3 @@ def demo(as_json: bool) -> None:
     else:
         click.echo(f"demo data: {report.imported} trajectories imported, {report.duplicates} already present")
     echo_workspace(ws, as_json=as_json)
-
-
-# --------------------------------------------------------------------------- the app
-
-
-@main.command()
-@click.option("--port", default=8501, show_default=True)
-@db_option
-def ui(port: int) -> None:
-    """Launch the Streamlit curation app."""
-    app = Path(__file__).resolve().parents[2] / "app.py"
-    if not app.exists():
-        raise click.ClickException(f"app.py not found next to the package ({app}); run from a source checkout")
-    env = dict(os.environ)
-    db_path = selected_db()
-    if db_path:
-        env["TRACE2SKILL_DB"] = str(Path(db_path).resolve())
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
-           "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    click.echo(f"Trace2Skill: open http://localhost:{port} (workspace {Workspace(db_path).path})")
-    sys.exit(subprocess.call(cmd, env=env))
