@@ -34,9 +34,9 @@ def main() -> list[dict]:
             ratios, sizes = [], []
             for tid in trajectory_ids(ws.db):
                 t = get_trajectory(ws.db, tid)
-                if t["source_format"] != name:
+                if t.source_format != name:
                     continue
-                rendered = render_trajectory(t["steps"])
+                rendered = render_trajectory(t.steps)
                 ratios.append(rendered.ratio)
                 sizes.append(rendered.chars)
             bounded = max(sizes) <= BUDGET_CHARS

@@ -20,10 +20,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from trace2skill.consolidate.tree import build_tree  # noqa: E402
-from trace2skill.runs.context import LocalSteps  # noqa: E402
 from trace2skill.llm import LLMClient, LLMConfig  # noqa: E402
 from trace2skill.llm.fake_server import FakeLLMServer  # noqa: E402
 from trace2skill.models import Edit, Patch, content_hash  # noqa: E402
+from trace2skill.runs.context import LocalSteps  # noqa: E402
 from trace2skill.store import Workspace  # noqa: E402
 from trace2skill.store.runs import create_run  # noqa: E402
 

@@ -71,7 +71,7 @@ def time_selection(db: Path) -> dict[str, float]:
     base = latest_version(ws.db, DEMO_SKILL)
     assert base is not None
     start = time.perf_counter()
-    run_id = create_consolidation_run(ws, ConsolidationConfig(base_version=base["id"], base_url="http://unused/v1"))
+    run_id = create_consolidation_run(ws, ConsolidationConfig(base_version=base.id, base_url="http://unused/v1"))
     created = time.perf_counter() - start
     start = time.perf_counter()
     plan = load_plan(ws, get_run(ws.db, run_id).config)

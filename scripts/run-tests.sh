@@ -9,6 +9,9 @@ if [ ! -x /usr/bin/chromium ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
+echo "==> ruff check and mypy"
+"$ROOT/.venv/bin/ruff" check .
+"$ROOT/.venv/bin/mypy"
 echo "==> running tests"
 status=0
 "$VENV_PY" -m pytest -q -p no:cacheprovider "$@" || status=$?

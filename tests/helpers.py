@@ -19,13 +19,13 @@ from trace2skill.demo import DEMO_SKILL, load_demo
 from trace2skill.errors import Trace2SkillError
 from trace2skill.llm.protocol import StructuredClient
 from trace2skill.models import Edit, EvalTask, Patch
-from trace2skill.provenance import save_line_origins
 from trace2skill.skill.apply import apply_patch
 from trace2skill.skill.folder import SkillFolder
 from trace2skill.store import Workspace
 from trace2skill.store import runs as run_store
 from trace2skill.store.lessons import lesson_ids, set_status
 from trace2skill.store.patches import save_patch
+from trace2skill.store.provenance import save_line_origins
 from trace2skill.store.skills import folder_of, get_version, import_skill, latest_version, save_version
 
 REPO = Path(__file__).resolve().parents[1]
@@ -171,7 +171,7 @@ def seed_lessons(ws: Workspace, n: int = 6, seed: int = 3) -> ScriptedClient:
 def seed_consolidation(ws: Workspace, n: int = 6, batch_size: int = 2) -> Seeded:
     """`seed_lessons` plus a finished consolidation deepening the airline policy."""
     client = seed_lessons(ws, n)
-    base = latest_version(ws.db, DEMO_SKILL)["id"]
+    base = latest_version(ws.db, DEMO_SKILL).id
     result = consolidate(ws, ConsolidationConfig(base_version=base, batch_size=batch_size, embeddings=False,
                                                  skill_chars=20000), client)
     return Seeded(ws, client, base, result.run_id, result)

@@ -20,9 +20,9 @@ from trace2skill.demo import DEMO_SKILL, DEMO_SKILL_DESCRIPTION
 from trace2skill.ingest.pipeline import import_paths
 from trace2skill.models import Lesson
 from trace2skill.settings import set_setting
+from trace2skill.skill import SkillFolder
 from trace2skill.store import Workspace
 from trace2skill.store.lessons import insert_lessons, set_status
-from trace2skill.skill import SkillFolder
 from trace2skill.store.skills import import_skill, list_skills
 
 # (row id, arguments, a fragment of the one error line). Placeholders are filled in per test.

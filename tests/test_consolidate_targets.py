@@ -10,10 +10,17 @@ from pathlib import Path
 
 from trace2skill.consolidate.propose import propose_patch
 from trace2skill.consolidate.schemas import LOCAL, MergeOut, ProposalOut
-from trace2skill.consolidate.targets import MAX_ANCHORS, NEW_FILE_PATTERN, anchor_choices, section_choices, targeted_schema
+from trace2skill.consolidate.targets import (
+    MAX_ANCHORS,
+    NEW_FILE_PATTERN,
+    anchor_choices,
+    section_choices,
+    targeted_schema,
+)
 from trace2skill.llm.client import LLMClient
 from trace2skill.llm.config import LLMConfig
 from trace2skill.llm.fake_server import FakeLLMServer
+from trace2skill.models import Lesson
 from trace2skill.skill.apply import apply_patch
 from trace2skill.skill.folder import SkillFolder
 from trace2skill.store.runs import create_run
@@ -85,7 +92,7 @@ def test_the_endpoint_receives_the_narrow_schema_and_off_target_answers_are_reje
                            "content": "- Read back the request.", "rationale": "r", "lessons": [1]}]}
 
     files = {"SKILL.md": SKILL_MD}
-    lesson = {"id": "l1", "kind": "failure_lesson", "title": "Confirm", "description": "", "content": "Confirm."}
+    lesson = Lesson(id="l1", trajectory_id="traj-1", kind="failure_lesson", title="Confirm", content="Confirm.")
     with FakeLLMServer(responder, model="fake").start() as server:
         client = LLMClient(ws, LLMConfig(base_url=server.base_url, model="fake", api_key="x"))
         run_id = create_run(ws.db, "proposal", {}, [])

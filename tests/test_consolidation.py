@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 from conftest import TAU_BENCH
-from tests.fakes import ScriptedClient, analyst_answer
-from tests.helpers import WIKI, consolidate, extract, proposer_and_merger
 
+from tests.fakes import ScriptedClient
+from tests.helpers import WIKI, consolidate, extract, proposer_and_merger
 from trace2skill.analysis.fleet import ExtractionConfig, select_trajectories
 from trace2skill.consolidate.run import ConsolidationConfig, create_consolidation_run
 from trace2skill.errors import Trace2SkillError
@@ -38,8 +38,8 @@ def test_deepen_the_airline_policy_and_trace_a_line_back(workspace_with_lessons)
     assert result.levels == 3  # 10 patches, B=3: 10 -> 4 -> 2 -> 1, ceil(log_3 10) = 3
     assert result.proposals == 10 and result.applied >= 1
     proposal = get_version(ws.db, result.version)
-    assert proposal["parent"] == base and proposal["source"] == "proposal" and proposal["run_id"] == run_id
-    text = proposal["files"]["SKILL.md"]
+    assert proposal.parent == base and proposal.source == "proposal" and proposal.run_id == run_id
+    text = proposal.files["SKILL.md"]
     lines = text.splitlines()
     added = next(i for i, line in enumerate(lines, start=1) if line.startswith("- Lesson learnt: "))
     cancel = next(i for i, line in enumerate(lines, start=1) if line == "## Cancel flight")
@@ -63,7 +63,7 @@ def test_locked_section_is_never_changed(workspace_with_lessons):
     result = consolidate(ws, ConsolidationConfig(base_version=base, skill_chars=20000, embeddings=False), client)
     assert result.applied == 0
     assert all("locked" in r["reason"] for r in result.rejected)
-    assert get_version(ws.db, result.version)["files"] == get_version(ws.db, base)["files"]
+    assert get_version(ws.db, result.version).files == get_version(ws.db, base).files
 
 
 def test_create_a_new_skill_and_min_support_moves_edits_to_references(workspace_with_lessons):
@@ -71,7 +71,7 @@ def test_create_a_new_skill_and_min_support_moves_edits_to_references(workspace_
     config = ConsolidationConfig(new_skill="airline-tips", description="Lessons for airline support agents.",
                                  embeddings=False, min_support=50, move_low_support=True)
     result = consolidate(ws, config, client)
-    files = get_version(ws.db, result.version)["files"]
+    files = get_version(ws.db, result.version).files
     assert files["SKILL.md"].startswith("---\nname: airline-tips\n")
     assert "references/low-support.md" in files and "references/low-support.md" in files["SKILL.md"]
     assert "Lesson learnt:" in files["references/low-support.md"]

@@ -8,13 +8,20 @@ import statistics
 import threading
 
 import pytest
+
 from tests.fakes import ScriptedClient
 from tests.helpers import AB_BASE_MD, AB_TASKS, ab_http_responder, ab_model_answer, proposal_with_groups
-
 from trace2skill import runs
 from trace2skill.errors import LLMUnavailableError, RunStateError, Trace2SkillError
-from trace2skill.evaluate import (EvalConfig, ab_result, ablation_report, gate, latest_ab_result, start_ab_run,
-                                  start_ablation)
+from trace2skill.evaluate import (
+    EvalConfig,
+    ab_result,
+    ablation_report,
+    gate,
+    latest_ab_result,
+    start_ab_run,
+    start_ablation,
+)
 from trace2skill.llm import LLMClient, LLMConfig
 from trace2skill.llm.fake_server import FakeLLMServer
 from trace2skill.models import EvalTask

@@ -9,11 +9,11 @@ import sys
 
 from click.testing import CliRunner
 from conftest import TAU_BENCH
-from tests.helpers import AB_TASKS, HARNESS, WTQ, ab_http_responder, proposal_with_groups
 
+from tests.helpers import AB_TASKS, HARNESS, WTQ, ab_http_responder, proposal_with_groups
 from trace2skill import runs
 from trace2skill.cli import main
-from trace2skill.evaluate import EvalConfig, WTQ_MAPPING, load_tasks, start_ab_run
+from trace2skill.evaluate import WTQ_MAPPING, EvalConfig, load_tasks, start_ab_run
 from trace2skill.llm.fake_server import FakeLLMServer
 from trace2skill.skill.folder import SkillFolder
 from trace2skill.store import Workspace

@@ -7,8 +7,8 @@ import sys
 import time
 
 import pytest
-from tests.helpers import HARNESS
 
+from tests.helpers import HARNESS
 from trace2skill import runs
 from trace2skill.errors import EvaluatorError
 from trace2skill.evaluate import EvalConfig, ab_result, start_ab_run
@@ -17,6 +17,7 @@ from trace2skill.models import EvalTask
 from trace2skill.skill.folder import SkillFolder
 from trace2skill.store import evaluation as eval_store
 from trace2skill.store.skills import import_skill
+
 
 @pytest.fixture
 def harness(tmp_path):

@@ -9,8 +9,8 @@ consistent with the stored results, and an identical second run answered from th
 from __future__ import annotations
 
 import pytest
-from tests.helpers import WTQ
 
+from tests.helpers import WTQ
 from trace2skill import runs
 from trace2skill.evaluate import WTQ_MAPPING, EvalConfig, ab_result, load_tasks, score_answer, start_ab_run
 from trace2skill.llm import LLMClient, LLMConfig

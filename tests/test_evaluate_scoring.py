@@ -4,8 +4,8 @@ prompt and verdicts with a scripted client."""
 from __future__ import annotations
 
 import pytest
-from tests.fakes import ScriptedClient
 
+from tests.fakes import ScriptedClient
 from trace2skill.errors import EvaluatorError, LLMResponseError
 from trace2skill.evaluate.qa import QAEvaluator, qa_messages
 from trace2skill.evaluate.scoring import parse_number, score_answer

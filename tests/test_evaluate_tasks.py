@@ -7,12 +7,20 @@ import json
 
 import pytest
 from conftest import REPO, TAU_BENCH
-from tests.helpers import WTQ
 
+from tests.helpers import WTQ
 from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, select_trajectories
 from trace2skill.errors import HeldOutError, TaskFormatError
-from trace2skill.evaluate import (WTQ_MAPPING, TaskMapping, check_leakage, heldout_ids, load_tasks, random_split,
-                                  set_split, tasks_from_trajectories)
+from trace2skill.evaluate import (
+    WTQ_MAPPING,
+    TaskMapping,
+    check_leakage,
+    heldout_ids,
+    load_tasks,
+    random_split,
+    set_split,
+    tasks_from_trajectories,
+)
 from trace2skill.ingest import import_paths
 from trace2skill.models import Lesson
 from trace2skill.skill.folder import SkillFolder
@@ -84,7 +92,7 @@ def test_random_split_keeps_every_run_of_a_task_on_one_side(tau):
     counts = random_split(tau.db, 0.2, seed=1)
     assert counts["heldout_tasks"] == 10 and counts["heldout"] == 40 and counts["evolve"] == 160
     sides = {}
-    for tid, task_id, split in tau.db.execute(
+    for _tid, task_id, split in tau.db.execute(
             "SELECT t.id, t.task_id, s.split FROM trajectories t JOIN splits s ON s.trajectory_id = t.id"):
         sides.setdefault(task_id, set()).add(split)
     assert len(sides) == 50 and all(len(s) == 1 for s in sides.values())
@@ -152,7 +160,7 @@ def test_leakage_check_finds_copied_task_text_in_lessons_and_skill(tau):
     assert not any(f.where == "lesson L1" for f in report.findings)
     assert report.heldout_tasks == 4 and not report.clean
     line = next(f for f in report.findings if f.kind == "substring")
-    lines = get_version(tau.db, skill)["files"]["SKILL.md"].split("\n")
+    lines = get_version(tau.db, skill).files["SKILL.md"].split("\n")
     assert line.where == f"{skill} SKILL.md:{lines.index('Example: ' + wtq[1].prompt) + 1}"
     assert line.task == f"task:{wtq[1].id}"
 

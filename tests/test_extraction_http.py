@@ -12,8 +12,8 @@ import time
 
 from click.testing import CliRunner
 from conftest import REPO, TAU_BENCH
-from tests.fakes import http_analyst_responder
 
+from tests.fakes import http_analyst_responder
 from trace2skill import runs
 from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, select_trajectories
 from trace2skill.cli import main

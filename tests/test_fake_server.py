@@ -12,7 +12,7 @@ import openai
 from pydantic import BaseModel, ConfigDict, Field
 
 from trace2skill.llm import strict_schema
-from trace2skill.llm.fake_server import MALFORMED_CONTENT, Fault, FakeLLMServer, example_for, scripted
+from trace2skill.llm.fake_server import MALFORMED_CONTENT, FakeLLMServer, Fault, example_for, scripted
 
 
 class Evidence(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from trace2skill.analysis.grounding import ground, step_text
 from trace2skill.fuzzy import Match, Refusal, best_span, find, find_unique, fold_text
-from trace2skill.models import Evidence
+from trace2skill.models import Evidence, StoredStep, ToolCall, ToolResult
 from trace2skill.ui.lesson_view import evidence_caption, evidence_span
 
 POLICY = ("Booking policy.\n\nThe agent must first obtain the user id, then ask for the trip type, origin and "
@@ -56,10 +56,11 @@ def test_best_span_is_semi_global_and_shortest():
 
 def test_grounded_quote_is_marked_by_the_lesson_view_at_the_same_span():
     steps = [
-        {"idx": 0, "role": "user", "text": "Please move my flight to Friday."},
-        {"idx": 1, "role": "assistant", "text": "Let me check.",
-         "tool_calls": [{"name": "get_reservation", "arguments": {"id": "ZFA04Y"}}],
-         "tool_results": [{"content": "Reservation ZFA04Y:  Basic Economy,\n no changes allowed after 24 hours."}]},
+        StoredStep(trajectory_id="t", idx=0, role="user", text="Please move my flight to Friday."),
+        StoredStep(trajectory_id="t", idx=1, role="assistant", text="Let me check.",
+                   tool_calls=[ToolCall(name="get_reservation", arguments={"id": "ZFA04Y"})],
+                   tool_results=[ToolResult(
+                       content="Reservation ZFA04Y:  Basic Economy,\n no changes allowed after 24 hours.")]),
     ]
     quote = "basic economy, NO changes alowed after 24 hours"  # other case and spacing, one typo
     [ev] = ground([Evidence(step_idx=0, quote=quote)], steps)  # cites the wrong step: re-pointed
@@ -67,11 +68,11 @@ def test_grounded_quote_is_marked_by_the_lesson_view_at_the_same_span():
     assert ev.start is not None and ev.end is not None
     span = (ev.start, ev.end)
     assert step_text(steps[1])[ev.start:ev.end] == "Basic Economy,\n no changes allowed after 24 hours"
-    stored = ev.model_dump()
-    old = {**stored, "start": None, "end": None}  # evidence grounded before spans were stored
+    stored = ev
+    old = ev.model_copy(update={"start": None, "end": None})  # evidence grounded before spans were stored
     assert evidence_span(stored, steps[1]) == evidence_span(old, steps[1]) == span
     assert evidence_caption(stored, span) == " · quote found (fuzzy)"
     [missing] = ground([Evidence(step_idx=1, quote="the flight was upgraded to business")], steps)
     assert missing.grounded is False and missing.start is None
-    assert evidence_span(missing.model_dump(), steps[1]) is None
-    assert evidence_caption(missing.model_dump(), None) == " · quote not found in this step"
+    assert evidence_span(missing, steps[1]) is None
+    assert evidence_caption(missing, None) == " · quote not found in this step"

@@ -32,12 +32,12 @@ def test_transcript_mapping_with_dotted_paths(ws, tmp_path):
     assert report.errors == []
     assert report.files[0].format == "generic"
     rows = [get_trajectory(ws.db, i) for i in trajectory_ids(ws.db)]
-    by_task = {r["task"]: r for r in rows}
+    by_task = {r.task: r for r in rows}
     right = by_task["Tom has 3 apples and buys 2 more. How many?"]
-    assert right["outcome"] == "success"
-    assert right["ground_truth"] == {"answer": "3 + 2 = <<3+2=5>>5\nA: 5"}
-    assert right["steps"][0]["text"] == "3 + 2 = 5. A: 5"
-    assert by_task["What is 7 * 6?"]["outcome"] == "failure"
+    assert right.outcome == "success"
+    assert right.ground_truth == {"answer": "3 + 2 = <<3+2=5>>5\nA: 5"}
+    assert right.steps[0].text == "3 + 2 = 5. A: 5"
+    assert by_task["What is 7 * 6?"].outcome == "failure"
 
 
 def test_steps_mapping_with_step_fields_and_custom_outcome_values(ws, tmp_path):
@@ -61,11 +61,11 @@ def test_steps_mapping_with_step_fields_and_custom_outcome_values(ws, tmp_path):
     report = import_paths(ws, [data], mapping=mapping)
     assert report.errors == []
     t = get_trajectory(ws.db, report.files[0].trajectory_ids[0])
-    assert (t["task_id"], t["outcome"], t["reward"]) == ("T-1", "success", 0.9)
-    assert t["steps"][0]["tool_calls"][0] == {"id": None, "name": "pytest", "arguments": {"k": "x"}}
-    assert t["steps"][0]["tool_results"][0]["is_error"] is True
-    assert t["steps"][1]["tool_calls"][0]["arguments"] == {"file": "a.py"}
-    assert t["steps"][1]["tool_results"][0]["is_error"] is False
+    assert (t.task_id, t.outcome, t.reward) == ("T-1", "success", 0.9)
+    assert t.steps[0].tool_calls[0].model_dump() == {"id": None, "name": "pytest", "arguments": {"k": "x"}}
+    assert t.steps[0].tool_results[0].is_error is True
+    assert t.steps[1].tool_calls[0].arguments == {"file": "a.py"}
+    assert t.steps[1].tool_results[0].is_error is False
 
 
 def test_missing_task_field_is_a_per_record_error(ws, tmp_path):

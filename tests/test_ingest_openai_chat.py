@@ -87,5 +87,5 @@ def test_array_file_is_one_trajectory_and_jsonl_of_lists_is_many(ws, tmp_path):
                                     for i in range(3)))
     report = import_paths(ws, [array_file, jsonl_file])
     assert [(f.format, f.imported) for f in report.files] == [("openai_chat", 1), ("openai_chat", 3)]
-    steps = {len(get_trajectory(ws.db, i)["steps"]) for i in trajectory_ids(ws.db)}
+    steps = {len(get_trajectory(ws.db, i).steps) for i in trajectory_ids(ws.db)}
     assert steps == {7, 3}

@@ -38,9 +38,9 @@ def test_every_real_sample_is_detected_and_imported(ws, shared_data, relative, f
     assert report.files[0].format == fmt
     assert report.imported == n
     t = get_trajectory(ws.db, report.files[0].trajectory_ids[0])
-    assert t["steps"], "steps were stored"
-    assert [s["idx"] for s in t["steps"]] == list(range(len(t["steps"])))
-    assert t["task"], "a task prompt was found"
+    assert t.steps, "steps were stored"
+    assert [s.idx for s in t.steps] == list(range(len(t.steps)))
+    assert t.task, "a task prompt was found"
 
 
 def test_swe_agent_steps_have_calls_and_observations_in_order(ws, shared_data):
@@ -48,10 +48,10 @@ def test_swe_agent_steps_have_calls_and_observations_in_order(ws, shared_data):
     report = import_paths(ws, [path])
     t = get_trajectory(ws.db, report.files[0].trajectory_ids[0])
     raw = json.loads(path.read_text())["trajectory"]
-    acting = [s for s in t["steps"] if s["tool_calls"]]
+    acting = [s for s in t.steps if s.tool_calls]
     assert len(acting) == len(raw)
-    assert acting[0]["tool_results"][0]["content"] == raw[0]["observation"]
-    assert raw[0]["action"].startswith(acting[0]["tool_calls"][0]["name"])
+    assert acting[0].tool_results[0].content == raw[0]["observation"]
+    assert raw[0]["action"].startswith(acting[0].tool_calls[0].name)
 
 
 def test_folder_import_finds_all_formats(ws, shared_data):
@@ -120,7 +120,7 @@ def test_bad_records_in_jsonl_are_reported_by_index_and_others_import(ws, tmp_pa
     # every stored trajectory is complete: its step count matches its steps
     for tid in report.files[0].trajectory_ids:
         t = get_trajectory(ws.db, tid)
-        assert t["n_steps"] == len(t["steps"])
+        assert t.n_steps == len(t.steps)
 
 
 def test_a_failing_write_leaves_no_half_written_trajectory(ws, tmp_path, monkeypatch):

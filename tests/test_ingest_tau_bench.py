@@ -24,11 +24,11 @@ def test_real_file_imports_200_runs_with_outcomes_and_gold(ws):
     first = json.loads(TAU_BENCH.read_text())[0]
     rows = list_trajectories(ws.db, TrajectoryFilter(task_id="0"), limit=10)
     assert len(rows) == 4  # four trials of task 0
-    t = get_trajectory(ws.db, rows[0]["id"])
-    assert t["ground_truth"]["actions"] == first["info"]["task"]["actions"]
-    assert t["model"] == "gpt-4o"
-    assert t["metadata"]["domain"] == "airline"
-    assert t["task"].startswith("You are mia_li_3668.")
+    t = get_trajectory(ws.db, rows[0].id)
+    assert t.ground_truth["actions"] == first["info"]["task"]["actions"]
+    assert t.model == "gpt-4o"
+    assert t.metadata["domain"] == "airline"
+    assert t.task.startswith("You are mia_li_3668.")
 
 
 def test_reimport_adds_nothing(ws):
@@ -46,15 +46,15 @@ def test_steps_keep_order_tool_calls_and_results(ws, tmp_path):
     report = import_paths(ws, [single])
     t = get_trajectory(ws.db, report.files[0].trajectory_ids[0])
     raw = record["traj"]
-    assert [s["role"] for s in t["steps"]] == [m["role"] for m in raw]
-    assert [s["raw_ref"] for s in t["steps"]][:2] == ["traj[0]", "traj[1]"]
+    assert [s.role for s in t.steps] == [m["role"] for m in raw]
+    assert [s.raw_ref for s in t.steps][:2] == ["traj[0]", "traj[1]"]
     call_msg = next(i for i, m in enumerate(raw) if m.get("tool_calls"))
     call = raw[call_msg]["tool_calls"][0]
-    stored = t["steps"][call_msg]["tool_calls"][0]
-    assert stored["name"] == call["function"]["name"]
-    assert stored["arguments"] == json.loads(call["function"]["arguments"])
-    assert t["steps"][call_msg + 1]["tool_results"][0]["call_id"] == call["id"]
-    assert t["steps"][call_msg + 1]["tool_results"][0]["content"] == raw[call_msg + 1]["content"]
+    stored = t.steps[call_msg].tool_calls[0]
+    assert stored.name == call["function"]["name"]
+    assert stored.arguments == json.loads(call["function"]["arguments"])
+    assert t.steps[call_msg + 1].tool_results[0].call_id == call["id"]
+    assert t.steps[call_msg + 1].tool_results[0].content == raw[call_msg + 1]["content"]
 
 
 def test_missing_reward_info_is_a_failure_with_detail(ws):

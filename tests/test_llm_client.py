@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from trace2skill.errors import LLMConfigError, LLMResponseError, LLMUnavailableError
 from trace2skill.llm import LLMClient, LLMConfig, check_connection, estimate_cost, estimate_tokens, strict_schema
-from trace2skill.llm.fake_server import Fault, FakeLLMServer, scripted
+from trace2skill.llm.fake_server import FakeLLMServer, Fault, scripted
 from trace2skill.store import Workspace
 
 MESSAGES = [{"role": "system", "content": "Answer in JSON."}, {"role": "user", "content": "What is 2+2?"}]

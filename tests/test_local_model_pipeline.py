@@ -13,8 +13,8 @@ import sys
 
 import pytest
 from conftest import TAU_BENCH
-from tests.helpers import WIKI, consolidate
 
+from tests.helpers import WIKI, consolidate
 from trace2skill import runs
 from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, select_trajectories
 from trace2skill.consolidate.run import ConsolidationConfig
@@ -23,7 +23,7 @@ from trace2skill.llm import LLMClient, LLMConfig
 from trace2skill.skill import export_dir
 from trace2skill.skill.folder import SkillFolder
 from trace2skill.store import runs as run_store
-from trace2skill.store.lessons import LessonFilter, list_lessons, lesson_ids, set_status
+from trace2skill.store.lessons import LessonFilter, lesson_ids, list_lessons, set_status
 from trace2skill.store.skills import folder_of, get_version, import_skill
 
 pytestmark = pytest.mark.slow
@@ -39,7 +39,7 @@ def test_local_model_end_to_end(ws, tmp_path):
     assert all(i.error for i in run_store.list_items(ws.db, run_id, status="failed"))
     lessons = list_lessons(ws.db, LessonFilter(run_id=run_id), limit=100)
     assert lessons, "the local model produced no lesson at all"
-    assert all(lesson["evidence"] and lesson["grounded"] is not None for lesson in lessons)
+    assert all(lesson.evidence and lesson.grounded is not None for lesson in lessons)
     assert ws.db.execute("SELECT count(*) FROM llm_calls WHERE run_id = ?", [run_id]).fetchone()[0] >= 2
     set_status(ws.db, lesson_ids(ws.db), "approved")
 
@@ -55,7 +55,7 @@ def test_local_model_end_to_end(ws, tmp_path):
         assert result.proposals == sum(i.status == "done" for i in items)
         version = get_version(ws.db, result.version)
         # with nothing applicable the proposal equals its parent and is that version
-        assert version["source"] == "proposal" or result.applied == 0
+        assert version.source == "proposal" or result.applied == 0
         out = export_dir(folder_of(version), tmp_path / result.run_id)
         check = subprocess.run([sys.executable, "-m", "skills_ref.cli", "validate", str(out)],
                                capture_output=True, text=True)

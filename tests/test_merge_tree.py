@@ -6,13 +6,14 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from tests.fakes import ScriptedClient
 from tests.helpers import merging_operator
-
 from trace2skill.consolidate.tree import build_tree
-from trace2skill.runs.context import LocalSteps
 from trace2skill.models import Edit, Patch, content_hash
+from trace2skill.runs.context import LocalSteps
 from trace2skill.store.patches import list_nodes
+
 
 def leaf(k: int, contents: list[str]) -> Patch:
     pid = content_hash(["leaf", k])

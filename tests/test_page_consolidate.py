@@ -9,8 +9,16 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import (BOOK_LINE, CANCEL_LINE, http_responder, over_http, rerun_script, seed_consolidation,
-                           seed_lessons, table_with)
+from tests.helpers import (
+    BOOK_LINE,
+    CANCEL_LINE,
+    http_responder,
+    over_http,
+    rerun_script,
+    seed_consolidation,
+    seed_lessons,
+    table_with,
+)
 from trace2skill import runs
 from trace2skill.demo import DEMO_SKILL
 from trace2skill.llm.fake_server import FakeLLMServer
@@ -19,9 +27,8 @@ from trace2skill.settings import set_setting
 from trace2skill.store import Workspace
 from trace2skill.store import runs as run_store
 from trace2skill.store.patches import list_nodes, save_node
-from trace2skill.store.skills import get_version, latest_version
+from trace2skill.store.skills import get_version, latest_version, list_proposals
 from trace2skill.ui.merge_tree_view import COLORS, LEAF_LIMIT, Leaf, Node, TreeView, node_detail, tree_dot
-from trace2skill.ui.skill_queries import run_proposals
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,7 +63,7 @@ def test_deepen_the_demo_skill_in_the_background_and_follow_it(ws_env):
         assert not at.exception
         assert any("12 approved lessons from 6 trajectories" in c.value for c in at.caption)
         assert at.selectbox(key="con_skill").value == DEMO_SKILL
-        assert at.selectbox(key="con_version").value == latest_version(ws.db, DEMO_SKILL)["id"]
+        assert at.selectbox(key="con_version").value == latest_version(ws.db, DEMO_SKILL).id
         assert at.number_input(key="con_batch").value == 8
         assert not any("SmolLM2" in w.value for w in at.warning)  # an endpoint is configured
         at.number_input(key="con_batch").set_value(2)
@@ -76,8 +83,8 @@ def test_deepen_the_demo_skill_in_the_background_and_follow_it(ws_env):
     assert dot.count(COLORS["done"]) == 6 + len(list_nodes(ws.db, run_id)) and COLORS["running"] not in dot
     m = _metrics(at)
     assert (m["Levels"], m["Done"], m["Edits applied"]) == ("3", "6", "2")
-    proposal = run_proposals(ws.db, run_id)[0]["id"]
-    files = get_version(ws.db, proposal)["files"]["SKILL.md"]
+    proposal = list_proposals(ws.db, run_id=run_id)[0].id
+    files = get_version(ws.db, proposal).files["SKILL.md"]
     assert CANCEL_LINE in files and BOOK_LINE in files
     # The node inspector opens on the root; the review link carries the proposal to the Review page.
     assert at.selectbox(key="con_node").value == (3, 0)
@@ -103,7 +110,7 @@ def test_a_new_skill_needs_a_name_and_description(ws_env):
         runs.wait(run_id, timeout=60)
         at.run()
         stub = latest_version(ws.db, "airline-tips")
-        assert stub["source"] == "proposal" and get_version(ws.db, stub["parent"])["source"] == "manual"
+        assert stub.source == "proposal" and get_version(ws.db, stub.parent).source == "manual"
         # A second run with the same name is refused with the library's message.
         at.segmented_control(key="con_mode").set_value("New skill").run()
         at.text_input(key="con_new_name").input("airline-tips").run()
@@ -149,14 +156,14 @@ def test_node_inspector_and_rerun_of_a_subtree(ws_env):
         at.run()
     assert run_store.get_run(ws.db, rerun.id).status == "done"
     assert not at.exception
-    proposals = run_proposals(ws.db, seeded.run_id)
-    assert len(proposals) == 2 and proposals[1]["id"] == first
+    proposals = list_proposals(ws.db, run_id=seeded.run_id)
+    assert len(proposals) == 2 and proposals[1].id == first
     assert any("2 proposals from this run" in c.value for c in at.caption)
-    assert BOOK_LINE not in get_version(ws.db, proposals[0]["id"])["files"]["SKILL.md"]
+    assert BOOK_LINE not in get_version(ws.db, proposals[0].id).files["SKILL.md"]
     after = {(n["level"], n["idx"]): n for n in list_nodes(ws.db, seeded.run_id)}
     assert after[(1, target["idx"])]["output"] == target["output"]  # below the re-run node: untouched
     assert after[(3, 0)]["dropped"] and run_store.get_run(ws.db, seeded.run_id).counters["reruns"][0]["level"] == 3
-    assert at.button(key="con_review").click().run().session_state["rev_version"] == proposals[0]["id"]
+    assert at.button(key="con_review").click().run().session_state["rev_version"] == proposals[0].id
 
 
 def test_tree_dot_colors_statuses_and_groups_many_leaves():
@@ -217,7 +224,7 @@ def test_a_run_that_applies_nothing_says_so_and_lists_the_reasons(ws_env):
         run_id = at.session_state["con_run"]
         runs.wait(run_id, timeout=60)
         at.run()
-    assert run_store.run_status(ws.db, run_id) == "done" and not run_proposals(ws.db, run_id)
+    assert run_store.run_status(ws.db, run_id) == "done" and not list_proposals(ws.db, run_id=run_id)
     assert not [b for b in at.button if b.key == "con_review"]
     assert any("No proposal: none of the final edits could be applied" in w.value for w in at.warning)
     (rejected,) = [d.value for d in at.dataframe if list(d.value.columns) == ["edit_id", "reason"]]

@@ -149,3 +149,28 @@ def test_cancel_then_resume_finishes_without_redoing_work(demo: Workspace, endpo
     assert count_lessons(demo.db) == 4
     at.run()
     assert _metrics(at)["Done"] == "3"
+
+
+def test_retries_pace_and_eta_show_on_the_screen(demo: Workspace):
+    """A run executing now (its heartbeat fresh, its process this one): an item retrying shows its
+    attempts, last error and when it tries again; the run shows its pace and an ETA."""
+    from trace2skill.runs.state import this_process
+
+    ids = select_trajectories(demo, outcome="failure", limit=5)
+    run_id = create_extraction_run(demo, ids, ExtractionConfig())
+    run_store.mark_running(demo.db, run_id, this_process())
+    for tid in ids[:2]:
+        run_store.start_item(demo.db, run_id, tid)
+        run_store.finish_item(demo.db, run_id, tid, "done")
+    run_store.start_item(demo.db, run_id, ids[2])
+    run_store.item_retrying(demo.db, run_id, ids[2], attempts=2, error="LLMUnavailableError: HTTP 429 (slow down)",
+                            delay_s=40)
+    at = _page()
+    items = at.dataframe[0].value
+    retrying = items[items["item"] == ids[2]].iloc[0]
+    assert (retrying["status"], retrying["attempts"]) == ("running", 2)
+    assert "HTTP 429" in retrying["last error"] and retrying["retry in"] in ("0m 40s", "0m 39s", "0m 38s")
+    metrics = _metrics(at)
+    assert metrics["Pace"].endswith("/ min") and metrics["ETA"] != "-"
+    assert not at.button(key="ext_cancel").disabled and at.button(key="ext_resume").disabled
+    runs.cancel(demo, run_id)

@@ -14,10 +14,18 @@ from trace2skill.errors import StaleEditError
 from trace2skill.fuzzy import Match
 from trace2skill.models import Evidence, Lesson
 from trace2skill.store import Workspace
-from trace2skill.store.lessons import edit_lesson, get_lesson, insert_lessons, set_status
+from trace2skill.store.decisions import list_decisions
+from trace2skill.store.lessons import (
+    LessonFilter,
+    edit_lesson,
+    get_lesson,
+    insert_lessons,
+    save_lesson_row,
+    set_status,
+    set_status_checked,
+)
 from trace2skill.ui.escape import quote_html
 from trace2skill.ui.uploads import import_upload
-from trace2skill.ui.workspace_queries import LessonQuery, save_lesson_row, set_status_checked
 
 REPO = Path(__file__).resolve().parents[1]
 TOPICS = ["Check the baggage allowance of the cabin class", "Verify the payment method belongs to the user",
@@ -123,10 +131,10 @@ def test_table_edits_are_saved_through_the_store(seeded):
     at.run()
     assert not at.exception
     lesson = get_lesson(ws.db, "les-03")
-    assert (lesson["status"], lesson["title"], lesson["version"]) == ("approved", "Confirm before changing a booking", 3)
-    actions = [r[0] for r in ws.db.execute(
-        "SELECT action FROM decisions WHERE subject_id = 'les-03' ORDER BY id")]
-    assert actions == ["edit", "approved"]
+    assert (lesson.status, lesson.title, lesson.version) == ("approved", "Confirm before changing a booking", 3)
+    decisions = list_decisions(ws.db, "lesson", "les-03")  # newest first
+    assert [(d.action, d.actor) for d in decisions] == [("approved", "user"), ("edit", "user")]
+    assert decisions[1].detail == {"changes": {"title": "Confirm before changing a booking"}, "from_version": 1}
     assert any(s.value == "Saved 1 lesson." for s in at.success)
     assert _table(at).loc["les-03", "title"] == "Confirm before changing a booking"
     assert not (at.session_state[_editor_key(at)] or {}).get("edited_rows")  # a fresh editor
@@ -143,14 +151,14 @@ def test_a_concurrent_edit_is_refused_not_overwritten(seeded):
     assert not at.exception
     assert [e.value for e in at.error] == ["A concurrent edit was refused"]
     assert any("changed by bob" in t.value for t in at.text)
-    assert get_lesson(ws.db, "les-02")["title"] == "Someone else's title"
+    assert get_lesson(ws.db, "les-02").title == "Someone else's title"
     # The same for a status change made on stale data.
     row = list(_table(at).index).index("les-05")
     set_status(ws.db, ["les-05"], "rejected", actor="carol")
     at.session_state[_editor_key(at)] = {"edited_rows": {row: {"status": "approved"}}, "added_rows": [],
                                          "deleted_rows": []}
     at.run()
-    assert get_lesson(ws.db, "les-05")["status"] == "rejected"
+    assert get_lesson(ws.db, "les-05").status == "rejected"
     assert any("changed by carol" in t.value for t in at.text)
 
 
@@ -184,7 +192,7 @@ def test_evidence_is_shown_beside_the_quoted_step_escaped(seeded):
     at.selectbox(key="les_inspect").select("les-01").run()  # whitespace differs: still located
     assert any("<mark>changed   the booking\n to flight</mark>" in h.value for h in at.html)
     at.button(key="les_set_approved").click().run()
-    assert get_lesson(ws.db, "les-01")["status"] == "approved"
+    assert get_lesson(ws.db, "les-01").status == "approved"
 
 
 def test_near_duplicate_groups_on_the_page(seeded):
@@ -211,8 +219,8 @@ def test_store_helpers_check_versions(seeded):
         set_status_checked(ws.db, "les-00", "rejected", expected_version=1)
     with pytest.raises(StaleEditError):  # atomic: the title edit is rolled back with the stale status
         save_lesson_row(ws.db, "les-00", {"title": "T", "status": "rejected"}, expected_version=1)
-    assert get_lesson(ws.db, "les-00")["title"] == "Lesson 0"
-    where, params = LessonQuery(unchecked=True, kind="failure_cause").where()
+    assert get_lesson(ws.db, "les-00").title == "Lesson 0"
+    where, params = LessonFilter(unchecked=True, kind="failure_cause").where()
     assert where == " WHERE l.kind = ? AND l.grounded IS NULL" and params == ["failure_cause"]
 
 

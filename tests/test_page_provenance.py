@@ -11,9 +11,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.helpers import BOOK_LINE, CANCEL_LINE, Seeded, seed_consolidation
-from trace2skill.provenance import line_origin
+from trace2skill.analysis.grounding import find_quote, step_text
+from trace2skill.provenance import blame, line_origin
 from trace2skill.store import Workspace
 from trace2skill.store.skills import get_version, save_version
+from trace2skill.store.trajectories import get_steps
 from trace2skill.ui.provenance_view import line_origins, lines_frame, located_steps
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,7 +35,7 @@ def _page() -> AppTest:
 
 
 def _line(seeded: Seeded, text: str) -> int:
-    return get_version(seeded.ws.db, seeded.result.version)["files"]["SKILL.md"].splitlines().index(text) + 1
+    return get_version(seeded.ws.db, seeded.result.version).files["SKILL.md"].splitlines().index(text) + 1
 
 
 def test_a_changed_line_shows_its_edit_lessons_and_quoted_steps(seeded):
@@ -79,13 +81,13 @@ def test_only_edit_lines_filter_and_open_trajectory(seeded):
 
 def test_origins_per_file_agree_with_the_library_line_by_line(seeded):
     db = seeded.ws.db
-    files = dict(get_version(db, seeded.result.version)["files"])
+    files = dict(get_version(db, seeded.result.version).files)
     text = files["SKILL.md"].replace(BOOK_LINE, BOOK_LINE + "\n- Written by a reviewer.").replace("## Refund\n", "")
     manual = save_version(db, "airline-policy", {**files, "SKILL.md": text}, source="manual",
                           parent=seeded.result.version, message="hand edit")
     for version in (seeded.base, seeded.result.version, manual):
         fast = line_origins(db, version, "SKILL.md")
-        n = len(get_version(db, version)["files"]["SKILL.md"].splitlines())
+        n = len(get_version(db, version).files["SKILL.md"].splitlines())
         slow = [line_origin(db, version, "SKILL.md", i) for i in range(n)]
         assert [(o["kind"], o.get("edit_id"), o["version"]) for o in fast] == \
                [(o["kind"], o.get("edit_id"), o["version"]) for o in slow]
@@ -105,3 +107,17 @@ def test_quoted_step_text_is_escaped_around_the_mark():
     assert f"<mark>{html.escape('the booking <b>was</b> changed')}</mark>" in shown["html"]
     [missing] = located_steps([{**step, "quote": "nothing like this appears anywhere"}])
     assert missing["match"] is None and "<mark>" not in missing["html"]
+
+
+def test_blame_steps_carry_each_quote_s_stored_span_in_grounding_s_step_text(seeded):
+    db = seeded.ws.db
+    found = blame(db, seeded.result.version, "SKILL.md", _line(seeded, CANCEL_LINE))
+    grounded = [s for s in found["steps"] if s["grounded"]]
+    assert grounded and all(isinstance(s["start"], int) and s["match"] in ("exact", "fuzzy") for s in grounded)
+    for s in grounded:
+        lesson_step = get_steps(db, s["trajectory_id"], [s["step_idx"]])[s["step_idx"]]
+        assert s["text"] == step_text(lesson_step)  # the text grounding searched, calls and results included
+        assert find_quote(s["text"][s["start"]:s["end"]], s["quote"]) is not None
+    moved = [{**s, "quote": "a quote the screen would not find"} for s in grounded]
+    assert [(m["match"], m["html"].count("<mark>")) for m in located_steps(moved)] == \
+           [(s["match"], 1) for s in grounded]  # the stored span is marked: no search of the screen's own

@@ -73,13 +73,13 @@ def test_reject_a_hunk_then_save_a_manual_version_without_it(seeded):
     at.button(key="rev_save").click().run()
     assert not at.exception
     saved = latest_version(db, "airline-policy")
-    assert (saved["source"], saved["parent"], saved["message"]) == ("manual", seeded.result.version,
+    assert (saved.source, saved.parent, saved.message) == ("manual", seeded.result.version,
                                                                      "keep the cancel lesson only")
-    text = saved["files"]["SKILL.md"]
+    text = saved.files["SKILL.md"]
     assert CANCEL_LINE in text and BOOK_LINE not in text
-    assert any(f"Saved version {saved['id']}" in s.value for s in at.success)
+    assert any(f"Saved version {saved.id}" in s.value for s in at.success)
     decision = db.execute("SELECT action, subject_id FROM decisions WHERE subject_type = 'skill_version'").fetchall()
-    assert decision == [("save", saved["id"])]
+    assert decision == [("save", saved.id)]
     # Saving the same selection again creates nothing new.
     at.checkbox(key=_hunks(at)[0]).uncheck().run()
     at.button(key="rev_save").click().run()
@@ -93,7 +93,7 @@ def test_reject_all_then_accept_all(seeded):
     assert any("0 of 2 hunks accepted" in c.value for c in at.caption)
     at.button(key="rev_save").click().run()
     saved = latest_version(seeded.ws.db, "airline-policy")
-    assert saved["files"] == get_version(seeded.ws.db, seeded.base)["files"]  # the base text, as a child of the proposal
+    assert saved.files == get_version(seeded.ws.db, seeded.base).files  # the base text, as a child of the proposal
     at.button(key="rev_accept_all").click().run()
     assert all(at.checkbox(key=k).value for k in _hunks(at).values())
 
@@ -103,7 +103,7 @@ def test_edit_the_result_then_save(seeded):
     area = at.text_area[0]
     area.input(area.value.replace(CANCEL_LINE, "- Confirm the cancellation with the user first.")).run()
     at.button(key="rev_save").click().run()
-    text = latest_version(seeded.ws.db, "airline-policy")["files"]["SKILL.md"]
+    text = latest_version(seeded.ws.db, "airline-policy").files["SKILL.md"]
     assert "- Confirm the cancellation with the user first." in text and CANCEL_LINE not in text and BOOK_LINE in text
 
 
@@ -141,10 +141,10 @@ def test_line_support_of_a_manual_child_is_traced_through_history(seeded):
     proposal = get_version(db, seeded.result.version)
     from trace2skill.store.skills import save_version
 
-    files = dict(proposal["files"])
+    files = dict(proposal.files)
     files["SKILL.md"] = files["SKILL.md"].replace(BOOK_LINE, BOOK_LINE + "\n- A line written by hand.")
-    manual = save_version(db, "airline-policy", files, source="manual", parent=proposal["id"], message="hand")
-    [fd] = diff_files(get_version(db, seeded.base)["files"], files)
+    manual = save_version(db, "airline-policy", files, source="manual", parent=proposal.id, message="hand")
+    [fd] = diff_files(get_version(db, seeded.base).files, files)
     support = line_support(db, manual, "SKILL.md", added_new_lines(fd))
     lines = files["SKILL.md"].splitlines()
     by_text = {lines[i]: s for i, s in support.items()}
@@ -178,7 +178,8 @@ def _evaluate(seeded: Seeded, candidate_breaks: bool) -> str:
                       answers=[f"v{n}"]).with_id() for n in range(6)]
     ids = eval_store.save_tasks(ws.db, tasks, "six")
     proposal = get_version(ws.db, seeded.result.version)
-    run_id = start_ab_run(ws, proposal["id"], proposal["parent"], ids, EvalConfig(repeats=2, concurrency=2, skill_chars=100_000))
+    run_id = start_ab_run(ws, proposal.id, proposal.parent, ids,
+                          EvalConfig(repeats=2, concurrency=2, skill_chars=100_000))
     runs.execute(ws, run_id, ScriptedClient(answer))
     return run_id
 
@@ -216,4 +217,4 @@ def test_the_gate_lets_an_improvement_or_a_tie_through(seeded):
     at.checkbox(key=_hunks(at)[0]).uncheck().run()  # a partial accept: something new to save
     at.button(key="rev_save").click().run()
     saved = latest_version(seeded.ws.db, "airline-policy")
-    assert (saved["source"], saved["parent"]) == ("manual", seeded.result.version)
+    assert (saved.source, saved.parent) == ("manual", seeded.result.version)

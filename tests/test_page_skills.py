@@ -51,8 +51,8 @@ def test_import_a_zip_and_see_its_warnings(ws):
     at.button(key="sk_import").click().run()
     assert not at.exception
     version = latest_version(ws.db, "mcp-builder")
-    assert version["source"] == "import" and "reference/evaluation.md" in version["files"]
-    assert any(f"Imported mcp-builder as version {version['id']}" in s.value for s in at.success)
+    assert version.source == "import" and "reference/evaluation.md" in version.files
+    assert any(f"Imported mcp-builder as version {version.id}" in s.value for s in at.success)
     warnings = at.code[0].value.splitlines()
     assert any("did you mean references/?" in w for w in warnings)  # a spec breach, imported anyway
     assert any("scripts/evaluation.py is mentioned" in w for w in warnings)
@@ -82,7 +82,7 @@ def test_import_folder_files_and_a_markdown_document(ws):
         ("SKILL.md", skill_md, "text/markdown"),
         ("evaluation.md", (MCP / "reference/evaluation.md").read_bytes(), "text/markdown")]).run()
     at.button(key="sk_import").click().run()
-    files = latest_version(ws.db, "mcp-builder")["files"]
+    files = latest_version(ws.db, "mcp-builder").files
     assert set(files) == {"SKILL.md", "references/evaluation.md"}
     assert "evaluation.md: the browser gave no folder; placed under references/" in at.code[0].value
 
@@ -91,7 +91,7 @@ def test_import_folder_files_and_a_markdown_document(ws):
     at.text_input(key="sk_md_description").input("How refunds work; use for any refund question.").run()
     at.text_area(key="sk_md_text").input("# Refunds\n\nRefund to the original payment method.\n").run()
     at.button(key="sk_import").click().run()
-    text = latest_version(ws.db, "refund-rules")["files"]["SKILL.md"]
+    text = latest_version(ws.db, "refund-rules").files["SKILL.md"]
     assert text.startswith("---\nname: refund-rules\n") and "# Refunds" in text
 
 
@@ -130,7 +130,7 @@ def test_history_diff_and_locked_sections(ws):
     from trace2skill.skill.folder import SkillFolder
     from trace2skill.store.skills import import_skill
 
-    policy = latest_version(ws.db, DEMO_SKILL)["files"]["SKILL.md"]
+    policy = latest_version(ws.db, DEMO_SKILL).files["SKILL.md"]
     import_skill(ws.db, SkillFolder.from_files({"SKILL.md": policy.replace("## Refund", "## Refunds and credits")}))
     at = _page()
     assert len(at.dataframe[1].value) == len(list_versions(ws.db, DEMO_SKILL)) == 2

@@ -13,10 +13,10 @@ import time
 
 from click.testing import CliRunner
 from conftest import REPO, TAU_BENCH
+
 from tests.fakes import http_analyst_responder
 from tests.helpers import WIKI
 from tests.helpers import responder as pipeline_responder
-
 from trace2skill import runs
 from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run
 from trace2skill.cli import main
@@ -52,7 +52,7 @@ def test_concurrent_reviewers_never_silently_overwrite(ws):
     import_paths(ws, [TAU_BENCH])
     tid = ws.db.execute("SELECT id FROM trajectories LIMIT 1").fetchone()[0]
     insert_lessons(ws.db, [Lesson(id="L1", trajectory_id=tid, kind="failure_lesson", title="t", content="c")])
-    version = get_lesson(ws.db, "L1")["version"]
+    version = get_lesson(ws.db, "L1").version
     barrier = threading.Barrier(2)
     outcomes: dict[str, str] = {}
 
@@ -72,7 +72,7 @@ def test_concurrent_reviewers_never_silently_overwrite(ws):
     assert sorted(v.split(":")[0] for v in outcomes.values()) == ["refused", "saved"]
     winner = next(n for n, v in outcomes.items() if v == "saved")
     loser = next(n for n, v in outcomes.items() if v != "saved")
-    assert get_lesson(ws.db, "L1")["content"] == f"edited by {winner}"
+    assert get_lesson(ws.db, "L1").content == f"edited by {winner}"
     assert "reload it" in outcomes[loser]
     assert ws.db.execute("SELECT count(*) FROM decisions WHERE action = 'edit'").fetchone()[0] == 1
 
@@ -143,7 +143,7 @@ def test_consolidation_killed_mid_tree_resumes_without_repeating_finished_calls(
         proc.wait(10)
         ws = Workspace(db)
         [run] = run_store.list_runs(ws.db, kind="consolidation")
-        done_nodes = {(n, l) for n, l in ws.db.execute(
+        done_nodes = {(level, idx) for level, idx in ws.db.execute(
             "SELECT level, idx FROM merge_nodes WHERE run_id = ? AND status = 'done'", [run.id])}
         assert done_nodes and run.status != "done"
         before = {h for (h,) in ws.db.execute("SELECT request_hash FROM llm_calls WHERE error IS NULL")}

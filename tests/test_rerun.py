@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from tests.fakes import ScriptedClient
-from tests.helpers import CANCEL_LINE, BOOK_LINE, Seeded, rerun_script, seed_consolidation
+from tests.helpers import BOOK_LINE, CANCEL_LINE, Seeded, rerun_script, seed_consolidation
 from trace2skill import runs
 from trace2skill.consolidate.rerun import create_rerun, path_to_root
 from trace2skill.consolidate.run import ConsolidationResult
@@ -38,13 +38,13 @@ def _top(nodes):
 
 
 def test_seeded_proposal_has_two_hunks_of_different_support(seeded):
-    files = get_version(seeded.ws.db, seeded.result.version)["files"]["SKILL.md"]
+    files = get_version(seeded.ws.db, seeded.result.version).files["SKILL.md"]
     assert files.count(CANCEL_LINE) == 1 and files.count(BOOK_LINE) == 1
     assert seeded.result.levels == 3  # 6 patches, B=2: 6 -> 3 -> 2 -> 1
 
 
 def test_rerun_the_root_saves_a_new_proposal_and_keeps_old_provenance(seeded):
-    ws, db = seeded.ws, seeded.ws.db
+    db = seeded.ws.db
     old_version = seeded.result.version
     nodes = list_nodes(db, seeded.run_id)
     top = _top(nodes)
@@ -56,8 +56,8 @@ def test_rerun_the_root_saves_a_new_proposal_and_keeps_old_provenance(seeded):
     assert len(client.calls) == 1 and "Re-run 1 of this merge" in client.calls[0][1]["content"]
     assert result.version != old_version and result.merge_calls == 1 and result.levels == top
     new = get_version(db, result.version)
-    assert (new["parent"], new["source"], new["run_id"]) == (seeded.base, "proposal", seeded.run_id)
-    assert CANCEL_LINE in new["files"]["SKILL.md"] and BOOK_LINE not in new["files"]["SKILL.md"]
+    assert (new.parent, new.source, new.run_id) == (seeded.base, "proposal", seeded.run_id)
+    assert CANCEL_LINE in new.files["SKILL.md"] and BOOK_LINE not in new.files["SKILL.md"]
     root = next(n for n in list_nodes(db, seeded.run_id) if n["level"] == top)
     assert root["output"] != old_root["output"] and root["status"] == "done" and root["rationale"] == "asked again"
     assert root["inputs"] == old_root["inputs"]
@@ -70,19 +70,19 @@ def test_rerun_the_root_saves_a_new_proposal_and_keeps_old_provenance(seeded):
     assert run_store.get_run(db, seeded.run_id).counters["reruns"][0]["run"] == rerun_run.id
 
     # The earlier proposal still blames its booking line on the edits it was built from.
-    old_lines = get_version(db, old_version)["files"]["SKILL.md"].splitlines()
+    old_lines = get_version(db, old_version).files["SKILL.md"].splitlines()
     found = blame(db, old_version, "SKILL.md", old_lines.index(BOOK_LINE) + 1)
     assert found["origin"]["kind"] == "edit" and found["merge_path"][0]["content"] == BOOK_LINE
     assert found["merge_path"][-1]["level"] == 0 and found["lessons"]
     # ...and the new one traces its kept line through the re-run root down to the proposers.
-    new_lines = new["files"]["SKILL.md"].splitlines()
+    new_lines = new.files["SKILL.md"].splitlines()
     kept = blame(db, result.version, "SKILL.md", new_lines.index(CANCEL_LINE) + 1)
     assert kept["merge_path"][0]["edit_id"] in {e.id for e in get_patch(db, root["output"]).edits}
     assert {s["trajectory_id"] for s in kept["steps"]} == set(kept["trajectories"]) and len(kept["trajectories"]) == 6
 
 
 def test_rerun_a_leaf_level_node_re_merges_every_ancestor(seeded):
-    ws, db = seeded.ws, seeded.ws.db
+    db = seeded.ws.db
     nodes = list_nodes(db, seeded.run_id)
     target = next(n for n in nodes if n["level"] == 1 and len(n["inputs"]) == 2)
     chain = path_to_root(nodes, 1, target["idx"])
@@ -102,7 +102,7 @@ def test_rerun_a_leaf_level_node_re_merges_every_ancestor(seeded):
     assert all(after[(n["level"], n["idx"])]["output"] == n["output"] for n in untouched)
     parent = after[(2, chain[1]["idx"])]
     assert after[(1, target["idx"])]["output"] in parent["inputs"]  # the new output replaced the old input
-    assert get_version(db, result.version)["parent"] == seeded.base
+    assert get_version(db, result.version).parent == seeded.base
 
     again = rerun(seeded, 1, target["idx"], ScriptedClient(rerun_script))
     assert again.merge_calls == len(merging)
@@ -122,7 +122,7 @@ def test_a_failed_rerun_leaves_the_consolidation_as_it_was_and_reports(seeded):
     assert list_nodes(db, seeded.run_id) == before
     parent = run_store.get_run(db, seeded.run_id)
     assert parent.status == "done" and not parent.counters.get("reruns")
-    assert latest_version(db, DEMO_SKILL)["id"] == seeded.result.version
+    assert latest_version(db, DEMO_SKILL).id == seeded.result.version
     # the failed re-run can be resumed once the endpoint is back
     again = runs.resume(ws, run.id, ScriptedClient(rerun_script))
     assert again.status == "done" and run_store.get_run(db, seeded.run_id).counters["reruns"][0]["run"] == run.id
@@ -149,7 +149,7 @@ def test_a_cancelled_rerun_stops_between_nodes_and_changes_nothing(seeded):
     gate.set()
     assert run_store.get_run(db, rerun_id).status == "cancelled"
     assert list_nodes(db, seeded.run_id) == before  # the late answer changed nothing
-    assert latest_version(db, DEMO_SKILL)["id"] == seeded.result.version
+    assert latest_version(db, DEMO_SKILL).id == seeded.result.version
 
 
 def test_rerun_refuses_unknown_nodes_and_unfinished_runs(seeded):

@@ -13,15 +13,15 @@ import time
 from pathlib import Path
 
 import pytest
+
 from tests.fakes import http_analyst_responder
 from tests.helpers import WIKI, responder, table_with
-
 from trace2skill import runs
 from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, select_trajectories
 from trace2skill.consolidate.run import ConsolidationConfig, ConsolidationResult, create_consolidation_run
 from trace2skill.demo import load_demo
 from trace2skill.llm import LLMClient, LLMConfig
-from trace2skill.llm.fake_server import Fault, FakeLLMServer
+from trace2skill.llm.fake_server import FakeLLMServer, Fault
 from trace2skill.skill.folder import SkillFolder
 from trace2skill.store import Workspace
 from trace2skill.store import runs as run_store
@@ -46,7 +46,7 @@ def _wait_for(condition, timeout: float = 30.0) -> None:
 
 
 def _lesson_texts(ws: Workspace, run_id: str) -> list[tuple[str, str, str]]:
-    return sorted((r["trajectory_id"], r["title"], r["content"])
+    return sorted((r.trajectory_id, r.title, r.content)
                   for r in list_lessons(ws.db, LessonFilter(run_id=run_id), limit=1000))
 
 
@@ -157,7 +157,7 @@ def test_cancel_a_consolidation_mid_tree_then_resume(ws):
         straight = runs.execute(ws, create_consolidation_run(ws, ConsolidationConfig(
             base_version=base, batch_size=2, embeddings=False, concurrency=2, skill_chars=20000)), client)
     uncancelled = ConsolidationResult.from_counters(straight.id, straight.counters)
-    assert get_version(ws.db, result.version)["files"] == get_version(ws.db, uncancelled.version)["files"]
+    assert get_version(ws.db, result.version).files == get_version(ws.db, uncancelled.version).files
     assert (result.levels, result.applied) == (uncancelled.levels, uncancelled.applied)
 
 
@@ -241,13 +241,13 @@ def test_an_executor_that_died_is_detected_and_the_run_resumable(ws):
 
 def test_consolidation_selects_lessons_by_id_in_one_query(ws):
     """Selecting lessons for a run is a set lookup in SQL, not a scan per lesson (bench has timings)."""
-    from trace2skill.store.lessons import approved_lessons, insert_lessons
     from trace2skill.models import Lesson
+    from trace2skill.store.lessons import approved_lessons, insert_lessons
 
     load_demo(ws)
     tid = ws.db.execute("SELECT id FROM trajectories LIMIT 1").fetchone()[0]
     insert_lessons(ws.db, [Lesson(id=f"L{k:05d}", trajectory_id=tid, kind="failure_lesson", title="t", content="c",
                                   status="approved" if k % 2 else "proposed") for k in range(2000)])
     chosen = [f"L{k:05d}" for k in range(0, 2000, 3)]
-    found = [r["id"] for r in approved_lessons(ws.db, chosen)]
+    found = [r.id for r in approved_lessons(ws.db, chosen)]
     assert found == [i for i in chosen if int(i[1:]) % 2]

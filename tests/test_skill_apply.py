@@ -408,5 +408,5 @@ def test_result_is_validated_strictly(wiki):
              content="- Return actionable error messages.")], dirname="mcp-builder")
     assert [a.edit_id for a in mcp.applied] == ["m"]
     assert "unknown_folder" in {f.code for f in mcp.findings if f.severity == "error"}
-    unchanged = {p: t for p, t in mcp.skill.files.items()}
+    unchanged = dict(mcp.skill.files.items())
     assert unchanged == load_dir(MCP_BUILDER).files

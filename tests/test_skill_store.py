@@ -3,7 +3,6 @@ between any two versions, locked sections recorded as decisions."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from trace2skill.diff import apply_hunks
 from trace2skill.errors import NotFoundError, SkillFormatError, SkillPathError
 from trace2skill.models import Edit
 from trace2skill.skill import SkillFolder, apply_patch, load_dir
+from trace2skill.store.decisions import list_decisions
 from trace2skill.store.skills import (
     diff_versions,
     folder_of,
@@ -36,7 +36,7 @@ def _wiki() -> SkillFolder:
 
 
 def _decisions(db, subject_type):
-    return list(db.query("SELECT * FROM decisions WHERE subject_type = ? ORDER BY id", [subject_type]))
+    return list(reversed(list_decisions(db, subject_type)))  # oldest first
 
 
 def test_import_and_versions_with_parents(ws):
@@ -52,17 +52,17 @@ def test_import_and_versions_with_parents(ws):
     v3 = save_version(db, "airline-policy", manual.as_files(), source="manual", parent=v2, message="wording")
     assert len({v1, v2, v3}) == 3
     history = list_versions(db, "airline-policy")
-    assert [(h["id"], h["parent"], h["source"]) for h in history] == [(v3, v2, "manual"), (v2, v1, "proposal"),
+    assert [(h.id, h.parent, h.source) for h in history] == [(v3, v2, "manual"), (v2, v1, "proposal"),
                                                                       (v1, None, "import")]
-    assert latest_version(db, "airline-policy")["id"] == v3
+    assert latest_version(db, "airline-policy").id == v3
     assert folder_of(get_version(db, v3)).as_files() == manual.as_files()
-    assert get_version(db, v3[:6])["id"] == v3
+    assert get_version(db, v3[:6]).id == v3
     skills = list_skills(db)
     assert [(s["name"], s["n_versions"], s["latest"], s["description"]) for s in skills] == [
         ("airline-policy", 3, v3, "Airline policy.")]
     saves = _decisions(db, "skill_version")
-    assert [(d["subject_id"], d["action"]) for d in saves] == [(v3, "save")]
-    assert json.loads(saves[0]["detail"]) == {"skill": "airline-policy", "parent": v2, "message": "wording"}
+    assert [(d.subject_id, d.action) for d in saves] == [(v3, "save")]
+    assert saves[0].detail == {"skill": "airline-policy", "parent": v2, "message": "wording"}
 
 
 def test_identical_saves_are_deduplicated(ws):
@@ -82,7 +82,7 @@ def test_reimport_changed_skill_chains_to_latest(ws):
     changed = load_dir(MCP_BUILDER)
     changed.body += "\n## Local notes\n\n- Keep tools small.\n"
     v2 = import_skill(db, changed)
-    assert get_version(db, v2)["parent"] == v1 and get_version(db, v2)["source"] == "import"
+    assert get_version(db, v2).parent == v1 and get_version(db, v2).source == "import"
     assert folder_of(get_version(db, v1)).as_files() == load_dir(MCP_BUILDER).as_files()
 
 
@@ -108,7 +108,7 @@ def test_diff_any_two_versions(ws):
     assert "- Log certificates." in only_refund and "- Check the cabin." not in only_refund
     v4 = save_version(db, "airline-policy", {"SKILL.md": only_refund}, source="manual", parent=v1,
                       message="accepted one hunk")
-    assert [h["id"] for h in list_versions(db, "airline-policy")][0] == v4
+    assert [h.id for h in list_versions(db, "airline-policy")][0] == v4
 
 
 def test_locked_sections_recorded_as_decisions(ws):
@@ -121,7 +121,7 @@ def test_locked_sections_recorded_as_decisions(ws):
     set_locked_sections(db, "airline-policy", ["Refund"])
     assert locked_sections(db, "airline-policy") == ["Refund"]
     locks = _decisions(db, "skill")
-    assert [(d["subject_id"], d["action"], json.loads(d["detail"])) for d in locks] == [
+    assert [(d.subject_id, d.action, d.detail) for d in locks] == [
         ("airline-policy", "lock_sections", {"before": [], "after": ["Refund", "Book flight"]}),
         ("airline-policy", "lock_sections", {"before": ["Refund", "Book flight"], "after": ["Refund"]}),
     ]

@@ -9,6 +9,7 @@ import pytest
 from trace2skill.errors import NotFoundError, WorkspaceError
 from trace2skill.models import Step, Task, Trajectory
 from trace2skill.store import Workspace, default_db_path
+from trace2skill.store.decisions import list_decisions, record_decision
 from trace2skill.store.migrations import MIGRATIONS
 from trace2skill.store.trajectories import (
     TrajectoryFilter,
@@ -98,14 +99,30 @@ def test_pagination_filters_prefix_ids_and_outcome_edits(ws):
     assert count_trajectories(ws.db, TrajectoryFilter(outcome="success")) == 10
     page1 = list_trajectories(ws.db, limit=10, offset=0)
     page2 = list_trajectories(ws.db, limit=10, offset=10)
-    assert len(page1) == len(page2) == 10 and not {r["id"] for r in page1} & {r["id"] for r in page2}
+    assert len(page1) == len(page2) == 10 and not {r.id for r in page1} & {r.id for r in page2}
     target = items[4][0].id
-    assert get_trajectory(ws.db, target[:8])["id"] == target
+    assert get_trajectory(ws.db, target[:8]).id == target
     with pytest.raises(NotFoundError):
         get_trajectory(ws.db, "zzzz")
     set_outcome(ws.db, target, "success")
     row = get_trajectory(ws.db, target, with_steps=False)
-    assert (row["outcome"], row["outcome_source"]) == ("success", "user")
-    decision = ws.db.execute("SELECT subject_id, action FROM decisions").fetchone()
-    assert decision == (target, "set_outcome")
+    assert (row.outcome, row.outcome_source) == ("success", "user")
+    [decision] = list_decisions(ws.db)
+    assert (decision.subject_type, decision.subject_id, decision.action) == ("trajectory", target, "set_outcome")
+    assert decision.detail == {"outcome": "success"} and decision.actor == "user" and decision.id
     assert count_trajectories(ws.db, TrajectoryFilter(task_contains="number 4")) == 1
+
+
+def test_decisions_are_listed_newest_first_by_subject(ws):
+    record_decision(ws.db, "lesson", "L1", "approved", actor="ann")
+    record_decision(ws.db, "lesson", "L2", "edit", detail={"changes": {"title": "Ünïcode"}, "from_version": 1})
+    record_decision(ws.db, "skill", "airline", "lock_sections", detail={"before": [], "after": ["Refund"]})
+    assert [(d.subject_id, d.action) for d in list_decisions(ws.db)] == [
+        ("airline", "lock_sections"), ("L2", "edit"), ("L1", "approved")]
+    assert [d.subject_id for d in list_decisions(ws.db, "lesson")] == ["L2", "L1"]
+    [edit] = list_decisions(ws.db, "lesson", "L2")
+    assert edit.detail == {"changes": {"title": "Ünïcode"}, "from_version": 1} and edit.actor == "user"
+    assert [d.action for d in list_decisions(ws.db, limit=1)] == ["lock_sections"]
+    assert list_decisions(ws.db, "lesson", "nobody") == [] and list_decisions(ws.db, subject_id="L1")[0].actor == "ann"
+    assert ws.db.execute("SELECT detail FROM decisions WHERE subject_id = 'L2'").fetchone()[0] == \
+        '{"changes": {"title": "Ünïcode"}, "from_version": 1}'  # stored as before: JSON, not ASCII-escaped

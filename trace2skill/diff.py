@@ -10,8 +10,9 @@ and 2 applied. Line numbers shown to people are 1-based.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Literal, Mapping
+from typing import Literal
 
 from diff_match_patch import diff_match_patch
 
@@ -189,7 +190,8 @@ def side_by_side(old: str, new: str, *, context: int | None = None) -> list[Row]
         for x in range(max(len(b.old), len(b.new))):
             ot = strip(b.old[x]) if x < len(b.old) else None
             nt = strip(b.new[x]) if x < len(b.new) else None
-            tag = "replace" if ot is not None and nt is not None else ("delete" if nt is None else "insert")
+            tag: Literal["replace", "delete", "insert"] = (
+                "replace" if ot is not None and nt is not None else ("delete" if nt is None else "insert"))
             rows.append(Row(o + x + 1 if ot is not None else None, ot, n + x + 1 if nt is not None else None, nt,
                             tag, block_hunk.get(k)))
         o, n = o + len(b.old), n + len(b.new)
@@ -237,7 +239,7 @@ def diff_files(old: Mapping[str, str], new: Mapping[str, str], context: int = DE
         a, b = old.get(path), new.get(path)
         if a == b:
             continue
-        status = "added" if a is None else "removed" if b is None else "changed"
+        status: Literal["added", "removed", "changed"] = "added" if a is None else "removed" if b is None else "changed"
         out.append(FileDiff(path, status, a or "", b or "", tuple(diff_hunks(a or "", b or "", context))))
     return out
 

@@ -1,7 +1,8 @@
 """Pydantic domain types shared by the whole pipeline.
 
-These are the shapes at the library's boundaries (importers, LLM outputs, the CLI's JSON).
-Inside the store rows are plain dicts; `trace2skill.store` converts between the two.
+These are the shapes at the library's boundaries (importers, LLM outputs, the CLI's JSON) and the
+typed records `trace2skill.store` hands back (runs, lessons, skill versions, stored trajectories,
+decisions, ...): the store converts its rows to and from them.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
@@ -21,7 +22,7 @@ OutcomeLabel = Literal["success", "failure", "unknown"]
 
 
 def utcnow() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def canonical_json(value: Any) -> bytes:
@@ -116,7 +117,7 @@ class Trajectory(_Model):
         body = self.model_dump(exclude={"id", "source_name"})
         return content_hash(body)
 
-    def with_id(self) -> "Trajectory":
+    def with_id(self) -> Trajectory:
         self.id = self.compute_id()
         return self
 
@@ -138,6 +139,77 @@ class Signal(_Model):
     step_idx: int | None = None
     kind: SignalKind
     detail: str = ""
+
+
+# Stored trajectories, as the store reads them back (flat columns; the importers' `Trajectory` is nested).
+
+
+class StoredStep(_Model):
+    """A row of `steps`: one step of a stored trajectory."""
+
+    trajectory_id: str
+    idx: int
+    role: Role
+    text: str = ""
+    reasoning: str = ""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_results: list[ToolResult] = Field(default_factory=list)
+    tool_name: str | None = None  # the first call's tool
+    is_error: bool = False
+    timestamp: str | None = None
+    raw_ref: str | None = None
+
+
+class StoredSignal(_Model):
+    """A signal of a stored trajectory (as `get_trajectory` returns it)."""
+
+    step_idx: int | None = None
+    kind: SignalKind
+    detail: str = ""
+
+
+class TrajectoryRow(_Model):
+    """A trajectory as the lists show it: its columns without the big texts, its signal kinds
+    (comma-separated) and its split (None: not marked)."""
+
+    id: str
+    source_format: str
+    source_name: str = ""
+    task_id: str | None = None
+    task: str = ""
+    model: str | None = None
+    outcome: OutcomeLabel = "unknown"
+    reward: float | None = None
+    n_steps: int = 0
+    n_tool_calls: int = 0
+    n_errors: int = 0
+    imported_at: str = ""
+    signals: str | None = None
+    split: str | None = None
+
+
+class StoredTrajectory(_Model):
+    """A row of `trajectories` with its signals and (unless left out) its steps."""
+
+    id: str
+    source_format: str
+    source_name: str = ""
+    task_id: str | None = None
+    task: str = ""
+    model: str | None = None
+    outcome: OutcomeLabel = "unknown"
+    outcome_source: Literal["data", "user"] = "data"
+    reward: float | None = None
+    outcome_detail: str | None = None
+    ground_truth: dict[str, Any] | None = None
+    final_output: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    n_steps: int = 0
+    n_tool_calls: int = 0
+    n_errors: int = 0
+    imported_at: str = ""
+    signals: list[StoredSignal] = Field(default_factory=list)
+    steps: list[StoredStep] = Field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- runs and LLM calls
@@ -245,6 +317,8 @@ class LLMCall(_Model):
 
 LessonKind = Literal["failure_cause", "failure_lesson", "success_lesson"]
 LessonStatus = Literal["proposed", "approved", "rejected"]
+LESSON_KINDS: tuple[LessonKind, ...] = ("failure_cause", "failure_lesson", "success_lesson")
+LESSON_STATUSES: tuple[LessonStatus, ...] = ("proposed", "approved", "rejected")
 
 
 class Evidence(_Model):
@@ -271,6 +345,8 @@ class Lesson(_Model):
     status: LessonStatus = "proposed"
     edited_by: str | None = None
     version: int = 1
+    created: str = ""  # set when stored
+    updated: str = ""
 
 
 # --------------------------------------------------------------------------- patches and merges
@@ -356,6 +432,7 @@ class SkillVersion(_Model):
 class Decision(_Model):
     """A recorded human action: approve/reject/edit of a lesson, accept/reject of a hunk, ..."""
 
+    id: int | None = None  # set when stored
     subject_type: str
     subject_id: str
     action: str
@@ -380,7 +457,7 @@ class EvalTask(_Model):
     source_id: str | None = None
     trajectory_id: str | None = None
 
-    def with_id(self) -> "EvalTask":
+    def with_id(self) -> EvalTask:
         self.id = content_hash({"prompt": self.prompt, "context": self.context, "answers": self.answers,
                                 "gold": self.gold})
         return self

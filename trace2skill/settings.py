@@ -18,7 +18,7 @@ from sqlite_utils import Database
 from trace2skill.errors import SettingsError
 from trace2skill.llm import LLMConfig
 from trace2skill.llm.config import ENV_BASE_URL, ENV_MODEL
-from trace2skill.store.workspace import write_transaction
+from trace2skill.store.settings import put_setting, stored_settings
 
 KEYS = ("base_url", "model", "concurrency")
 FORBIDDEN = ("api_key", "key", "token", "secret", "password")
@@ -44,7 +44,7 @@ class Effective:
 
 
 def get_settings(db: Database) -> dict[str, str]:
-    return {k: v for k, v in db.execute("SELECT key, value FROM settings")}
+    return stored_settings(db)
 
 
 def check_key(key: str) -> str:
@@ -90,11 +90,7 @@ def set_setting(db: Database, key: str, value: str | None) -> None:
     """Store a setting; an empty or None value removes it. Bad keys and values raise SettingsError."""
     check_key(key)
     clean = check_setting(key, value) if value and value.strip() else None
-    with write_transaction(db):
-        if clean:
-            db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", [key, clean])
-        else:
-            db.execute("DELETE FROM settings WHERE key = ?", [key])
+    put_setting(db, key, clean or None)
 
 
 # --------------------------------------------------------------------------- resolution

@@ -101,7 +101,8 @@ def _gold(t: Trajectory) -> list[Signal]:
     for g in gold_actions:
         if not isinstance(g, dict) or not isinstance(g.get("name"), str):
             continue
-        kwargs = g.get("kwargs") if isinstance(g.get("kwargs"), dict) else (g.get("arguments") or {})
+        raw = g.get("kwargs") if isinstance(g.get("kwargs"), dict) else g.get("arguments")
+        kwargs: dict[str, Any] = raw if isinstance(raw, dict) else {}
         exact = next((i for i, (_, c) in enumerate(calls) if i not in used and c.name == g["name"]
                       and c.arguments == kwargs), None)
         if exact is not None:
@@ -120,7 +121,8 @@ def _gold(t: Trajectory) -> list[Signal]:
     for i, (step_idx, call) in enumerate(calls):
         if i not in used and call.name in gold_names:
             found.append(Signal(trajectory_id=t.id, step_idx=step_idx, kind="gold_extra",
-                                detail=_clip(f"extra call beyond the gold actions: {_call_key(call.name, call.arguments)}")))
+                                detail=_clip("extra call beyond the gold actions: "
+                                             f"{_call_key(call.name, call.arguments)}")))
     return found
 
 

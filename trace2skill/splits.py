@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 from sqlite_utils import Database
 

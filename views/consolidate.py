@@ -12,11 +12,12 @@ from trace2skill.errors import Trace2SkillError
 from trace2skill.runs.state import RunState
 from trace2skill.settings import get_settings, llm_config
 from trace2skill.store import runs as run_store
-from trace2skill.store.skills import list_skills, list_versions
+from trace2skill.store.lessons import approved_counts
+from trace2skill.store.skills import list_proposals, list_skills, list_versions
 from trace2skill.ui.merge_tree_view import node_detail, tree_dot, tree_view
+from trace2skill.ui.pickers import consolidation_runs, version_labels
 from trace2skill.ui.run_progress import render_run_panel, run_controls, state_of
 from trace2skill.ui.state import llm_client, run_client, workspace
-from trace2skill.ui.skill_queries import approved_counts, consolidation_runs, run_proposals, version_labels
 
 LEGEND = {"queued": "gray", "running": "blue", "done": "green", "failed": "red", "fallback": "orange",
           "cancelled": "gray"}  # as in the graph
@@ -45,7 +46,7 @@ with st.expander("New consolidation run", icon=":material/add_circle:", expanded
             c1, c2 = st.columns(2)
             skill = c1.selectbox("Base skill", skills, key="con_skill")
             versions = list_versions(ws.db, skill)
-            labels = version_labels(versions, latest=versions[0]["id"] if versions else None)
+            labels = version_labels(versions, latest=versions[0].id if versions else None)
             base_version = c2.selectbox("Version (latest first)", list(labels), format_func=labels.get,
                                         key="con_version")
     else:
@@ -164,12 +165,12 @@ latest_rerun = next(iter(run_store.list_runs(ws.db, "rerun", limit=1, parent=run
 rerun_alive = latest_rerun is not None and state_of(ws, latest_rerun.id).alive
 st.fragment(run_every=1.0 if rerun_alive else None)(rerun_status)(rerun_alive)
 buttons = st.container(horizontal=True)
-proposals_of_run = run_proposals(ws.db, run_id)
+proposals_of_run = list_proposals(ws.db, run_id=run_id)
 if proposals_of_run and not active:
     if buttons.button("Review the proposal", type="primary", key="con_review", icon=":material/difference:"):
-        st.session_state["rev_goto"] = proposals_of_run[0]["id"]
+        st.session_state["rev_goto"] = proposals_of_run[0].id
         st.switch_page("views/review.py")
-    st.caption(f"Proposal version {proposals_of_run[0]['id']}"
+    st.caption(f"Proposal version {proposals_of_run[0].id}"
                + (f" ({len(proposals_of_run)} proposals from this run, newest first)" if len(proposals_of_run) > 1
                   else ""))
 rejected = run_now.counters.get("rejected") or []

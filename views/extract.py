@@ -8,12 +8,12 @@ from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, 
 from trace2skill.errors import Trace2SkillError
 from trace2skill.settings import get_settings, llm_config
 from trace2skill.store.lessons import LessonFilter, count_lessons
+from trace2skill.store.runs import list_runs
 from trace2skill.store.skills import latest_version, list_skills
-from trace2skill.store.trajectories import TrajectoryFilter
-from trace2skill.ui.workspace_queries import distinct_values, recent_runs
+from trace2skill.store.trajectories import TrajectoryFilter, distinct_values
+from trace2skill.ui.estimate import estimate_plan
 from trace2skill.ui.run_progress import render_run_panel, run_controls
 from trace2skill.ui.state import llm_client, run_client, workspace
-from trace2skill.ui.estimate import estimate_plan
 
 ANALYSTS = {"both": ["error", "success"], "error": ["error"], "success": ["success"]}
 ws = workspace()
@@ -24,7 +24,7 @@ if "ext_flash" in st.session_state:
     st.success(st.session_state.pop("ext_flash"), icon=":material/check_circle:")
 
 # ------------------------------------------------------------------ plan a run
-recent = recent_runs(ws.db, "extraction", limit=30)
+recent = list_runs(ws.db, "extraction", 30, with_progress=False)
 with st.expander("New extraction run", icon=":material/add_circle:", expanded=not recent):
     st.caption("One independent analyst per trajectory, all against the same frozen starting skill: the error "
                "analyst reads failures, the success analyst successes.")
@@ -55,8 +55,8 @@ with st.expander("New extraction run", icon=":material/add_circle:", expanded=no
     config = ExtractionConfig(
         outcome=outcome or "failure", analysts=ANALYSTS[analysts or "both"], max_lessons=int(max_lessons),
         concurrency=int(concurrency), model=llm.model, base_url=llm.base_url,
-        skill_version=version["id"] if version else None,
-        skill_text=version["files"].get("SKILL.md") if version else None)
+        skill_version=version.id if version else None,
+        skill_text=version.files.get("SKILL.md") if version else None)
     st.text(f"Model: {llm.describe()} (change it on Home)")
     plan = estimate_plan(ws, ids, config, llm)
     m = st.columns(4)
@@ -87,9 +87,9 @@ st.subheader("Runs")
 if not recent:
     st.caption("No extraction runs yet.")
     st.stop()
-labels = {r["id"]: f"{r['id']} · {r['status']} · created {r['created']}" for r in recent}
+labels = {r.id: f"{r.id} · {r.status} · created {r.created}" for r in recent}
 if st.session_state.get("ext_run") not in labels:
-    st.session_state["ext_run"] = recent[0]["id"]
+    st.session_state["ext_run"] = recent[0].id
 run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="ext_run")
 
 run_controls(ws, run_id, lambda: run_client(run_id), key="ext")

@@ -13,8 +13,8 @@ from trace2skill.llm.config import ENV_API_KEY
 from trace2skill.settings import effective_settings, get_settings, llm_config, set_setting
 from trace2skill.store.runs import list_runs
 from trace2skill.store.stats import workspace_stats
-from trace2skill.ui.state import workspace
 from trace2skill.ui.local_model import local_model_status
+from trace2skill.ui.state import workspace
 
 ws = workspace()
 stats = workspace_stats(ws.db)
@@ -129,7 +129,8 @@ with st.container(border=True):
     found, detail = local_model_status()
     if found:
         st.markdown(":material/memory: **Embedded local model:** SmolLM2-135M-Instruct is installed"
-                    + (" (in use: no endpoint is configured)." if config.is_local else " (not in use: an endpoint is configured)."))
+                    + (" (in use: no endpoint is configured)." if config.is_local
+                       else " (not in use: an endpoint is configured)."))
         st.text(detail)
     else:
         st.markdown(":material/memory: **Embedded local model:** not available.")

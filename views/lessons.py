@@ -3,12 +3,12 @@ content saved through the store, stale edits refused), bulk decisions over every
 filters, near-duplicate groups, and one lesson's evidence beside the steps it quotes."""
 
 import pandas as pd
-import os as _o
 import streamlit as st
 
-from trace2skill.store.lessons import count_lessons, lesson_ids, set_status
+from trace2skill.models import LESSON_KINDS, LESSON_STATUSES
+from trace2skill.store.lessons import LessonFilter, count_lessons, lesson_ids, page_lessons, set_status
+from trace2skill.store.runs import list_runs
 from trace2skill.ui.lesson_view import apply_edits, column_config, duplicate_groups, render_lesson, table_of
-from trace2skill.ui.workspace_queries import LESSON_KINDS, LESSON_STATUSES, LessonQuery, page_lessons, recent_runs
 from trace2skill.ui.state import workspace
 
 PAGE_SIZE = 50
@@ -43,11 +43,11 @@ kind = f2.selectbox("Kind", ["all", *LESSON_KINDS], key="les_kind")
 status = f3.selectbox("Status", ["all", *LESSON_STATUSES], key="les_status")
 grounded = f4.selectbox("Grounded", ["any", "yes", "no", "unchecked"], key="les_grounded")
 f5, f6 = st.columns([1, 1])
-runs = {r["id"]: f"{r['id']} · created {r['created']}" for r in recent_runs(ws.db, "extraction", limit=50)}
+runs = {r.id: f"{r.id} · created {r.created}" for r in list_runs(ws.db, "extraction", 50, with_progress=False)}
 run = f5.selectbox("Run", ["all", *runs], format_func=lambda r: runs.get(r, r), key="les_run")
 trajectory = f6.text_input("Trajectory id", key="les_trajectory")
 
-flt = LessonQuery(
+flt = LessonFilter(
     status=None if status == "all" else status,
     kind=None if kind == "all" else kind,
     run_id=None if run == "all" else run,
@@ -74,33 +74,33 @@ for col, status, verb, icon in ((c3, "approved", "Approve", ":material/done_all:
 
 # ------------------------------------------------------------------ the editable page
 rows = page_lessons(ws.db, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-st.session_state["les_shown"] = [(r["id"], r["version"]) for r in rows]
+st.session_state["les_shown"] = [(r.id, r.version) for r in rows]
 if not rows:
     st.caption("No lessons match. Run an extraction on the Extract page, or widen the filters.")
     st.stop()
 st.caption("Edit status, title or guidance in the table; each change is saved at once and recorded as your "
            "decision. A row someone else saved meanwhile is refused, not overwritten.")
-(st.dataframe if _o.environ.get("NO_EDITOR") else st.data_editor)(table_of(rows), key=editor_key, hide_index=True, width="stretch", column_config=column_config(),
-               **({} if _o.environ.get("NO_EDITOR") else dict(num_rows="fixed", disabled=["kind", "grounded", "evidence", "trajectory", "run", "id", "version"])))
+st.data_editor(table_of(rows), key=editor_key, hide_index=True, width="stretch", column_config=column_config(),
+               num_rows="fixed", disabled=["kind", "grounded", "evidence", "trajectory", "run", "id", "version"])
 
 # ------------------------------------------------------------------ near-duplicates on this page
 if st.toggle("Show near-duplicate groups on this page", key="les_dups",
              help=f"Embedding similarity of title + guidance ≥ {DUPLICATE_THRESHOLD}"):
-    groups = duplicate_groups(tuple(f"{r['title']}\n{r['content']}" for r in rows), DUPLICATE_THRESHOLD)
+    groups = duplicate_groups(tuple(f"{r.title}\n{r.content}" for r in rows), DUPLICATE_THRESHOLD)
     if not groups:
         st.caption("No near-duplicates on this page.")
     for n, group in enumerate(groups, start=1):
         with st.container(border=True):
             st.caption(f"Group {n}: {len(group)} similar lessons")
-            st.dataframe(pd.DataFrame([{"status": rows[i]["status"], "title": rows[i]["title"],
-                                        "content": rows[i]["content"], "id": rows[i]["id"]} for i in group]),
+            st.dataframe(pd.DataFrame([{"status": rows[i].status, "title": rows[i].title,
+                                        "content": rows[i].content, "id": rows[i].id} for i in group]),
                          hide_index=True, width="stretch", key=f"les_dup_{n}")
 
 # ------------------------------------------------------------------ one lesson and its evidence
 st.subheader("Evidence")
-options = [r["id"] for r in rows]
-titles = {r["id"]: f"{r['title'][:80]} · {r['id'][:10]}" for r in rows}
+options = [r.id for r in rows]
+titles = {r.id: f"{r.title[:80]} · {r.id[:10]}" for r in rows}
 if st.session_state.get("les_inspect") not in options:
     st.session_state["les_inspect"] = options[0]
 chosen = st.selectbox("Lesson", options, format_func=titles.get, key="les_inspect")
-if not _o.environ.get("NO_RENDER"): render_lesson(ws, chosen)
+render_lesson(ws, chosen)

@@ -7,11 +7,11 @@ import streamlit as st
 
 from trace2skill.errors import Trace2SkillError
 from trace2skill.provenance import blame
-from trace2skill.store.skills import get_version, list_skills, list_versions
+from trace2skill.store.skills import get_version, list_skills, list_versions, version_skill
+from trace2skill.ui.escape import STYLE
+from trace2skill.ui.pickers import version_labels
 from trace2skill.ui.provenance_view import lines_frame, located_steps
 from trace2skill.ui.state import workspace
-from trace2skill.ui.escape import STYLE
-from trace2skill.ui.skill_queries import version_labels, version_skill
 
 MAX_STEPS = 30
 ORIGIN_BADGE = {"edit": ("from a consolidation edit", ":material/merge:", "green"),
@@ -31,12 +31,12 @@ if not skills:
 c1, c2, c3 = st.columns([1, 2, 1])
 skill = c1.selectbox("Skill", skills, key="prov_skill")
 versions = list_versions(ws.db, skill)
-labels = version_labels(versions, latest=versions[0]["id"])
+labels = version_labels(versions, latest=versions[0].id)
 if st.session_state.get("prov_version") not in labels:
-    st.session_state["prov_version"] = versions[0]["id"]
+    st.session_state["prov_version"] = versions[0].id
 version_id = c2.selectbox("Version (newest first)", list(labels), format_func=labels.get, key="prov_version")
 version = get_version(ws.db, version_id)
-files = list(version["files"])
+files = list(version.files)
 if goto and goto.get("file") in files:
     st.session_state["prov_file"] = goto["file"]
 file = c3.selectbox("File", files, key="prov_file")

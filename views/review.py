@@ -9,13 +9,20 @@ from trace2skill.diff import accept_file_hunks, diff_files
 from trace2skill.errors import Trace2SkillError
 from trace2skill.models import content_hash
 from trace2skill.skill import SkillFolder, export_dir, has_errors, lint_skill, to_zip, validate_skill
-from trace2skill.store.skills import folder_of, get_version, list_skills, list_versions, save_version
-from trace2skill.ui.diff_view import (added_new_lines, hunk_support, hunk_text, line_support, run_trajectory_texts,
-                                      side_by_side_frame, style_rows)
-from trace2skill.ui.state import workspace
+from trace2skill.store.skills import folder_of, get_version, list_proposals, list_skills, list_versions, save_version
+from trace2skill.ui.diff_view import (
+    added_new_lines,
+    hunk_support,
+    hunk_text,
+    line_support,
+    run_trajectory_texts,
+    side_by_side_frame,
+    style_rows,
+)
 from trace2skill.ui.escape import safe_label
 from trace2skill.ui.evaluation_view import render_evaluation, save_refused
-from trace2skill.ui.skill_queries import proposals, version_labels
+from trace2skill.ui.pickers import version_labels
+from trace2skill.ui.state import workspace
 
 MODES = ["Proposal vs its base", "Any two versions"]
 FINDING_COLUMNS = ["severity", "code", "line", "message"]
@@ -35,14 +42,14 @@ mode = st.segmented_control("Compare", MODES, required=True, key="rev_mode")
 
 # ------------------------------------------------------------------ choose what to compare
 if mode == MODES[0]:
-    rows = proposals(ws.db)
-    labels = {r["id"]: f"{r['skill']} · {r['id'][:12]} · {r['created']}" + (f" · run {r['run_id']}" if r["run_id"] else "")
+    rows = list_proposals(ws.db)
+    labels = {r.id: f"{r.skill} · {r.id[:12]} · {r.created}" + (f" · run {r.run_id}" if r.run_id else "")
               for r in rows}
     wanted = st.session_state.get("rev_version")
     if wanted and wanted not in labels:
         try:
             extra = get_version(ws.db, wanted)
-            labels = {extra["id"]: f"{extra['skill']} · {extra['id'][:12]} · {extra['created']}", **labels}
+            labels = {extra.id: f"{extra.skill} · {extra.id[:12]} · {extra.created}", **labels}
         except Trace2SkillError:
             st.session_state.pop("rev_version")
     if not labels:
@@ -50,10 +57,10 @@ if mode == MODES[0]:
         st.stop()
     new_id = st.selectbox("Proposal (newest first)", list(labels), format_func=labels.get, key="rev_version")
     new = get_version(ws.db, new_id)
-    if not new["parent"]:
+    if not new.parent:
         st.info("This version has no parent to compare with.", icon=":material/info:")
         st.stop()
-    old = get_version(ws.db, new["parent"])
+    old = get_version(ws.db, new.parent)
 else:
     skills = [s["name"] for s in list_skills(ws.db)]
     if not skills:
@@ -61,23 +68,23 @@ else:
         st.stop()
     skill_name = st.selectbox("Skill", skills, key="rev_skill")
     versions = list_versions(ws.db, skill_name)
-    vlabels = version_labels(versions, latest=versions[0]["id"])
+    vlabels = version_labels(versions, latest=versions[0].id)
     c1, c2 = st.columns(2)
     old_id = c1.selectbox("Old version", list(vlabels), index=min(1, len(vlabels) - 1), format_func=vlabels.get,
                           key="rev_old")
     new_id = c2.selectbox("New version", list(vlabels), format_func=vlabels.get, key="rev_new")
     old, new = get_version(ws.db, old_id), get_version(ws.db, new_id)
 
-skill = new["skill"]
-old_files, new_files = old["files"], new["files"]
+skill = new.skill
+old_files, new_files = old.files, new.files
 diffs = diff_files(old_files, new_files)
-st.caption(f"Skill {safe_label(skill)}: {old['id'][:12]} ({old['source']}) → {new['id'][:12]} ({new['source']}) · "
-           f"{len(diffs)} changed file(s) · a save becomes a child of {new['id'][:12]}")
+st.caption(f"Skill {safe_label(skill)}: {old.id[:12]} ({old.source}) → {new.id[:12]} ({new.source}) · "
+           f"{len(diffs)} changed file(s) · a save becomes a child of {new.id[:12]}")
 if not diffs:
     st.info("The two versions are identical.", icon=":material/info:")
     st.stop()
 
-pair = f"{old['id']}:{new['id']}"
+pair = f"{old.id}:{new.id}"
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -100,14 +107,14 @@ bar = st.container(horizontal=True, vertical_alignment="center")
 bar.button("Accept all", key="rev_accept_all", on_click=set_all, args=(True,), icon=":material/done_all:")
 bar.button("Reject all", key="rev_reject_all", on_click=set_all, args=(False,), icon=":material/remove_done:")
 use_texts = bar.toggle("Check copied values against the run's trajectories", value=True, key="rev_lint_runs",
-                       disabled=not new.get("run_id"))
+                       disabled=not new.run_id)
 
 # ------------------------------------------------------------------ per file
 accepted: dict[str, list[int]] = {}
 edited: dict[str, str] = {}
 slots = {}
 for fd in diffs:
-    support = line_support(ws.db, new["id"], fd.path, added_new_lines(fd))
+    support = line_support(ws.db, new.id, fd.path, added_new_lines(fd))
     per_hunk = hunk_support(fd.hunks, support)
     with st.container(border=True):
         st.subheader(f"{safe_label(fd.path, 120)} · {fd.status}", divider="gray")
@@ -158,7 +165,7 @@ except Trace2SkillError as exc:
     st.error("The result is not a readable skill", icon=":material/error:")
     st.code(str(exc), language=None, wrap_lines=True)
     st.stop()
-texts = run_texts(str(ws.path), new["run_id"]) if use_texts and new.get("run_id") else None
+texts = run_texts(str(ws.path), new.run_id) if use_texts and new.run_id else None
 lint = lint_skill(folder, folder_of(old), trajectory_texts=texts)
 validation = validate_skill(folder, strict=True, dirname=skill)
 findings = [{"severity": f.severity, "code": f.code, "line": f.line, "message": f.message, "file": f.file,
@@ -186,31 +193,32 @@ if others:
                  key="rev_findings_other")
 
 # ------------------------------------------------------------------ held-out evaluation and save
-render_evaluation(ws, new["id"], old["id"])
+render_evaluation(ws, new.id, old.id)
 st.subheader("Save")
 total = sum(len(fd.hunks) for fd in diffs)
 kept = sum(len(v) for v in accepted.values())
 hand = sum(1 for p, t in edited.items() if t != accept_file_hunks(old_files, new_files, accepted).get(p))
 st.caption(f"{kept} of {total} hunks accepted" + (f"; {hand} file(s) edited by hand" if hand else "")
-           + f". The new version's parent is {new['id'][:12]}.")
-message = st.text_input("Message", key="rev_message", placeholder=f"review of {new['id'][:12]}")
+           + f". The new version's parent is {new.id[:12]}.")
+message = st.text_input("Message", key="rev_message", placeholder=f"review of {new.id[:12]}")
 st.toggle("Refuse to save when the held-out score regresses", key="rev_gate",
-          help=f"Uses the latest complete A/B result of {new['id'][:12]} against {old['id'][:12]}.")
-refused = save_refused(ws, new["id"], old["id"])
+          help=f"Uses the latest complete A/B result of {new.id[:12]} against {old.id[:12]}.")
+refused = save_refused(ws, new.id, old.id)
 if refused:
     st.error(f"Saving is refused by the gate: {refused}", icon=":material/block:")
 if st.button("Save as new version", type="primary", key="rev_save", icon=":material/save:", disabled=bool(refused)):
-    vid = save_version(ws.db, skill, final, source="manual", parent=new["id"],
-                       message=message.strip() or f"review of {new['id'][:12]}: {kept} of {total} hunks accepted")
-    if vid == new["id"]:
+    vid = save_version(ws.db, skill, final, source="manual", parent=new.id,
+                       message=message.strip() or f"review of {new.id[:12]}: {kept} of {total} hunks accepted")
+    if vid == new.id:
         st.session_state["rev_flash_info"] = "The result equals the version under review: nothing new to save."
     else:
-        st.session_state["rev_flash_success"] = f"Saved version {vid} of {safe_label(skill)} (parent {new['id'][:12]})."
+        st.session_state["rev_flash_success"] = f"Saved version {vid} of {safe_label(skill)} (parent {new.id[:12]})."
     st.rerun()
 
 with st.expander(f"History of {safe_label(skill)}", icon=":material/history:"):
     history = list_versions(ws.db, skill)
-    st.dataframe(pd.DataFrame(history, columns=["id", "source", "parent", "run_id", "message", "created"]),
+    st.dataframe(pd.DataFrame([v.model_dump() for v in history],
+                              columns=["id", "source", "parent", "run_id", "message", "created"]),
                  hide_index=True, width="stretch", key="rev_history")
 
 # ------------------------------------------------------------------ export

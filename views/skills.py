@@ -9,13 +9,19 @@ import streamlit as st
 from trace2skill.diff import diff_files
 from trace2skill.errors import Trace2SkillError
 from trace2skill.skill import parse_sections, to_zip
-from trace2skill.store.skills import (folder_of, get_version, latest_version, list_skills, list_versions,
-                                      locked_sections, set_locked_sections)
-from trace2skill.ui.state import workspace
+from trace2skill.store.skills import (
+    folder_of,
+    get_version,
+    latest_version,
+    list_skills,
+    list_versions,
+    locked_sections,
+    set_locked_sections,
+)
 from trace2skill.ui.escape import safe_label
-from trace2skill.ui.skill_queries import version_labels
-from trace2skill.ui.skill_upload import (folder_from_files, folder_from_markdown, folder_from_zip,
-                                              import_folder)
+from trace2skill.ui.pickers import version_labels
+from trace2skill.ui.skill_upload import folder_from_files, folder_from_markdown, folder_from_zip, import_folder
+from trace2skill.ui.state import workspace
 
 SOURCES = ["Zip", "Folder files", "Markdown document"]
 ws = workspace()
@@ -98,11 +104,12 @@ if st.session_state.get("sk_skill") not in names:
     st.session_state["sk_skill"] = names[0]
 skill = st.selectbox("Skill", names, key="sk_skill")
 versions = list_versions(ws.db, skill)
-labels = version_labels(versions, latest=versions[0]["id"])
+labels = version_labels(versions, latest=versions[0].id)
 
 history, compare, locks = st.tabs(["History", "Diff two versions", "Locked sections"])
 with history:
-    st.dataframe(pd.DataFrame(versions, columns=["id", "source", "parent", "run_id", "message", "created"]),
+    st.dataframe(pd.DataFrame([v.model_dump() for v in versions],
+                              columns=["id", "source", "parent", "run_id", "message", "created"]),
                  hide_index=True, width="stretch", key="sk_history",
                  column_config={"message": st.column_config.TextColumn("message", width="large")})
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
@@ -123,7 +130,7 @@ with compare:
         c1, c2 = st.columns(2)
         old_id = c1.selectbox("Old version", list(labels), index=1, format_func=labels.get, key="sk_old")
         new_id = c2.selectbox("New version", list(labels), index=0, format_func=labels.get, key="sk_new")
-        diffs = diff_files(get_version(ws.db, old_id)["files"], get_version(ws.db, new_id)["files"])
+        diffs = diff_files(get_version(ws.db, old_id).files, get_version(ws.db, new_id).files)
         if not diffs:
             st.caption("The two versions have the same files.")
         for fd in diffs:
@@ -134,7 +141,7 @@ with locks:
     st.caption("A consolidation never changes a locked section of SKILL.md (its edits there are rejected and "
                "reported). Sections are those of the latest version; every change is recorded as a decision.")
     latest = latest_version(ws.db, skill)
-    sections = [s.path_str for s in parse_sections(latest["files"]["SKILL.md"]) if s.level > 0]
+    sections = [s.path_str for s in parse_sections(latest.files["SKILL.md"]) if s.level > 0] if latest else []
     current = locked_sections(ws.db, skill)
     options = list(dict.fromkeys([*sections, *current]))
     picked = st.multiselect("Locked sections", options, default=current, key=f"sk_locks_{skill}",

@@ -5,8 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from trace2skill.errors import MappingError
-from trace2skill.store.trajectories import TrajectoryFilter, count_trajectories, list_trajectories
-from trace2skill.ui.workspace_queries import distinct_values
+from trace2skill.store.trajectories import TrajectoryFilter, count_trajectories, distinct_values, list_trajectories
+from trace2skill.ui.escape import safe_label
 from trace2skill.ui.split_view import render_split
 from trace2skill.ui.state import workspace
 from trace2skill.ui.trajectory_view import render_trajectory
@@ -20,7 +20,6 @@ from trace2skill.ui.uploads import (
     record_paths,
     report_row,
 )
-from trace2skill.ui.escape import safe_label
 
 PAGE_SIZE = 50
 ws = workspace()
@@ -91,7 +90,8 @@ with st.expander("Import trajectory files", icon=":material/upload_file:",
                 guess = guess_mapping(record)
                 k = f"traj_map_{n}_"
                 task = st.text_input("Task (required)", guess.get("task", ""), key=k + "task")
-                steps = st.text_input("Steps: a list of messages or step objects", guess.get("steps", ""), key=k + "steps")
+                steps = st.text_input("Steps: a list of messages or step objects", guess.get("steps", ""),
+                                      key=k + "steps")
                 transcript = st.text_input("…or transcript: one text field", guess.get("transcript", ""),
                                            key=k + "transcript")
                 outcome = st.text_input("Outcome (true/false, success/failure, pass/fail…)", guess.get("outcome", ""),
@@ -151,8 +151,8 @@ page = c1.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="
 c2.caption(f"{total} trajectories match")
 render_split(ws, flt, total)
 rows = list_trajectories(ws.db, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-table = pd.DataFrame(rows, columns=["id", "outcome", "split", "source_format", "model", "task_id", "n_steps",
-                                    "n_errors", "signals", "task"])
+table = pd.DataFrame([r.model_dump() for r in rows], columns=["id", "outcome", "split", "source_format", "model",
+                                                              "task_id", "n_steps", "n_errors", "signals", "task"])
 event = st.dataframe(
     table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="traj_table",
     column_config={"id": st.column_config.TextColumn("id", width="small"),
@@ -163,7 +163,7 @@ event = st.dataframe(
 selected = event.selection.rows if event else []
 typed = st.text_input("…or open a trajectory by id (a unique prefix is enough)", key="traj_open")
 if selected and selected[0] < len(rows):
-    chosen = rows[selected[0]]["id"]
+    chosen = rows[selected[0]].id
 elif typed.strip():
     chosen = typed.strip()
 else:

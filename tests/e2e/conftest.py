@@ -31,7 +31,7 @@ class App:
         self.db = db
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(db.with_suffix(".streamlit.log"), "w")
+        self.log = open(db.with_suffix(".streamlit.log"), "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
              "--server.port", str(self.port), "--server.address", "127.0.0.1",

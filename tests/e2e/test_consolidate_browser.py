@@ -12,7 +12,8 @@ from trace2skill.llm.fake_server import FakeLLMServer
 from trace2skill.settings import set_setting
 from trace2skill.store import Workspace
 from trace2skill.store.patches import list_nodes
-from trace2skill.ui.skill_queries import consolidation_runs, run_proposals
+from trace2skill.store.skills import list_proposals
+from trace2skill.ui.pickers import consolidation_runs
 
 
 def test_start_a_run_and_watch_the_tree_fill_in(app_env, page, request):
@@ -47,7 +48,7 @@ def test_start_a_run_and_watch_the_tree_fill_in(app_env, page, request):
         wait_idle(page)
     run_id = consolidation_runs(ws.db)[0]["id"]
     assert ": done —" not in live and 6 < partial <= 12
-    assert len(list_nodes(ws.db, run_id)) == 6 and run_proposals(ws.db, run_id)
+    assert len(list_nodes(ws.db, run_id)) == 6 and list_proposals(ws.db, run_id=run_id)
     chart = page.get_by_test_id("stGraphVizChart")
     chart.locator("svg g.node").nth(11).wait_for(timeout=20000)
     assert chart.locator("svg g.node").count() == 12  # six leaves, six merge nodes

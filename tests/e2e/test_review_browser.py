@@ -28,9 +28,9 @@ def test_reject_a_hunk_and_save_a_new_version(app_env, page, request):
     wait_idle(page)
 
     saved = latest_version(Workspace(db).db, "airline-policy")
-    assert (saved["source"], saved["parent"]) == ("manual", seeded.result.version)
-    assert CANCEL_LINE in saved["files"]["SKILL.md"] and BOOK_LINE not in saved["files"]["SKILL.md"]
-    assert page.get_by_text(f"Saved version {saved['id']} of airline-policy").is_visible()
+    assert (saved.source, saved.parent) == ("manual", seeded.result.version)
+    assert CANCEL_LINE in saved.files["SKILL.md"] and BOOK_LINE not in saved.files["SKILL.md"]
+    assert page.get_by_text(f"Saved version {saved.id} of airline-policy").is_visible()
     page.get_by_text("History of airline-policy").click()
     history = page.get_by_test_id("stExpander").filter(has_text="History of airline-policy")
     history.get_by_test_id("stDataFrame").wait_for(timeout=20000)

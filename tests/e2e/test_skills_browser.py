@@ -26,7 +26,7 @@ def test_upload_a_zip_and_see_the_warnings(app_env, page, request, tmp_path):
     wait_idle(page)
 
     version = latest_version(Workspace(db).db, "mcp-builder")
-    assert version and version["source"] == "import" and "reference/evaluation.md" in version["files"]
+    assert version and version.source == "import" and "reference/evaluation.md" in version.files
     assert page.get_by_text("3 warning(s)").is_visible()
     warnings = page.get_by_test_id("stExpander").get_by_test_id("stCode").inner_text()
     assert "did you mean references/" in warnings and "scripts/evaluation.py is mentioned" in warnings

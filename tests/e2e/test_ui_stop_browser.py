@@ -17,6 +17,16 @@ import pytest
 from tests.e2e.conftest import REPO, _free_port, wait_idle
 
 
+def _stop_everything(proc: subprocess.Popen[bytes], port: int) -> None:
+    """After a failure: the CLI and the app it started (in its own group) must not outlive the test."""
+    try:
+        os.killpg(_app_group(port), signal.SIGKILL)
+    except (AssertionError, ProcessLookupError):
+        pass
+    if proc.poll() is None:
+        proc.kill()
+
+
 def _start(tmp_path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "TRACE2SKILL_HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([sys.executable, "-m", "trace2skill", "ui", "--port", str(port), "--db",
@@ -84,5 +94,4 @@ def test_stopping_trace2skill_ui_stops_the_app_and_the_embedded_model(tmp_path, 
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("127.0.0.1", port))
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        _stop_everything(proc, port)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -18,7 +18,7 @@ from trace2skill.analysis.grounding import ground
 from trace2skill.analysis.render import head_tail, render_trajectory
 from trace2skill.analysis.schemas import ErrorAnalysis, SuccessAnalysis
 from trace2skill.llm.protocol import StructuredClient
-from trace2skill.models import Evidence, Lesson, content_hash
+from trace2skill.models import Evidence, Lesson, StoredSignal, StoredTrajectory, content_hash
 from trace2skill.prompts import load_prompt
 from trace2skill.redaction import redact
 
@@ -77,27 +77,27 @@ def _fence(text: str) -> str:
     return text.replace("<trajectory>", "<\\trajectory>").replace("</trajectory>", "<\\/trajectory>")
 
 
-def _signals_text(signals: list[dict[str, Any]]) -> str:
+def _signals_text(signals: list[StoredSignal]) -> str:
     if not signals:
         return "(none found)"
-    lines = [f"- {s['kind']} at step {s['step_idx']}: {s['detail']}" for s in signals[:SIGNAL_LINES]]
+    lines = [f"- {s.kind} at step {s.step_idx}: {s.detail}" for s in signals[:SIGNAL_LINES]]
     if len(signals) > SIGNAL_LINES:
         lines.append(f"- … and {len(signals) - SIGNAL_LINES} more")
     return "\n".join(lines)
 
 
-def build_messages(analyst: Analyst, trajectory: dict[str, Any], skill_text: str | None,
+def build_messages(analyst: Analyst, trajectory: StoredTrajectory, skill_text: str | None,
                    max_lessons: int, budget: PromptBudget = PromptBudget()) -> list[dict[str, str]]:
-    rendered = render_trajectory(trajectory["steps"], budget=budget.trajectory)
-    truth = trajectory.get("ground_truth")
-    outcome = trajectory["outcome"] + (f" (reward {trajectory['reward']})" if trajectory.get("reward") is not None else "")
-    if trajectory.get("outcome_detail"):
-        outcome += f"; {trajectory['outcome_detail']}"
+    rendered = render_trajectory(trajectory.steps, budget=budget.trajectory)
+    truth = trajectory.ground_truth
+    outcome = trajectory.outcome + (f" (reward {trajectory.reward})" if trajectory.reward is not None else "")
+    if trajectory.outcome_detail:
+        outcome += f"; {trajectory.outcome_detail}"
     user = load_prompt("analyst_input").render(
-        task=_fence(head_tail(trajectory.get("task") or "(no task text)", budget.task)),
+        task=_fence(head_tail(trajectory.task or "(no task text)", budget.task)),
         outcome=outcome,
         skill=head_tail(skill_text, budget.skill) if skill_text else "(no skill yet: a new one will be written)",
-        signals=_fence(_signals_text(trajectory.get("signals") or [])),
+        signals=_fence(_signals_text(trajectory.signals)),
         ground_truth=_fence(head_tail(json.dumps(truth, ensure_ascii=False), budget.truth)) if truth else "(none)",
         trajectory=_fence(rendered.text),
     )
@@ -105,14 +105,14 @@ def build_messages(analyst: Analyst, trajectory: dict[str, Any], skill_text: str
     return [{"role": "system", "content": redact(system)}, {"role": "user", "content": redact(user)}]
 
 
-def lessons_from(analysis: BaseModel, trajectory: dict[str, Any], analyst: Analyst, run_id: str | None,
-                 max_lessons: int) -> list[Lesson]:
+def lessons_from(analysis: ErrorAnalysis | SuccessAnalysis, trajectory: StoredTrajectory, analyst: Analyst,
+                 run_id: str | None, max_lessons: int) -> list[Lesson]:
     lessons: list[Lesson] = []
-    for out in getattr(analysis, "lessons")[:max_lessons]:
-        evidence = ground([Evidence(step_idx=e.step, quote=e.quote) for e in out.evidence], trajectory["steps"])
+    for out in analysis.lessons[:max_lessons]:
+        evidence = ground([Evidence(step_idx=e.step, quote=e.quote) for e in out.evidence], trajectory.steps)
         lesson = Lesson(
             run_id=run_id,
-            trajectory_id=trajectory["id"],
+            trajectory_id=trajectory.id,
             kind=out.kind,
             title=out.title.strip(),
             description=out.description.strip(),
@@ -120,7 +120,7 @@ def lessons_from(analysis: BaseModel, trajectory: dict[str, Any], analyst: Analy
             evidence=evidence,
             grounded=any(e.grounded for e in evidence),
         )
-        lesson.id = content_hash([trajectory["id"], analyst.prompt_ref, lesson.kind, lesson.title, lesson.content])
+        lesson.id = content_hash([trajectory.id, analyst.prompt_ref, lesson.kind, lesson.title, lesson.content])
         lessons.append(lesson)
     return lessons
 
@@ -133,7 +133,7 @@ class AnalysisResult:
     cached: bool
 
 
-def analyse(client: StructuredClient, analyst: Analyst, trajectory: dict[str, Any], *, skill_text: str | None,
+def analyse(client: StructuredClient, analyst: Analyst, trajectory: StoredTrajectory, *, skill_text: str | None,
             max_lessons: int, run_id: str | None = None, max_tokens: int | None = None,
             budget: PromptBudget = PromptBudget()) -> AnalysisResult:
     """One analyst over one stored trajectory (as returned by `get_trajectory`)."""

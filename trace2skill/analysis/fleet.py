@@ -23,10 +23,10 @@ from trace2skill.analysis.analysts import (
     build_messages,
 )
 from trace2skill.errors import Trace2SkillError
-from trace2skill.splits import heldout_ids, refuse_heldout
 from trace2skill.llm.protocol import StructuredClient
-from trace2skill.store import Workspace
 from trace2skill.models import Run
+from trace2skill.splits import heldout_ids, refuse_heldout
+from trace2skill.store import Workspace
 from trace2skill.store.lessons import LessonFilter, count_lessons, insert_lessons
 from trace2skill.store.trajectories import TrajectoryFilter, get_trajectory, trajectory_ids
 
@@ -89,7 +89,7 @@ def estimate(ws: Workspace, ids: list[str], config: ExtractionConfig,
     prompt_tokens = completion_tokens = calls = 0
     for tid in ids:
         t = get_trajectory(ws.db, tid)
-        analyst = analyst_for(t["outcome"])
+        analyst = analyst_for(t.outcome)
         if analyst is None or analyst.name not in config.analysts:
             continue
         messages = build_messages(analyst, t, config.skill_text, config.max_lessons, config.budget())
@@ -116,7 +116,7 @@ def config_of(data: dict[str, Any]) -> ExtractionConfig:
 def _analyse_one(ws: Workspace, client: StructuredClient, run_id: str, item_id: str,
                  config: ExtractionConfig) -> runs.ItemResult:
     t = get_trajectory(ws.db, item_id)
-    analyst = analyst_for(t["outcome"])
+    analyst = analyst_for(t.outcome)
     if analyst is None or analyst.name not in config.analysts:
         return runs.ItemResult(note="skipped: no analyst for this outcome")
     result = analyse(client, analyst, t, skill_text=config.skill_text, max_lessons=config.max_lessons,

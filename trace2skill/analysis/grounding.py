@@ -10,22 +10,21 @@ evidence stored before offsets were.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from trace2skill.fuzzy import Match, find
-from trace2skill.models import Evidence
+from trace2skill.models import Evidence, StoredStep
 
 FUZZY_MAX_ERROR = 0.2  # edits / quote length allowed for a fuzzy match
 MIN_QUOTE_CHARS = 8  # shorter quotes ("ok", "yes") prove nothing
 
 
-def step_text(step: dict[str, Any]) -> str:
+def step_text(step: StoredStep) -> str:
     """All the text of a step a quote may come from (message, thought, calls, results)."""
-    parts = [step.get("text") or "", step.get("reasoning") or ""]
-    for call in step.get("tool_calls") or []:
-        args = call.get("arguments")
-        parts.append(f"{call['name']}({args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)})")
-    parts.extend(r.get("content") or "" for r in step.get("tool_results") or [])
+    parts = [step.text, step.reasoning]
+    for call in step.tool_calls:
+        args = call.arguments
+        parts.append(f"{call.name}({args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)})")
+    parts.extend(r.content for r in step.tool_results)
     return "\n".join(p for p in parts if p)
 
 
@@ -34,7 +33,7 @@ def find_quote(text: str, quote: str, max_error: float = FUZZY_MAX_ERROR) -> Mat
     return find(text, quote, max_error=max_error, fold=True, min_chars=MIN_QUOTE_CHARS)
 
 
-def locate_in_step(step: dict[str, Any], quote: str) -> Match | None:
+def locate_in_step(step: StoredStep, quote: str) -> Match | None:
     """Where `quote` sits in `step_text(step)`, exactly as `ground` would find it there."""
     return find_quote(step_text(step), quote)
 
@@ -50,9 +49,9 @@ def _ground_one(ev: Evidence, texts: dict[int, str]) -> Evidence:
     return ev.model_copy(update={"grounded": False, "match": "none", "start": None, "end": None})
 
 
-def ground(evidence: list[Evidence], steps: list[dict[str, Any]]) -> list[Evidence]:
+def ground(evidence: list[Evidence], steps: list[StoredStep]) -> list[Evidence]:
     """Return the evidence with `grounded`/`match` and the matched span (`start`/`end` in
     `step_text` of its step) set; a quote found in another step than the one cited is re-pointed
     to that step."""
-    texts = {s["idx"]: step_text(s) for s in steps}
+    texts = {s.idx: step_text(s) for s in steps}
     return [_ground_one(ev, texts) for ev in evidence]

@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from trace2skill.models import StoredStep
+
 OBSERVATION_CHARS = 1200  # per tool result
 TEXT_CHARS = 2000  # per message text
 ARGS_CHARS = 600
@@ -43,32 +45,32 @@ def _args(arguments: Any) -> str:
     return arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
 
 
-def render_step(step: dict[str, Any], limit: int = OBSERVATION_CHARS) -> str:
+def render_step(step: StoredStep, limit: int = OBSERVATION_CHARS) -> str:
     """One step; no single text is longer than about `limit` characters."""
-    role = step["role"]
-    lines = [f"[step {step['idx']}] {role}" + (" (error)" if step.get("is_error") else "")]
-    if step.get("reasoning"):
-        lines.append("thought: " + head_tail(step["reasoning"], min(TEXT_CHARS // 2, limit)))
-    if step.get("text"):
-        lines.append(head_tail(step["text"], min(SYSTEM_CHARS if role == "system" else TEXT_CHARS, limit)))
-    for call in step.get("tool_calls") or []:
-        lines.append(f"call {call['name']}({head_tail(_args(call.get('arguments')), min(ARGS_CHARS, limit))})")
-    for result in step.get("tool_results") or []:
-        flag = " ERROR" if result.get("is_error") else ""
-        lines.append(f"result{flag}: " + head_tail(result.get("content") or "", min(OBSERVATION_CHARS, limit)))
+    role = step.role
+    lines = [f"[step {step.idx}] {role}" + (" (error)" if step.is_error else "")]
+    if step.reasoning:
+        lines.append("thought: " + head_tail(step.reasoning, min(TEXT_CHARS // 2, limit)))
+    if step.text:
+        lines.append(head_tail(step.text, min(SYSTEM_CHARS if role == "system" else TEXT_CHARS, limit)))
+    for call in step.tool_calls:
+        lines.append(f"call {call.name}({head_tail(_args(call.arguments), min(ARGS_CHARS, limit))})")
+    for result in step.tool_results:
+        flag = " ERROR" if result.is_error else ""
+        lines.append(f"result{flag}: " + head_tail(result.content, min(OBSERVATION_CHARS, limit)))
     return "\n".join(lines)
 
 
-def raw_size(steps: list[dict[str, Any]]) -> int:
+def raw_size(steps: list[StoredStep]) -> int:
     total = 0
     for s in steps:
-        total += len(s.get("text") or "") + len(s.get("reasoning") or "")
-        total += sum(len(_args(c.get("arguments"))) + len(c["name"]) for c in s.get("tool_calls") or [])
-        total += sum(len(r.get("content") or "") for r in s.get("tool_results") or [])
+        total += len(s.text) + len(s.reasoning)
+        total += sum(len(_args(c.arguments)) + len(c.name) for c in s.tool_calls)
+        total += sum(len(r.content) for r in s.tool_results)
     return total
 
 
-def render_trajectory(steps: list[dict[str, Any]], budget: int = BUDGET_CHARS) -> Rendered:
+def render_trajectory(steps: list[StoredStep], budget: int = BUDGET_CHARS) -> Rendered:
     """Render steps within `budget` characters; if they do not fit, keep the first and last steps
     and replace a middle run with a marker (failures usually show early and late)."""
     blocks = [render_step(s, limit=max(200, budget // 8)) for s in steps]
@@ -94,7 +96,7 @@ def render_trajectory(steps: list[dict[str, Any]], budget: int = BUDGET_CHARS) -
             j -= 1
     omitted = j - i + 1
     if omitted > 0:
-        first, last = steps[i]["idx"], steps[j]["idx"]
+        first, last = steps[i].idx, steps[j].idx
         marker = f"… [steps {first}–{last} omitted: {omitted} steps] …"
         parts = [*kept_head, marker, *kept_tail]
     else:

@@ -37,7 +37,7 @@ def consolidate(base_skill: str | None, new_skill: str | None, description: str,
     base_version = None
     if base_skill:
         latest = latest_version(ws.db, base_skill)
-        base_version = latest["id"] if latest else get_version(ws.db, base_skill)["id"]
+        base_version = latest.id if latest else get_version(ws.db, base_skill).id
     config = ConsolidationConfig(base_version=base_version, new_skill=new_skill, description=description,
                                  batch_size=batch_size, min_support=min_support, move_low_support=move_low_support,
                                  concurrency=cli_concurrency(ws, concurrency), embeddings=not no_embeddings,

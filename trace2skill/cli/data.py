@@ -8,9 +8,16 @@ from typing import Any
 
 import click
 
-from trace2skill.cli.common import (clip, db_option, echo_workspace, json_option, main, open_workspace, print_json,
-                                    selected_db)
-from trace2skill.store import Workspace
+from trace2skill.cli.common import (
+    clip,
+    db_option,
+    echo_workspace,
+    json_option,
+    main,
+    open_workspace,
+    print_json,
+)
+from trace2skill.models import StoredStep
 from trace2skill.store.stats import workspace_stats
 from trace2skill.store.trajectories import TrajectoryFilter, count_trajectories, get_trajectory, list_trajectories
 
@@ -92,25 +99,25 @@ def trajectories(outcome: str | None, source_format: str | None, model: str | No
     rows = list_trajectories(db, flt, limit=limit, offset=offset)
     total = count_trajectories(db, flt)
     if as_json:
-        print_json({"total": total, "offset": offset, "trajectories": rows})
+        print_json({"total": total, "offset": offset, "trajectories": [r.model_dump() for r in rows]})
         return
     for r in rows:
-        click.echo(f"{r['id'][:12]}  {r['outcome']:<7}  {r['source_format']:<11}  {r['n_steps']:>4} steps  "
-                   f"{r['n_errors']:>2} err  {clip(r['signals'], 28):<28}  {clip(r['task'], 60)}")
+        click.echo(f"{r.id[:12]}  {r.outcome:<7}  {r.source_format:<11}  {r.n_steps:>4} steps  "
+                   f"{r.n_errors:>2} err  {clip(r.signals, 28):<28}  {clip(r.task, 60)}")
     click.echo(f"{len(rows)} of {total} shown", err=True)
 
 
-def _format_step(step: dict[str, Any], width: int) -> list[str]:
-    lines = [f"[{step['idx']}] {step['role']}" + (" (error)" if step["is_error"] else "")]
-    if step["reasoning"]:
-        lines.append(f"    thought: {clip(step['reasoning'], width)}")
-    if step["text"]:
-        lines.append(f"    {clip(step['text'], width)}")
-    for call in step["tool_calls"]:
-        args = call["arguments"] if isinstance(call["arguments"], str) else json.dumps(call["arguments"])
-        lines.append(f"    -> {call['name']}({clip(args, width - 10)})")
-    for result in step["tool_results"]:
-        lines.append(f"    <- {clip(result['content'], width)}")
+def _format_step(step: StoredStep, width: int) -> list[str]:
+    lines = [f"[{step.idx}] {step.role}" + (" (error)" if step.is_error else "")]
+    if step.reasoning:
+        lines.append(f"    thought: {clip(step.reasoning, width)}")
+    if step.text:
+        lines.append(f"    {clip(step.text, width)}")
+    for call in step.tool_calls:
+        args = call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments)
+        lines.append(f"    -> {call.name}({clip(args, width - 10)})")
+    for result in step.tool_results:
+        lines.append(f"    <- {clip(result.content, width)}")
     return lines
 
 
@@ -123,19 +130,19 @@ def show(trajectory_id: str, width: int, as_json: bool) -> None:
     """Show one trajectory: task, outcome, signals and every step (ids may be abbreviated)."""
     t = get_trajectory(open_workspace().db, trajectory_id)
     if as_json:
-        print_json(t)
+        print_json(t.model_dump())
         return
-    click.echo(f"trajectory {t['id']}  ({t['source_format']}, {t['source_name']})")
-    click.echo(f"outcome: {t['outcome']}" + (f"  reward={t['reward']}" if t["reward"] is not None else "")
-               + (f"  ({t['outcome_detail']})" if t["outcome_detail"] else ""))
-    click.echo(f"model: {t['model'] or '-'}   task id: {t['task_id'] or '-'}")
-    click.echo(f"task: {clip(t['task'], width * 2)}")
-    if t["ground_truth"]:
-        click.echo(f"ground truth: {clip(json.dumps(t['ground_truth']), width * 2)}")
-    for s in t["signals"]:
-        click.echo(f"signal: {s['kind']} at step {s['step_idx']}: {s['detail']}")
+    click.echo(f"trajectory {t.id}  ({t.source_format}, {t.source_name})")
+    click.echo(f"outcome: {t.outcome}" + (f"  reward={t.reward}" if t.reward is not None else "")
+               + (f"  ({t.outcome_detail})" if t.outcome_detail else ""))
+    click.echo(f"model: {t.model or '-'}   task id: {t.task_id or '-'}")
+    click.echo(f"task: {clip(t.task, width * 2)}")
+    if t.ground_truth:
+        click.echo(f"ground truth: {clip(json.dumps(t.ground_truth), width * 2)}")
+    for s in t.signals:
+        click.echo(f"signal: {s.kind} at step {s.step_idx}: {s.detail}")
     click.echo("")
-    for step in t["steps"]:
+    for step in t.steps:
         for line in _format_step(step, width):
             click.echo(line)
 

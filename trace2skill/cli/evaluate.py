@@ -7,8 +7,17 @@ from typing import Any
 
 import click
 
-from trace2skill.cli.common import (cli_llm_client, cli_llm_config, clip, db_option, echo_workspace, json_option,
-                                    main, open_workspace, print_json)
+from trace2skill.cli.common import (
+    cli_llm_client,
+    cli_llm_config,
+    clip,
+    db_option,
+    echo_workspace,
+    json_option,
+    main,
+    open_workspace,
+    print_json,
+)
 from trace2skill.cli.runs import execute_with_progress, report, with_llm_options
 from trace2skill.errors import Trace2SkillError
 from trace2skill.store import Workspace
@@ -21,7 +30,7 @@ def parse_filter(text: str) -> TrajectoryFilter:
     """"all", or comma-separated key=value pairs over FILTER_KEYS (e.g. "outcome=success,model=gpt-4o")."""
     if text.strip() in ("", "all"):
         return TrajectoryFilter()
-    values: dict[str, str] = {}
+    values: dict[str, Any] = {}
     for part in text.split(","):
         key, sep, value = part.partition("=")
         key = key.strip().replace("-", "_")
@@ -109,7 +118,7 @@ def evaluate(tasks_file: str | None, mapping: str | None, from_trajectories: str
         run_id = start_ablation(ws, candidate, task_ids, config)
     else:
         if vs is None:
-            baseline = get_version(ws.db, candidate)["parent"]
+            baseline = get_version(ws.db, candidate).parent
         else:
             baseline = None if vs == NO_SKILL else resolve_version(ws.db, vs)
         run_id = start_ab_run(ws, candidate, baseline, task_ids, config)
@@ -194,7 +203,7 @@ def _mark(ids: tuple[str, ...], which: str) -> None:
     from trace2skill.store.trajectories import get_trajectory
 
     ws = open_workspace()
-    full = [get_trajectory(ws.db, i, with_steps=False)["id"] for i in ids]
+    full = [get_trajectory(ws.db, i, with_steps=False).id for i in ids]
     n = set_split(ws.db, full, which)  # type: ignore[arg-type]
     click.echo(f"{n} trajectories (every run of their tasks) marked {which}")
     echo_workspace(ws)
@@ -224,7 +233,7 @@ def split_show(as_json: bool) -> None:
     from trace2skill.store import evaluation as eval_store
 
     db = open_workspace().db
-    data = {"trajectories": eval_store.split_counts(db), "sets": eval_store.list_sets(db)}
+    data: dict[str, Any] = {"trajectories": eval_store.split_counts(db), "sets": eval_store.list_sets(db)}
     if as_json:
         print_json(data)
         return

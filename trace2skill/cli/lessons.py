@@ -29,11 +29,11 @@ def lessons(ctx: click.Context, status: str | None, kind: str | None, run_id: st
     flt = LessonFilter(status=status, kind=kind, run_id=run_id, search=search)
     rows, total = list_lessons(db, flt, limit=limit), count_lessons(db, flt)
     if as_json:
-        print_json({"total": total, "lessons": rows})
+        print_json({"total": total, "lessons": [r.model_dump() for r in rows]})
         return
     for r in rows:
-        grounded = {True: "grounded", False: "UNGROUNDED", None: "unchecked"}[r["grounded"]]
-        click.echo(f"{r['id'][:12]}  {r['status']:<8}  {r['kind']:<14}  {grounded:<10}  {clip(r['title'], 70)}")
+        grounded = {True: "grounded", False: "UNGROUNDED", None: "unchecked"}[r.grounded]
+        click.echo(f"{r.id[:12]}  {r.status:<8}  {r.kind:<14}  {grounded:<10}  {clip(r.title, 70)}")
     click.echo(f"{len(rows)} of {total} shown", err=True)
 
 
@@ -45,7 +45,7 @@ def _review(status: str, ids: tuple[str, ...], all_: bool, only: str | None, as_
     if only and not all_:
         raise click.UsageError("--only goes with --all")
     ws = open_workspace()
-    targets = lesson_ids(ws.db, LessonFilter(status=only)) if all_ else [get_lesson(ws.db, i)["id"] for i in ids]
+    targets = lesson_ids(ws.db, LessonFilter(status=only)) if all_ else [get_lesson(ws.db, i).id for i in ids]
     changed = set_status(ws.db, targets, status, actor="cli")
     if as_json:
         print_json({"status": status, "changed": changed, "selected": len(targets)}, ws=ws)

@@ -23,6 +23,7 @@ from trace2skill.cli.common import (
     print_json,
 )
 from trace2skill.models import Run
+from trace2skill.runs import execute as execute_run
 from trace2skill.store import Workspace
 
 llm_options = [
@@ -30,7 +31,8 @@ llm_options = [
                  help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL, else the workspace's setting, else the "
                       "embedded local model). The key is read from $OPENAI_API_KEY."),
     click.option("--model", default=None,
-                 help="Model name (default: $TRACE2SKILL_MODEL, else the workspace's setting, else the local model's)."),
+                 help="Model name (default: $TRACE2SKILL_MODEL, else the workspace's setting, else the local "
+                      "model's)."),
     click.option("--concurrency", default=None, type=click.IntRange(1, 512),
                  help="Calls at once (default: the workspace's setting, else 8)."),
 ]
@@ -57,7 +59,7 @@ def execute_with_progress(ws: Workspace, run_id: str, client: Any, *, as_json: b
             with lock:
                 bar.update(1)
         try:
-            return engine.execute(ws, run_id, client, on_item=on_item, concurrency=concurrency)
+            return execute_run(ws, run_id, client, on_item=on_item, concurrency=concurrency)
         except KeyboardInterrupt:
             click.echo(f"\ninterrupted: run {run_id} cancelled; resume it with: trace2skill resume {run_id}",
                        err=True)

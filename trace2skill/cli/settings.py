@@ -8,8 +8,15 @@ from typing import Any
 
 import click
 
-from trace2skill.cli.common import (db_option, echo_workspace, json_option, main, open_workspace, print_json,
-                                    workspace_file)
+from trace2skill.cli.common import (
+    db_option,
+    echo_workspace,
+    json_option,
+    main,
+    open_workspace,
+    print_json,
+    workspace_file,
+)
 from trace2skill.errors import SettingsError
 from trace2skill.llm.config import ENV_API_KEY
 from trace2skill.settings import ENV_VARS, KEYS, Effective, check_key, effective_settings, get_settings, set_setting

@@ -57,17 +57,22 @@ def list_cmd(name: str | None, as_json: bool) -> None:
     from trace2skill.store.skills import list_skills, list_versions
 
     db = open_workspace().db
-    rows = list_versions(db, name) if name else list_skills(db)
-    if name and not rows:
+    if not name:
+        rows = list_skills(db)
+        if as_json:
+            print_json(rows)
+        else:
+            for r in rows:
+                click.echo(f"{r['name']:<32}  {r['n_versions']:>3} versions  latest={r['latest']}")
+        return
+    versions = list_versions(db, name)
+    if not versions:
         raise NotFoundError(f"no skill named {name!r} (list them with `trace2skill skills list`)")
     if as_json:
-        print_json(rows)
-    elif name:
-        for r in rows:
-            click.echo(f"{r['id']}  {r['source']:<8}  parent={r['parent'] or '-':<16}  {r['created']}  {r['message']}")
+        print_json([v.model_dump(exclude={"files"}) for v in versions])
     else:
-        for r in rows:
-            click.echo(f"{r['name']:<32}  {r['n_versions']:>3} versions  latest={r['latest']}")
+        for v in versions:
+            click.echo(f"{v.id}  {v.source:<8}  parent={v.parent or '-':<16}  {v.created}  {v.message}")
 
 
 @main.command("diff")
@@ -134,7 +139,7 @@ def blame(version: str, file: str, line: int, as_json: bool) -> None:
     from trace2skill.store.skills import get_version
 
     db = open_workspace().db
-    found = blame_line(db, get_version(db, version)["id"], file, line)
+    found = blame_line(db, get_version(db, version).id, file, line)
     if as_json:
         print_json(found)
         return

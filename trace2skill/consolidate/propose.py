@@ -3,13 +3,11 @@ frozen base skill (one LLM call per trajectory; the calls of a run go in paralle
 
 from __future__ import annotations
 
-from typing import Any
-
-from trace2skill.llm.protocol import StructuredClient
 from trace2skill.analysis.render import head_tail
 from trace2skill.consolidate.schemas import FULL, SKILL_CHARS, Budget, EditFields, ProposalOut
 from trace2skill.consolidate.targets import targeted_schema
-from trace2skill.models import Edit, Patch, content_hash
+from trace2skill.llm.protocol import StructuredClient
+from trace2skill.models import Edit, Lesson, Patch, content_hash
 from trace2skill.prompts import load_prompt
 from trace2skill.redaction import redact
 
@@ -28,10 +26,10 @@ def edit_from(fields: EditFields, edit_id: str, support: list[str], derived_from
                 rationale=fields.rationale, support=sorted(set(support)), derived_from=derived_from or [])
 
 
-def _lessons_text(lessons: list[dict[str, Any]]) -> str:
+def _lessons_text(lessons: list[Lesson]) -> str:
     blocks = []
     for n, lesson in enumerate(lessons, start=1):
-        blocks.append(f"L{n} ({lesson['kind']}) {lesson['title']}\n{lesson['description']}\n{lesson['content']}".strip())
+        blocks.append(f"L{n} ({lesson.kind}) {lesson.title}\n{lesson.description}\n{lesson.content}".strip())
     return "\n\n".join(blocks)
 
 
@@ -39,7 +37,7 @@ def leaf_patch_id(run_id: str, trajectory_id: str) -> str:
     return content_hash([run_id, "leaf", trajectory_id])
 
 
-def propose_patch(client: StructuredClient, run_id: str, trajectory_id: str, lessons: list[dict[str, Any]],
+def propose_patch(client: StructuredClient, run_id: str, trajectory_id: str, lessons: list[Lesson],
                   skill_files: dict[str, str], *, max_tokens: int | None = None, budget: Budget = FULL) -> Patch:
     """Turn one trajectory's lessons into a level-0 patch. Each edit's support is the lessons it
     cites (all of the trajectory's lessons when it cites none that exist)."""
@@ -52,7 +50,7 @@ def propose_patch(client: StructuredClient, run_id: str, trajectory_id: str, les
     result = client.structured(messages, ProposalOut, schema_name="patch_proposal", run_id=run_id,
                                max_tokens=max_tokens, schema=targeted_schema(ProposalOut, skill_files, budget))
     patch_id = leaf_patch_id(run_id, trajectory_id)
-    all_ids = [lesson["id"] for lesson in lessons]
+    all_ids = [lesson.id for lesson in lessons]
     edits = []
     for k, proposed in enumerate(result.value.edits):
         cited = [all_ids[n - 1] for n in proposed.lessons if 1 <= n <= len(all_ids)]

@@ -22,6 +22,7 @@ cancel, resume and call log. What happens:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,9 +122,9 @@ def _merge_chain(ctx: runs.RunContext, chain: _Chain) -> tuple[list[MergeNode], 
         ctx.checkpoint()
         inputs = [get_patch(db, replaced.get(p, p)) for p in stored["inputs"]]
         merger = _NotedClient(ctx.client, RERUN_NOTE.format(n=chain.n)) if k == 0 else ctx.client
-        patch, node, used = ctx.call(lambda: merge_group(
-            merger, chain.parent.id, stored["level"], stored["idx"], inputs, plan.base["files"], plan.support_of,
-            budget=plan.config.budget(), max_tokens=plan.config.max_tokens))
+        patch, node, used = ctx.call(functools.partial(
+            merge_group, merger, chain.parent.id, stored["level"], stored["idx"], inputs, plan.base.files,
+            plan.support_of, budget=plan.config.budget(), max_tokens=plan.config.max_tokens))
         if k == 0:
             patch, node = _rekey(patch, node, chain.n)
         save_patch(db, patch)

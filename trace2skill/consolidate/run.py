@@ -17,14 +17,14 @@ from trace2skill.consolidate.schemas import FULL, LOCAL, Budget
 from trace2skill.consolidate.tree import build_tree
 from trace2skill.errors import Trace2SkillError
 from trace2skill.llm.protocol import StructuredClient
-from trace2skill.models import Edit, Patch, Run
-from trace2skill.provenance import save_line_origins
+from trace2skill.models import Edit, Lesson, Patch, Run, SkillVersion
 from trace2skill.skill.apply import apply_patch
 from trace2skill.skill.folder import SkillFolder
 from trace2skill.skill.lint import lint_skill
 from trace2skill.store import Workspace
 from trace2skill.store.lessons import approved_lessons, lessons_by_ids
 from trace2skill.store.patches import get_patch, save_patch
+from trace2skill.store.provenance import save_line_origins
 from trace2skill.store.runs import item_ids
 from trace2skill.store.skills import folder_of, get_version, latest_version, locked_sections, save_version
 from trace2skill.store.trajectories import trajectory_text
@@ -82,9 +82,9 @@ def create_consolidation_run(ws: Workspace, config: ConsolidationConfig, lesson_
     if config.new_skill:
         config.base_version = _new_skill_stub(ws, config.new_skill, config.description)
     else:
-        config.base_version = get_version(ws.db, config.base_version or "")["id"]
-    trajectories = sorted({lesson["trajectory_id"] for lesson in lessons})
-    data = asdict(config) | {"lesson_ids": sorted(lesson["id"] for lesson in lessons)}
+        config.base_version = get_version(ws.db, config.base_version or "").id
+    trajectories = sorted({lesson.trajectory_id for lesson in lessons})
+    data = asdict(config) | {"lesson_ids": sorted(lesson.id for lesson in lessons)}
     return runs.create(ws, "consolidation", data, trajectories)
 
 
@@ -93,8 +93,8 @@ class Plan:
     """What a consolidation works from: its settings, the frozen base version and the lessons."""
 
     config: ConsolidationConfig
-    base: dict[str, Any]
-    by_trajectory: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    base: SkillVersion
+    by_trajectory: dict[str, list[Lesson]] = field(default_factory=dict)
     trajectory_of: dict[str, str] = field(default_factory=dict)  # lesson id -> trajectory id
 
     def support_of(self, edit: Edit) -> int:
@@ -105,10 +105,10 @@ class Plan:
 def load_plan(ws: Workspace, config_data: dict[str, Any]) -> Plan:
     config = ConsolidationConfig.from_dict(config_data)
     plan = Plan(config, get_version(ws.db, config.base_version or ""))
-    by_trajectory: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_trajectory: dict[str, list[Lesson]] = defaultdict(list)
     for lesson in lessons_by_ids(ws.db, config_data.get("lesson_ids") or []):
-        by_trajectory[lesson["trajectory_id"]].append(lesson)
-        plan.trajectory_of[lesson["id"]] = lesson["trajectory_id"]
+        by_trajectory[lesson.trajectory_id].append(lesson)
+        plan.trajectory_of[lesson.id] = lesson.trajectory_id
     plan.by_trajectory = dict(by_trajectory)
     return plan
 
@@ -139,13 +139,13 @@ def propose_version(ws: Workspace, run_id: str, plan: Plan, root: Patch, *, mess
     """Apply the root patch to the base, lint, and save the proposal version with its line origins.
     `levels`, `merge_calls` and `proposals` are left at 0 for the caller to fill in."""
     base_folder = folder_of(plan.base)
-    result = apply_patch(base_folder, root, locked_sections=locked_sections(ws.db, plan.base["skill"]),
+    result = apply_patch(base_folder, root, locked_sections=locked_sections(ws.db, plan.base.skill),
                          support={e.id: plan.support_of(e) for e in root.edits}, min_support=plan.config.min_support,
-                         move_low_support=plan.config.move_low_support, dirname=plan.base["skill"])
+                         move_low_support=plan.config.move_low_support, dirname=plan.base.skill)
     texts = {t: trajectory_text(ws.db, t) for t in sorted(set(plan.trajectory_of.values()))}
     findings = list(result.findings) + lint_skill(result.skill, base_folder, trajectory_texts=texts)
-    version = save_version(ws.db, plan.base["skill"], result.skill.as_files(), source="proposal",
-                           parent=plan.base["id"], run_id=run_id, message=message)
+    version = save_version(ws.db, plan.base.skill, result.skill.as_files(), source="proposal",
+                           parent=plan.base.id, run_id=run_id, message=message)
     save_line_origins(ws.db, version, result.line_origins, run_id)
     return ConsolidationResult(
         run_id=run_id, version=version, levels=0, merge_calls=0, proposals=0, applied=len(result.applied),
@@ -156,7 +156,7 @@ def propose_version(ws: Workspace, run_id: str, plan: Plan, root: Patch, *, mess
 
 def _propose_one(client: StructuredClient, run_id: str, plan: Plan, trajectory_id: str) -> runs.ItemResult:
     patch = propose_patch(client, run_id, trajectory_id, plan.by_trajectory.get(trajectory_id, []),
-                          plan.base["files"], max_tokens=plan.config.max_tokens, budget=plan.config.budget())
+                          plan.base.files, max_tokens=plan.config.max_tokens, budget=plan.config.budget())
     return runs.ItemResult(save=lambda db: save_patch(db, patch))
 
 
@@ -167,7 +167,7 @@ def _execute(ctx: runs.RunContext) -> None:
     done = item_ids(ctx.ws.db, run_id, "done")
     leaves = [get_patch(ctx.ws.db, leaf_patch_id(run_id, t)) for t in sorted(done)]
     tree = build_tree(ctx, client, run_id, leaves, batch_size=plan.config.batch_size,
-                      skill_files=plan.base["files"], support_of=plan.support_of, concurrency=workers,
+                      skill_files=plan.base.files, support_of=plan.support_of, concurrency=workers,
                       embeddings=plan.config.embeddings, budget=plan.config.budget(),
                       max_tokens=plan.config.max_tokens)
     ctx.checkpoint()

@@ -62,7 +62,7 @@ class Budget:
     content_chars: int = 1500
     proposal_edits: int = 4
 
-    def with_skill_chars(self, chars: int | None) -> "Budget":
+    def with_skill_chars(self, chars: int | None) -> Budget:
         return replace(self, skill_chars=chars) if chars else self
 
 

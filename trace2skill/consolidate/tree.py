@@ -13,16 +13,17 @@ run was cancelled is not stored.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import ValidationError
 
-from trace2skill.llm.protocol import StructuredClient
 from trace2skill.consolidate.propose import edit_from, skill_context
 from trace2skill.consolidate.schemas import FULL, Budget, MergeOut
 from trace2skill.consolidate.targets import targeted_schema
 from trace2skill.errors import Trace2SkillError
+from trace2skill.llm.protocol import StructuredClient
 from trace2skill.models import DroppedEdit, Edit, MergeNode, Patch, content_hash
 from trace2skill.prompts import load_prompt
 from trace2skill.redaction import redact
@@ -158,8 +159,7 @@ def build_tree(steps: Steps, client: StructuredClient, run_id: str, leaves: list
             if stored is None or stored["inputs"] != queued.inputs:
                 save_node(ws.db, queued)
         merge = _NodeMerge(steps, client, run_id, level, skill_files, support_of, budget, max_tokens)
-        results = steps.map(merge, list(enumerate(groups)), concurrency=concurrency,
-                            item_of=lambda job, lvl=level: f"merge L{lvl}/{job[0]}")
+        results = steps.map(merge, list(enumerate(groups)), concurrency=concurrency, item_of=merge.item_of)
         current = [patch for patch, _ in results]
         calls += sum(n for _, n in results)
     return TreeResult(current[0], level, calls)
@@ -178,6 +178,10 @@ class _NodeMerge:
     support_of: Callable[[Edit], int]
     budget: Budget
     max_tokens: int | None
+
+    def item_of(self, job: tuple[int, list[Patch]]) -> str:
+        """How the call log names this merge."""
+        return f"merge L{self.level}/{job[0]}"
 
     def __call__(self, job: tuple[int, list[Patch]]) -> tuple[Patch, int]:
         idx, group = job

@@ -17,9 +17,16 @@ from trace2skill.evaluate.qa import QAEvaluator
 from trace2skill.evaluate.report import ANY, ABResult, ArmScore, Flip, GateDecision, ab_result, gate, latest_ab_result
 from trace2skill.evaluate.run import NO_SKILL, EvalConfig, resolve_version, start_ab_run
 from trace2skill.evaluate.scoring import Score, score_answer
+from trace2skill.evaluate.tasks import (
+                                        PRESETS,
+                                        WTQ_MAPPING,
+                                        TaskMapping,
+                                        load_mapping,
+                                        load_tasks,
+                                        task_from_trajectory,
+                                        tasks_from_trajectories,
+)
 from trace2skill.splits import heldout_ids, random_split, refuse_heldout, set_split
-from trace2skill.evaluate.tasks import (PRESETS, WTQ_MAPPING, TaskMapping, load_mapping, load_tasks,
-                                        task_from_trajectory, tasks_from_trajectories)
 
 __all__ = [
     "ABResult", "ANY", "ArmScore", "CommandEvaluator", "EvalConfig", "Evaluator", "Flip", "GateDecision",

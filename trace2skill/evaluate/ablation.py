@@ -11,7 +11,6 @@ negative when it hurts. Groups are reported worst first.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -21,14 +20,16 @@ from sqlite_utils import Database
 from trace2skill.errors import Trace2SkillError
 from trace2skill.evaluate.report import arm_scores
 from trace2skill.evaluate.run import Arm, EvalConfig, create_evaluation, version_arm
-from trace2skill.models import Edit, Patch
+from trace2skill.models import Edit, Patch, Run, SkillVersion
 from trace2skill.skill.apply import ApplyResult, apply_patch
 from trace2skill.skill.folder import SKILL_MD
 from trace2skill.skill.sections import PATH_SEP, innermost, parse_sections
 from trace2skill.store import Workspace
 from trace2skill.store import runs as run_store
 from trace2skill.store.evaluation import get_arms
-from trace2skill.store.patches import get_patch
+from trace2skill.store.lessons import lesson_trajectories
+from trace2skill.store.patches import get_patch, top_patches
+from trace2skill.store.provenance import written_edits
 from trace2skill.store.skills import folder_of, get_version, locked_sections
 
 MAX_GROUPS = 12
@@ -71,36 +72,23 @@ def edit_groups(edits: list[Edit], applied: ApplyResult) -> list[EditGroup]:
     return [EditGroup(k, ids) for k, ids in groups.items()]
 
 
-def _top_patches(db: Database, run_id: str) -> list[str]:
-    """Patches of the run that no merge node took as input (newest first)."""
-    used = {p for (inputs,) in db.execute("SELECT inputs FROM merge_nodes WHERE run_id = ?", [run_id])
-            for p in json.loads(inputs)}
-    ids = [r[0] for r in db.execute("SELECT id FROM patches WHERE run_id = ? ORDER BY level DESC, rowid DESC",
-                                    [run_id])]
-    return [i for i in ids if i not in used]
-
-
-def proposal_patch(db: Database, version_id: str) -> tuple[dict[str, Any], Patch, dict[str, Any]]:
+def proposal_patch(db: Database, version_id: str) -> tuple[SkillVersion, Patch, Run]:
     """(base version, final patch, consolidation run) behind a proposal version."""
     version = get_version(db, version_id)
-    run_id = version.get("run_id")
-    run = run_store.get_run(db, run_id) if run_id else None
-    if run is None or run.kind != "consolidation" or not version["parent"]:
+    run = run_store.get_run(db, version.run_id) if version.run_id else None
+    if run is None or run.kind != "consolidation" or not version.parent:
         raise Trace2SkillError(f"version {version_id[:12]} is not a consolidation proposal: ablation needs the "
                                "edits of the run that proposed it")
-    written = {o for (origins,) in db.execute("SELECT origins FROM line_origins WHERE version_id = ?", [version["id"]])
-               for o in json.loads(origins) if o}
-    for patch_id in _top_patches(db, run_id):
+    written = written_edits(db, version.id)
+    for patch_id in top_patches(db, run.id):
         patch = get_patch(db, patch_id)
         if written <= {e.id for e in patch.edits}:
-            return get_version(db, version["parent"]), patch, run
-    raise Trace2SkillError(f"the final patch of run {run_id} was not found; resume the run first")
+            return get_version(db, version.parent), patch, run
+    raise Trace2SkillError(f"the final patch of run {run.id} was not found; resume the run first")
 
 
-def _support(db: Database, run: dict[str, Any], edits: list[Edit]) -> dict[str, int]:
-    lesson_ids = run.config.get("lesson_ids", [])
-    trajectory_of = {r[0]: r[1] for r in db.execute(
-        "SELECT id, trajectory_id FROM lessons WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(lesson_ids)])}
+def _support(db: Database, run: Run, edits: list[Edit]) -> dict[str, int]:
+    trajectory_of = lesson_trajectories(db, run.config.get("lesson_ids", []))
     return {e.id: len({trajectory_of.get(s, s) for s in e.support}) for e in edits}
 
 
@@ -109,15 +97,15 @@ def start_ablation(ws: Workspace, version_id: str, task_ids: list[str], config: 
     """An evaluation run with arms full, base and one per edit group left out (see module docstring)."""
     db = ws.db
     base, patch, run = proposal_patch(db, version_id)
-    base_folder, locks = folder_of(base), locked_sections(db, base["skill"])
+    base_folder, locks = folder_of(base), locked_sections(db, base.skill)
     support = _support(db, run, patch.edits)
-    options = {"min_support": int(run.config.get("min_support", 0)),
-               "move_low_support": bool(run.config.get("move_low_support", False))}
+    min_support = int(run.config.get("min_support", 0))
+    move_low_support = bool(run.config.get("move_low_support", False))
 
     def apply_without(skip: set[str]) -> ApplyResult:
         edits = [e for e in patch.edits if e.id not in skip]
-        return apply_patch(base_folder, edits, locked_sections=locks, support=support, dirname=base["skill"],
-                           **options)
+        return apply_patch(base_folder, edits, locked_sections=locks, support=support, dirname=base.skill,
+                           min_support=min_support, move_low_support=move_low_support)
 
     everything = apply_without(set())
     groups = edit_groups(patch.edits, everything)
@@ -128,10 +116,10 @@ def start_ablation(ws: Workspace, version_id: str, task_ids: list[str], config: 
                                "at once (raise max_groups)")
     full = everything.skill.as_files()
     proposal = get_version(db, version_id)
-    arms = [Arm("full", "candidate", f"proposal {proposal['id'][:8]}",
-                proposal["id"] if full == proposal["files"] else None, full,
-                {"matches_version": full == proposal["files"]}),
-            version_arm(db, "base", "baseline", base["id"])]
+    arms = [Arm("full", "candidate", f"proposal {proposal.id[:8]}",
+                proposal.id if full == proposal.files else None, full,
+                {"matches_version": full == proposal.files}),
+            version_arm(db, "base", "baseline", base.id)]
     for k, group in enumerate(groups, start=1):
         arms.append(Arm(f"g{k}", "ablation", f"without {group.key}", None,
                         apply_without(set(group.edit_ids)).skill.as_files(),

@@ -78,9 +78,10 @@ def parse_results(path: Path, tasks: list[EvalTask]) -> list[TaskResult]:
     if isinstance(data, list):
         entries: dict[str, Any] = {}
         for k, item in enumerate(data):
-            if not isinstance(item, dict) or not isinstance(item.get("id", item.get("task_id")), str):
+            key = item.get("id", item.get("task_id")) if isinstance(item, dict) else None
+            if not isinstance(key, str):
                 raise EvaluatorError(f"{where}: entry {k} needs an 'id' (the task id) and 'passed'")
-            entries[item.get("id", item.get("task_id"))] = item
+            entries[key] = item
         data = entries
     if not isinstance(data, dict):
         raise EvaluatorError(f"{where} must be a JSON object of task id -> pass/fail, or a list of results")

@@ -10,7 +10,6 @@ Lessons extracted from a held-out trajectory are reported too ("heldout_source")
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -19,6 +18,7 @@ from sqlite_utils import Database
 
 from trace2skill.models import normalise_text
 from trace2skill.store import evaluation as eval_store
+from trace2skill.store.lessons import lesson_texts
 from trace2skill.store.skills import get_version
 
 
@@ -48,8 +48,7 @@ class LeakageReport:
 def heldout_texts(db: Database) -> dict[str, str]:
     """Held-out task key -> task text (distinct texts only)."""
     texts = {f"task:{i}": t for i, t in eval_store.eval_task_texts(db).items()}
-    for tid, task in db.execute("SELECT t.id, t.task FROM trajectories t JOIN splits s ON s.trajectory_id = t.id "
-                                "WHERE s.split = 'heldout' AND t.task != '' ORDER BY t.rowid"):
+    for tid, task in eval_store.heldout_trajectory_tasks(db):
         texts[f"trajectory:{tid}"] = task
     seen: set[str] = set()
     distinct = {}
@@ -98,25 +97,22 @@ def check_leakage(db: Database, *, version_id: str | None = None, lesson_ids: li
     index = _Index(texts, ngram, min_chars, template_tasks)
     report = LeakageReport(heldout_tasks=len(texts), checked=[])
     if lessons:
-        where, params = ("status != 'rejected'", []) if lesson_ids is None else (
-            "id IN (SELECT value FROM json_each(?))", [json.dumps(lesson_ids)])
-        rows = list(db.execute(f"SELECT id, trajectory_id, title, description, content FROM lessons WHERE {where}",
-                               params))
+        rows = lesson_texts(db, lesson_ids)
         heldout = eval_store.marked(db, "heldout")
-        for lesson_id, trajectory_id, *parts in rows:
+        for lesson_id, trajectory_id, text in rows:
             if trajectory_id in heldout:
                 report.findings.append(LeakFinding("heldout_source", f"trajectory:{trajectory_id}", "",
                                                    f"lesson {lesson_id}", "extracted from a held-out trajectory"))
-            report.findings.extend(index.find("\n".join(parts), f"lesson {lesson_id}"))
+            report.findings.extend(index.find(text, f"lesson {lesson_id}"))
         report.checked.append(f"{len(rows)} lessons")
     if version_id:
         version = get_version(db, version_id)
-        for path, text in version["files"].items():
+        for path, text in version.files.items():
             hits: dict[str, LeakFinding] = {}
             for n, line in enumerate(text.split("\n"), start=1):
-                for finding in index.find(line, f"{version['id']} {path}:{n}") if line.strip() else ():
+                for finding in index.find(line, f"{version.id} {path}:{n}") if line.strip() else ():
                     hits.setdefault(finding.task, finding)
-            for finding in index.find(text, f"{version['id']} {path}"):  # runs that span lines
+            for finding in index.find(text, f"{version.id} {path}"):  # runs that span lines
                 hits.setdefault(finding.task, finding)
             report.findings.extend(hits.values())
         report.checked.append(f"skill version {version_id}")

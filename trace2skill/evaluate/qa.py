@@ -16,11 +16,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from trace2skill.llm.protocol import StructuredClient
 from trace2skill.analysis.render import head_tail
 from trace2skill.errors import EvaluatorError, LLMResponseError
 from trace2skill.evaluate.evaluators import TaskResult
 from trace2skill.evaluate.scoring import score_answer
+from trace2skill.llm.protocol import StructuredClient
 from trace2skill.models import EvalTask
 from trace2skill.prompts import load_prompt
 from trace2skill.skill.folder import SkillFolder

@@ -138,7 +138,7 @@ def ab_result(db: Database, run_id: str) -> ABResult:
     """The A/B comparison of an evaluation run (candidate arm vs baseline arm)."""
     run = run_store.get_run(db, run_id)
     if run.kind != "evaluation":
-        raise Trace2SkillError(f"run {run_id} is a {run['kind']} run, not an evaluation")
+        raise Trace2SkillError(f"run {run_id} is a {run.kind} run, not an evaluation")
     scores = arm_scores(db, run_id)
     roles = {s.role: s for s in scores.values() if s.role in ("candidate", "baseline")}
     if set(roles) != {"candidate", "baseline"}:

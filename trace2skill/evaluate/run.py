@@ -9,17 +9,16 @@ under the run id and cached (see `qa` for how repeats stay distinct requests).
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from trace2skill import runs
-from trace2skill.llm.protocol import StructuredClient
 from trace2skill.errors import Trace2SkillError
 from trace2skill.evaluate.command import CommandEvaluator, build_argv
 from trace2skill.evaluate.evaluators import Evaluator
 from trace2skill.evaluate.qa import CONTEXT_CHARS, LOCAL_CONTEXT_CHARS, LOCAL_SKILL_CHARS, SKILL_CHARS, QAEvaluator
 from trace2skill.evaluate.qa import PROMPT as QA_PROMPT
+from trace2skill.llm.protocol import StructuredClient
 from trace2skill.models import EvalTask, Run
 from trace2skill.prompts import load_prompt
 from trace2skill.skill.folder import SkillFolder
@@ -84,14 +83,14 @@ class Arm:
 def resolve_version(db: Any, ref: str) -> str:
     """A skill version id from a skill name (its latest version) or a version id (prefix)."""
     latest = latest_version(db, ref)
-    return latest["id"] if latest else get_version(db, ref)["id"]
+    return latest.id if latest else get_version(db, ref).id
 
 
 def version_arm(db: Any, arm: str, role: Literal["candidate", "baseline"], version_id: str | None) -> Arm:
     if version_id is None:
         return Arm(arm, role, "no skill", None, None)
     version = get_version(db, version_id)
-    return Arm(arm, role, f"{version['skill']} {version['id'][:8]}", version["id"], version["files"])
+    return Arm(arm, role, f"{version.skill} {version.id[:8]}", version.id, version.files)
 
 
 def _check_tasks(tasks: list[EvalTask], config: EvalConfig) -> None:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 from trace2skill.models import normalise_text as normalise
 
@@ -55,11 +56,11 @@ def _one(answer: str, gold: str, tolerance: float) -> Method:
     return "none"
 
 
-def _weakest(methods: list[Method]) -> Method:
-    for method in ("none", "numeric", "normalised"):
-        if method in methods:
-            return method  # type: ignore[return-value]
-    return "exact"
+WEAKEST_FIRST: tuple[Method, ...] = ("none", "numeric", "normalised")
+
+
+def _weakest(methods: Sequence[Method]) -> Method:
+    return next((m for m in WEAKEST_FIRST if m in methods), "exact")
 
 
 def score_answer(answer: str, gold: Sequence[str], *, tolerance: float = 0.0) -> Score:

@@ -11,14 +11,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from trace2skill.errors import TaskFormatError
 from trace2skill.ingest.base import get_path
-from trace2skill.models import EvalTask
+from trace2skill.models import EvalTask, StoredTrajectory
 
 MAX_CONTEXT_BYTES = 2_000_000
 
@@ -62,7 +63,7 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise TaskFormatError(f"cannot read {path}: {exc}") from None
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv"):
-        quoting = csv.QUOTE_NONE if suffix == ".tsv" else csv.QUOTE_MINIMAL
+        quoting: Literal[0, 1, 2, 3] = csv.QUOTE_NONE if suffix == ".tsv" else csv.QUOTE_MINIMAL
         reader = csv.DictReader(io.StringIO(text), delimiter="\t" if suffix == ".tsv" else ",", quoting=quoting)
         yield from ((n, dict(row)) for n, row in enumerate(reader))
         return
@@ -141,24 +142,24 @@ def load_tasks(path: str | Path, mapping: TaskMapping | None = None, *, limit: i
     return tasks
 
 
-def task_from_trajectory(t: dict[str, Any]) -> EvalTask:
-    """The task of a stored trajectory (a `get_trajectory` row) with its ground truth: a textual
-    answer ("answer" or τ-bench "outputs") becomes `answers`; the rest stays in `gold`."""
-    truth = t.get("ground_truth") or {}
+def task_from_trajectory(t: StoredTrajectory) -> EvalTask:
+    """The task of a stored trajectory (as `get_trajectory` returns it) with its ground truth: a
+    textual answer ("answer" or τ-bench "outputs") becomes `answers`; the rest stays in `gold`."""
+    truth = t.ground_truth or {}
     answer = truth.get("answer", truth.get("outputs"))
     if answer in (None, [], ""):
         answers = []
     else:
         answers = [str(a) for a in answer] if isinstance(answer, list) else [str(answer)]
-    return EvalTask(prompt=t["task"] or "", answers=answers, gold=truth or None, source=t["source_format"],
-                    source_id=t.get("task_id"), trajectory_id=t["id"]).with_id()
+    return EvalTask(prompt=t.task or "", answers=answers, gold=truth or None, source=t.source_format,
+                    source_id=t.task_id, trajectory_id=t.id).with_id()
 
 
 def tasks_from_trajectories(db: Any, trajectory_ids: list[str]) -> list[EvalTask]:
     """The distinct tasks of these stored trajectories (runs of one task give one task)."""
     from trace2skill.store.trajectories import get_trajectory
 
-    tasks = {}
+    tasks: dict[str, EvalTask] = {}
     for tid in trajectory_ids:
         task = task_from_trajectory(get_trajectory(db, tid, with_steps=False))
         tasks.setdefault(task.id, task)

@@ -16,7 +16,7 @@ whose lines carry the same content blocks.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from trace2skill.errors import TrajectoryFormatError
 from trace2skill.ingest.base import Format, Shape, expect_type, parse_arguments, require, text_of
@@ -84,6 +84,7 @@ def message_step(message: Any, index: int, where: str, timestamp: str | None = N
         elif isinstance(kind, str) and kind in TOOL_USE_BLOCKS:
             name = block.get("name")
             require(isinstance(name, str) and bool(name), f"{where}: {kind} block has no name")
+            assert isinstance(name, str)
             arguments = parse_arguments(block.get("input"))
             calls.append(ToolCall(id=_opt_str(block.get("id")), name=name, arguments=arguments))
         else:
@@ -169,7 +170,7 @@ def _outcome(body: dict[str, Any]) -> Outcome:
 class AnthropicMessagesFormat(Format):
     name = "anthropic"
     unit = "record"
-    shapes: tuple[Shape, ...] = ("jsonl", "array", "object")
+    shapes: ClassVar[tuple[Shape, ...]] = ("jsonl", "array", "object")
 
     def sniff(self, sample: Any, shape: Shape) -> bool:
         if shape not in self.shapes:

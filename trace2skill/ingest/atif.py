@@ -14,7 +14,7 @@ failure, so the label stays "unknown" and `metadata["termination"]` names the ex
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from trace2skill.ingest.base import (
     Format,
@@ -25,9 +25,9 @@ from trace2skill.ingest.base import (
     require,
     text_of,
 )
-from trace2skill.models import Outcome, Step, Task, ToolCall, ToolResult, Trajectory
+from trace2skill.models import Outcome, OutcomeLabel, Role, Step, Task, ToolCall, ToolResult, Trajectory
 
-ROLES = {"system": "system", "user": "user", "agent": "assistant"}
+ROLES: dict[str, Role] = {"system": "system", "user": "user", "agent": "assistant"}
 
 
 def _is_atif(value: Any) -> bool:
@@ -133,7 +133,7 @@ def _outcome(bundle: dict[str, Any], atif: dict[str, Any], metadata: dict[str, A
     if isinstance(exception, dict):
         metadata["termination"] = str(exception.get("exception_type") or "exception")
     if reward is not None:
-        label = "success" if reward >= 1.0 else "failure"
+        label: OutcomeLabel = "success" if reward >= 1.0 else "failure"
         return Outcome(label=label, reward=reward, detail=f"verifier reward: {reward:g}")
     if isinstance(exception, dict):
         detail = f"infrastructure failure: {metadata['termination']}"
@@ -146,7 +146,7 @@ def _outcome(bundle: dict[str, Any], atif: dict[str, Any], metadata: dict[str, A
 class ATIFFormat(Format):
     name = "atif"
     unit = "record"
-    shapes: tuple[Shape, ...] = ("object", "jsonl", "array")
+    shapes: ClassVar[tuple[Shape, ...]] = ("object", "jsonl", "array")
 
     def sniff(self, sample: Any, shape: Shape) -> bool:
         if shape not in self.shapes or not isinstance(sample, dict):

@@ -21,9 +21,9 @@ pipeline adds the file name and record index.
 from __future__ import annotations
 
 import json
+from typing import Any, ClassVar, Literal
 
 import orjson
-from typing import Any, ClassVar, Literal
 
 from trace2skill.errors import TrajectoryFormatError
 from trace2skill.models import Trajectory

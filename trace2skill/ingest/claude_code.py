@@ -10,7 +10,7 @@ trajectory. There is no outcome label, so it is always "unknown".
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from trace2skill.ingest.anthropic import final_text, message_step
 from trace2skill.ingest.base import Format, Shape, expect_type
@@ -70,7 +70,7 @@ class _Conversation:
 class ClaudeCodeFormat(Format):
     name = "claude_code"
     unit = "document"
-    shapes: tuple[Shape, ...] = ("jsonl",)
+    shapes: ClassVar[tuple[Shape, ...]] = ("jsonl",)
 
     def sniff(self, sample: Any, shape: Shape) -> bool:
         if shape not in self.shapes or not isinstance(sample, dict):

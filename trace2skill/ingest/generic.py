@@ -57,13 +57,13 @@ class FieldMapping(BaseModel):
     metadata: list[str] = []
 
     @model_validator(mode="after")
-    def _steps_or_transcript(self) -> "FieldMapping":
+    def _steps_or_transcript(self) -> FieldMapping:
         if not self.steps and not self.transcript:
             raise ValueError("name either 'steps' (a list field) or 'transcript' (a text field)")
         return self
 
     @classmethod
-    def load(cls, source: str | Path | dict[str, Any]) -> "FieldMapping":
+    def load(cls, source: str | Path | dict[str, Any]) -> FieldMapping:
         if isinstance(source, dict):
             data: Any = source
         else:
@@ -135,13 +135,15 @@ class GenericFormat(Format):
         calls = []
         tool = get_path(item, f.tool) if f.tool else None
         if isinstance(tool, str) and tool:
-            calls = [ToolCall(name=tool, arguments=parse_arguments(get_path(item, f.arguments) if f.arguments else None))]
+            arguments = get_path(item, f.arguments) if f.arguments else None
+            calls = [ToolCall(name=tool, arguments=parse_arguments(arguments))]
         results = []
         observation = get_path(item, f.observation) if f.observation else None
         if observation is not None:
             content = text_of(observation)
             flagged = get_path(item, f.is_error) if f.is_error else None
-            results = [ToolResult(content=content, is_error=bool(flagged) if flagged is not None else looks_like_error(content))]
+            is_error = bool(flagged) if flagged is not None else looks_like_error(content)
+            results = [ToolResult(content=content, is_error=is_error)]
         return Step(
             index=index,
             role=role if role in ("system", "user", "assistant", "tool", "environment") else "assistant",

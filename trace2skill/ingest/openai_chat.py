@@ -168,7 +168,8 @@ class OpenAIChatFormat(Format):
         task = envelope.get("task")
         prompt = text_of(task) if task is not None else first_text(steps, "user")
         ground_truth = envelope.get("ground_truth")
-        metadata = envelope.get("metadata") if isinstance(envelope.get("metadata"), dict) else {}
+        raw_metadata = envelope.get("metadata")
+        metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
         return [
             Trajectory(
                 source_format=self.name,

@@ -13,7 +13,7 @@ state changes, "null" observations, hidden events) are skipped. The stream has n
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from trace2skill.ingest.base import Format, Shape, expect_type, get_path, require, text_of
 from trace2skill.models import Step, Task, ToolCall, ToolResult, Trajectory
@@ -47,7 +47,7 @@ def _is_error(event: dict[str, Any]) -> bool:
 class OpenHandsFormat(Format):
     name = "openhands"
     unit = "document"
-    shapes: tuple[Shape, ...] = ("array",)
+    shapes: ClassVar[tuple[Shape, ...]] = ("array",)
 
     def sniff(self, sample: Any, shape: Shape) -> bool:
         if shape not in self.shapes or not isinstance(sample, dict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from trace2skill.models import Outcome
+from trace2skill.models import Outcome, OutcomeLabel
 
 SUCCESS_WORDS = {"success", "succeeded", "successful", "pass", "passed", "resolved", "correct", "true",
                  "yes", "solved", "ok", "completed", "done", "1"}
@@ -16,7 +16,7 @@ LABEL_KEYS = ("outcome", "success", "is_correct", "resolved", "is_resolved", "pa
 REWARD_KEYS = ("reward", "score")
 
 
-def label_of(value: Any) -> str | None:
+def label_of(value: Any) -> OutcomeLabel | None:
     """A bool, a number (1/0) or a word becomes a label; anything else is None."""
     if isinstance(value, bool):
         return "success" if value else "failure"

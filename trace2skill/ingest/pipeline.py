@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import queue
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Callable, Iterable, Iterator
+from typing import IO
 
 from pydantic import ValidationError
 from sqlite_utils import Database

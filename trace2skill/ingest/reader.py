@@ -11,8 +11,9 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 import ijson
 import orjson
@@ -71,10 +72,7 @@ def _loads(raw: bytes) -> Any:
 
 
 def _has_more_lines(f: IO[bytes]) -> bool:
-    for line in f:
-        if line.strip():
-            return True
-    return False
+    return any(line.strip() for line in f)
 
 
 def sniff(f: IO[bytes]) -> Sniffed:

@@ -17,7 +17,7 @@ import ast
 import json
 import re
 from pathlib import PurePath
-from typing import Any
+from typing import Any, ClassVar
 
 from trace2skill.ingest.base import (
     Format,
@@ -81,7 +81,9 @@ def _history_calls(history: list[Any], actions: list[str]) -> dict[int, ToolCall
         if not (isinstance(parsed, list) and len(parsed) == 1 and isinstance(parsed[0], dict)):
             continue
         function = parsed[0].get("function")
-        name = function.get("name") if isinstance(function, dict) else None
+        if not isinstance(function, dict):
+            continue
+        name = function.get("name")
         if isinstance(name, str) and name:
             call_id, raw = parsed[0].get("id"), function.get("arguments")
             if raw is not None and not isinstance(raw, str):  # a literal, not a JSON string
@@ -147,7 +149,7 @@ def _model(config: Any, stats: Any) -> str | None:
 class SWEAgentFormat(Format):
     name = "swe_agent"
     unit = "record"
-    shapes: tuple[Shape, ...] = ("object", "jsonl", "array")
+    shapes: ClassVar[tuple[Shape, ...]] = ("object", "jsonl", "array")
 
     def sniff(self, sample: Any, shape: Shape) -> bool:
         if shape not in self.shapes or not isinstance(sample, dict):
@@ -168,8 +170,9 @@ class SWEAgentFormat(Format):
 
         actions = [e.get("action") if isinstance(e, dict) else None for e in entries]
         real = {}
-        if all(isinstance(a, str) for a in actions):
-            real = _history_calls(history, actions)
+        names = [a for a in actions if isinstance(a, str)]
+        if len(names) == len(actions):
+            real = _history_calls(history, names)
         steps = [_step(i, entry, real.get(i)) for i, entry in enumerate(entries)]
 
         status = info.get("exit_status")

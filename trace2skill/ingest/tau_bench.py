@@ -13,7 +13,7 @@ from typing import Any
 from trace2skill.ingest.base import Format, Shape, expect_type, require
 from trace2skill.ingest.openai_chat import last_text, messages_to_steps
 from trace2skill.ingest.outcomes import reward_of
-from trace2skill.models import Outcome, Task, Trajectory
+from trace2skill.models import Outcome, OutcomeLabel, Task, Trajectory
 
 STOP_MARKER = "###STOP###"
 # tau-bench names its files "<model>-<domain>.json".
@@ -25,17 +25,18 @@ def _outcome(record: dict[str, Any], info: dict[str, Any]) -> Outcome:
     reward_info = info.get("reward_info")
     if not isinstance(reward_info, dict):
         return Outcome(label="failure", reward=reward, detail="reward_info missing: failure with unknown detail")
-    parts = reward_info.get("info") if isinstance(reward_info.get("info"), dict) else {}
+    info_part = reward_info.get("info")
+    parts: dict[str, Any] = info_part if isinstance(info_part, dict) else {}
     detail = ", ".join(f"{k}={v}" for k, v in parts.items() if k.startswith("r_")) or None
     if reward is None:
         reward = reward_of(reward_info.get("reward"))
-    label = "success" if reward is not None and reward >= 1.0 else "failure"
+    label: OutcomeLabel = "success" if reward is not None and reward >= 1.0 else "failure"
     return Outcome(label=label, reward=reward, detail=detail)
 
 
 def _ground_truth(info: dict[str, Any]) -> dict[str, Any] | None:
-    task = info.get("task") if isinstance(info.get("task"), dict) else {}
-    reward_info = info.get("reward_info") if isinstance(info.get("reward_info"), dict) else {}
+    task: dict[str, Any] = info["task"] if isinstance(info.get("task"), dict) else {}
+    reward_info: dict[str, Any] = info["reward_info"] if isinstance(info.get("reward_info"), dict) else {}
     actions = task.get("actions") or reward_info.get("actions")
     outputs = task.get("outputs")
     if actions is None and not outputs:

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Generic, Iterator, TypeVar
+from typing import Any, Generic, TypeVar
 
 import openai
 import orjson
@@ -19,12 +19,12 @@ from pydantic import BaseModel, ValidationError
 
 from trace2skill.errors import LLMConfigError, LLMResponseError, LLMUnavailableError
 from trace2skill.llm import calllog
-from trace2skill.store import calls as call_store
 from trace2skill.llm.config import LLMConfig
 from trace2skill.llm.estimate import estimate_messages_tokens, estimate_tokens
 from trace2skill.llm.schema import describe_validation_error, extract_json_text, strict_schema
 from trace2skill.llm.scope import CallScope, current_scope
 from trace2skill.llm.transport import backoff_delay, classify, httpx, make_openai
+from trace2skill.store import calls as call_store
 from trace2skill.store.workspace import Workspace
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,10 @@ import json
 import random
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable
+from typing import Any
 
 FAULT_KINDS = ("429", "500", "timeout", "malformed")
 MALFORMED_CONTENT = "Sure! Here is the answer you asked for: {not json"

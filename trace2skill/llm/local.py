@@ -18,8 +18,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from trace2skill.errors import LLMError, LocalModelMissingError
 from trace2skill.llm.config import LLMConfig

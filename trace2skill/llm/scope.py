@@ -15,8 +15,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 from trace2skill.errors import RunCancelled
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from string import Template
 
@@ -27,7 +27,7 @@ class Prompt:
         return Template(self.text).safe_substitute({k: str(v) for k, v in values.items()})
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_prompt(name: str) -> Prompt:
     raw = (FOLDER / f"{name}.md").read_text(encoding="utf-8")
     _, front, body = raw.split("---", 2)

@@ -7,12 +7,21 @@ subtree, evaluation, and any later kind).
 - `describe(ws, run_id)` says what its state means (alive, interrupted, can cancel/resume, pace, ETA);
 - `client_for(ws, run, base_url, model)` is the LLM client a run continues on.
 
-A kind registers a `RunKind` (registry.py) whose `execute(ctx)` does the work through the
+A kind registers a `RunKind` (registry.py) whose `work(ctx)` does the work through the
 `RunContext` (context.py): `ctx.process_items(...)`, `ctx.map(...)`, `ctx.checkpoint()`.
 """
 
 from trace2skill.runs.context import ItemResult, RunContext
-from trace2skill.runs.engine import cancel, create, execute, prepare_resume, resume, running_here, start_background, wait
+from trace2skill.runs.engine import (
+    cancel,
+    create,
+    execute,
+    prepare_resume,
+    resume,
+    running_here,
+    start_background,
+    wait,
+)
 from trace2skill.runs.registry import RunKind, get_kind, kind_names, register
 from trace2skill.runs.state import RunState, describe, format_duration, is_alive
 

@@ -1,4 +1,4 @@
-"""What a run kind's `execute` gets: the run, its client, and the engine's ways to do work that
+"""What a run kind's `work` gets: the run, its client, and the engine's ways to do work that
 honour cancel — items with their bookkeeping (`process_items`), concurrent steps (`map`), and
 `checkpoint()` between phases.
 
@@ -12,8 +12,9 @@ from __future__ import annotations
 import collections
 import functools
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Protocol, Sequence, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from sqlite_utils import Database
 

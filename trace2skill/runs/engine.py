@@ -89,7 +89,7 @@ def _execute(ws: Workspace, run: Run, execution: _Execution, client: StructuredC
                      on_item=on_item, execution=execution_no)
     status, error = "done", None
     try:
-        kind.execute(ctx)
+        kind.work(ctx)
     except RunCancelled:
         status = "cancelled"
     except KeyboardInterrupt:

@@ -5,8 +5,9 @@ imported; `get_kind` imports the module that provides a kind the first time it i
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from trace2skill.errors import Trace2SkillError
 
@@ -29,7 +30,7 @@ def _no_report(_ws: Workspace, _run: Run) -> Report:
 @dataclass(frozen=True)
 class RunKind:
     name: str
-    execute: Callable[[RunContext], None]  # does the run's work through the context; blocks
+    work: Callable[[RunContext], None]  # does the run's work through the context; blocks
     items: str = "items"  # what one item is, in the users' words ("trajectories", "tasks", ...)
     uses_llm: Callable[[dict[str, Any]], bool] = _always  # does a run with this config need a client?
     report: Callable[[Workspace, Run], Report] = _no_report  # what a run of this kind did

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from trace2skill.models import Run
 from trace2skill.store import Workspace
@@ -23,7 +23,7 @@ def parse_time(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def seconds_between(start: str | None, end: str | None = None, now: datetime | None = None) -> float | None:
@@ -31,7 +31,7 @@ def seconds_between(start: str | None, end: str | None = None, now: datetime | N
     began = parse_time(start)
     if began is None:
         return None
-    finish = parse_time(end) or now or datetime.now(timezone.utc)
+    finish = parse_time(end) or now or datetime.now(UTC)
     return max(0.0, (finish - began).total_seconds())
 
 

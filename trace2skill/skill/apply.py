@@ -24,10 +24,11 @@ resulting file's lines — the same indices as ``line_origins``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from itertools import combinations
-from typing import Iterable, Mapping, NamedTuple
+from typing import NamedTuple
 
 from trace2skill.models import Edit, Patch
 from trace2skill.skill.folder import SKILL_MD, SkillFolder

@@ -80,7 +80,7 @@ def load_zip(source: bytes | str | os.PathLike[str] | BinaryIO, *, name: str | N
     """Read a skill from zip bytes, a zip file path or a binary file object."""
     stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
     try:
-        zf = zipfile.ZipFile(stream)  # type: ignore[arg-type]
+        zf = zipfile.ZipFile(stream)
     except (zipfile.BadZipFile, OSError) as exc:
         raise SkillFormatError(f"not a readable zip file ({exc}); upload a .zip of the skill folder") from exc
     with zf:

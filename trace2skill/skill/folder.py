@@ -8,7 +8,8 @@ byte (the original frontmatter text is reused while the frontmatter is unchanged
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from trace2skill.errors import SkillFormatError
 from trace2skill.skill.frontmatter import normalise_newlines, parse_skill_md, render_skill_md
@@ -75,7 +76,7 @@ class SkillFolder:
 
     @classmethod
     def from_skill_md(cls, text: str, *, files: Mapping[str, str] | None = None,
-                      fallback_name: str | None = None) -> "SkillFolder":
+                      fallback_name: str | None = None) -> SkillFolder:
         parsed = parse_skill_md(text)
         folder = cls(frontmatter=parsed.frontmatter, body=parsed.body, files=files,
                      warnings=[f"SKILL.md: {p}" for p in parsed.problems])
@@ -88,7 +89,7 @@ class SkillFolder:
         return folder
 
     @classmethod
-    def from_files(cls, files: Mapping[str, str], *, fallback_name: str | None = None) -> "SkillFolder":
+    def from_files(cls, files: Mapping[str, str], *, fallback_name: str | None = None) -> SkillFolder:
         """Build from a path -> text mapping that contains SKILL.md (paths are checked)."""
         clean: dict[str, str] = {}
         warnings: list[str] = []
@@ -109,7 +110,7 @@ class SkillFolder:
 
     @classmethod
     def from_markdown(cls, name: str, description: str, text: str,
-                      files: Mapping[str, str] | None = None) -> "SkillFolder":
+                      files: Mapping[str, str] | None = None) -> SkillFolder:
         """A new skill whose SKILL.md body is a plain markdown document (e.g. a policy wiki).
 
         A document that already has (valid YAML) frontmatter keeps its other keys; `name` and
@@ -125,7 +126,7 @@ class SkillFolder:
 
     # ----------------------------------------------------------------- misc
 
-    def copy(self) -> "SkillFolder":
+    def copy(self) -> SkillFolder:
         other = SkillFolder(frontmatter=copy.deepcopy(self.frontmatter), body=self.body, files=dict(self.files),
                             warnings=list(self.warnings))
         other._header, other._header_fm = self._header, copy.deepcopy(self._header_fm)

@@ -19,7 +19,7 @@ Line numbers are 1-based.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from trace2skill.diff import added_lines
 from trace2skill.redaction import find_secrets
@@ -133,10 +133,12 @@ def _size(skill_md: str) -> list[Finding]:
         out.append(Finding("error", "size_budget", f"SKILL.md has {n} lines; the limit is under {MAX_SKILL_MD_LINES}"))
     elif n >= NEAR * MAX_SKILL_MD_LINES:
         out.append(Finding("warning", "size_budget",
-                           f"SKILL.md has {n} lines, near the {MAX_SKILL_MD_LINES}-line limit; move detail to references/"))
+                           f"SKILL.md has {n} lines, near the {MAX_SKILL_MD_LINES}-line limit; "
+                           "move detail to references/"))
     tokens = len(skill_md) // 4
     if tokens > TOKEN_BUDGET:
-        out.append(Finding("warning", "size_budget", f"SKILL.md is about {tokens} tokens; aim for under {TOKEN_BUDGET}"))
+        out.append(Finding("warning", "size_budget",
+                           f"SKILL.md is about {tokens} tokens; aim for under {TOKEN_BUDGET}"))
     elif tokens >= NEAR * TOKEN_BUDGET:
         out.append(Finding("info", "size_budget", f"SKILL.md is about {tokens} tokens, near the {TOKEN_BUDGET} budget"))
     return out

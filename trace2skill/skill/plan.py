@@ -14,8 +14,8 @@ Op semantics (``section`` is a title or ``A > B`` path; ``anchor`` is quoted exi
 - ``replace_in_section``: the anchor text (inside the section, or anywhere without one) is replaced
   by the content; an empty content deletes it (lines left blank by that are removed).
 - ``add_section``: when the content starts with a heading, that heading is the new section's;
-  otherwise ``section`` (its last ``>`` segment) is the new title and a heading is written for it. It is placed after the
-  existing section named by ``anchor`` — or by ``section`` when the content has its own heading
+  otherwise ``section`` (its last ``>`` segment) is the new title and a heading is written for it.
+  It is placed after the existing section named by ``anchor`` — or by ``section`` when the content has its own heading
   and ``section`` is not the new title — and at the end of the file when neither is given. A
   generated heading takes the level of the section it follows (else 2, or the file's top level
   when that is deeper). A section with the same path as an existing one is refused.
@@ -73,7 +73,7 @@ class FileView:
     text: str
 
     @classmethod
-    def of(cls, path: str, text: str) -> "FileView":
+    def of(cls, path: str, text: str) -> FileView:
         lines, trailing = split_lines(text)
         floor = 0
         if path == SKILL_MD:

@@ -9,7 +9,8 @@ is scaffolding, not any edit's content).
 
 from __future__ import annotations
 
-from typing import Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import NamedTuple
 
 from trace2skill.models import Edit
 from trace2skill.skill.folder import SKILL_MD

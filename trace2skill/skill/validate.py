@@ -15,8 +15,9 @@ any markdown file mentions but the skill lacks are warnings in both modes.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Iterator, Literal
+from typing import Literal
 from urllib.parse import unquote
 
 from trace2skill.skill.folder import SKILL_MD, SkillFolder

@@ -6,7 +6,8 @@ and the run item they were sent for, so a run's (or a trajectory's) calls can be
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import orjson
 
@@ -28,7 +29,8 @@ def _write_lock(ws: Workspace) -> threading.Lock:
         return lock
 
 
-_COLUMNS = ("id", "run_id", "item_id", "request_hash", "model", "request", "response", "usage", "latency_s", "error", "created")
+_COLUMNS = ("id", "run_id", "item_id", "request_hash", "model", "request", "response", "usage", "latency_s", "error",
+            "created")
 _INSERT = f"INSERT INTO llm_calls ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 
 
@@ -43,7 +45,7 @@ def log_call(ws: Workspace, *, call_id: str, run_id: str | None, request_hash: s
              latency_s: float | None, error: str | None, scrub: tuple[str, ...] = (),
              item_id: str | None = None) -> None:
     """Insert one row. `scrub` lists secrets to blank out of every stored text, just in case."""
-    row = {
+    row: dict[str, Any] = {
         "id": call_id,
         "run_id": run_id,
         "item_id": item_id,
@@ -59,8 +61,9 @@ def log_call(ws: Workspace, *, call_id: str, run_id: str | None, request_hash: s
     for secret in scrub:
         if secret:
             for key in ("request", "response", "error"):
-                if row[key] and secret in row[key]:
-                    row[key] = row[key].replace(secret, "***")
+                text = row[key]
+                if isinstance(text, str) and secret in text:
+                    row[key] = text.replace(secret, "***")
     db = ws.db
     with _write_lock(ws), write_transaction(db):
         db.execute(_INSERT, [row[c] for c in _COLUMNS])

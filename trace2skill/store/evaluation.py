@@ -4,7 +4,8 @@ per-task results (see migration m008)."""
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Literal
+from collections.abc import Iterable
+from typing import Any, Literal
 
 from sqlite_utils import Database
 
@@ -101,6 +102,12 @@ def clear_split(db: Database, trajectory_ids: Iterable[str] | None = None) -> in
 
 def marked(db: Database, split: Split) -> set[str]:
     return {r[0] for r in db.execute("SELECT trajectory_id FROM splits WHERE split = ?", [split])}
+
+
+def heldout_trajectory_tasks(db: Database) -> list[tuple[str, str]]:
+    """(id, task text) of the trajectories marked held out that have a task text, in import order."""
+    return db.execute("SELECT t.id, t.task FROM trajectories t JOIN splits s ON s.trajectory_id = t.id "
+                      "WHERE s.split = 'heldout' AND t.task != '' ORDER BY t.rowid").fetchall()
 
 
 def split_counts(db: Database) -> dict[str, int]:

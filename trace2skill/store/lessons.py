@@ -1,16 +1,20 @@
-"""Lessons: insert (idempotent by content id), filtered SQL-paginated reads, reviewed edits with
-optimistic concurrency (a stale save is refused, never silently overwritten), decisions recorded."""
+"""Lessons: insert (idempotent by content id), filtered SQL-paginated reads (as `Lesson` records),
+reviewed edits with optimistic concurrency (a stale save is refused, never silently overwritten),
+decisions recorded."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from sqlite_utils import Database
 
 from trace2skill.errors import NotFoundError, ReviewError, StaleEditError
-from trace2skill.models import Lesson, utcnow
+from trace2skill.models import LESSON_KINDS, LESSON_STATUSES, Lesson, utcnow
+from trace2skill.store.decisions import record_decision
+from trace2skill.store.runs import run_config
 from trace2skill.store.trajectories import fts_query
 from trace2skill.store.workspace import write_transaction
 
@@ -46,6 +50,7 @@ class LessonFilter:
     run_id: str | None = None
     trajectory_id: str | None = None
     grounded: bool | None = None
+    unchecked: bool = False  # only lessons whose grounding was never checked
     search: str | None = None
 
     def where(self) -> tuple[str, list[Any]]:
@@ -61,25 +66,35 @@ class LessonFilter:
         if self.search:
             clauses.append("l.rowid IN (SELECT rowid FROM lessons_fts WHERE lessons_fts MATCH ?)")
             params.append(fts_query(self.search))
+        if self.unchecked:
+            clauses.append("l.grounded IS NULL")
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def _decode(row: dict[str, Any]) -> dict[str, Any]:
-    row["evidence"] = json.loads(row["evidence"])
-    row["grounded"] = None if row["grounded"] is None else bool(row["grounded"])
-    return row
+def _lesson(row: dict[str, Any]) -> Lesson:
+    grounded = None if row["grounded"] is None else bool(row["grounded"])
+    return Lesson(**{**row, "evidence": json.loads(row["evidence"]), "grounded": grounded})
 
 
 def list_lessons(db: Database, flt: LessonFilter | None = None, *, limit: int = 50,
-                 offset: int = 0) -> list[dict[str, Any]]:
+                 offset: int = 0) -> list[Lesson]:
     where, params = (flt or LessonFilter()).where()
     sql = f"SELECT l.* FROM lessons l{where} ORDER BY l.created DESC, l.rowid DESC LIMIT ? OFFSET ?"
-    return [_decode(r) for r in db.query(sql, [*params, limit, offset])]
+    return [_lesson(r) for r in db.query(sql, [*params, limit, offset])]
+
+
+def page_lessons(db: Database, flt: LessonFilter | None = None, *, limit: int = 50,
+                 offset: int = 0) -> list[Lesson]:
+    """Like `list_lessons` (newest first), ordered by rowid so a page of 50,000 lessons is read
+    through the primary key instead of sorting the table (insertion order is creation order)."""
+    where, params = (flt or LessonFilter()).where()
+    sql = f"SELECT l.* FROM lessons l{where} ORDER BY l.rowid DESC LIMIT ? OFFSET ?"
+    return [_lesson(r) for r in db.query(sql, [*params, limit, offset])]
 
 
 def count_lessons(db: Database, flt: LessonFilter | None = None) -> int:
     where, params = (flt or LessonFilter()).where()
-    return db.execute(f"SELECT count(*) FROM lessons l{where}", params).fetchone()[0]
+    return int(db.execute(f"SELECT count(*) FROM lessons l{where}", params).fetchone()[0])
 
 
 def lesson_ids(db: Database, flt: LessonFilter | None = None) -> list[str]:
@@ -87,39 +102,64 @@ def lesson_ids(db: Database, flt: LessonFilter | None = None) -> list[str]:
     return [r[0] for r in db.execute(f"SELECT l.id FROM lessons l{where} ORDER BY l.rowid", params)]
 
 
-def lessons_by_ids(db: Database, ids: Iterable[str]) -> list[dict[str, Any]]:
+def lessons_by_ids(db: Database, ids: Iterable[str]) -> list[Lesson]:
     """The lessons with these ids (one query however many), in id order."""
     wanted = json.dumps(sorted(set(ids)))
-    return [_decode(r) for r in db.query(
+    return [_lesson(r) for r in db.query(
         "SELECT * FROM lessons WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id", [wanted])]
 
 
-def approved_lessons(db: Database, ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+def approved_lessons(db: Database, ids: Iterable[str] | None = None) -> list[Lesson]:
     """Approved lessons (only those among `ids` when given), in id order."""
     if ids is None:
-        return [_decode(r) for r in db.query("SELECT * FROM lessons WHERE status = 'approved' ORDER BY id")]
-    return [r for r in lessons_by_ids(db, ids) if r["status"] == "approved"]
+        return [_lesson(r) for r in db.query("SELECT * FROM lessons WHERE status = 'approved' ORDER BY id")]
+    return [r for r in lessons_by_ids(db, ids) if r.status == "approved"]
 
 
-def get_lesson(db: Database, lesson_id: str) -> dict[str, Any]:
+def get_lesson(db: Database, lesson_id: str) -> Lesson:
+    """A lesson by id or unambiguous id prefix."""
     rows = list(db.query("SELECT * FROM lessons WHERE id = ?", [lesson_id]))
     if not rows:
         rows = list(db.query("SELECT * FROM lessons WHERE id LIKE ? LIMIT 2", [lesson_id + "%"]))
         if len(rows) != 1:
             raise NotFoundError(f"no lesson with id {lesson_id!r}")
-    return _decode(rows[0])
+    return _lesson(rows[0])
 
 
-def _decide(db: Database, lesson_id: str, action: str, actor: str, detail: dict[str, Any]) -> None:
-    db.execute(
-        "INSERT INTO decisions (subject_type, subject_id, action, actor, detail, created) VALUES ('lesson', ?, ?, ?, ?, ?)",
-        [lesson_id, action, actor, json.dumps(detail, ensure_ascii=False), utcnow()],
-    )
+def approved_counts(db: Database) -> tuple[int, int]:
+    """(approved lessons, distinct trajectories they come from)."""
+    row = db.execute("SELECT count(*), count(DISTINCT trajectory_id) FROM lessons WHERE status = 'approved'").fetchone()
+    return int(row[0]), int(row[1])
+
+
+def lesson_trajectories(db: Database, ids: Iterable[str]) -> dict[str, str]:
+    """lesson id -> trajectory id (one query however many ids)."""
+    wanted = json.dumps(sorted(set(ids)))
+    return {r[0]: r[1] for r in db.execute(
+        "SELECT id, trajectory_id FROM lessons WHERE id IN (SELECT value FROM json_each(?))", [wanted])}
+
+
+def lesson_texts(db: Database, ids: list[str] | None = None) -> list[tuple[str, str, str]]:
+    """(id, trajectory id, title + description + content) of the lessons with these ids, or of
+    every lesson not rejected."""
+    where, params = ("status != 'rejected'", []) if ids is None else (
+        "id IN (SELECT value FROM json_each(?))", [json.dumps(ids)])
+    rows = db.execute(f"SELECT id, trajectory_id, title, description, content FROM lessons WHERE {where}", params)
+    return [(lesson_id, trajectory_id, "\n".join(parts)) for lesson_id, trajectory_id, *parts in rows]
+
+
+def run_lesson_trajectories(db: Database, run_id: str) -> dict[str, str]:
+    """lesson id -> trajectory id for the lessons a consolidation run used ({} for no such run)."""
+    config = run_config(db, run_id)
+    return lesson_trajectories(db, config.get("lesson_ids") or []) if config is not None else {}
+
+
+# --------------------------------------------------------------------------- review
 
 
 def set_status(db: Database, ids: list[str], status: str, *, actor: str = "user") -> int:
     """Approve/reject/re-propose lessons; every change is recorded as a decision."""
-    if status not in ("proposed", "approved", "rejected"):
+    if status not in LESSON_STATUSES:
         raise ReviewError(f"unknown lesson status {status!r}; use proposed, approved or rejected")
     changed = 0
     with write_transaction(db):
@@ -131,16 +171,22 @@ def set_status(db: Database, ids: list[str], status: str, *, actor: str = "user"
             )
             if cur.rowcount:
                 changed += 1
-                _decide(db, lesson_id, status, actor, {})
+                record_decision(db, "lesson", lesson_id, status, actor=actor)
     return changed
 
 
-def edit_lesson(db: Database, lesson_id: str, changes: dict[str, Any], *, expected_version: int,
-                actor: str = "user") -> dict[str, Any]:
-    """Save a reviewer's edit if nobody saved since `expected_version` was read; else StaleEditError."""
+def _check_changes(changes: dict[str, Any]) -> None:
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise ReviewError(f"fields not editable: {', '.join(sorted(unknown))} (editable: {', '.join(EDITABLE)})")
+    if "kind" in changes and changes["kind"] not in LESSON_KINDS:
+        raise ReviewError(f"unknown lesson kind {changes['kind']!r}; use {', '.join(LESSON_KINDS)}")
+
+
+def edit_lesson(db: Database, lesson_id: str, changes: dict[str, Any], *, expected_version: int,
+                actor: str = "user") -> Lesson:
+    """Save a reviewer's edit if nobody saved since `expected_version` was read; else StaleEditError."""
+    _check_changes(changes)
     sets = ", ".join(f"{k} = ?" for k in changes)
     with write_transaction(db):
         cur = db.execute(
@@ -150,9 +196,47 @@ def edit_lesson(db: Database, lesson_id: str, changes: dict[str, Any], *, expect
         )
         if cur.rowcount == 0:
             current = get_lesson(db, lesson_id)  # raises NotFoundError if it is gone
-            raise StaleEditError(
-                f"lesson {lesson_id} was changed by {current['edited_by'] or 'someone'} since you opened it "
-                f"(version {current['version']}, yours {expected_version}); reload it and apply your edit again"
-            )
-        _decide(db, lesson_id, "edit", actor, {"changes": changes, "from_version": expected_version})
+            raise _stale(lesson_id, current.edited_by, current.version, expected_version, "edit")
+        record_decision(db, "lesson", lesson_id, "edit", actor=actor,
+                        detail={"changes": changes, "from_version": expected_version})
+    return get_lesson(db, lesson_id)
+
+
+def _stale(lesson_id: str, by: str | None, version: int, expected: int, what: str) -> StaleEditError:
+    return StaleEditError(f"lesson {lesson_id} was changed by {by or 'someone'} since you opened it "
+                          f"(version {version}, yours {expected}); reload it and apply your {what} again")
+
+
+def set_status_checked(db: Database, lesson_id: str, status: str, *, expected_version: int,
+                       actor: str = "user") -> bool:
+    """Change one lesson's status only if nobody saved it since `expected_version` was read
+    (StaleEditError otherwise). Returns whether the status changed; the decision is recorded."""
+    with write_transaction(db):
+        row = db.execute("SELECT version, edited_by FROM lessons WHERE id = ?", [lesson_id]).fetchone()
+        if row is None:
+            raise NotFoundError(f"no lesson with id {lesson_id!r}")
+        if row[0] != expected_version:
+            raise _stale(lesson_id, row[1], row[0], expected_version, "change")
+        return set_status(db, [lesson_id], status, actor=actor) == 1
+
+
+def save_lesson_row(db: Database, lesson_id: str, changes: dict[str, Any], *, expected_version: int,
+                    actor: str = "user") -> Lesson:
+    """Save an edited table row (text fields and/or status) atomically, refusing a stale save."""
+    status = changes.get("status")
+    text = {k: v for k, v in changes.items() if k in EDITABLE}
+    unknown = set(changes) - set(EDITABLE) - {"status"}
+    if unknown:
+        raise ReviewError(f"fields not editable: {', '.join(sorted(unknown))}")
+    if status is not None and status not in LESSON_STATUSES:
+        raise ReviewError(f"unknown lesson status {status!r}")
+    for name in ("title", "content"):
+        if name in text and not str(text[name] or "").strip():
+            raise ReviewError(f"a lesson's {name} cannot be empty")
+    with write_transaction(db):
+        version = expected_version
+        if text:
+            version = edit_lesson(db, lesson_id, text, expected_version=version, actor=actor).version
+        if status is not None:
+            set_status_checked(db, lesson_id, status, expected_version=version, actor=actor)
     return get_lesson(db, lesson_id)

@@ -67,7 +67,7 @@ def m001_trajectories(db: Database) -> None:
         "CREATE INDEX idx_signals_trajectory ON signals(trajectory_id)",
         "CREATE INDEX idx_signals_kind ON signals(kind, trajectory_id)",
     )
-    db["trajectories"].enable_fts(["task", "final_output"], create_triggers=True, tokenize="porter")
+    db.table("trajectories").enable_fts(["task", "final_output"], create_triggers=True, tokenize="porter")
     # Steps are indexed in bulk after each import batch (an INSERT ... SELECT is ~4x faster than a
     # per-row trigger); only deletes and updates are kept in step by triggers.
     _external_fts(db, "steps", ["text", "reasoning", "tool_calls", "tool_results"])
@@ -162,7 +162,7 @@ def m003_lessons(db: Database) -> None:
         "CREATE INDEX idx_lessons_trajectory ON lessons(trajectory_id)",
         "CREATE INDEX idx_lessons_run ON lessons(run_id)",
     )
-    db["lessons"].enable_fts(["title", "description", "content"], create_triggers=True, tokenize="porter")
+    db.table("lessons").enable_fts(["title", "description", "content"], create_triggers=True, tokenize="porter")
 
 
 @MIGRATIONS()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from sqlite_utils import Database
@@ -22,23 +23,60 @@ def save_patch(db: Database, patch: Patch) -> None:
         )
 
 
+def _patch(row: tuple[Any, ...]) -> Patch:
+    return Patch(id=row[0], run_id=row[1], level=row[2], edits=[Edit(**e) for e in json.loads(row[3])])
+
+
 def get_patch(db: Database, patch_id: str) -> Patch:
     row = db.execute("SELECT id, run_id, level, edits FROM patches WHERE id = ?", [patch_id]).fetchone()
     if row is None:
         raise NotFoundError(f"no patch with id {patch_id!r}")
-    return Patch(id=row[0], run_id=row[1], level=row[2], edits=[Edit(**e) for e in json.loads(row[3])])
+    return _patch(row)
 
 
-def run_patches(db: Database, run_id: str, level: int | None = None) -> list[Patch]:
+def run_patches(db: Database, run_id: str, level: int | None = None, *, by_level: bool = True) -> list[Patch]:
+    """The run's patches (of one level), by level then creation order (`by_level` off: creation order)."""
     where, params = ("run_id = ?", [run_id]) if level is None else ("run_id = ? AND level = ?", [run_id, level])
-    ids = [r[0] for r in db.execute(f"SELECT id FROM patches WHERE {where} ORDER BY level, rowid", params)]
-    return [get_patch(db, i) for i in ids]
+    order = "level, rowid" if by_level else "rowid"
+    return [_patch(r) for r in db.execute(
+        f"SELECT id, run_id, level, edits FROM patches WHERE {where} ORDER BY {order}", params)]
+
+
+def patches_by_id(db: Database, ids: list[str]) -> dict[str, Patch]:
+    """The stored patches among `ids` (one query however many), by id."""
+    rows = db.execute("SELECT id, run_id, level, edits FROM patches WHERE id IN (SELECT value FROM json_each(?))",
+                      [json.dumps(ids)])
+    return {row[0]: _patch(row) for row in rows}
+
+
+def edit_counts(db: Database, run_id: str) -> dict[str, int]:
+    """patch id -> number of edits, for every patch of the run."""
+    return dict(db.execute("SELECT id, json_array_length(edits) FROM patches WHERE run_id = ?", [run_id]).fetchall())
+
+
+def run_edits(db: Database, run_id: str, edit_ids: Iterable[str]) -> dict[str, Edit]:
+    """The stored edits with these ids among a run's patches, by id."""
+    ids = json.dumps(sorted({i for i in edit_ids if i}))
+    rows = db.execute("SELECT e.value FROM patches p, json_each(p.edits) e WHERE p.run_id = ? "
+                      "AND json_extract(e.value, '$.id') IN (SELECT value FROM json_each(?))", [run_id, ids])
+    edits = [Edit(**json.loads(value)) for (value,) in rows]
+    return {edit.id: edit for edit in edits}
+
+
+def top_patches(db: Database, run_id: str) -> list[str]:
+    """Ids of the run's patches that no merge node took as input (newest first)."""
+    used = {p for (inputs,) in db.execute("SELECT inputs FROM merge_nodes WHERE run_id = ?", [run_id])
+            for p in json.loads(inputs)}
+    ids = [r[0] for r in db.execute("SELECT id FROM patches WHERE run_id = ? ORDER BY level DESC, rowid DESC",
+                                    [run_id])]
+    return [i for i in ids if i not in used]
 
 
 def save_node(db: Database, node: MergeNode, error: str | None = None) -> None:
     with write_transaction(db):
         db.execute(
-            "INSERT INTO merge_nodes (run_id, level, idx, inputs, output, status, rationale, dropped, conflicts, error) "
+            "INSERT INTO merge_nodes (run_id, level, idx, inputs, output, status, rationale, dropped, conflicts, "
+            "error) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(run_id, level, idx) DO UPDATE SET "
             "inputs = excluded.inputs, output = excluded.output, status = excluded.status, "
             "rationale = excluded.rationale, dropped = excluded.dropped, conflicts = excluded.conflicts, "

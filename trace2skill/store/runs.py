@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlite_utils import Database
@@ -63,8 +63,10 @@ def get_run(db: Database, run_id: str) -> Run:
     return _run_of(row, run_progress(db, full))
 
 
-def list_runs(db: Database, kind: str | None = None, limit: int = 20, *, parent: str | None = None) -> list[Run]:
-    """Newest first; `parent` keeps runs whose config names that run as their parent (re-runs)."""
+def list_runs(db: Database, kind: str | None = None, limit: int = 20, *, parent: str | None = None,
+              with_progress: bool = True) -> list[Run]:
+    """Newest first; `parent` keeps runs whose config names that run as their parent (re-runs).
+    Without `with_progress` the item counts are not read (left at zero): cheap enough for a picker."""
     clauses, params = [], []
     if kind:
         clauses.append("kind = ?")
@@ -75,11 +77,17 @@ def list_runs(db: Database, kind: str | None = None, limit: int = 20, *, parent:
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     rows = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY created DESC, id DESC LIMIT ?",
                       [*params, limit]).fetchall()
-    return [_run_of(row, run_progress(db, row[0])) for row in rows]
+    return [_run_of(row, run_progress(db, row[0]) if with_progress else RunProgress()) for row in rows]
+
+
+def run_config(db: Database, run_id: str) -> dict[str, Any] | None:
+    """The config of the run with exactly this id; None when there is none."""
+    row = db.execute("SELECT config FROM runs WHERE id = ?", [run_id]).fetchone()
+    return json.loads(row[0] or "{}") if row else None
 
 
 def run_progress(db: Database, run_id: str) -> RunProgress:
-    counts: dict[str, int] = {s: 0 for s in ITEM_STATUSES}
+    counts: dict[str, int] = dict.fromkeys(ITEM_STATUSES, 0)
     for status, n in db.execute("SELECT status, count(*) FROM run_items WHERE run_id = ? GROUP BY status", [run_id]):
         counts[status] = n
     tokens = db.execute(
@@ -101,6 +109,12 @@ def list_items(db: Database, run_id: str, status: str | None = None, limit: int 
                       [*params, limit, offset]).fetchall()
     names = _ITEM_COLUMNS.split(", ")
     return [RunItem(**dict(zip(names, row))) for row in rows]
+
+
+def item_statuses(db: Database, run_id: str) -> list[tuple[str, str]]:
+    """(item id, status) of every item of the run, in creation order."""
+    return [(r[0], r[1]) for r in db.execute(
+        "SELECT item_id, status FROM run_items WHERE run_id = ? ORDER BY rowid", [run_id])]
 
 
 def item_ids(db: Database, run_id: str, status: str) -> list[str]:
@@ -207,7 +221,7 @@ def finish_item(db: Database, run_id: str, item_id: str, status: str, *, error: 
 
 def item_retrying(db: Database, run_id: str, item_id: str, *, attempts: int, error: str, delay_s: float) -> None:
     """A running item's request failed and will be retried in `delay_s` seconds."""
-    retry_at = datetime.fromtimestamp(time.time() + delay_s, timezone.utc).isoformat(timespec="seconds")
+    retry_at = datetime.fromtimestamp(time.time() + delay_s, UTC).isoformat(timespec="seconds")
     with write_transaction(db):
         db.execute("UPDATE run_items SET attempts = max(attempts, ?), error = ?, retry_at = ? "
                    "WHERE run_id = ? AND item_id = ? AND status = 'running'",

@@ -9,14 +9,16 @@ recorded in ``decisions``.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Literal, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
 
 from sqlite_utils import Database
 
 from trace2skill.errors import NotFoundError, SkillFormatError
-from trace2skill.models import content_hash, utcnow
+from trace2skill.models import SkillVersion, content_hash, utcnow
 from trace2skill.skill.folder import SKILL_MD, SkillFolder
 from trace2skill.skill.paths import safe_relpath
+from trace2skill.store.decisions import record_decision
 from trace2skill.store.workspace import write_transaction
 
 VersionSource = Literal["import", "proposal", "manual"]
@@ -25,14 +27,6 @@ _COLUMNS = "id, skill, parent, source, run_id, message, created"
 
 def version_id(skill: str, files: Mapping[str, str], parent: str | None) -> str:
     return content_hash({"skill": skill, "files": dict(files), "parent": parent})
-
-
-def _decide(db: Database, subject_type: str, subject_id: str, action: str, actor: str,
-            detail: dict[str, Any]) -> None:
-    db.execute(
-        "INSERT INTO decisions (subject_type, subject_id, action, actor, detail, created) VALUES (?, ?, ?, ?, ?, ?)",
-        [subject_type, subject_id, action, actor, json.dumps(detail, ensure_ascii=False), utcnow()],
-    )
 
 
 def _ensure_skill(db: Database, name: str, description: str) -> None:
@@ -74,7 +68,8 @@ def save_version(db: Database, skill: str, files: Mapping[str, str], *, source: 
             [vid, skill, parent, source, run_id, message, utcnow(), json.dumps(clean, ensure_ascii=False)],
         )
         if source == "manual":
-            _decide(db, "skill_version", vid, "save", actor, {"skill": skill, "parent": parent, "message": message})
+            record_decision(db, "skill_version", vid, "save", actor=actor,
+                            detail={"skill": skill, "parent": parent, "message": message})
     return vid
 
 
@@ -84,35 +79,47 @@ def import_skill(db: Database, folder: SkillFolder, *, message: str = "", name: 
     if not skill:
         raise SkillFormatError("the imported skill has no name; give one")
     latest = latest_version(db, skill)
-    return save_version(db, skill, folder.as_files(), source="import", parent=latest["id"] if latest else None,
+    return save_version(db, skill, folder.as_files(), source="import", parent=latest.id if latest else None,
                         message=message or "imported")
 
 
-def _decode(row: dict[str, Any]) -> dict[str, Any]:
-    if "files" in row:
-        row["files"] = json.loads(row["files"])
-    return row
+def _version(row: dict[str, Any]) -> SkillVersion:
+    return SkillVersion(**{**row, "files": json.loads(row["files"])} if "files" in row else row)
 
 
-def get_version(db: Database, version: str) -> dict[str, Any]:
+def get_version(db: Database, version: str) -> SkillVersion:
     """A version with its files; an unambiguous id prefix is accepted."""
     rows = list(db.query(f"SELECT {_COLUMNS}, files FROM skill_versions WHERE id = ?", [version]))
     if not rows:
         rows = list(db.query(f"SELECT {_COLUMNS}, files FROM skill_versions WHERE id LIKE ? LIMIT 2", [version + "%"]))
         if len(rows) != 1:
             raise NotFoundError(f"no skill version with id {version!r}")
-    return _decode(rows[0])
+    return _version(rows[0])
 
 
-def list_versions(db: Database, skill: str) -> list[dict[str, Any]]:
-    """The skill's history, newest first (id, parent, source, run_id, message, created; no files)."""
-    return list(db.query(f"SELECT {_COLUMNS} FROM skill_versions WHERE skill = ? ORDER BY rowid DESC", [skill]))
+def list_versions(db: Database, skill: str) -> list[SkillVersion]:
+    """The skill's history, newest first (without their files: `files` is left empty)."""
+    return [_version(r) for r in db.query(f"SELECT {_COLUMNS} FROM skill_versions WHERE skill = ? ORDER BY rowid DESC",
+                                          [skill])]
 
 
-def latest_version(db: Database, skill: str) -> dict[str, Any] | None:
+def latest_version(db: Database, skill: str) -> SkillVersion | None:
     rows = list(db.query(f"SELECT {_COLUMNS}, files FROM skill_versions WHERE skill = ? ORDER BY rowid DESC LIMIT 1",
                          [skill]))
-    return _decode(rows[0]) if rows else None
+    return _version(rows[0]) if rows else None
+
+
+def list_proposals(db: Database, limit: int = 200, *, run_id: str | None = None) -> list[SkillVersion]:
+    """Proposed versions (of one run: a re-run adds one), newest first, without their files."""
+    where, params = ("source = 'proposal' AND run_id = ?", [run_id]) if run_id else ("source = 'proposal'", [])
+    return [_version(r) for r in db.query(
+        f"SELECT {_COLUMNS} FROM skill_versions WHERE {where} ORDER BY rowid DESC LIMIT ?", [*params, limit])]
+
+
+def version_skill(db: Database, version_id: str | None) -> str | None:
+    """The skill of the version with exactly this id (None for no such version)."""
+    row = db.execute("SELECT skill FROM skill_versions WHERE id = ?", [version_id]).fetchone() if version_id else None
+    return row[0] if row else None
 
 
 def list_skills(db: Database) -> list[dict[str, Any]]:
@@ -141,13 +148,13 @@ def set_locked_sections(db: Database, skill: str, titles: Iterable[str], *, acto
         old = locked_sections(db, skill)
         if old != new:
             db.execute("UPDATE skills SET locked_sections = ? WHERE name = ?", [json.dumps(new), skill])
-            _decide(db, "skill", skill, "lock_sections", actor, {"before": old, "after": new})
+            record_decision(db, "skill", skill, "lock_sections", actor=actor, detail={"before": old, "after": new})
     return new
 
 
-def folder_of(version: Mapping[str, Any]) -> SkillFolder:
-    """The SkillFolder of a version row (as returned by `get_version` / `latest_version`)."""
-    folder = SkillFolder.from_files(version["files"])
+def folder_of(version: SkillVersion) -> SkillFolder:
+    """The SkillFolder of a version (as returned by `get_version` / `latest_version`)."""
+    folder = SkillFolder.from_files(version.files)
     folder.warnings = []
     return folder
 
@@ -156,4 +163,4 @@ def diff_versions(db: Database, old: str, new: str) -> list[Any]:
     """Per-file diffs between any two versions (see `trace2skill.diff.diff_files`)."""
     from trace2skill.diff import diff_files
 
-    return diff_files(get_version(db, old)["files"], get_version(db, new)["files"])
+    return diff_files(get_version(db, old).files, get_version(db, new).files)

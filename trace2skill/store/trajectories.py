@@ -1,4 +1,5 @@
-"""Trajectories, their steps and signals: writes (batched, atomic) and SQL-paginated reads."""
+"""Trajectories, their steps and signals: writes (batched, atomic) and SQL-paginated reads (as
+`TrajectoryRow` / `StoredTrajectory` records)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,18 @@ import orjson
 from sqlite_utils import Database
 
 from trace2skill.errors import NotFoundError
+from trace2skill.models import (
+    OutcomeLabel,
+    Signal,
+    StoredSignal,
+    StoredStep,
+    StoredTrajectory,
+    Trajectory,
+    TrajectoryRow,
+    utcnow,
+)
+from trace2skill.store.decisions import record_decision
 from trace2skill.store.workspace import write_transaction
-from trace2skill.models import OutcomeLabel, Signal, Trajectory, utcnow
 
 # --------------------------------------------------------------------------- writes
 
@@ -117,11 +128,7 @@ def set_outcome(db: Database, trajectory_id: str, label: OutcomeLabel) -> None:
         )
         if cur.rowcount == 0:
             raise NotFoundError(f"no trajectory with id {trajectory_id}")
-        db.execute(
-            "INSERT INTO decisions (subject_type, subject_id, action, actor, detail, created) "
-            "VALUES ('trajectory', ?, 'set_outcome', 'user', ?, ?)",
-            [trajectory_id, json.dumps({"outcome": label}), utcnow()],
-        )
+        record_decision(db, "trajectory", trajectory_id, "set_outcome", detail={"outcome": label})
 
 
 # --------------------------------------------------------------------------- reads
@@ -184,13 +191,13 @@ LIST_COLUMNS = (
 
 def list_trajectories(
     db: Database, flt: TrajectoryFilter | None = None, *, limit: int = 50, offset: int = 0
-) -> list[dict[str, Any]]:
+) -> list[TrajectoryRow]:
     where, params = (flt or TrajectoryFilter()).where()
     sql = (
         f"SELECT {LIST_COLUMNS} FROM trajectories t{where} "
         "ORDER BY t.imported_at DESC, t.rowid ASC LIMIT ? OFFSET ?"
     )
-    return list(db.query(sql, [*params, limit, offset]))
+    return [TrajectoryRow(**row) for row in db.query(sql, [*params, limit, offset])]
 
 
 def count_trajectories(db: Database, flt: TrajectoryFilter | None = None) -> int:
@@ -203,35 +210,53 @@ def trajectory_ids(db: Database, flt: TrajectoryFilter | None = None) -> list[st
     return [r[0] for r in db.execute(f"SELECT t.id FROM trajectories t{where} ORDER BY t.rowid", params)]
 
 
-def _decode(row: dict[str, Any], *keys: str) -> dict[str, Any]:
-    for key in keys:
-        if row.get(key) is not None:
-            row[key] = json.loads(row[key])
-    return row
+# Columns whose distinct values feed filter choices (a fixed list: never interpolate user input).
+_DISTINCT = {
+    ("trajectories", "source_format"): "SELECT DISTINCT source_format FROM trajectories ORDER BY 1",
+    ("trajectories", "model"): "SELECT DISTINCT model FROM trajectories WHERE model IS NOT NULL ORDER BY 1",
+    ("signals", "kind"): "SELECT DISTINCT kind FROM signals ORDER BY 1",
+}
 
 
-def get_trajectory(db: Database, trajectory_id: str, *, with_steps: bool = True) -> dict[str, Any]:
+def distinct_values(db: Database, table: str, column: str) -> list[str]:
+    """Distinct non-null values of a known column, sorted (for filter choices)."""
+    return [row[0] for row in db.execute(_DISTINCT[(table, column)])]
+
+
+def _json(row: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {**row, **{key: json.loads(row[key]) for key in keys if row.get(key) is not None}}
+
+
+def _step(row: dict[str, Any]) -> StoredStep:
+    return StoredStep(**_json(row, "tool_calls", "tool_results"))
+
+
+def _trajectory_row(db: Database, trajectory_id: str) -> dict[str, Any]:
     rows = list(db.query("SELECT * FROM trajectories WHERE id = ?", [trajectory_id]))
-    if not rows:
-        # Allow unambiguous id prefixes, as git does.
-        rows = list(
-            db.query("SELECT * FROM trajectories WHERE id LIKE ? LIMIT 2", [trajectory_id + "%"])
-        )
+    if not rows:  # allow unambiguous id prefixes, as git does
+        rows = list(db.query("SELECT * FROM trajectories WHERE id LIKE ? LIMIT 2", [trajectory_id + "%"]))
         if len(rows) != 1:
             raise NotFoundError(f"no trajectory with id {trajectory_id!r}")
-    row = _decode(rows[0], "ground_truth", "metadata")
-    row["signals"] = list(
-        db.query(
-            "SELECT step_idx, kind, detail FROM signals WHERE trajectory_id = ? ORDER BY step_idx, id",
-            [row["id"]],
-        )
-    )
-    if with_steps:
-        row["steps"] = [
-            _decode(step, "tool_calls", "tool_results")
-            for step in db.query("SELECT * FROM steps WHERE trajectory_id = ? ORDER BY idx", [row["id"]])
-        ]
-    return row
+    return _json(rows[0], "ground_truth", "metadata")
+
+
+def get_trajectory(db: Database, trajectory_id: str, *, with_steps: bool = True) -> StoredTrajectory:
+    """A trajectory (id or unambiguous prefix) with its signals and, unless `with_steps` is off, its steps."""
+    row = _trajectory_row(db, trajectory_id)
+    signals = [StoredSignal(**s) for s in db.query(
+        "SELECT step_idx, kind, detail FROM signals WHERE trajectory_id = ? ORDER BY step_idx, id", [row["id"]])]
+    steps = [_step(step) for step in db.query(
+        "SELECT * FROM steps WHERE trajectory_id = ? ORDER BY idx", [row["id"]])] if with_steps else []
+    return StoredTrajectory(**row, signals=signals, steps=steps)
+
+
+def get_steps(db: Database, trajectory_id: str, indices: list[int]) -> dict[int, StoredStep]:
+    """Only these steps of a trajectory, by index (missing ones left out)."""
+    if not indices:
+        return {}
+    marks = ", ".join("?" * len(indices))
+    rows = db.query(f"SELECT * FROM steps WHERE trajectory_id = ? AND idx IN ({marks})", [trajectory_id, *indices])
+    return {step.idx: step for step in map(_step, rows)}
 
 
 def signal_counts(db: Database) -> dict[str, int]:

@@ -37,7 +37,7 @@ def render_call_log(ws: Workspace, run_id: str, *, key: str) -> None:
         st.dataframe(calls_frame(calls), hide_index=True, width="stretch", key=f"{key}_calls_table")
         labels = {k: f"{c.created} · {c.item_id or '-'} · {'cache' if c.cached else (c.error and 'error') or 'ok'}"
                   for k, c in enumerate(calls)}
-        picked = st.selectbox("Open a call", list(labels), format_func=labels.get, key=f"{key}_call_pick")
+        picked = st.selectbox("Open a call", list(labels), format_func=lambda k: labels[k], key=f"{key}_call_pick")
         call = calls[int(picked or 0)]
         st.caption("Prompt (the last user message)")
         st.code(call.prompt, language=None, wrap_lines=True)

@@ -5,17 +5,20 @@ union; the side-by-side rows as a table; hunk text; the trajectory texts lint ch
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
 
 import pandas as pd
 from sqlite_utils import Database
 
 from trace2skill.diff import FileDiff, Hunk, side_by_side
 from trace2skill.errors import NotFoundError
+from trace2skill.models import Edit
 from trace2skill.provenance import line_origin
-from trace2skill.ui.skill_queries import lesson_trajectories, run_edits, trajectory_text
+from trace2skill.store.lessons import lesson_trajectories, run_lesson_trajectories
+from trace2skill.store.patches import run_edits
+from trace2skill.store.provenance import stored_origins
+from trace2skill.store.trajectories import trajectory_text
 
 MAX_TRACED_LINES = 400  # lines traced through the version history per file (stored origins are free)
 
@@ -43,11 +46,10 @@ class HunkSupport:
 def _origins(db: Database, version_id: str, file: str, lines: Iterable[int]) -> dict[int, tuple[str, str]]:
     """0-based line -> (edit id, run id) for the given lines that an edit wrote."""
     wanted = sorted(set(lines))
-    row = db.execute("SELECT origins, run_id FROM line_origins WHERE version_id = ? AND file = ?",
-                     [version_id, file]).fetchone()
-    if row is not None:
-        origins = json.loads(row[0])
-        return {i: (origins[i], row[1]) for i in wanted if i < len(origins) and origins[i] and row[1]}
+    stored = stored_origins(db, version_id, file)
+    if stored is not None:
+        origins, run_id = stored
+        return {i: (edit_id, run_id) for i in wanted if i < len(origins) and (edit_id := origins[i]) and run_id}
     out = {}
     for i in wanted[:MAX_TRACED_LINES]:
         try:
@@ -65,16 +67,16 @@ def line_support(db: Database, version_id: str, file: str, lines: Iterable[int])
     by_run: dict[str, set[str]] = {}
     for edit_id, run_id in origins.values():
         by_run.setdefault(run_id, set()).add(edit_id)
-    edits: dict[str, dict[str, Any]] = {}
+    edits: dict[str, Edit] = {}
     for run_id, ids in by_run.items():
         edits.update(run_edits(db, run_id, ids))
-    trajectory_of = lesson_trajectories(db, {s for e in edits.values() for s in e.get("support") or []})
+    trajectory_of = lesson_trajectories(db, {s for e in edits.values() for s in e.support})
     out = {}
     for i, (edit_id, run_id) in origins.items():
-        edit = edits.get(edit_id, {})
-        support = frozenset(edit.get("support") or [])
+        edit = edits.get(edit_id)
+        support = frozenset(edit.support if edit else [])
         out[i] = LineSupport(edit_id, run_id, frozenset(trajectory_of.get(s, s) for s in support), support,
-                             edit.get("content", ""))
+                             edit.content if edit else "")
     return out
 
 
@@ -126,8 +128,5 @@ def run_trajectory_texts(db: Database, run_id: str | None, limit: int = 200) -> 
     """Texts of the trajectories whose lessons a run used (for lint's copied-value check)."""
     if not run_id:
         return {}
-    row = db.execute("SELECT config FROM runs WHERE id = ?", [run_id]).fetchone()
-    if row is None:
-        return {}
-    ids = sorted(set(lesson_trajectories(db, json.loads(row[0]).get("lesson_ids") or []).values()))[:limit]
+    ids = sorted(set(run_lesson_trajectories(db, run_id).values()))[:limit]
     return {t: trajectory_text(db, t) for t in ids}

@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from trace2skill import runs
-from trace2skill.evaluate import ABResult, EvalConfig, gate, latest_ab_result, start_ab_run
 from trace2skill.errors import Trace2SkillError
+from trace2skill.evaluate import ABResult, EvalConfig, gate, latest_ab_result, start_ab_run
 from trace2skill.runs.state import format_duration
 from trace2skill.settings import llm_config
 from trace2skill.store import Workspace
@@ -77,14 +77,14 @@ def render_evaluation(ws: Workspace, candidate: str, base: str | None) -> None:
             return
         labels = {s["name"]: f"{s['name']} ({s['tasks']} tasks)" for s in sets}
         c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
-        name = c1.selectbox("Held-out task set", list(labels), format_func=labels.get, key="rev_eval_set")
+        name = c1.selectbox("Held-out task set", list(labels), format_func=lambda n: labels[n], key="rev_eval_set")
         repeats = c2.number_input("Repeats", 1, 10, 1, key="rev_eval_repeats")
-        if c3.button("Run A/B", key="rev_eval_start", disabled=active, icon=":material/play_arrow:",
+        if c3.button("Run A/B", key="rev_eval_start", disabled=active or name is None, icon=":material/play_arrow:",
                      help="This version against its base on the same held-out tasks (built-in QA evaluator)."):
             llm = llm_config(ws.db)
             config = EvalConfig(repeats=int(repeats), base_url=llm.base_url, model=llm.model, task_set=name)
             try:
-                run_id = start_ab_run(ws, candidate, base, eval_store.set_task_ids(ws.db, name), config)
+                run_id = start_ab_run(ws, candidate, base, eval_store.set_task_ids(ws.db, name or ""), config)
                 runs.start_background(ws, run_id, llm_client())
             except Trace2SkillError as exc:
                 st.error(str(exc), icon=":material/error:")

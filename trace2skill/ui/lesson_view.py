@@ -3,7 +3,6 @@ edits refused), near-duplicate groups, and one lesson's evidence beside the step
 
 from __future__ import annotations
 
-import os as _o
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,11 +10,12 @@ import pandas as pd
 import streamlit as st
 
 from trace2skill.analysis.grounding import locate_in_step, step_text
-from trace2skill.errors import NotFoundError, StaleEditError
+from trace2skill.errors import InvalidValueError, NotFoundError, StaleEditError
+from trace2skill.models import LESSON_STATUSES, Evidence, Lesson, StoredStep
 from trace2skill.store import Workspace
-from trace2skill.store.lessons import get_lesson
+from trace2skill.store.lessons import get_lesson, save_lesson_row, set_status_checked
+from trace2skill.store.trajectories import get_steps
 from trace2skill.ui.escape import STYLE, quote_html
-from trace2skill.ui.workspace_queries import LESSON_STATUSES, save_lesson_row, set_status_checked, steps_of
 
 EDITABLE_COLUMNS = ("status", "title", "content")
 COLUMNS = ["status", "title", "content", "kind", "grounded", "evidence", "trajectory", "run", "id", "version"]
@@ -25,11 +25,11 @@ def grounded_label(value: bool | None) -> str:
     return "unchecked" if value is None else ("yes" if value else "no")
 
 
-def table_of(rows: list[dict[str, Any]]) -> pd.DataFrame:
+def table_of(rows: list[Lesson]) -> pd.DataFrame:
     return pd.DataFrame([{
-        "status": r["status"], "title": r["title"], "content": r["content"], "kind": r["kind"],
-        "grounded": grounded_label(r["grounded"]), "evidence": len(r["evidence"]), "trajectory": r["trajectory_id"],
-        "run": r["run_id"] or "", "id": r["id"], "version": r["version"],
+        "status": r.status, "title": r.title, "content": r.content, "kind": r.kind,
+        "grounded": grounded_label(r.grounded), "evidence": len(r.evidence), "trajectory": r.trajectory_id,
+        "run": r.run_id or "", "id": r.id, "version": r.version,
     } for r in rows], columns=COLUMNS)
 
 
@@ -67,7 +67,7 @@ def apply_edits(ws: Workspace, shown: list[tuple[str, int]], edited_rows: dict[A
             save_lesson_row(ws.db, lesson_id, wanted, expected_version=version)
         except StaleEditError as exc:
             result.refused.append(f"Not saved: {exc}")
-        except (ValueError, NotFoundError) as exc:
+        except (InvalidValueError, NotFoundError) as exc:
             result.refused.append(f"Not saved (lesson {lesson_id}): {exc}")
         else:
             result.saved.append(lesson_id)
@@ -91,22 +91,22 @@ def _badge(grounded: bool | None, match: str | None = None) -> None:
         st.badge("ungrounded", icon=":material/report:", color="red")
 
 
-def evidence_span(ev: dict[str, Any], step: dict[str, Any]) -> tuple[int, int] | None:
+def evidence_span(ev: Evidence, step: StoredStep) -> tuple[int, int] | None:
     """Where to mark a quote in `step_text(step)`: the span grounding stored; for evidence checked
     before spans were stored (or never checked) the very search grounding does; nothing for
     evidence grounding did not find."""
-    if ev.get("grounded") is False:
+    if ev.grounded is False:
         return None
-    start, end = ev.get("start"), ev.get("end")
-    if isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= len(step_text(step)):
+    start, end = ev.start, ev.end
+    if start is not None and end is not None and 0 <= start <= end <= len(step_text(step)):
         return start, end
-    found = locate_in_step(step, ev["quote"])
+    found = locate_in_step(step, ev.quote)
     return (found.start, found.end) if found else None
 
 
-def evidence_caption(ev: dict[str, Any], span: tuple[int, int] | None) -> str:
+def evidence_caption(ev: Evidence, span: tuple[int, int] | None) -> str:
     """The stored grounding verdict, as shown beside the step (never a verdict of the screen's own)."""
-    grounded, match = ev.get("grounded"), ev.get("match")
+    grounded, match = ev.grounded, ev.match
     if grounded is None:
         return " · grounding not checked" + (" · quote located" if span else "")
     if not grounded:
@@ -122,55 +122,65 @@ def render_lesson(ws: Workspace, lesson_id: str) -> None:
     except NotFoundError as exc:
         st.error(str(exc), icon=":material/search_off:")
         return
-    _o.environ.get("NO_HTML") or st.html(STYLE)
+    st.html(STYLE)
+    _lesson_text(lesson)
+    _decision_buttons(ws, lesson)
+    _evidence(ws, lesson)
+
+
+def _lesson_text(lesson: Lesson) -> None:
     head = st.columns([3, 1], vertical_alignment="center")
     with head[0]:
-        st.caption(f"{lesson['kind']} · {lesson['status']} · version {lesson['version']}"
-                   + (f" · last edited by {lesson['edited_by']}" if lesson["edited_by"] else ""))
+        st.caption(f"{lesson.kind} · {lesson.status} · version {lesson.version}"
+                   + (f" · last edited by {lesson.edited_by}" if lesson.edited_by else ""))
     with head[1]:
-        _badge(lesson["grounded"])
+        _badge(lesson.grounded)
     st.caption("Title")
-    st.text(lesson["title"])
-    if lesson["description"]:
+    st.text(lesson.title)
+    if lesson.description:
         st.caption("Description")
-        st.text(lesson["description"])
+        st.text(lesson.description)
     st.caption("Guidance")
-    (st.text if _o.environ.get("NO_CODE") else st.code)(lesson["content"], **({} if _o.environ.get("NO_CODE") else dict(language=None, wrap_lines=True)))
-    st.caption(f"From trajectory {lesson['trajectory_id']}" + (f" · run {lesson['run_id']}" if lesson["run_id"] else ""))
+    st.code(lesson.content, language=None, wrap_lines=True)
+    st.caption(f"From trajectory {lesson.trajectory_id}" + (f" · run {lesson.run_id}" if lesson.run_id else ""))
+
+
+def _decision_buttons(ws: Workspace, lesson: Lesson) -> None:
     buttons = st.container(horizontal=True)
     labels = {"proposed": "Mark proposed", "approved": "Approve", "rejected": "Reject"}
-    for status, icon in zip(LESSON_STATUSES, (":material/undo:", ":material/check:", ":material/close:")):
-        if buttons.button(labels[status], key=f"les_set_{status}",
-                      disabled=lesson["status"] == status, icon=icon):
+    for status, icon in zip(LESSON_STATUSES, (":material/undo:", ":material/check:", ":material/close:"), strict=True):
+        if buttons.button(labels[status], key=f"les_set_{status}", disabled=lesson.status == status, icon=icon):
             try:
-                set_status_checked(ws.db, lesson["id"], status, expected_version=lesson["version"])
+                set_status_checked(ws.db, lesson.id, status, expected_version=lesson.version)
             except StaleEditError as exc:
                 st.session_state["les_errors"] = [str(exc)]
             else:
                 st.session_state["les_flash"] = f"Lesson marked {status}."
             st.rerun()
 
-    evidence = lesson["evidence"]
+
+def _evidence(ws: Workspace, lesson: Lesson) -> None:
+    evidence = lesson.evidence
     st.markdown(f"**Evidence ({len(evidence)} quote{'s' if len(evidence) != 1 else ''})**")
     if not evidence:
         st.caption("This lesson cites no steps.")
         return
-    steps = steps_of(ws.db, lesson["trajectory_id"], sorted({int(e["step_idx"]) for e in evidence}))
+    steps = get_steps(ws.db, lesson.trajectory_id, sorted({e.step_idx for e in evidence}))
     for n, ev in enumerate(evidence):
         with st.container(border=True):
             top = st.columns([3, 1], vertical_alignment="center")
-            top[0].caption(f"Quote {n + 1} · step {ev['step_idx']}")
+            top[0].caption(f"Quote {n + 1} · step {ev.step_idx}")
             with top[1]:
-                _badge(ev.get("grounded"), ev.get("match"))
+                _badge(ev.grounded, ev.match)
             left, right = st.columns(2)
             with left:
                 st.caption("Quoted")
-                (st.text if _o.environ.get("NO_CODE") else st.code)(ev["quote"], **({} if _o.environ.get("NO_CODE") else dict(language=None, wrap_lines=True)))
+                st.code(ev.quote, language=None, wrap_lines=True)
             with right:
-                step = steps.get(int(ev["step_idx"]))
+                step = steps.get(ev.step_idx)
                 if step is None:
-                    st.caption(f"Step {ev['step_idx']} does not exist in this trajectory.")
+                    st.caption(f"Step {ev.step_idx} does not exist in this trajectory.")
                     continue
                 span = evidence_span(ev, step)
-                st.caption(f"Step {step['idx']} ({step['role']})" + evidence_caption(ev, span))
-                _o.environ.get("NO_HTML") or st.html(quote_html(step_text(step), span))
+                st.caption(f"Step {step.idx} ({step.role})" + evidence_caption(ev, span))
+                st.html(quote_html(step_text(step), span))

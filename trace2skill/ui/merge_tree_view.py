@@ -8,14 +8,16 @@ Labels carry ids, levels and counts only (never LLM or trajectory text), and are
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlite_utils import Database
 
 from trace2skill.consolidate.propose import leaf_patch_id
-from trace2skill.ui.skill_queries import run_lesson_trajectories
+from trace2skill.models import Edit
+from trace2skill.store.lessons import run_lesson_trajectories
+from trace2skill.store.patches import edit_counts, get_node, list_nodes, patches_by_id
+from trace2skill.store.runs import item_statuses
 
 COLORS = {"queued": "#e9ecef", "running": "#a5d8ff", "done": "#b2f2bb", "failed": "#ffc9c9",
           "fallback": "#ffd8a8", "cancelled": "#dee2e6"}
@@ -57,27 +59,21 @@ class TreeView:
     nodes: list[Node] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        out = {s: 0 for s in COLORS}
+        out = dict.fromkeys(COLORS, 0)
         for n in self.nodes:
             out[n.status] = out.get(n.status, 0) + 1
         return out
 
 
 def tree_view(db: Database, run_id: str) -> TreeView:
-    counts = {pid: n for pid, n in db.execute(
-        "SELECT id, json_array_length(edits) FROM patches WHERE run_id = ?", [run_id])}
+    counts = edit_counts(db, run_id)
     leaves = [Leaf(item, leaf_patch_id(run_id, item), status,
                    counts.get(leaf_patch_id(run_id, item)) if status == "done" else None)
-              for item, status in db.execute(
-                  "SELECT item_id, status FROM run_items WHERE run_id = ? ORDER BY rowid", [run_id])]
-    nodes = []
-    for level, idx, inputs, output, status, rationale, dropped, conflicts, error in db.execute(
-            "SELECT level, idx, inputs, output, status, rationale, dropped, conflicts, error FROM merge_nodes "
-            "WHERE run_id = ? ORDER BY level, idx", [run_id]):
-        ins = json.loads(inputs)
-        nodes.append(Node(level, idx, status, ins, output, sum(counts.get(p, 0) for p in ins),
-                          counts.get(output) if output else None, len(json.loads(dropped)),
-                          len(json.loads(conflicts))))
+              for item, status in item_statuses(db, run_id)]
+    nodes = [Node(n["level"], n["idx"], n["status"], n["inputs"], n["output"],
+                  sum(counts.get(p, 0) for p in n["inputs"]), counts.get(n["output"]) if n["output"] else None,
+                  len(n["dropped"]), len(n["conflicts"]))
+             for n in list_nodes(db, run_id)]
     return TreeView(leaves, nodes)
 
 
@@ -143,34 +139,28 @@ def tree_dot(view: TreeView, selected: tuple[int, int] | None = None) -> str:
 # --------------------------------------------------------------------------- one node
 
 
-def _edit_row(edit: dict[str, Any], trajectory_of: dict[str, str]) -> dict[str, Any]:
-    trajectories = {trajectory_of.get(s, s) for s in edit.get("support") or []}
-    return {"edit": edit["id"][:10], "op": edit["op"], "file": edit.get("file") or "", "section": edit.get("section") or "",
-            "anchor": edit.get("anchor") or "", "content": edit.get("content") or "",
-            "rationale": edit.get("rationale") or "", "support": len(trajectories),
-            "lessons": len(edit.get("support") or []),
-            "derived from": ", ".join(d[:10] for d in edit.get("derived_from") or []), "id": edit["id"]}
+def _edit_row(edit: Edit, trajectory_of: dict[str, str]) -> dict[str, Any]:
+    trajectories = {trajectory_of.get(s, s) for s in edit.support}
+    return {"edit": edit.id[:10], "op": edit.op, "file": edit.file or "", "section": edit.section or "",
+            "anchor": edit.anchor or "", "content": edit.content or "",
+            "rationale": edit.rationale or "", "support": len(trajectories),
+            "lessons": len(edit.support),
+            "derived from": ", ".join(d[:10] for d in edit.derived_from), "id": edit.id}
 
 
 def node_detail(db: Database, run_id: str, level: int, idx: int) -> dict[str, Any] | None:
     """Inputs (with their edits and support counts), output edits, dropped edits with reasons and
     the input they came from, conflicts, rationale and error of one merge node."""
-    rows = list(db.query("SELECT * FROM merge_nodes WHERE run_id = ? AND level = ? AND idx = ?", [run_id, level, idx]))
-    if not rows:
+    row = get_node(db, run_id, level, idx)
+    if row is None:
         return None
-    row = rows[0]
-    inputs, dropped, conflicts = json.loads(row["inputs"]), json.loads(row["dropped"]), json.loads(row["conflicts"])
+    inputs, dropped, conflicts = row["inputs"], row["dropped"], row["conflicts"]
     trajectory_of = run_lesson_trajectories(db, run_id)
-    producers = {out: (lv, ix) for lv, ix, out in db.execute(
-        "SELECT level, idx, output FROM merge_nodes WHERE run_id = ?", [run_id]) if out}
-    leaves = {leaf_patch_id(run_id, t): t for (t,) in db.execute("SELECT item_id FROM run_items WHERE run_id = ?",
-                                                                 [run_id])}
-    patches = {pid: json.loads(edits) for pid, edits in db.execute(
-        "SELECT id, edits FROM patches WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(inputs)])}
-    out_edits = []
-    if row["output"]:
-        stored = db.execute("SELECT edits FROM patches WHERE id = ?", [row["output"]]).fetchone()
-        out_edits = json.loads(stored[0]) if stored else []
+    producers = {n["output"]: (n["level"], n["idx"]) for n in list_nodes(db, run_id) if n["output"]}
+    leaves = {leaf_patch_id(run_id, t): t for t, _status in item_statuses(db, run_id)}
+    patches = {pid: p.edits for pid, p in patches_by_id(db, inputs).items()}
+    out_patch = patches_by_id(db, [row["output"]]).get(row["output"]) if row["output"] else None
+    out_edits = out_patch.edits if out_patch else []
     source: dict[str, str] = {}
     input_rows = []
     for k, pid in enumerate(inputs, start=1):

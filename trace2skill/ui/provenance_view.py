@@ -6,7 +6,6 @@ version instead of one per line), and the quoted steps of a blame with the quote
 from __future__ import annotations
 
 import difflib
-import json
 from typing import Any
 
 import pandas as pd
@@ -15,17 +14,13 @@ from sqlite_utils import Database
 from trace2skill.analysis.grounding import find_quote
 from trace2skill.errors import NotFoundError
 from trace2skill.provenance import MAX_DEPTH
+from trace2skill.store.lessons import lesson_trajectories
+from trace2skill.store.patches import run_edits
+from trace2skill.store.provenance import stored_origins
+from trace2skill.store.skills import get_version
 from trace2skill.ui.escape import quote_html
-from trace2skill.ui.skill_queries import lesson_trajectories, run_edits
 
 Origin = dict[str, Any]
-
-
-def _version(db: Database, version_id: str) -> dict[str, Any]:
-    row = db.execute("SELECT parent, files, source FROM skill_versions WHERE id = ?", [version_id]).fetchone()
-    if row is None:
-        raise NotFoundError(f"no skill version with id {version_id!r}")
-    return {"id": version_id, "parent": row[0], "files": json.loads(row[1]), "source": row[2]}
 
 
 def _to_parent(child: list[str], parent: list[str]) -> dict[int, int]:
@@ -42,11 +37,9 @@ def line_origins(db: Database, version_id: str, file: str, _depth: int = 0) -> l
     "edit_id", "run_id"}; mirrors `provenance.line_origin`."""
     if _depth > MAX_DEPTH:
         raise NotFoundError("version history too deep to trace")
-    version = _version(db, version_id)
-    lines = version["files"].get(file, "").splitlines()
-    row = db.execute("SELECT origins, run_id FROM line_origins WHERE version_id = ? AND file = ?",
-                     [version_id, file]).fetchone()
-    stored = (json.loads(row[0]), row[1]) if row else None
+    version = get_version(db, version_id)
+    lines = version.files.get(file, "").splitlines()
+    stored = stored_origins(db, version_id, file)
     out: list[Origin | None] = [None] * len(lines)
     if stored:
         origins, run_id = stored
@@ -54,14 +47,14 @@ def line_origins(db: Database, version_id: str, file: str, _depth: int = 0) -> l
             if i < len(origins) and origins[i]:
                 out[i] = {"kind": "edit", "edit_id": origins[i], "run_id": run_id, "version": version_id}
     pending = [i for i, o in enumerate(out) if o is None]
-    if pending and version["parent"] is None:
-        kind = "base" if version["source"] == "import" else "manual"
+    if pending and version.parent is None:
+        kind = "base" if version.source == "import" else "manual"
         for i in pending:
             out[i] = {"kind": kind, "version": version_id}
-    elif pending:
-        parent = _version(db, version["parent"])
-        mapping = _to_parent(lines, parent["files"].get(file, "").splitlines())
-        above = line_origins(db, parent["id"], file, _depth + 1) if any(i in mapping for i in pending) else []
+    elif pending and version.parent is not None:
+        parent = get_version(db, version.parent)
+        mapping = _to_parent(lines, parent.files.get(file, "").splitlines())
+        above = line_origins(db, parent.id, file, _depth + 1) if any(i in mapping for i in pending) else []
         for i in pending:
             if i in mapping:
                 out[i] = above[mapping[i]]
@@ -72,8 +65,7 @@ def line_origins(db: Database, version_id: str, file: str, _depth: int = 0) -> l
 
 def lines_frame(db: Database, version_id: str, file: str) -> pd.DataFrame:
     """line (1-based), origin, support (distinct trajectories of the edit), text."""
-    version = _version(db, version_id)
-    lines = version["files"].get(file, "").splitlines()
+    lines = get_version(db, version_id).files.get(file, "").splitlines()
     origins = line_origins(db, version_id, file)
     support: dict[str, int] = {}
     by_run: dict[str, set[str]] = {}
@@ -82,9 +74,9 @@ def lines_frame(db: Database, version_id: str, file: str) -> pd.DataFrame:
             by_run.setdefault(o["run_id"], set()).add(o["edit_id"])
     for run_id, ids in by_run.items():
         edits = run_edits(db, run_id, ids)
-        trajectory_of = lesson_trajectories(db, {s for e in edits.values() for s in e.get("support") or []})
+        trajectory_of = lesson_trajectories(db, {s for e in edits.values() for s in e.support})
         for edit_id, e in edits.items():
-            support[edit_id] = len({trajectory_of.get(s, s) for s in e.get("support") or []})
+            support[edit_id] = len({trajectory_of.get(s, s) for s in e.support})
     return pd.DataFrame([{"line": i + 1, "origin": o["kind"],
                           "support": str(support.get(o.get("edit_id", ""), "?")) if o["kind"] == "edit" else "",
                           "text": text} for i, (o, text) in enumerate(zip(origins, lines))],

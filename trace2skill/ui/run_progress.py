@@ -5,7 +5,8 @@ itself every second while the run is active, and reruns the page once when it en
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 import streamlit as st

@@ -58,9 +58,9 @@ def folder_from_files(uploads: list[tuple[str, bytes]]) -> SkillFolder:
         if name in files:
             raise SkillFormatError(f"{name} was uploaded twice")
         files[name] = _text(original, data)
-    folder = SkillFolder.from_files(files)
-    folder.warnings[:0] = warnings
-    return folder
+    skill = SkillFolder.from_files(files)
+    skill.warnings[:0] = warnings
+    return skill
 
 
 def folder_from_zip(name: str, data: bytes) -> SkillFolder:

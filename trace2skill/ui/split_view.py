@@ -10,6 +10,7 @@ import streamlit as st
 from trace2skill.splits import heldout_ids, random_split, set_split
 from trace2skill.store import Workspace
 from trace2skill.store import evaluation as eval_store
+from trace2skill.store.evaluation import Split
 from trace2skill.store.trajectories import TrajectoryFilter, count_trajectories
 
 SIDE = {"evolve": "evolve (lessons may be learnt from it)", "heldout": "held out (kept back to evaluate skills)"}
@@ -39,7 +40,7 @@ def render_trajectory_split(ws: Workspace, trajectory_id: str) -> None:
     side = "heldout" if heldout_ids(ws.db, [trajectory_id]) else "evolve"
     row = st.container(horizontal=True, vertical_alignment="center")
     row.badge(SIDE[side], icon=":material/call_split:", color="violet" if side == "heldout" else "gray")
-    other = "evolve" if side == "heldout" else "heldout"
+    other: Split = "evolve" if side == "heldout" else "heldout"
     label = "Hold out this task" if other == "heldout" else "Move this task to evolve"
     if row.button(label, key="split_move", icon=":material/swap_horiz:"):
         moved = set_split(ws.db, [trajectory_id], other)

@@ -10,21 +10,22 @@ import pandas as pd
 import streamlit as st
 
 from trace2skill.errors import NotFoundError
+from trace2skill.models import OutcomeLabel, StoredSignal, StoredStep, StoredTrajectory
 from trace2skill.store import Workspace
 from trace2skill.store.lessons import LessonFilter, count_lessons, list_lessons
 from trace2skill.store.trajectories import get_trajectory, set_outcome
-from trace2skill.ui.split_view import render_trajectory_split
 from trace2skill.ui.escape import STYLE, safe_label, signal_html, split_long
+from trace2skill.ui.split_view import render_trajectory_split
 
-OUTCOMES = ["success", "failure", "unknown"]
+OUTCOMES: list[OutcomeLabel] = ["success", "failure", "unknown"]
 STEPS_PER_PAGE = 40
 LESSONS_SHOWN = 50
 
 
-def signals_by_step(signals: list[dict[str, Any]]) -> dict[int | None, list[dict[str, Any]]]:
-    grouped: dict[int | None, list[dict[str, Any]]] = {}
+def signals_by_step(signals: list[StoredSignal]) -> dict[int | None, list[StoredSignal]]:
+    grouped: dict[int | None, list[StoredSignal]] = {}
     for s in signals:
-        grouped.setdefault(s["step_idx"], []).append(s)
+        grouped.setdefault(s.step_idx, []).append(s)
     return grouped
 
 
@@ -42,44 +43,44 @@ def _collapsible(text: str) -> None:
             st.code(rest, language=None, wrap_lines=True)
 
 
-def _step(step: dict[str, Any], marks: list[dict[str, Any]]) -> None:
-    tools = ", ".join(safe_label(c["name"], 30) for c in step["tool_calls"])
-    label = f"[{step['idx']}] {safe_label(step['role'], 20)}" + (f" · calls {tools}" if tools else "")
-    if step["is_error"]:
+def _step(step: StoredStep, marks: list[StoredSignal]) -> None:
+    tools = ", ".join(safe_label(c.name, 30) for c in step.tool_calls)
+    label = f"[{step.idx}] {safe_label(step.role, 20)}" + (f" · calls {tools}" if tools else "")
+    if step.is_error:
         label += " · error"
     if marks:
-        label += " · " + ", ".join(sorted({safe_label(m["kind"], 20) for m in marks}))
-    icon = ":material/error:" if step["is_error"] else (":material/flag:" if marks else None)
-    with st.expander(label, expanded=bool(marks) or step["is_error"] or step["role"] != "system", icon=icon):
+        label += " · " + ", ".join(sorted({safe_label(m.kind, 20) for m in marks}))
+    icon = ":material/error:" if step.is_error else (":material/flag:" if marks else None)
+    with st.expander(label, expanded=bool(marks) or step.is_error or step.role != "system", icon=icon):
         for m in marks:
-            st.html(signal_html(m["kind"], m["step_idx"], m["detail"]))
-        if step["reasoning"]:
+            st.html(signal_html(m.kind, m.step_idx, m.detail))
+        if step.reasoning:
             st.caption("Reasoning")
-            st.text(step["reasoning"])
-        if step["text"]:
-            _collapsible(step["text"])
-        for call in step["tool_calls"]:
-            st.caption(f"Tool call: {safe_label(call['name'], 60)}")
-            st.code(_arguments(call.get("arguments")), language="json", wrap_lines=True)
-        for i, result in enumerate(step["tool_results"]):
-            st.caption("Tool result · error" if result.get("is_error") else "Tool result")
-            _collapsible(result.get("content") or "")
+            st.text(step.reasoning)
+        if step.text:
+            _collapsible(step.text)
+        for call in step.tool_calls:
+            st.caption(f"Tool call: {safe_label(call.name, 60)}")
+            st.code(_arguments(call.arguments), language="json", wrap_lines=True)
+        for result in step.tool_results:
+            st.caption("Tool result · error" if result.is_error else "Tool result")
+            _collapsible(result.content)
 
 
-def _outcome_editor(ws: Workspace, t: dict[str, Any]) -> None:
+def _outcome_editor(ws: Workspace, t: StoredTrajectory) -> None:
     cols = st.columns([2, 1, 3], vertical_alignment="bottom")
-    current = t["outcome"] if t["outcome"] in OUTCOMES else "unknown"
-    choice = cols[0].selectbox("Outcome", OUTCOMES, index=OUTCOMES.index(current), key=f"traj_outcome_edit_{t['id']}")
+    current = t.outcome if t.outcome in OUTCOMES else "unknown"
+    choice = cols[0].selectbox("Outcome", OUTCOMES, index=OUTCOMES.index(current), key=f"traj_outcome_edit_{t.id}")
     if cols[1].button("Save outcome", key="traj_outcome_save", disabled=choice == current,
                       icon=":material/save:"):
-        set_outcome(ws.db, t["id"], choice)
+        set_outcome(ws.db, t.id, choice)
         st.session_state["traj_flash"] = f"Outcome set to {choice} (recorded as your decision)."
         st.rerun()
-    source = "set by you" if t.get("outcome_source") == "user" else "from the data"
-    reward = "" if t.get("reward") is None else f" · reward {t['reward']}"
+    source = "set by you" if t.outcome_source == "user" else "from the data"
+    reward = "" if t.reward is None else f" · reward {t.reward}"
     cols[2].caption(f"Outcome {source}{reward}")
-    if t.get("outcome_detail"):
-        st.text(f"Outcome detail: {t['outcome_detail']}")
+    if t.outcome_detail:
+        st.text(f"Outcome detail: {t.outcome_detail}")
 
 
 def _lessons(ws: Workspace, trajectory_id: str) -> None:
@@ -90,8 +91,8 @@ def _lessons(ws: Workspace, trajectory_id: str) -> None:
         st.caption("No lessons yet: run an extraction over it on the Extract page.")
         return
     rows = list_lessons(ws.db, flt, limit=LESSONS_SHOWN)
-    table = pd.DataFrame([{"status": r["status"], "kind": r["kind"], "title": r["title"], "content": r["content"],
-                           "grounded": r["grounded"], "run": r["run_id"], "id": r["id"]} for r in rows])
+    table = pd.DataFrame([{"status": r.status, "kind": r.kind, "title": r.title, "content": r.content,
+                           "grounded": r.grounded, "run": r.run_id, "id": r.id} for r in rows])
     st.dataframe(table, hide_index=True, width="stretch", key="traj_lessons_table")
     if total > LESSONS_SHOWN:
         st.caption(f"Showing {LESSONS_SHOWN} of {total}; filter by this trajectory on the Lessons page for all.")
@@ -105,41 +106,41 @@ def render_trajectory(ws: Workspace, trajectory_id: str) -> None:
         return
     st.html(STYLE)
     st.subheader("Trajectory")
-    st.code(t["id"], language=None)
-    render_trajectory_split(ws, t["id"])
-    st.caption(f"{safe_label(t['source_format'])} · {t['n_steps']} steps · {t['n_tool_calls']} tool calls · "
-               f"{t['n_errors']} errors · imported {t['imported_at']}")
-    meta = {"source file": t["source_name"], "task id": t.get("task_id"), "model": t.get("model")}
+    st.code(t.id, language=None)
+    render_trajectory_split(ws, t.id)
+    st.caption(f"{safe_label(t.source_format)} · {t.n_steps} steps · {t.n_tool_calls} tool calls · "
+               f"{t.n_errors} errors · imported {t.imported_at}")
+    meta = {"source file": t.source_name, "task id": t.task_id, "model": t.model}
     st.dataframe(pd.DataFrame([meta]), hide_index=True, width="stretch")
     st.caption("Task")
-    _collapsible(t["task"] or "(no task text)")
+    _collapsible(t.task or "(no task text)")
     _outcome_editor(ws, t)
-    if t.get("ground_truth"):
+    if t.ground_truth:
         with st.expander("Ground truth", icon=":material/verified:"):
-            st.json(t["ground_truth"], expanded=2)
-    if t.get("final_output"):
+            st.json(t.ground_truth, expanded=2)
+    if t.final_output:
         with st.expander("Final output", icon=":material/output:"):
-            st.text(t["final_output"])
+            st.text(t.final_output)
 
-    marks = signals_by_step(t["signals"])
-    st.subheader(f"Signals ({len(t['signals'])})")
-    if t["signals"]:
-        table = pd.DataFrame([{"step": s["step_idx"], "signal": s["kind"], "detail": s["detail"]} for s in t["signals"]])
+    marks = signals_by_step(t.signals)
+    st.subheader(f"Signals ({len(t.signals)})")
+    if t.signals:
+        table = pd.DataFrame([{"step": s.step_idx, "signal": s.kind, "detail": s.detail} for s in t.signals])
         st.dataframe(table, hide_index=True, width="stretch", key="traj_signals_table")
         for s in marks.get(None, []):
-            st.html(signal_html(s["kind"], None, s["detail"]))
+            st.html(signal_html(s.kind, None, s.detail))
     else:
         st.caption("No signals: no tool errors, loops, halts or ground-truth mismatches found.")
 
-    steps = t["steps"]
+    steps = t.steps
     st.subheader(f"Steps ({len(steps)})")
     start = 0
     if len(steps) > STEPS_PER_PAGE:
         pages = -(-len(steps) // STEPS_PER_PAGE)
         page = st.number_input(f"Step page (of {pages}, {STEPS_PER_PAGE} steps each)", 1, pages, 1,
-                               key=f"traj_step_page_{t['id']}")
+                               key=f"traj_step_page_{t.id}")
         start = (page - 1) * STEPS_PER_PAGE
     with st.container(height=900 if len(steps) > 8 else "content", key="traj_steps"):
         for step in steps[start : start + STEPS_PER_PAGE]:
-            _step(step, marks.get(step["idx"], []))
-    _lessons(ws, t["id"])
+            _step(step, marks.get(step.idx, []))
+    _lessons(ws, t.id)
