@@ -28,7 +28,7 @@ def render_workspace_panel() -> None:
     ws = workspace()
     default = ws.path.resolve() == default_db_path().expanduser().resolve()
     st.caption("Workspace file" + (" (your default workspace)" if default else ""))
-    st.code(str(ws.path), language=None, wrap_lines=True)
+    st.text(str(ws.path))
     with st.popover("Switch or create a workspace", icon=":material/folder_open:", width="stretch"):
         choices = [p for p in nearby_workspaces(ws.path) if p != str(ws.path)]
         if choices:
