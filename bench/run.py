@@ -20,6 +20,7 @@ import bench_consolidation  # noqa: E402
 import bench_extraction  # noqa: E402
 import bench_import  # noqa: E402
 import bench_pages  # noqa: E402
+import bench_verify  # noqa: E402
 
 
 def main() -> int:
@@ -39,6 +40,8 @@ def main() -> int:
         figures += bench_extraction.main(["--n", str(n), "--concurrency", str(concurrency), "--latency", str(latency)])
     print("== consolidation")
     figures += bench_consolidation.main(["--n", "50", "200"] if q else ["--n", "50", "200", "500", "2000"])
+    print("== replay verification")
+    figures += bench_verify.main(["--n", "10" if q else "40", "--latency", "0.5"])
     print("== token compaction")
     figures += bench_compaction.main()
     print("== page render")

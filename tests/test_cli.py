@@ -88,7 +88,7 @@ def test_lessons_list_approve_reject(tmp_path):
     code, out = run("lessons", "--status", "proposed", "--json", "--db", db)
     assert json.loads(out)["total"] == 4
     code, out = run("lessons", "approve", "lesson0", "lesson1", "--json", "--db", db)
-    assert json.loads(out) == {"status": "approved", "changed": 2, "selected": 2,
+    assert json.loads(out) == {"status": "approved", "changed": 2, "selected": 2, "held_back": [],
                                "workspace": str((tmp_path / "cli.db").resolve())}
     code, out = run("lessons", "reject", "--all", "--only", "proposed", "--db", db)
     assert "2 lessons rejected" in out and f"workspace: {(tmp_path / 'cli.db').resolve()}" in out

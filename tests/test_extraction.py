@@ -13,7 +13,7 @@ from trace2skill.analysis.analysts import ANALYSTS, build_messages
 from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, estimate, select_trajectories
 from trace2skill.analysis.render import render_trajectory
 from trace2skill.ingest import import_paths
-from trace2skill.models import StoredStep, ToolResult
+from trace2skill.models import ModelPrice, StoredStep, ToolResult
 from trace2skill.store import runs as run_store
 from trace2skill.store.lessons import LessonFilter, count_lessons, list_lessons
 from trace2skill.store.trajectories import get_trajectory
@@ -68,8 +68,8 @@ def test_fleet_extracts_grounded_lessons_for_failures_and_successes(tau):
     kinds = {lesson.kind for lesson in list_lessons(tau.db, LessonFilter(run_id=run_id), limit=100)}
     assert kinds == {"failure_lesson", "failure_cause", "success_lesson"}
     run = run_store.get_run(tau.db, run_id)
-    assert run.status == "done" and run.config["prompts"] == {"error": "error_analyst@1",
-                                                               "success": "success_analyst@1"}
+    assert run.status == "done" and run.config["prompts"] == {"error": "error_analyst@3",
+                                                               "success": "success_analyst@3"}
     assert run.progress.prompt_tokens == 600
 
 
@@ -132,6 +132,6 @@ def test_selection_is_deterministic_and_estimate_counts_tokens(tau):
     assert a == select_trajectories(tau, sample=10, seed=7) and len(set(a)) == 10
     assert a != select_trajectories(tau, sample=10, seed=8)
     assert len(select_trajectories(tau, outcome="success")) == 84
-    plan = estimate(tau, a, ExtractionConfig(max_tokens=500), price_per_1k=(0.001, 0.002))
+    plan = estimate(tau, a, ExtractionConfig(max_tokens=500), ModelPrice(prompt=1.0, completion=2.0))
     assert plan["calls"] == 10 and plan["prompt_tokens"] > 10 * 500
     assert plan["max_completion_tokens"] == 5000 and plan["estimated_cost_usd"] > 0

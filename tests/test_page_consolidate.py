@@ -26,6 +26,7 @@ from trace2skill.models import MergeNode
 from trace2skill.settings import set_setting
 from trace2skill.store import Workspace
 from trace2skill.store import runs as run_store
+from trace2skill.store.lessons import LessonFilter, lesson_ids, list_lessons, set_status
 from trace2skill.store.patches import list_nodes, save_node
 from trace2skill.store.skills import get_version, latest_version, list_proposals
 from trace2skill.ui.merge_tree_view import COLORS, LEAF_LIMIT, Leaf, Node, TreeView, node_detail, tree_dot
@@ -214,19 +215,66 @@ def _off_target(request):
     return answer
 
 
-def test_a_run_that_applies_nothing_says_so_and_lists_the_reasons(ws_env):
-    ws = ws_env
-    seed_lessons(ws, n=2)
-    with _endpoint(ws, _off_target):
+def _start_and_wait(ws: Workspace, responder) -> tuple[AppTest, str, list]:
+    """Start a consolidation from the form (no embeddings) on a loopback endpoint and wait for it:
+    the page after the run, its id, and the requests the endpoint got."""
+    with _endpoint(ws, responder) as server:
         at = _page()
         at.checkbox(key="con_embeddings").uncheck()
         at.button(key="con_start").click().run()
         run_id = at.session_state["con_run"]
         runs.wait(run_id, timeout=60)
         at.run()
+    return at, run_id, server.requests
+
+
+def test_a_run_that_applies_nothing_says_so_and_lists_the_reasons(ws_env):
+    ws = ws_env
+    seed_lessons(ws, n=2)
+    at, run_id, _ = _start_and_wait(ws, _off_target)
     assert run_store.run_status(ws.db, run_id) == "done" and not list_proposals(ws.db, run_id=run_id)
     assert not [b for b in at.button if b.key == "con_review"]
     assert any("No proposal: none of the final edits could be applied" in w.value for w in at.warning)
     (rejected,) = [d.value for d in at.dataframe if list(d.value.columns) == ["edit_id", "reason"]]
     reasons = rejected["reason"].tolist()
     assert reasons and all("Lost luggage" in r for r in reasons)
+
+
+def test_the_edit_budget_is_set_in_the_form_and_shown_with_what_went_over_it(ws_env):
+    ws = ws_env
+    seed_lessons(ws)
+    with _endpoint(ws, http_responder):
+        at = _page()
+        assert at.number_input(key="con_edit_budget_added").value == 60
+        assert at.number_input(key="con_edit_budget_share").value == 30
+        at.number_input(key="con_batch").set_value(2)
+        at.checkbox(key="con_embeddings").uncheck()
+        at.number_input(key="con_edit_budget_added").set_value(1)
+        at.segmented_control(key="con_edit_budget_over").set_value("drop")
+        at.button(key="con_start").click().run()
+        run_id = at.session_state["con_run"]
+        runs.wait(run_id, timeout=60)
+        at.run()
+    config = run_store.get_run(ws.db, run_id).config
+    assert (config["max_added_lines"], config["max_changed_share"], config["over_budget"]) == (1, 0.3, "drop")
+    assert any("Edit budget: 1 of 1 lines added" in c.value and "1 dropped" in c.value for c in at.caption)
+    over = table_with(at, "moved")
+    assert list(over["support"]) == [3] and over["reason"][0].startswith("over budget")
+    text = get_version(ws.db, list_proposals(ws.db, run_id=run_id)[0].id).files["SKILL.md"]
+    assert CANCEL_LINE in text and BOOK_LINE not in text
+
+
+def test_a_run_over_diagnoses_only_says_why_nothing_was_proposed(ws_env):
+    """The embedded model often writes only failure causes: the proposer is not even asked, and the
+    screen says so instead of blaming rejected edits."""
+    ws = ws_env
+    seed_lessons(ws, n=2)
+    diagnoses = lesson_ids(ws.db, LessonFilter(kind="failure_cause"))
+    set_status(ws.db, [i for i in lesson_ids(ws.db) if i not in diagnoses], "rejected")
+    at, run_id, requests = _start_and_wait(ws, http_responder)
+    assert requests == []  # no proposer call for diagnoses
+    counters = run_store.get_run(ws.db, run_id).counters
+    assert counters["diagnoses_only"] == counters["proposals"] == len({x.trajectory_id for x in list_lessons(
+        ws.db, LessonFilter(status="approved"))})
+    (warning,) = [w.value for w in at.warning if "No proposal" in w.value]
+    assert "had only diagnoses (failure causes)" in warning

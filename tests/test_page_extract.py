@@ -14,6 +14,7 @@ from trace2skill import runs
 from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, select_trajectories
 from trace2skill.demo import load_demo
 from trace2skill.llm.fake_server import FakeLLMServer
+from trace2skill.models import ModelPrice
 from trace2skill.settings import set_setting
 from trace2skill.store import Workspace
 from trace2skill.store import runs as run_store
@@ -54,7 +55,7 @@ def test_selection_and_estimate_before_starting(demo: Workspace):
     m = _metrics(at)
     assert (m["Trajectories"], m["Analyst calls"]) == ("20", "20")  # 20 failures by default
     assert int(m["Prompt tokens (est.)"].replace(",", "")) > 20 * 500
-    assert m["Cost (est.)"] == "n/a"
+    assert m["Cost (est.)"] == "$0.0000"  # the embedded model is free (the price table prices the others)
     assert any("embedded SmolLM2-135M" in w.value for w in at.warning)  # no endpoint configured
 
     at.segmented_control(key="ext_outcome").set_value("success").run()
@@ -82,8 +83,9 @@ def test_selection_and_estimate_before_starting(demo: Workspace):
 def test_large_selections_are_estimated_from_a_sample(demo: Workspace):
     ids = select_trajectories(demo, outcome="all")
     config = ExtractionConfig()
-    exact = scaled_estimate(demo, ids, config, (1.0, 2.0), exact_up_to=1000)
-    sampled = scaled_estimate(demo, ids, config, (1.0, 2.0), exact_up_to=50)
+    price = ModelPrice(prompt=1.0, completion=2.0)
+    exact = scaled_estimate(demo, ids, config, price, exact_up_to=1000)
+    sampled = scaled_estimate(demo, ids, config, price, exact_up_to=50)
     assert (exact["sampled"], sampled["sampled"]) == (0, 50)
     assert sampled["trajectories"] == exact["trajectories"] == 200
     assert sampled["calls"] == exact["calls"] == 200

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from trace2skill.analysis.flags import text_flags
 from trace2skill.analysis.grounding import find_quote
 from trace2skill.errors import StaleEditError
 from trace2skill.fuzzy import Match
 from trace2skill.models import Evidence, Lesson
+from trace2skill.settings import set_setting
 from trace2skill.store import Workspace
 from trace2skill.store.decisions import list_decisions
 from trace2skill.store.lessons import (
@@ -191,8 +193,35 @@ def test_evidence_is_shown_beside_the_quoted_step_escaped(seeded):
 
     at.selectbox(key="les_inspect").select("les-01").run()  # whitespace differs: still located
     assert any("<mark>changed   the booking\n to flight</mark>" in h.value for h in at.html)
-    at.button(key="les_set_approved").click().run()
+    at.button(key="les_set_approved").click().run()  # its quotes were not found: it asks first
+    assert get_lesson(ws.db, "les-01").status == "proposed"
+    assert at.button(key="les_confirm_go_les-01").disabled
+    at.checkbox(key="les_confirm_les-01").check().run()
+    at.button(key="les_confirm_go_les-01").click().run()
     assert get_lesson(ws.db, "les-01").status == "approved"
+    [decision] = [d for d in list_decisions(ws.db, "lesson", "les-01") if d.action == "approved"]
+    assert decision.detail["confirmed_problems"] == ["quotes not found in the run"]
+
+
+def test_flagged_lessons_are_hidden_by_policy_and_need_confirmation_in_bulk(seeded):
+    ws, tid = seeded
+    insert_lessons(ws.db, [Lesson(id="les-junk", trajectory_id=tid, kind="failure_lesson", title="The user",
+                                  content="The user ID is 23198. The user ID is 23198. The user ID is 23198.",
+                                  flags=text_flags("The user", "", "The user ID is 23198. The user ID is 23198. "
+                                                   "The user ID is 23198."))])
+    set_setting(ws.db, "flagged_lessons", "hide")
+    at = _page()
+    assert "les-junk" not in _table(at).index
+    assert any("1 lessons hidden as unusable: repeated text 1" in w.value for w in at.warning)
+    at.button(key="les_show_hidden").click().run()
+    assert _table(at).loc["les-junk", "flags"] == "repeated text"
+    at.button(key="les_bulk_approve").click().run()  # the box is not ticked: flagged ones stay
+    assert get_lesson(ws.db, "les-junk").status == "proposed"
+    assert any("flagged lessons were left as they were" in s.value for s in at.success)
+    assert get_lesson(ws.db, "les-00").status == "approved"
+    at.checkbox(key="les_despite").check().run()
+    at.button(key="les_bulk_approve").click().run()
+    assert get_lesson(ws.db, "les-junk").status == "approved"
 
 
 def test_near_duplicate_groups_on_the_page(seeded):

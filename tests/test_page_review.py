@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 from tests.helpers import BOOK_LINE, CANCEL_LINE, Seeded, seed_consolidation
 from trace2skill.diff import diff_files
 from trace2skill.store import Workspace
-from trace2skill.store.skills import get_version, latest_version, list_versions
+from trace2skill.store.decisions import list_decisions
+from trace2skill.store.skills import get_version, latest_version, list_versions, save_version
 from trace2skill.ui.diff_view import added_new_lines, hunk_support, line_support
 
 REPO = Path(__file__).resolve().parents[1]
@@ -218,3 +219,47 @@ def test_the_gate_lets_an_improvement_or_a_tie_through(seeded):
     at.button(key="rev_save").click().run()
     saved = latest_version(seeded.ws.db, "airline-policy")
     assert (saved.source, saved.parent) == ("manual", seeded.result.version)
+
+
+GARBAGE = "<pre><code>booked_cancellation_rules.json</code></pre><p>…When a customer can"  # seen from SmolLM2
+
+
+def test_the_proposal_shows_the_edit_budget_it_was_applied_under(seeded):
+    at = _page()
+    assert any("Edit budget: 2 of 60 lines added" in c.value for c in at.caption)
+    assert not [e for e in at.expander if "Over the edit budget" in e.label]
+
+
+def test_saving_garbage_needs_an_explicit_confirmation_recorded_with_the_decision(seeded):
+    db = seeded.ws.db
+    files = dict(get_version(db, seeded.base).files)
+    files["SKILL.md"] += f"\n{GARBAGE}\n"
+    proposal = save_version(db, "airline-policy", files, source="proposal", parent=seeded.base)
+    at = _page()
+    assert at.selectbox(key="rev_version").value == proposal
+    assert any("finding(s) to check before saving (markup, truncated)" in w.value for w in at.warning)
+    assert at.button(key="rev_save").proto.disabled
+    (confirm,) = [c for c in at.checkbox if c.key and c.key.startswith("rev_confirm:")]
+    assert confirm.label == "I checked these findings: save anyway" and not confirm.value
+    confirm.check().run()
+    assert not at.button(key="rev_save").proto.disabled
+    edited = at.text_area[0].value.replace("a customer can", "a customer could")
+    at.text_area[0].input(edited).run()
+    assert at.button(key="rev_save").proto.disabled  # other findings now: confirmed afresh
+    [c for c in at.checkbox if c.key and c.key.startswith("rev_confirm:")][0].check().run()
+    at.button(key="rev_save").click().run()
+    saved = latest_version(db, "airline-policy")
+    assert saved.parent == proposal and "When a customer could" in saved.files["SKILL.md"]
+    (decision,) = list_decisions(db, "skill_version", saved.id)
+    confirmed = decision.detail["confirmed_findings"]
+    assert sorted(f["code"] for f in confirmed) == ["markup", "truncated"]
+    assert all(f["check"] == "lint" and f["file"] == "SKILL.md" for f in confirmed)
+
+
+def test_a_clean_save_asks_nothing_and_records_no_confirmation(seeded):
+    at = _page()
+    assert not [c for c in at.checkbox if c.key and c.key.startswith("rev_confirm:")]
+    at.checkbox(key=_hunks(at)[0]).uncheck().run()
+    at.button(key="rev_save").click().run()
+    (decision,) = list_decisions(seeded.ws.db, "skill_version")
+    assert "confirmed_findings" not in decision.detail

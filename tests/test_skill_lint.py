@@ -1,5 +1,6 @@
 """Lint of a proposed skill against its base: values copied from one trajectory, secrets, injected
-instructions, size budget."""
+instructions, size budget; markup, cut-off sentences and repeated lines (the garbage seen from the
+embedded model), and which findings a save must confirm."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from trace2skill.models import Edit
 from trace2skill.skill import SkillFolder, apply_patch, lint_skill
+from trace2skill.skill.lint import needs_confirmation
 
 REPO = Path(__file__).resolve().parents[1]
 WIKI = REPO / "data" / "tau-bench" / "tau_bench" / "envs" / "airline" / "wiki.md"
@@ -100,3 +102,61 @@ def test_size_budget():
     sizes = _by_code(lint_skill(over, base), "size_budget")
     assert [f.severity for f in sizes] == ["error", "warning"]
     assert "tokens" in sizes[1].message
+
+
+GARBAGE = "<pre><code>booked_cancellation_rules.json</code></pre><p>…When a customer can"  # seen from SmolLM2
+
+
+def _lines_of(proposed: SkillFolder, findings, code) -> list[str]:
+    lines = proposed.as_files()["SKILL.md"].split("\n")
+    return [lines[f.line - 1] for f in _by_code(findings, code)]
+
+
+def test_markup_and_a_cut_off_sentence_from_the_embedded_model_are_flagged():
+    proposed = _propose(GARBAGE)
+    findings = lint_skill(proposed, _base())
+    assert _lines_of(proposed, findings, "markup") == [GARBAGE]
+    assert _lines_of(proposed, findings, "truncated") == [GARBAGE]
+    assert {f.severity for f in findings if f.code in ("markup", "truncated")} == {"warning"}
+    assert "'<pre>'" in _by_code(findings, "markup")[0].message and "'can'" in _by_code(findings, "truncated")[0].message
+    assert {f.code for f in needs_confirmation(findings)} == {"markup", "truncated"}
+
+
+def test_template_placeholders_and_json_fragments_are_markup_but_code_is_not():
+    proposed = _propose("- Quote the {{<trajectory>}} exactly.", '{"answer": "Cancel the booking"}',
+                        "- Answer with `{\"answer\": \"...\"}` and nothing else.",
+                        "```json\n{\"answer\": \"42\"}\n```")
+    lines = _lines_of(proposed, lint_skill(proposed, _base()), "markup")
+    assert lines == ["- Quote the {{<trajectory>}} exactly.", '{"answer": "Cancel the booking"}']
+
+
+def test_truncation_is_conservative():
+    proposed = _propose("- Check the fare class",  # a short phrase, fine
+                        "- When the user asks to cancel, check the fare class first, because basic economy fares are",
+                        "Before changing a flight, read the reservation back to the user and wait for a clear yes "
+                        "from them, then call the tool with the new flight number and the same cabin and payment",
+                        "- Use the search tool to find direct flights between the two airports on the given date",
+                        "- When the user asks for a refund, look up the payment method\n  first, because refunds go "
+                        "back to it.")
+    lines = _lines_of(proposed, lint_skill(proposed, _base()), "truncated")
+    assert [line[:40] for line in lines] == ["- When the user asks to cancel, check th", "Before changing a flight, read the reser"]
+
+
+def test_repeated_lines_and_sentences_are_flagged():
+    existing = next(line for line in WIKI.read_text().splitlines() if len(line.split()) > 6)
+    proposed = _propose("- Ask for the reservation id before any change.\n- Ask for the reservation id before any "
+                        "change.", existing, "- The user ID is 23198. The user ID is 23198. The user ID is 23198.",
+                        "- Confirm the details.")
+    findings = _by_code(lint_skill(proposed, _base()), "repeated_line")
+    lines = proposed.as_files()["SKILL.md"].split("\n")
+    flagged = [lines[f.line - 1] for f in findings]
+    assert flagged == ["- Ask for the reservation id before any change.", existing,
+                       "- The user ID is 23198. The user ID is 23198. The user ID is 23198."]
+    assert "also at line" in findings[1].message and "within the line" in findings[2].message
+
+
+def test_human_written_skills_raise_none_of_the_text_findings():
+    for path in [WIKI, *sorted((REPO / "data" / "anthropics-skills").rglob("*.md"))]:
+        skill = SkillFolder.from_markdown("s", "A skill.", path.read_text())
+        codes = {f.code for f in lint_skill(skill)}  # every line counts as added
+        assert not codes & {"markup", "truncated", "repeated_line"}, path

@@ -104,6 +104,11 @@ class RunCancelled(Trace2SkillError):
     """The run this work belongs to was cancelled: stop without starting anything new."""
 
 
+class BudgetExceeded(RunCancelled):
+    """The run's budget (tokens or money) would be exceeded by the next call: the run stops
+    ("stopped"), no new request starts, and it can be resumed after the budget is raised."""
+
+
 class RunStateError(Trace2SkillError):
     """A run cannot do what was asked in its current state (resume a running run, re-run an unfinished tree)."""
 
@@ -120,3 +125,8 @@ class SettingsError(InvalidValueError):
 
 class ReviewError(InvalidValueError):
     """A lesson review action is invalid: an unknown status, or a field that cannot be edited."""
+
+
+class PromptTemplateError(Trace2SkillError):
+    """A prompt template and the values given to render it do not match: a placeholder without a
+    value (a mistyped ``$name``), a value without a placeholder, or a stray ``$`` (write ``$$``)."""

@@ -214,7 +214,7 @@ class StoredTrajectory(_Model):
 
 # --------------------------------------------------------------------------- runs and LLM calls
 
-RunStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+RunStatus = Literal["queued", "running", "done", "failed", "cancelled", "stopped"]  # stopped: at its budget (resumable)
 ItemStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 ITEM_STATUSES: tuple[ItemStatus, ...] = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE_STATUSES = ("queued", "running")
@@ -286,6 +286,59 @@ class RunItem(_Model):
     retry_at: str | None = None  # when a retrying item sends its next request
 
 
+class ModelPrice(_Model):
+    """What one model costs, in currency units per million tokens (the workspace's price table)."""
+
+    prompt: float = Field(default=0.0, ge=0)
+    cached_prompt: float = Field(default=0.0, ge=0)  # prompt tokens the endpoint served from its cache
+    completion: float = Field(default=0.0, ge=0)
+
+
+class TokenUsage(_Model):
+    """Tokens of a set of LLM calls (one model's, or all of a run's). `cached_tokens` is the part of
+    `prompt_tokens` the endpoint reported as served from its prompt cache."""
+
+    model: str = ""
+    calls: int = 0
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class RunBudget(_Model):
+    """A run's limits (in its config under "budget"): total tokens and/or money; None: no limit."""
+
+    tokens: int | None = Field(default=None, ge=1)
+    usd: float | None = Field(default=None, gt=0)
+
+    @property
+    def is_set(self) -> bool:
+        return self.tokens is not None or self.usd is not None
+
+
+class RunSpend(_Model):
+    """What a run has spent: tokens from the call log (cache hits are free), money from the price
+    table. `unpriced` names models with tokens but no price (their money is not in `usd`)."""
+
+    model_config = ConfigDict(extra="ignore")  # `tokens` is computed: a dump reads back
+
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+    usd: float = 0.0
+    unpriced: list[str] = Field(default_factory=list)
+    budget: RunBudget | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
 class LLMCall(_Model):
     """One entry of the call log: a request sent (with its answer or error), or a request a run
     answered from the cache (`cached`: then `id` is the call whose answer was reused)."""
@@ -332,6 +385,16 @@ class Evidence(_Model):
     end: int | None = None
 
 
+class LessonFlag(_Model):
+    """A quality problem found by code (see trace2skill.analysis.flags), with its reason."""
+
+    code: str
+    reason: str
+
+
+Verdict = Literal["fixed", "not_fixed", "kept", "broken", "not_verifiable"]
+
+
 class Lesson(_Model):
     id: str = ""
     run_id: str | None = None
@@ -347,6 +410,24 @@ class Lesson(_Model):
     version: int = 1
     created: str = ""  # set when stored
     updated: str = ""
+    flags: list[LessonFlag] = Field(default_factory=list)  # quality problems found by code
+    verdict: Verdict | None = None  # the latest replay verification's verdict
+    round: int = 0  # 0: from the analyst; n: revised in round n of a verification's fix loop
+    revises: list[str] = Field(default_factory=list)  # the lessons a revision replaces
+
+
+class LessonCheck(_Model):
+    """One replay verification of a lesson: its verdict and the replays behind it."""
+
+    lesson_id: str
+    run_id: str
+    verdict: Verdict
+    rate_with: float | None = None  # pass rate of the replays with the lesson
+    rate_without: float | None = None  # ... with the frozen skill alone
+    repeats: int = 0
+    round: int = 0
+    evidence: dict[str, Any] = Field(default_factory=dict)  # answers and scores of each replay
+    created: str = ""
 
 
 # --------------------------------------------------------------------------- patches and merges

@@ -20,10 +20,11 @@ from trace2skill.llm import LLMConfig
 from trace2skill.llm.config import ENV_BASE_URL, ENV_MODEL
 from trace2skill.store.settings import put_setting, stored_settings
 
-KEYS = ("base_url", "model", "concurrency")
+KEYS = ("base_url", "model", "concurrency", "flagged_lessons")
 FORBIDDEN = ("api_key", "key", "token", "secret", "password")
 ENV_VARS: dict[str, str] = {"base_url": ENV_BASE_URL, "model": ENV_MODEL}  # concurrency has none
 DEFAULT_CONCURRENCY = 8
+FLAG_POLICIES = ("flag", "hide", "reject")  # what happens to a lesson flagged by code
 MAX_CONCURRENCY = 512
 
 Source = Literal["flag", "environment", "workspace", "default"]
@@ -80,9 +81,16 @@ def _check_model(value: str) -> str:
     return value
 
 
+def _check_policy(value: str) -> str:
+    if value not in FLAG_POLICIES:
+        raise SettingsError(f"flagged_lessons is one of {', '.join(FLAG_POLICIES)}, not {value!r}")
+    return value
+
+
 def check_setting(key: str, value: str) -> str:
     """The value to store for `key` (normalised), or SettingsError saying what is wrong with it."""
-    checks = {"base_url": _check_base_url, "model": _check_model, "concurrency": _check_concurrency}
+    checks = {"base_url": _check_base_url, "model": _check_model, "concurrency": _check_concurrency,
+              "flagged_lessons": _check_policy}
     return checks[check_key(key)](value.strip())
 
 
@@ -115,6 +123,9 @@ def effective_settings(db: Database, base_url: str | None = None, model: str | N
              (("base_url", base_url), ("model", model), ("concurrency", str(concurrency) if concurrency else None))}
     if found["concurrency"].value is None:
         found["concurrency"] = Effective(str(DEFAULT_CONCURRENCY), "default")
+    policy = stored.get("flagged_lessons")
+    found["flagged_lessons"] = (Effective(policy, "workspace") if policy else
+                                Effective("hide with the embedded model, else flag", "default"))
     return found
 
 
@@ -137,3 +148,10 @@ def resolve_concurrency(db: Database, concurrency: int | None = None, default: i
 def llm_config(db: Database) -> LLMConfig:
     """The app's LLM config: `resolve_llm` without flags (environment, then the workspace's settings)."""
     return resolve_llm(db)
+
+
+def flag_policy(db: Database, local_model: bool) -> str:
+    """What happens to lessons flagged by code: the workspace's choice, else "hide" for the
+    embedded toy model (its lessons are mostly unusable) and "flag" for a real endpoint."""
+    stored = get_settings(db).get("flagged_lessons")
+    return stored if stored in FLAG_POLICIES else ("hide" if local_model else "flag")

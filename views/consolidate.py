@@ -1,27 +1,36 @@
 """Consolidate: choose the base skill (or a new one) and the batch settings, start a background
 consolidation of the approved lessons, watch the merge tree fill in live (read from the database,
-so a reload shows the same), open any merge node, re-run a subtree, then review the proposal."""
+so a reload shows the same), open any merge node, re-run a subtree, then review the proposal (with
+the edit budget it was applied under and the edits that went over it)."""
 
 import pandas as pd
 import streamlit as st
 
 from trace2skill import runs
 from trace2skill.consolidate.rerun import create_rerun
-from trace2skill.consolidate.run import ConsolidationConfig, create_consolidation_run
+from trace2skill.consolidate.run import (
+    ConsolidationConfig,
+    ConsolidationResult,
+    create_consolidation_run,
+    diagnoses_note,
+)
 from trace2skill.errors import Trace2SkillError
 from trace2skill.runs.state import RunState
 from trace2skill.settings import get_settings, llm_config
 from trace2skill.store import runs as run_store
 from trace2skill.store.lessons import approved_counts
 from trace2skill.store.skills import list_proposals, list_skills, list_versions
+from trace2skill.ui.costs_view import apply_budget, budget_inputs, check_new_budget
 from trace2skill.ui.merge_tree_view import node_detail, tree_dot, tree_view
 from trace2skill.ui.pickers import consolidation_runs, version_labels
+from trace2skill.ui.proposal_checks import edit_budget_inputs, render_edit_budget
 from trace2skill.ui.run_progress import render_run_panel, run_controls, state_of
 from trace2skill.ui.state import llm_client, run_client, workspace
 
 LEGEND = {"queued": "gray", "running": "blue", "done": "green", "failed": "red", "fallback": "orange",
           "cancelled": "gray"}  # as in the graph
-EDIT_COLUMNS = ["edit", "op", "file", "section", "content", "support", "lessons", "derived from", "rationale"]
+EDIT_COLUMNS = ["edit", "op", "file", "section", "content", "support", "lessons", "verified", "derived from",
+                "rationale"]
 ws = workspace()
 llm = llm_config(ws.db)
 
@@ -68,6 +77,11 @@ with st.expander("New consolidation run", icon=":material/add_circle:", expanded
                              help="MiniLM embeddings group similar patches so duplicates meet early.")
     move_low = st.checkbox("Move low-support edits to references/ instead of dropping them", key="con_move_low",
                            disabled=not min_support)
+    verified_only = st.checkbox("Only lessons verified by replay", key="con_verified_only",
+                                help="Leave out approved lessons whose replay did not fix their failure (or keep "
+                                     "their success), and those never verified.")
+    max_added, max_share, over_budget = edit_budget_inputs("con_edit_budget")
+    budget_tokens, budget_usd = budget_inputs("con_new_budget")
     st.text(f"Model: {llm.describe()} (change it on Home)")
     if llm.is_local:
         st.warning("No endpoint is configured: the embedded SmolLM2-135M model will run. It is a tiny model for "
@@ -79,9 +93,12 @@ with st.expander("New consolidation run", icon=":material/add_circle:", expanded
                                      description=description.strip(), batch_size=int(batch_size),
                                      min_support=int(min_support), move_low_support=bool(move_low and min_support),
                                      concurrency=int(concurrency), embeddings=embeddings, base_url=llm.base_url,
-                                     model=llm.model)
+                                     model=llm.model, verified_only=verified_only, max_added_lines=max_added,
+                                     max_changed_share=max_share, over_budget=over_budget)
         try:
+            check_new_budget(ws, llm, budget_usd)
             run_id = create_consolidation_run(ws, config)
+            apply_budget(ws, run_id, budget_tokens, budget_usd)
             runs.start_background(ws, run_id, llm_client())
         except Trace2SkillError as exc:
             st.error("The consolidation could not start", icon=":material/error:")
@@ -152,7 +169,7 @@ def rerun_status(was_alive: bool) -> None:
         st.info(f"Re-run {latest.id} of {where}: {rr.headline}, step {latest.counters.get('step', 0)} of "
                 f"{latest.counters.get('steps', '?')}.", icon=":material/refresh:")
         run_controls(ws, latest.id, lambda: run_client(latest.id), key="con_rr")
-    elif latest.status in ("failed", "cancelled"):
+    elif latest.status in ("failed", "cancelled", "stopped"):
         st.warning(f"The latest re-run ({latest.id}, {where}) ended {latest.status}"
                    + (f": {latest.error}" if latest.error else "") + ". The proposals below are unchanged.",
                    icon=":material/warning:")
@@ -175,12 +192,15 @@ if proposals_of_run and not active:
                   else ""))
 rejected = run_now.counters.get("rejected") or []
 if status == "done" and not proposals_of_run:
+    why = diagnoses_note(ConsolidationResult.from_counters(run_id, run_now.counters)) \
+        if "version" in run_now.counters else ""
     st.warning(f"No proposal: none of the final edits could be applied to the skill ({len(rejected)} rejected). "
-               "The reasons are below; edit the lessons or re-run a merge node.", icon=":material/warning:")
+               + (why or "The reasons are below; edit the lessons or re-run a merge node."), icon=":material/warning:")
 if rejected:
     with st.expander(f"Rejected edits ({len(rejected)})", expanded=not proposals_of_run):
         st.dataframe(pd.DataFrame(rejected, columns=["edit_id", "reason"]), hide_index=True, width="stretch",
                      key="con_rejected")
+render_edit_budget(run_now.counters, key="con_over_budget")
 
 # ------------------------------------------------------------------ one merge node
 st.subheader("Merge nodes")
@@ -202,7 +222,8 @@ if detail["error"]:
     st.code(detail["error"], language=None, wrap_lines=True)
 tabs = st.tabs(["Output edits", "Inputs", "Dropped", "Conflicts"])
 config = {"content": st.column_config.TextColumn("content", width="large"),
-          "support": st.column_config.NumberColumn("support", help="Distinct trajectories behind the edit")}
+          "support": st.column_config.NumberColumn("support", help="Distinct trajectories behind the edit"),
+          "verified": st.column_config.NumberColumn("verified", help="Lessons behind the edit verified by replay")}
 with tabs[0]:
     st.dataframe(pd.DataFrame(detail["output"], columns=EDIT_COLUMNS), hide_index=True, width="stretch",
                  column_config=config, key="con_out_table")

@@ -7,13 +7,14 @@ from trace2skill import runs
 from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, select_trajectories
 from trace2skill.errors import Trace2SkillError
 from trace2skill.settings import get_settings, llm_config
-from trace2skill.store.lessons import LessonFilter, count_lessons
 from trace2skill.store.runs import list_runs
 from trace2skill.store.skills import latest_version, list_skills
 from trace2skill.store.trajectories import TrajectoryFilter, distinct_values
+from trace2skill.ui.costs_view import apply_budget, budget_inputs, check_new_budget
 from trace2skill.ui.estimate import estimate_plan
 from trace2skill.ui.run_progress import render_run_panel, run_controls
 from trace2skill.ui.state import llm_client, run_client, workspace
+from trace2skill.ui.verify_panel import run_summary, verify_panel
 
 ANALYSTS = {"both": ["error", "success"], "error": ["error"], "success": ["success"]}
 ws = workspace()
@@ -24,7 +25,7 @@ if "ext_flash" in st.session_state:
     st.success(st.session_state.pop("ext_flash"), icon=":material/check_circle:")
 
 # ------------------------------------------------------------------ plan a run
-recent = list_runs(ws.db, "extraction", 30, with_progress=False)
+recent = list_runs(ws.db, ("extraction", "verification", "collection"), 30, with_progress=False)
 with st.expander("New extraction run", icon=":material/add_circle:", expanded=not recent):
     st.caption("One independent analyst per trajectory, all against the same frozen starting skill: the error "
                "analyst reads failures, the success analyst successes.")
@@ -66,14 +67,18 @@ with st.expander("New extraction run", icon=":material/add_circle:", expanded=no
     m[3].metric("Cost (est.)", f"${plan['estimated_cost_usd']:.4f}" if plan["priced"] else "n/a")
     st.caption(f"At most {plan['max_completion_tokens']:,} completion tokens."
                + (f" Estimated from a sample of {plan['sampled']} trajectories." if plan["sampled"] else "")
-               + ("" if plan["priced"] else " Prices per 1k tokens are not configured, so no cost is shown."))
+               + ("" if plan["priced"] else f" The price table on Home has no price for {llm.model}, so no cost "
+                                            "is shown."))
+    budget_tokens, budget_usd = budget_inputs("ext_new_budget")
     if llm.is_local:
         st.warning("No endpoint is configured: the embedded SmolLM2-135M model will run. It is a tiny model for "
                    "trying the pipeline, not for real lessons.", icon=":material/warning:")
     if st.button("Start extraction", type="primary", key="ext_start", disabled=not plan["calls"],
                  icon=":material/play_arrow:"):
         try:
+            check_new_budget(ws, llm, budget_usd)
             run_id = create_extraction_run(ws, ids, config)
+            apply_budget(ws, run_id, budget_tokens, budget_usd)
             runs.start_background(ws, run_id, llm_client())
         except Trace2SkillError as exc:
             st.error(str(exc), icon=":material/error:")
@@ -87,12 +92,12 @@ st.subheader("Runs")
 if not recent:
     st.caption("No extraction runs yet.")
     st.stop()
-labels = {r.id: f"{r.id} · {r.status} · created {r.created}" for r in recent}
+labels = {r.id: f"{r.id} · {r.kind} · {r.status} · created {r.created}" for r in recent}
 if st.session_state.get("ext_run") not in labels:
     st.session_state["ext_run"] = recent[0].id
 run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="ext_run")
 
 run_controls(ws, run_id, lambda: run_client(run_id), key="ext")
-render_run_panel(ws, run_id, key="ext", extra=lambda state: st.caption(
-    f"{count_lessons(ws.db, LessonFilter(run_id=run_id))} lessons so far"))
+render_run_panel(ws, run_id, key="ext", extra=lambda state: run_summary(ws, state.run))
+verify_panel(ws, run_id, llm)
 st.page_link("views/lessons.py", label="Review the lessons", icon=":material/checklist:")

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from trace2skill import runs
+from trace2skill.costs import short_spend
 from trace2skill.demo import load_demo
 from trace2skill.errors import Trace2SkillError
 from trace2skill.llm import check_connection
@@ -13,6 +14,7 @@ from trace2skill.llm.config import ENV_API_KEY
 from trace2skill.settings import effective_settings, get_settings, llm_config, set_setting
 from trace2skill.store.runs import list_runs
 from trace2skill.store.stats import workspace_stats
+from trace2skill.ui.costs_view import price_editor
 from trace2skill.ui.local_model import local_model_status
 from trace2skill.ui.state import workspace
 
@@ -55,7 +57,7 @@ if recent:
     table = pd.DataFrame([{
         "run": s.run.id, "kind": s.run.kind, "status": s.headline, "progress": s.run.progress.fraction_done,
         "done": s.run.progress.done, "failed": s.run.progress.failed, "cancelled": s.run.progress.cancelled,
-        "items": s.run.progress.total, "created": s.run.created,
+        "items": s.run.progress.total, "spent": short_spend(runs.spend(ws, s.run)), "created": s.run.created,
     } for s in states])
     st.dataframe(table, hide_index=True, width="stretch", key="home_runs", column_config={
         "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent",
@@ -124,6 +126,8 @@ with st.container(border=True):
         else:
             st.error("Connection failed", icon=":material/error:")
         st.text(message)
+    st.markdown("**Prices**")
+    price_editor(ws)
 
 with st.container(border=True):
     found, detail = local_model_status()

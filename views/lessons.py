@@ -2,12 +2,16 @@
 content saved through the store, stale edits refused), bulk decisions over everything matching the
 filters, near-duplicate groups, and one lesson's evidence beside the steps it quotes."""
 
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
 
 from trace2skill.models import LESSON_KINDS, LESSON_STATUSES
-from trace2skill.store.lessons import LessonFilter, count_lessons, lesson_ids, page_lessons, set_status
+from trace2skill.settings import flag_policy, llm_config
+from trace2skill.store.lessons import LessonFilter, count_lessons, lesson_ids, page_lessons
 from trace2skill.store.runs import list_runs
+from trace2skill.ui.lesson_quality import QUALITY, VERIFICATION, bulk_decision, hidden_notice
 from trace2skill.ui.lesson_view import apply_edits, column_config, duplicate_groups, render_lesson, table_of
 from trace2skill.ui.state import workspace
 
@@ -42,10 +46,16 @@ search = f1.text_input("Search title, description and guidance", key="les_search
 kind = f2.selectbox("Kind", ["all", *LESSON_KINDS], key="les_kind")
 status = f3.selectbox("Status", ["all", *LESSON_STATUSES], key="les_status")
 grounded = f4.selectbox("Grounded", ["any", "yes", "no", "unchecked"], key="les_grounded")
-f5, f6 = st.columns([1, 1])
+f5, f6, f7, f8 = st.columns([1, 1, 1, 1])
 runs = {r.id: f"{r.id} · created {r.created}" for r in list_runs(ws.db, "extraction", 50, with_progress=False)}
 run = f5.selectbox("Run", ["all", *runs], format_func=lambda r: runs.get(r, r), key="les_run")
 trajectory = f6.text_input("Trajectory id", key="les_trajectory")
+policy = flag_policy(ws.db, local_model=llm_config(ws.db).is_local)
+st.session_state.setdefault("les_quality", "without flags" if policy != "flag" else "all")
+quality = f7.selectbox("Quality flags", list(QUALITY), key="les_quality",
+                       help="Problems code found in a lesson (repeated text, quotes not found, platitudes, …).")
+verification = f8.selectbox("Replay verification", list(VERIFICATION), key="les_verification",
+                            help="Whether re-running the task with the lesson fixed the failure (or kept the success).")
 
 flt = LessonFilter(
     status=None if status == "all" else status,
@@ -55,8 +65,11 @@ flt = LessonFilter(
     grounded={"yes": True, "no": False}.get(grounded),
     unchecked=grounded == "unchecked",
     search=search.strip() or None,
+    flagged=QUALITY[quality],
+    verification=VERIFICATION[verification],
 )
 total = count_lessons(ws.db, flt)
+hidden_notice(ws, flt, quality)
 pages = max(1, -(-total // PAGE_SIZE))
 if st.session_state.get("les_page", 1) > pages:
     st.session_state["les_page"] = 1
@@ -67,10 +80,14 @@ for col, status, verb, icon in ((c3, "approved", "Approve", ":material/done_all:
                                  (c4, "rejected", "Reject", ":material/remove_done:")):
     if col.button(f"{verb} all {total}", key=f"les_bulk_{verb.lower()}", disabled=not total, icon=icon,
                   help=f"{verb} every lesson matching the filters (all pages)."):
-        changed = set_status(ws.db, lesson_ids(ws.db, flt), status)
-        st.session_state["les_flash"] = f"{status.capitalize()} {changed} lessons."
+        st.session_state["les_flash"] = bulk_decision(ws, lesson_ids(ws.db, flt), status,
+                                                      despite=bool(st.session_state.get("les_despite")))
         st.session_state["les_gen"] += 1
         st.rerun()
+flagged_here = count_lessons(ws.db, replace(flt, flagged=True)) if QUALITY[quality] is not False else 0
+if flagged_here:
+    st.checkbox(f"Approve the {flagged_here} flagged lessons too: I checked their reasons", key="les_despite",
+                help="Recorded with each decision. Without it, bulk approval leaves flagged lessons as they are.")
 
 # ------------------------------------------------------------------ the editable page
 rows = page_lessons(ws.db, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
@@ -81,7 +98,8 @@ if not rows:
 st.caption("Edit status, title or guidance in the table; each change is saved at once and recorded as your "
            "decision. A row someone else saved meanwhile is refused, not overwritten.")
 st.data_editor(table_of(rows), key=editor_key, hide_index=True, width="stretch", column_config=column_config(),
-               num_rows="fixed", disabled=["kind", "grounded", "evidence", "trajectory", "run", "id", "version"])
+               num_rows="fixed", disabled=["flags", "replay", "kind", "grounded", "evidence", "trajectory", "run", "id",
+                                                  "version"])
 
 # ------------------------------------------------------------------ near-duplicates on this page
 if st.toggle("Show near-duplicate groups on this page", key="les_dups",

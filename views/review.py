@@ -1,6 +1,8 @@
 """Review & diff: a proposal against its base (or any two versions), per file: hunks to accept or
 reject, unified and side-by-side views, how many trajectories support each change, lint and spec
-findings beside the file, the resulting text editable; then save a new version or export."""
+findings beside the file, the resulting text editable; then save a new version or export. The
+proposal's edit budget (and what went over it) is shown with it; saving a result with markup, cut-off
+or repeated text, or any error, asks for an explicit confirmation recorded with the save."""
 
 import pandas as pd
 import streamlit as st
@@ -10,6 +12,7 @@ from trace2skill.errors import Trace2SkillError
 from trace2skill.models import content_hash
 from trace2skill.skill import SkillFolder, export_dir, has_errors, lint_skill, to_zip, validate_skill
 from trace2skill.store.skills import folder_of, get_version, list_proposals, list_skills, list_versions, save_version
+from trace2skill.store.verifications import verified_ids
 from trace2skill.ui.diff_view import (
     added_new_lines,
     hunk_support,
@@ -22,6 +25,7 @@ from trace2skill.ui.diff_view import (
 from trace2skill.ui.escape import safe_label
 from trace2skill.ui.evaluation_view import render_evaluation, save_refused
 from trace2skill.ui.pickers import version_labels
+from trace2skill.ui.proposal_checks import confirm_findings, proposal_counters, render_edit_budget
 from trace2skill.ui.state import workspace
 
 MODES = ["Proposal vs its base", "Any two versions"]
@@ -80,6 +84,7 @@ old_files, new_files = old.files, new.files
 diffs = diff_files(old_files, new_files)
 st.caption(f"Skill {safe_label(skill)}: {old.id[:12]} ({old.source}) → {new.id[:12]} ({new.source}) · "
            f"{len(diffs)} changed file(s) · a save becomes a child of {new.id[:12]}")
+render_edit_budget(proposal_counters(ws.db, new), key="rev_budget")
 if not diffs:
     st.info("The two versions are identical.", icon=":material/info:")
     st.stop()
@@ -115,7 +120,7 @@ edited: dict[str, str] = {}
 slots = {}
 for fd in diffs:
     support = line_support(ws.db, new.id, fd.path, added_new_lines(fd))
-    per_hunk = hunk_support(fd.hunks, support)
+    per_hunk = hunk_support(fd.hunks, support, verified_ids(ws.db, {x for s in support.values() for x in s.lessons}))
     with st.container(border=True):
         st.subheader(f"{safe_label(fd.path, 120)} · {fd.status}", divider="gray")
         left, right = st.columns([3, 2])
@@ -130,6 +135,8 @@ for fd in diffs:
                     if hs.lines:
                         row.badge(f"supported by {hs.count} trajector{'y' if hs.count == 1 else 'ies'}",
                                   icon=":material/groups:", color="green" if hs.count > 1 else "orange")
+                        row.badge(f"{hs.verified} of {len(hs.lessons)} lessons verified by replay",
+                                  icon=":material/replay:", color="green" if hs.verified else "gray")
                         row.caption(f"{len(hs.edits)} edit(s): {', '.join(e[:10] for e in hs.edits)}")
                     elif not any(line.tag == "+" for line in h.lines):
                         row.caption("removes lines only: nothing new to trace (see the merge tree for the edit)")
@@ -206,8 +213,11 @@ st.toggle("Refuse to save when the held-out score regresses", key="rev_gate",
 refused = save_refused(ws, new.id, old.id)
 if refused:
     st.error(f"Saving is refused by the gate: {refused}", icon=":material/block:")
-if st.button("Save as new version", type="primary", key="rev_save", icon=":material/save:", disabled=bool(refused)):
-    vid = save_version(ws.db, skill, final, source="manual", parent=new.id,
+may_save, confirmed = confirm_findings([*lint, *validation], {id(f): "spec" for f in validation},
+                                       key=f"rev_confirm:{pair}")
+if st.button("Save as new version", type="primary", key="rev_save", icon=":material/save:",
+             disabled=bool(refused) or not may_save):
+    vid = save_version(ws.db, skill, final, source="manual", parent=new.id, confirmed=confirmed,
                        message=message.strip() or f"review of {new.id[:12]}: {kept} of {total} hunks accepted")
     if vid == new.id:
         st.session_state["rev_flash_info"] = "The result equals the version under review: nothing new to save."

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import full_screenshot, open_app, wait_idle
+from tests.fakes import http_analyst_responder
 from tests.helpers import merging_operator
 from trace2skill.diff import apply_hunks, diff_hunks
 from trace2skill.llm.fake_server import FakeLLMServer
@@ -41,9 +42,13 @@ CANCEL_RULE = "- Before cancelling, confirm the reservation id and the reason wi
 
 
 def scripted_endpoint(request: dict) -> dict:
-    """Every proposal: one rule at the end of "Book flight", one at the end of "Cancel flight"
-    (two hunks); merges deduplicate identical edits."""
-    if request["response_format"]["json_schema"]["name"] == "merge":
+    """Analysts: one grounded lesson and one diagnosis with an invented quote per run. Every
+    proposal: one rule at the end of "Book flight", one at the end of "Cancel flight" (two hunks);
+    merges deduplicate identical edits."""
+    name = request["response_format"]["json_schema"]["name"]
+    if name.endswith("_analysis"):
+        return http_analyst_responder(request)
+    if name == "merge":
         return merging_operator(request["messages"], None)
     edit = {"op": "append_to_section", "file": "SKILL.md", "anchor": "", "rationale": "from the lessons",
             "lessons": [1]}
@@ -111,8 +116,17 @@ def test_whole_flow_from_demo_to_provenance(app, page, app_env, tmp_path):
     lessons = count_lessons(ws.db, LessonFilter())
     assert lessons > 0, "the local model produced no lesson at all"
 
-    # Lessons: approve them all.
+    # Lessons: the toy model's unusable lessons are hidden behind a count (the default policy for the
+    # embedded model); show them, confirm their problems, and approve them all.
     _nav(page, "Lessons")
+    flagged = count_lessons(ws.db, LessonFilter(flagged=True))
+    if flagged:
+        page.get_by_text(f"{flagged} lessons hidden as unusable:").wait_for(timeout=30000)
+        full_screenshot(page, "flow-3a-lessons-hidden")
+        page.get_by_role("button", name="Show them").click()
+        wait_idle(page)
+        page.get_by_text(f"Approve the {flagged} flagged lessons too").click()
+        wait_idle(page)
     page.get_by_role("button", name=f"Approve all {lessons}").click()
     page.get_by_text(f"Approved {lessons} lessons.").wait_for(timeout=30000)
     wait_idle(page)
@@ -140,9 +154,11 @@ def test_whole_flow_from_demo_to_provenance(app, page, app_env, tmp_path):
 
         # Consolidate: deepen the imported airline policy.
         imported = list_versions(ws.db, "airline-policy")[-1]
-        _consolidate(page, lessons, base_version=imported.id)
+        scripted_run = _consolidate(page, lessons, base_version=imported.id)
         review = page.get_by_role("button", name="Review the proposal")
-        assert review.is_visible()
+        if not review.is_visible():
+            full_screenshot(page, "flow-4-no-proposal")
+        assert review.is_visible(), run_store.get_run(ws.db, scripted_run).counters
         full_screenshot(page, "flow-4-consolidate")
     proposal = list_versions(ws.db, "airline-policy")[0]
     assert proposal.source == "proposal" and proposal.parent == imported.id

@@ -19,7 +19,7 @@ from trace2skill.analysis.render import head_tail, render_trajectory
 from trace2skill.analysis.schemas import ErrorAnalysis, SuccessAnalysis
 from trace2skill.llm.protocol import StructuredClient
 from trace2skill.models import Evidence, Lesson, StoredSignal, StoredTrajectory, content_hash
-from trace2skill.prompts import load_prompt
+from trace2skill.prompts import fence, load_prompt
 from trace2skill.redaction import redact
 
 AnalystName = Literal["error", "success"]
@@ -74,7 +74,7 @@ def analyst_for(outcome: str) -> Analyst | None:
 
 def _fence(text: str) -> str:
     """Trajectory text may not close our fence early."""
-    return text.replace("<trajectory>", "<\\trajectory>").replace("</trajectory>", "<\\/trajectory>")
+    return fence(text, "trajectory")
 
 
 def _signals_text(signals: list[StoredSignal]) -> str:

@@ -22,12 +22,15 @@ from trace2skill.analysis.analysts import (
     analyst_for,
     build_messages,
 )
+from trace2skill.analysis.quality import RejectedIndex, store_lessons, with_flags
+from trace2skill.costs import usage_cost
 from trace2skill.errors import Trace2SkillError
 from trace2skill.llm.protocol import StructuredClient
-from trace2skill.models import Run
+from trace2skill.models import ModelPrice, Run
+from trace2skill.settings import flag_policy
 from trace2skill.splits import heldout_ids, refuse_heldout
 from trace2skill.store import Workspace
-from trace2skill.store.lessons import LessonFilter, count_lessons, insert_lessons
+from trace2skill.store.lessons import LessonFilter, count_lessons
 from trace2skill.store.trajectories import TrajectoryFilter, get_trajectory, trajectory_ids
 
 Which = Literal["failure", "success", "all"]
@@ -46,6 +49,7 @@ class ExtractionConfig:
     model: str | None = None
     base_url: str | None = None  # None: the embedded local model
     prompt_chars: int | None = None  # None: a default fitting the endpoint (short for the local model)
+    flag_policy: str | None = None  # what happens to lessons flagged by code; None: the workspace's
 
     def budget(self) -> PromptBudget:
         if self.prompt_chars:
@@ -84,8 +88,9 @@ def select_trajectories(ws: Workspace, *, outcome: Which = "all", limit: int | N
 
 
 def estimate(ws: Workspace, ids: list[str], config: ExtractionConfig,
-             price_per_1k: tuple[float, float] = (0.0, 0.0)) -> dict[str, Any]:
-    """Token and cost estimate for a planned run, from the prompts it would send."""
+             price: ModelPrice | None = None) -> dict[str, Any]:
+    """Token and cost estimate for a planned run, from the prompts it would send, priced at `price`
+    (the model's row of the workspace's price table: `costs.price_for`; None: no price known)."""
     prompt_tokens = completion_tokens = calls = 0
     for tid in ids:
         t = get_trajectory(ws.db, tid)
@@ -96,15 +101,19 @@ def estimate(ws: Workspace, ids: list[str], config: ExtractionConfig,
         prompt_tokens += sum(len(m["content"]) for m in messages) // CHARS_PER_TOKEN
         completion_tokens += config.max_tokens
         calls += 1
-    cost = prompt_tokens / 1000 * price_per_1k[0] + completion_tokens / 1000 * price_per_1k[1]
+    usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
+    cost = usage_cost(usage, price) if price is not None else 0.0
     return {"trajectories": len(ids), "calls": calls, "prompt_tokens": prompt_tokens,
-            "max_completion_tokens": completion_tokens, "estimated_cost_usd": round(cost, 4)}
+            "max_completion_tokens": completion_tokens, "estimated_cost_usd": round(cost, 6),
+            "priced": price is not None}
 
 
 def create_extraction_run(ws: Workspace, ids: list[str], config: ExtractionConfig) -> str:
     if not ids:
         raise Trace2SkillError("no trajectories selected: import some, or widen the filters")
     refuse_heldout(ws.db, ids)
+    if config.flag_policy is None:
+        config.flag_policy = flag_policy(ws.db, local_model=config.base_url is None)
     return runs.create(ws, "extraction", config.as_dict(), ids)
 
 
@@ -114,21 +123,24 @@ def config_of(data: dict[str, Any]) -> ExtractionConfig:
 
 
 def _analyse_one(ws: Workspace, client: StructuredClient, run_id: str, item_id: str,
-                 config: ExtractionConfig) -> runs.ItemResult:
+                 config: ExtractionConfig, rejected: RejectedIndex) -> runs.ItemResult:
     t = get_trajectory(ws.db, item_id)
     analyst = analyst_for(t.outcome)
     if analyst is None or analyst.name not in config.analysts:
         return runs.ItemResult(note="skipped: no analyst for this outcome")
     result = analyse(client, analyst, t, skill_text=config.skill_text, max_lessons=config.max_lessons,
                      run_id=run_id, max_tokens=config.max_tokens, budget=config.budget())
-    return runs.ItemResult(save=lambda db: insert_lessons(db, result.lessons), prompt_tokens=result.prompt_tokens,
+    lessons = with_flags(ws.db, result.lessons, t, rejected)
+    policy = config.flag_policy or "flag"
+    return runs.ItemResult(save=lambda db: store_lessons(db, lessons, policy), prompt_tokens=result.prompt_tokens,
                            completion_tokens=result.completion_tokens)
 
 
 def _execute(ctx: runs.RunContext) -> None:
     config = config_of(ctx.config)
     client = ctx.client
-    ctx.process_items(lambda item_id: _analyse_one(ctx.ws, client, ctx.run.id, item_id, config),
+    rejected = RejectedIndex.of(ctx.ws.db)  # lessons reviewers rejected: a new one like them is flagged
+    ctx.process_items(lambda item_id: _analyse_one(ctx.ws, client, ctx.run.id, item_id, config, rejected),
                       concurrency=ctx.workers(config.concurrency))
 
 

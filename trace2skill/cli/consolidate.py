@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from trace2skill.cli.common import cli_concurrency, cli_llm_config, db_option, json_option, main, open_workspace
-from trace2skill.cli.runs import execute_with_progress, report, with_llm_options
+from trace2skill.cli.runs import apply_budget, execute_with_progress, report, with_budget_options, with_llm_options
+from trace2skill.skill.budget import DEFAULT_MAX_ADDED_LINES, DEFAULT_MAX_CHANGED_SHARE
 
 
 @main.command()
@@ -17,18 +18,29 @@ from trace2skill.cli.runs import execute_with_progress, report, with_llm_options
               help="Drop edits supported by fewer distinct trajectories.")
 @click.option("--move-low-support", is_flag=True, help="Move low-support edits to references/ instead of dropping.")
 @click.option("--no-embeddings", is_flag=True, help="Batch patches in order instead of by similarity.")
+@click.option("--verified-only", is_flag=True, help="Only approved lessons verified by replay (trace2skill verify).")
+@click.option("--max-added-lines", type=click.IntRange(0), default=DEFAULT_MAX_ADDED_LINES, show_default=True,
+              help="Edit budget: lines of text the proposal may add to SKILL.md.")
+@click.option("--max-changed-share", type=click.FloatRange(0, 1), default=DEFAULT_MAX_CHANGED_SHARE, show_default=True,
+              help="Edit budget: share of SKILL.md's lines the proposal may change (not for a new skill).")
+@click.option("--over-budget", type=click.Choice(["move", "drop"]), default="move", show_default=True,
+              help="Edits over the budget, least supported first: move them to references/ or drop them.")
 @with_llm_options
+@with_budget_options
 @json_option
 @db_option
 def consolidate(base_skill: str | None, new_skill: str | None, description: str, batch_size: int, min_support: int,
-                move_low_support: bool, no_embeddings: bool, base_url: str | None, model: str | None,
-                concurrency: int | None, as_json: bool) -> None:
+                move_low_support: bool, no_embeddings: bool, verified_only: bool, base_url: str | None,
+                model: str | None,
+                concurrency: int | None, budget_tokens: int | None, budget_usd: float | None, as_json: bool,
+                max_added_lines: int, max_changed_share: float, over_budget: str) -> None:
     """Merge the approved lessons into a proposed skill version (saved; review it with `diff`)."""
     if base_skill and new_skill:
         raise click.UsageError("--base-skill and --new-skill cannot be used together: deepen a skill or create one")
     if not (base_skill or new_skill):
         raise click.UsageError("give --base-skill NAME (deepen a skill) or --new-skill NAME (create one)")
     from trace2skill.consolidate.run import ConsolidationConfig, create_consolidation_run
+    from trace2skill.costs import require_price
     from trace2skill.llm import LLMClient
     from trace2skill.store.skills import get_version, latest_version
 
@@ -41,8 +53,13 @@ def consolidate(base_skill: str | None, new_skill: str | None, description: str,
     config = ConsolidationConfig(base_version=base_version, new_skill=new_skill, description=description,
                                  batch_size=batch_size, min_support=min_support, move_low_support=move_low_support,
                                  concurrency=cli_concurrency(ws, concurrency), embeddings=not no_embeddings,
-                                 base_url=llm.base_url, model=llm.model)
+                                 base_url=llm.base_url, model=llm.model, verified_only=verified_only,
+                                 max_added_lines=max_added_lines, max_changed_share=max_changed_share,
+                                 over_budget=over_budget)
+    if budget_usd is not None:
+        require_price(ws.db, llm)
     run_id = create_consolidation_run(ws, config)
+    apply_budget(ws, run_id, budget_tokens, budget_usd)
     if not as_json:
         click.echo(f"consolidation run {run_id} on {llm.describe()}", err=True)
     run = execute_with_progress(ws, run_id, LLMClient(ws, llm), as_json=as_json)

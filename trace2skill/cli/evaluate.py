@@ -18,7 +18,7 @@ from trace2skill.cli.common import (
     open_workspace,
     print_json,
 )
-from trace2skill.cli.runs import execute_with_progress, report, with_llm_options
+from trace2skill.cli.runs import apply_budget, execute_with_progress, report, with_budget_options, with_llm_options
 from trace2skill.errors import Trace2SkillError
 from trace2skill.store import Workspace
 from trace2skill.store.trajectories import TrajectoryFilter
@@ -96,13 +96,16 @@ def _client(ws: Workspace, evaluator: str, base_url: str | None, model: str | No
 @click.option("--tolerance", type=float, default=0.0, show_default=True, help="Relative numeric tolerance (QA).")
 @click.option("--temperature", type=click.FloatRange(0, 2), default=None, help="Sampling temperature (QA).")
 @with_llm_options
+@with_budget_options
 @json_option
 @db_option
 def evaluate(tasks_file: str | None, mapping: str | None, from_trajectories: str | None, task_set: str | None,
              limit: int | None, skill: str, vs: str | None, ablate: bool, repeats: int, evaluator: str,
              command: str | None, timeout: float, tolerance: float, temperature: float | None,
-             base_url: str | None, model: str | None, concurrency: int | None, as_json: bool) -> None:
+             base_url: str | None, model: str | None, concurrency: int | None, budget_tokens: int | None,
+             budget_usd: float | None, as_json: bool) -> None:
     """A/B a skill version against another (or no skill) on held-out tasks, k repeats each."""
+    from trace2skill.costs import require_price
     from trace2skill.evaluate import NO_SKILL, EvalConfig, resolve_version, start_ab_run, start_ablation
     from trace2skill.store.skills import get_version
 
@@ -114,6 +117,8 @@ def evaluate(tasks_file: str | None, mapping: str | None, from_trajectories: str
                         timeout_s=timeout,
                         tolerance=tolerance, concurrency=concurrency or 4, base_url=llm.base_url, model=llm.model,
                         temperature=temperature, task_set=set_name)
+    if budget_usd is not None and evaluator == "qa":
+        require_price(ws.db, llm)
     if ablate:
         run_id = start_ablation(ws, candidate, task_ids, config)
     else:
@@ -122,6 +127,7 @@ def evaluate(tasks_file: str | None, mapping: str | None, from_trajectories: str
         else:
             baseline = None if vs == NO_SKILL else resolve_version(ws.db, vs)
         run_id = start_ab_run(ws, candidate, baseline, task_ids, config)
+    apply_budget(ws, run_id, budget_tokens, budget_usd)
     client = _client(ws, evaluator, base_url, model, temperature)
     if not as_json:
         click.echo(f"evaluation run {run_id}: {len(task_ids)} tasks from {set_name}", err=True)

@@ -22,6 +22,8 @@ from trace2skill.cli.common import (
     open_workspace,
     print_json,
 )
+from trace2skill.costs import budget_text, config_price, money, require_price, short_spend, spend_line
+from trace2skill.errors import InvalidValueError
 from trace2skill.models import Run
 from trace2skill.runs import execute as execute_run
 from trace2skill.store import Workspace
@@ -44,6 +46,28 @@ def with_llm_options(func: Any) -> Any:
     return func
 
 
+budget_options = [
+    click.option("--budget-tokens", type=click.IntRange(1), default=None,
+                 help="Stop the run (resumable) before its calls use more tokens than this (prompt + completion)."),
+    click.option("--budget-usd", type=click.FloatRange(0, min_open=True), default=None,
+                 help="Stop the run (resumable) before its calls cost more than this, priced from the workspace's "
+                      "price table (trace2skill settings price)."),
+]
+
+
+def with_budget_options(func: Any) -> Any:
+    for option in reversed(budget_options):
+        func = option(func)
+    return func
+
+
+def apply_budget(ws: Workspace, run_id: str, tokens: int | None, usd: float | None) -> None:
+    """Give a new run the budget of --budget-tokens / --budget-usd (check the price first, with
+    `require_price`, before the run is created)."""
+    if tokens is not None or usd is not None:
+        engine.set_budget(ws, run_id, tokens=tokens, usd=usd)
+
+
 def execute_with_progress(ws: Workspace, run_id: str, client: Any, *, as_json: bool, resume: bool = False,
                           retry_failed: bool = True, concurrency: int | None = None) -> Run:
     """Execute (or resume) a run with a progress bar on stderr; Ctrl-C cancels it (resumable)."""
@@ -53,10 +77,12 @@ def execute_with_progress(ws: Workspace, run_id: str, client: Any, *, as_json: b
         engine.prepare_resume(ws, run_id, retry_failed=retry_failed)
     todo = run_store.run_progress(ws.db, run_id).queued
     lock = threading.Lock()
-    with click.progressbar(length=todo, label=f"run {run_id}", file=sys.stderr, show_pos=True,
-                           hidden=as_json) as bar:
+    run = run_store.get_run(ws.db, run_id)
+    with click.progressbar(length=todo, label=f"run {run_id} · {short_spend(engine.spend(ws, run))}",
+                           file=sys.stderr, show_pos=True, hidden=as_json) as bar:
         def on_item(_item: str, _status: str) -> None:
             with lock:
+                bar.label = f"run {run_id} · {short_spend(engine.spend(ws, run))}"  # the live cost meter
                 bar.update(1)
         try:
             return execute_run(ws, run_id, client, on_item=on_item, concurrency=concurrency)
@@ -71,24 +97,29 @@ def report(ws: Workspace, run: Run, as_json: bool, extra: dict[str, Any] | None 
     from trace2skill.store import runs as run_store
 
     lines, data = engine.get_kind(run.kind).report(ws, run)
+    spent = engine.spend(ws, run)
     if as_json:
         print_json({**(extra or {}), "run": run.id, "kind": run.kind, "status": run.status,
-                    "progress": run.progress.model_dump(), "counters": run.counters, "error": run.error, **data},
-                   ws=ws)
+                    "progress": run.progress.model_dump(), "counters": run.counters, "error": run.error,
+                    "spend": spent.model_dump(), **data}, ws=ws)
     else:
         for line in lines:
             click.echo(line)
         p = run.progress
-        click.echo(f"run {run.id}: {run.status} - {p.done} done, {p.failed} failed, {p.cancelled} cancelled; "
-                   f"{p.prompt_tokens} prompt + {p.completion_tokens} completion tokens")
+        click.echo(f"run {run.id}: {run.status} - {p.done} done, {p.failed} failed, {p.cancelled} cancelled"
+                   + (f", {p.queued} queued" if p.queued else ""))
+        click.echo(f"spent: {spend_line(spent)}")
         if run.error:
             click.echo(f"  error: {clip(run.error, 300)}", err=True)
         for item in run_store.list_items(ws.db, run.id, status="failed", limit=20):
             click.echo(f"  failed {item.item_id[:30]}: {clip(item.error, 150)}", err=True)
-        if p.failed or run.status in ("cancelled", "failed"):
+        if run.status == "stopped":
+            click.echo(f"raise the budget and resume: trace2skill resume {run.id} --budget-tokens N "
+                       "(or --budget-usd X)", err=True)
+        elif p.failed or run.status in ("cancelled", "failed"):
             click.echo(f"resume with: trace2skill resume {run.id}", err=True)
         echo_workspace(ws)
-    if run.status in ("failed", "cancelled"):
+    if run.status in ("failed", "cancelled", "stopped"):
         sys.exit(1)
 
 
@@ -101,12 +132,15 @@ def report(ws: Workspace, run: Run, as_json: bool, extra: dict[str, Any] | None 
 @click.option("--max-lessons", type=click.IntRange(1, 5), default=3, show_default=True)
 @click.option("--max-tokens", type=click.IntRange(16), default=1024, show_default=True, help="Per answer.")
 @click.option("--estimate", "estimate_only", is_flag=True, help="Print the token/cost estimate and stop.")
+@click.option("--verify", "then_verify", is_flag=True,
+              help="Then verify the lessons by replay (as `trace2skill verify --run RUN`, 2 replays, 1 fix round).")
 @with_llm_options
+@with_budget_options
 @json_option
 @db_option
 def extract(outcome: str, limit: int | None, sample: int | None, seed: int, balance: bool, max_lessons: int,
-            max_tokens: int, estimate_only: bool, base_url: str | None, model: str | None,
-            concurrency: int | None, as_json: bool) -> None:
+            max_tokens: int, estimate_only: bool, then_verify: bool, base_url: str | None, model: str | None,
+            concurrency: int | None, budget_tokens: int | None, budget_usd: float | None, as_json: bool) -> None:
     """Run the analysts over trajectories (failures -> error analyst, successes -> success analyst)."""
     from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, estimate, select_trajectories
     from trace2skill.llm import LLMClient
@@ -118,32 +152,42 @@ def extract(outcome: str, limit: int | None, sample: int | None, seed: int, bala
     config = ExtractionConfig(outcome=outcome, max_lessons=max_lessons,  # type: ignore[arg-type]
                               concurrency=cli_concurrency(ws, concurrency), max_tokens=max_tokens, model=llm.model,
                               base_url=llm.base_url)
-    prices = (llm.price_prompt_per_1k or 0.0, llm.price_completion_per_1k or 0.0)
-    plan = estimate(ws, ids, config, price_per_1k=prices)
+    plan = estimate(ws, ids, config, config_price(ws.db, llm))
     if estimate_only:
         print_json(plan) if as_json else click.echo(
             f"{plan['calls']} analyst calls over {plan['trajectories']} trajectories: about "
             f"{plan['prompt_tokens']} prompt tokens, at most {plan['max_completion_tokens']} completion tokens"
-            + (f", about ${plan['estimated_cost_usd']}" if any(prices) else ""))
+            + (f", about {money(plan['estimated_cost_usd'])}" if plan["priced"] else ", no price for this model"))
         return
+    if budget_usd is not None:
+        require_price(ws.db, llm)
     run_id = create_extraction_run(ws, ids, config)
+    apply_budget(ws, run_id, budget_tokens, budget_usd)
     if not as_json:
         click.echo(f"extraction run {run_id}: {len(ids)} trajectories, ~{plan['prompt_tokens']} prompt tokens; "
                    f"model {llm.describe()}", err=True)
     run = execute_with_progress(ws, run_id, LLMClient(ws, llm), as_json=as_json)
-    report(ws, run, as_json, {"estimate": plan})
+    report(ws, run, as_json, {"estimate": plan})  # exits 1 (verifying nothing) when the run did not finish
+    if then_verify and run.status == "done":
+        from trace2skill.cli.verify import run_verification, verify_config
+        from trace2skill.verify.run import verify_extraction
+
+        config = verify_config(ws, 2, 1, "qa", None, base_url, model, concurrency)
+        run_verification(ws, verify_extraction(ws, run.id, config), base_url, model, as_json)
 
 
 @main.command()
 @click.argument("run_id")
 @click.option("--keep-failed", is_flag=True, help="Only finish what never ran; leave failed items failed.")
 @with_llm_options
+@with_budget_options
 @json_option
 @db_option
 def resume(run_id: str, keep_failed: bool, base_url: str | None, model: str | None, concurrency: int | None,
-           as_json: bool) -> None:
-    """Finish an interrupted, cancelled or partly failed run of any kind; finished work is kept. The
-    run continues on the model it started with unless --base-url/--model say otherwise."""
+           budget_tokens: int | None, budget_usd: float | None, as_json: bool) -> None:
+    """Finish an interrupted, cancelled, stopped (at its budget: raise it with --budget-tokens or
+    --budget-usd) or partly failed run of any kind; finished work is kept. The run continues on the
+    model it started with unless --base-url/--model say otherwise."""
     from trace2skill.llm import LLMClient
     from trace2skill.runs.clients import client_config
     from trace2skill.store import runs as run_store
@@ -152,6 +196,9 @@ def resume(run_id: str, keep_failed: bool, base_url: str | None, model: str | No
     run = run_store.get_run(ws.db, run_id)
     llm = client_config(run, base_url, model)
     client = LLMClient(ws, llm) if llm is not None else None
+    if budget_usd is not None:
+        require_price(ws.db, llm)
+    apply_budget(ws, run.id, budget_tokens, budget_usd)
     if not as_json:
         click.echo(f"resuming {run.kind} run {run.id}" + (f" on {llm.describe()}" if llm else ""), err=True)
     done = execute_with_progress(ws, run.id, client, as_json=as_json, resume=True, retry_failed=not keep_failed,
@@ -172,25 +219,60 @@ def cancel(run_id: str) -> None:
     echo_workspace(ws)
 
 
-@main.command("runs")
+@main.group("runs", invoke_without_command=True)
 @click.option("--kind", type=click.Choice(engine.kind_names()), default=None)
 @click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
 @json_option
 @db_option
-def runs_cmd(kind: str | None, limit: int, as_json: bool) -> None:
-    """Recent runs with their state and progress."""
+@click.pass_context
+def runs_cmd(ctx: click.Context, kind: str | None, limit: int, as_json: bool) -> None:
+    """Recent runs with their state and progress (`runs budget RUN` sets a run's budget)."""
     from trace2skill.store import runs as run_store
 
+    if ctx.invoked_subcommand is not None:
+        return
     ws = open_workspace()
     states = [engine.describe(ws, r.id) for r in run_store.list_runs(ws.db, kind=kind, limit=limit)]
     if as_json:
-        print_json([{**s.run.model_dump(), "state": s.headline, "alive": s.alive, "eta_s": s.eta_s}
-                    for s in states])
+        print_json([{**s.run.model_dump(), "state": s.headline, "alive": s.alive, "eta_s": s.eta_s,
+                     "spend": engine.spend(ws, s.run).model_dump()} for s in states])
         return
     for s in states:
         p = s.run.progress
         click.echo(f"{s.run.id}  {s.run.kind:<13} {p.done}/{p.total} done, {p.failed} failed, {p.cancelled} "
-                   f"cancelled  {s.run.created}  {s.headline}")
+                   f"cancelled  {short_spend(engine.spend(ws, s.run))}  {s.run.created}  {s.headline}")
+
+
+@runs_cmd.command("budget")
+@click.argument("run_id")
+@click.option("--tokens", type=click.IntRange(1), default=None, help="At most this many tokens (prompt + completion).")
+@click.option("--usd", type=click.FloatRange(0, min_open=True), default=None,
+              help="At most this much money, priced from the workspace's price table.")
+@click.option("--clear", is_flag=True, help="Remove the budget.")
+@json_option
+@db_option
+def runs_budget(run_id: str, tokens: int | None, usd: float | None, clear: bool, as_json: bool) -> None:
+    """Set or raise a run's budget (the limits given replace the stored ones); then `trace2skill
+    resume RUN` goes on from where the budget stopped it."""
+    from trace2skill.runs.clients import client_config
+    from trace2skill.store import runs as run_store
+
+    if tokens is None and usd is None and not clear:
+        raise InvalidValueError("give the new budget: --tokens N and/or --usd X (or --clear to remove it)")
+    ws = open_workspace()
+    run = run_store.get_run(ws.db, run_id)
+    if usd is not None:
+        require_price(ws.db, client_config(run))
+    run = engine.set_budget(ws, run.id, tokens=tokens, usd=usd, clear=clear)
+    spent = engine.spend(ws, run)
+    if as_json:
+        print_json({"run": run.id, "status": run.status, "spend": spent.model_dump()}, ws=ws)
+        return
+    budget = engine.budget_of(run.config)
+    click.echo(f"run {run.id}: budget {'none' if budget is None else budget_text(budget)}; spent {spend_line(spent)}")
+    if run.status == "stopped":
+        click.echo(f"resume it with: trace2skill resume {run.id}", err=True)
+    echo_workspace(ws)
 
 
 @main.command("serve-local-model")

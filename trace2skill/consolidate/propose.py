@@ -1,5 +1,10 @@
 """The patch proposer: one trajectory's approved lessons -> one patch of structured edits against the
-frozen base skill (one LLM call per trajectory; the calls of a run go in parallel)."""
+frozen base skill (one LLM call per trajectory; the calls of a run go in parallel).
+
+The lessons go into the prompt fenced as untrusted data (a model wrote them from untrusted runs),
+as the analysts get trajectories. A ``failure_cause`` lesson is the diagnosis of one run, not
+guidance: it is shown apart, without a number an edit could cite, so no edit rests on it alone.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from trace2skill.consolidate.schemas import FULL, SKILL_CHARS, Budget, EditField
 from trace2skill.consolidate.targets import targeted_schema
 from trace2skill.llm.protocol import StructuredClient
 from trace2skill.models import Edit, Lesson, Patch, content_hash
-from trace2skill.prompts import load_prompt
+from trace2skill.prompts import fenced, load_prompt
 from trace2skill.redaction import redact
 
 
@@ -26,11 +31,28 @@ def edit_from(fields: EditFields, edit_id: str, support: list[str], derived_from
                 rationale=fields.rationale, support=sorted(set(support)), derived_from=derived_from or [])
 
 
-def _lessons_text(lessons: list[Lesson]) -> str:
-    blocks = []
-    for n, lesson in enumerate(lessons, start=1):
-        blocks.append(f"L{n} ({lesson.kind}) {lesson.title}\n{lesson.description}\n{lesson.content}".strip())
-    return "\n\n".join(blocks)
+CONSOLIDATE_TAGS = ("lessons", "diagnoses", "edits", "rejected")  # no data may open or close one of them
+DIAGNOSIS = "failure_cause"
+
+
+def _lesson_block(label: str, lesson: Lesson) -> str:
+    return f"{label} ({lesson.kind}) {lesson.title}\n{lesson.description}\n{lesson.content}".strip()
+
+
+def lessons_prompt(lessons: list[Lesson]) -> tuple[str, str]:
+    """(items, context) of the proposer's prompt: the guidance lessons numbered L1, L2, ... (the
+    numbers edits cite) fenced as data, and the run's diagnoses (failure causes) fenced apart
+    without a number, as context an edit cannot cite."""
+    guidance = [lesson for lesson in lessons if lesson.kind != DIAGNOSIS]
+    diagnoses = [lesson for lesson in lessons if lesson.kind == DIAGNOSIS]
+    items = fenced("lessons", "\n\n".join(_lesson_block(f"L{n}", x) for n, x in enumerate(guidance, start=1)),
+                   *CONSOLIDATE_TAGS)
+    context = ""
+    if diagnoses:
+        body = "\n\n".join(_lesson_block(f"D{n}", x) for n, x in enumerate(diagnoses, start=1))
+        context = ("\n# Diagnoses of the run (context only: never the source of an edit)\n"
+                   f"{fenced('diagnoses', body, *CONSOLIDATE_TAGS)}\n")
+    return items, context
 
 
 def leaf_patch_id(run_id: str, trajectory_id: str) -> str:
@@ -39,18 +61,23 @@ def leaf_patch_id(run_id: str, trajectory_id: str) -> str:
 
 def propose_patch(client: StructuredClient, run_id: str, trajectory_id: str, lessons: list[Lesson],
                   skill_files: dict[str, str], *, max_tokens: int | None = None, budget: Budget = FULL) -> Patch:
-    """Turn one trajectory's lessons into a level-0 patch. Each edit's support is the lessons it
-    cites (all of the trajectory's lessons when it cites none that exist)."""
+    """Turn one trajectory's lessons into a level-0 patch. Each edit's support is the guidance
+    lessons it cites (all of them when it cites none that exist); failure causes are shown as
+    diagnoses and support no edit, and a trajectory with only those gets an empty patch, unasked."""
+    patch_id = leaf_patch_id(run_id, trajectory_id)
+    guidance = [lesson for lesson in lessons if lesson.kind != DIAGNOSIS]
+    if not guidance:  # diagnoses alone never become skill text: nothing to ask
+        return Patch(id=patch_id, run_id=run_id, level=0, edits=[])
+    items, context = lessons_prompt(lessons)
     messages = [
         {"role": "system", "content": load_prompt("patch_proposer").render()},
         {"role": "user", "content": redact(load_prompt("consolidate_input").render(
             skill=skill_context(skill_files, budget.skill_chars), what="Reviewed lessons from one agent run",
-            items=_lessons_text(lessons)))},
+            items=items, context=context))},
     ]
     result = client.structured(messages, ProposalOut, schema_name="patch_proposal", run_id=run_id,
                                max_tokens=max_tokens, schema=targeted_schema(ProposalOut, skill_files, budget))
-    patch_id = leaf_patch_id(run_id, trajectory_id)
-    all_ids = [lesson.id for lesson in lessons]
+    all_ids = [lesson.id for lesson in guidance]
     edits = []
     for k, proposed in enumerate(result.value.edits):
         cited = [all_ids[n - 1] for n in proposed.lessons if 1 <= n <= len(all_ids)]

@@ -124,7 +124,7 @@ def _merge_chain(ctx: runs.RunContext, chain: _Chain) -> tuple[list[MergeNode], 
         merger = _NotedClient(ctx.client, RERUN_NOTE.format(n=chain.n)) if k == 0 else ctx.client
         patch, node, used = ctx.call(functools.partial(
             merge_group, merger, chain.parent.id, stored["level"], stored["idx"], inputs, plan.base.files,
-            plan.support_of, budget=plan.config.budget(), max_tokens=plan.config.max_tokens))
+            plan.support_of, budget=plan.config.budget(), max_tokens=plan.config.max_tokens, rejected=plan.rejected))
         if k == 0:
             patch, node = _rekey(patch, node, chain.n)
         save_patch(db, patch)
@@ -152,7 +152,8 @@ def _execute(ctx: runs.RunContext) -> None:
             save_node(ctx.ws.db, node, error=node.rationale if node.status == "fallback" else None)
         run_store.set_counters(ctx.ws.db, chain.parent.id, {
             "version": outcome.version, "applied": outcome.applied, "rejected": outcome.rejected,
-            "conflicts": outcome.conflicts, "findings": outcome.findings,
+            "conflicts": outcome.conflicts, "findings": outcome.findings, "moved": outcome.moved,
+            "budget": outcome.budget,
             "reruns": [*chain.parent.counters.get("reruns", []), rerun]})
     ctx.set_counters(**outcome.as_dict())
 

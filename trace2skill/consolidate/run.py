@@ -12,22 +12,25 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from trace2skill import runs
-from trace2skill.consolidate.propose import leaf_patch_id, propose_patch
+from trace2skill.analysis.quality import POLICY_ACTOR
+from trace2skill.consolidate.propose import DIAGNOSIS, leaf_patch_id, propose_patch
 from trace2skill.consolidate.schemas import FULL, LOCAL, Budget
 from trace2skill.consolidate.tree import build_tree
 from trace2skill.errors import Trace2SkillError
 from trace2skill.llm.protocol import StructuredClient
 from trace2skill.models import Edit, Lesson, Patch, Run, SkillVersion
 from trace2skill.skill.apply import apply_patch
+from trace2skill.skill.budget import DEFAULT_MAX_ADDED_LINES, DEFAULT_MAX_CHANGED_SHARE, EditBudget, describe_budget
 from trace2skill.skill.folder import SkillFolder
 from trace2skill.skill.lint import lint_skill
 from trace2skill.store import Workspace
-from trace2skill.store.lessons import approved_lessons, lessons_by_ids
+from trace2skill.store.lessons import approved_lessons, lessons_by_ids, rejected_for_skill
 from trace2skill.store.patches import get_patch, save_patch
 from trace2skill.store.provenance import save_line_origins
 from trace2skill.store.runs import item_ids
 from trace2skill.store.skills import folder_of, get_version, latest_version, locked_sections, save_version
 from trace2skill.store.trajectories import trajectory_text
+from trace2skill.store.verifications import verified_ids
 
 
 @dataclass
@@ -44,9 +47,16 @@ class ConsolidationConfig:
     base_url: str | None = None  # None: the embedded local model (prompts kept short for it)
     model: str | None = None
     skill_chars: int | None = None  # how much of SKILL.md the prompts show; None: fit the endpoint
+    verified_only: bool = False  # only lessons whose replay verification passed
+    max_added_lines: int | None = DEFAULT_MAX_ADDED_LINES  # edit budget per proposal (None: no limit)...
+    max_changed_share: float | None = DEFAULT_MAX_CHANGED_SHARE  # ...of SKILL.md's lines of text
+    over_budget: str = "move"  # edits over it: "move" (to references/) or "drop"
 
     def budget(self) -> Budget:
         return (LOCAL if self.base_url is None else FULL).with_skill_chars(self.skill_chars)
+
+    def edit_budget(self) -> EditBudget:
+        return EditBudget(self.max_added_lines, self.max_changed_share, self.over_budget)  # type: ignore[arg-type]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ConsolidationConfig:
@@ -71,6 +81,7 @@ def _check(config: ConsolidationConfig) -> None:
         raise Trace2SkillError("batch size must be at least 2")
     if config.new_skill and not config.description.strip():
         raise Trace2SkillError("a new skill needs a description")
+    config.edit_budget()  # InvalidValueError for a bad budget, before anything is stored
 
 
 def create_consolidation_run(ws: Workspace, config: ConsolidationConfig, lesson_ids: list[str] | None = None) -> str:
@@ -79,12 +90,21 @@ def create_consolidation_run(ws: Workspace, config: ConsolidationConfig, lesson_
     lessons = approved_lessons(ws.db, lesson_ids)
     if not lessons:
         raise Trace2SkillError("no approved lessons: approve some lessons first")
+    if config.verified_only:
+        verified = verified_ids(ws.db, [lesson.id for lesson in lessons])
+        lessons = [lesson for lesson in lessons if lesson.id in verified]
+        if not lessons:
+            raise Trace2SkillError("none of the approved lessons is verified: verify them (trace2skill verify) or "
+                                   "consolidate without --verified-only")
     if config.new_skill:
         config.base_version = _new_skill_stub(ws, config.new_skill, config.description)
     else:
         config.base_version = get_version(ws.db, config.base_version or "").id
     trajectories = sorted({lesson.trajectory_id for lesson in lessons})
-    data = asdict(config) | {"lesson_ids": sorted(lesson.id for lesson in lessons)}
+    skill = config.new_skill or get_version(ws.db, config.base_version).skill
+    ledger = rejected_for_skill(ws.db, skill, limit=config.budget().rejected_lessons, exclude_actors=(POLICY_ACTOR,))
+    data = asdict(config) | {"lesson_ids": sorted(lesson.id for lesson in lessons),
+                             "rejected_ids": [lesson.id for lesson in ledger]}
     return runs.create(ws, "consolidation", data, trajectories)
 
 
@@ -96,6 +116,7 @@ class Plan:
     base: SkillVersion
     by_trajectory: dict[str, list[Lesson]] = field(default_factory=dict)
     trajectory_of: dict[str, str] = field(default_factory=dict)  # lesson id -> trajectory id
+    rejected: list[str] = field(default_factory=list)  # the ledger: lessons reviewers rejected, newest first
 
     def support_of(self, edit: Edit) -> int:
         """Distinct trajectories behind an edit."""
@@ -110,6 +131,9 @@ def load_plan(ws: Workspace, config_data: dict[str, Any]) -> Plan:
         by_trajectory[lesson.trajectory_id].append(lesson)
         plan.trajectory_of[lesson.id] = lesson.trajectory_id
     plan.by_trajectory = dict(by_trajectory)
+    ledger_ids = config_data.get("rejected_ids") or []  # snapshot taken when the run was created
+    texts = {lesson.id: f"{lesson.title}: {lesson.content}" for lesson in lessons_by_ids(ws.db, ledger_ids)}
+    plan.rejected = [texts[i] for i in ledger_ids if i in texts]
     return plan
 
 
@@ -124,6 +148,9 @@ class ConsolidationResult:
     rejected: list[dict[str, Any]]
     conflicts: list[dict[str, Any]]
     findings: list[dict[str, Any]]
+    moved: list[dict[str, Any]] = field(default_factory=list)  # edits moved to references/, with the reason
+    budget: dict[str, Any] = field(default_factory=dict)  # the edit budget and its use (BudgetUse)
+    diagnoses_only: int = 0  # trajectories whose approved lessons were all failure causes (never skill text)
 
     def as_dict(self) -> dict[str, Any]:
         return {"run": self.run_id, **{k: v for k, v in asdict(self).items() if k != "run_id"}}
@@ -132,7 +159,7 @@ class ConsolidationResult:
     def from_counters(cls, run_id: str, counters: dict[str, Any]) -> ConsolidationResult:
         """The result a finished run stored in its counters."""
         names = [f for f in cls.__dataclass_fields__ if f != "run_id"]
-        return cls(run_id=run_id, **{k: counters[k] for k in names})
+        return cls(run_id=run_id, **{k: counters[k] for k in names if k in counters})
 
 
 def propose_version(ws: Workspace, run_id: str, plan: Plan, root: Patch, *, message: str) -> ConsolidationResult:
@@ -141,7 +168,8 @@ def propose_version(ws: Workspace, run_id: str, plan: Plan, root: Patch, *, mess
     base_folder = folder_of(plan.base)
     result = apply_patch(base_folder, root, locked_sections=locked_sections(ws.db, plan.base.skill),
                          support={e.id: plan.support_of(e) for e in root.edits}, min_support=plan.config.min_support,
-                         move_low_support=plan.config.move_low_support, dirname=plan.base.skill)
+                         move_low_support=plan.config.move_low_support, dirname=plan.base.skill,
+                         budget=plan.config.edit_budget(), new_skill=bool(plan.config.new_skill))
     texts = {t: trajectory_text(ws.db, t) for t in sorted(set(plan.trajectory_of.values()))}
     findings = list(result.findings) + lint_skill(result.skill, base_folder, trajectory_texts=texts)
     version = save_version(ws.db, plan.base.skill, result.skill.as_files(), source="proposal",
@@ -151,7 +179,8 @@ def propose_version(ws: Workspace, run_id: str, plan: Plan, root: Patch, *, mess
         run_id=run_id, version=version, levels=0, merge_calls=0, proposals=0, applied=len(result.applied),
         rejected=[r._asdict() for r in result.rejected],
         conflicts=[{"edit_ids": list(c.edit_ids), "reason": c.reason} for c in result.conflicts],
-        findings=[asdict(f) for f in findings])
+        findings=[asdict(f) for f in findings], moved=[m._asdict() for m in result.moved],
+        budget=result.budget.as_dict() if result.budget else {})
 
 
 def _propose_one(client: StructuredClient, run_id: str, plan: Plan, trajectory_id: str) -> runs.ItemResult:
@@ -169,21 +198,34 @@ def _execute(ctx: runs.RunContext) -> None:
     tree = build_tree(ctx, client, run_id, leaves, batch_size=plan.config.batch_size,
                       skill_files=plan.base.files, support_of=plan.support_of, concurrency=workers,
                       embeddings=plan.config.embeddings, budget=plan.config.budget(),
-                      max_tokens=plan.config.max_tokens)
+                      max_tokens=plan.config.max_tokens, rejected=plan.rejected)
     ctx.checkpoint()
     outcome = propose_version(ctx.ws, run_id, plan, tree.root, message=f"proposal of consolidation run {run_id}")
     outcome.levels, outcome.merge_calls, outcome.proposals = tree.levels, tree.merge_calls, len(done)
+    outcome.diagnoses_only = sum(all(x.kind == DIAGNOSIS for x in plan.by_trajectory.get(t, [])) for t in done)
     ctx.set_counters(**outcome.as_dict())
 
 
 def report_lines(result: ConsolidationResult, base_version: str) -> list[str]:
     """What a finished consolidation (or re-run) proposes, for people."""
     lines = [f"  {f['severity']}: {f['file']}:{f['line'] or ''} {f['message']}" for f in result.findings]
+    if result.budget:
+        lines.insert(0, f"  {describe_budget(result.budget)}")
     if result.version == base_version or not result.applied:
-        return [f"nothing was applied ({len(result.rejected)} edits rejected): no new proposal to review", *lines]
+        return [f"nothing was applied ({len(result.rejected)} edits rejected): no new proposal to review",
+                *([f"  {why}"] if (why := diagnoses_note(result)) else []), *lines]
     return [f"proposal {result.version}: {result.levels} levels, {result.merge_calls} merge calls, "
             f"{result.applied} edits applied, {len(result.rejected)} rejected, {len(result.conflicts)} conflicts",
             *lines, f"review it: trace2skill diff {base_version} {result.version}"]
+
+
+def diagnoses_note(result: ConsolidationResult) -> str:
+    """Why a run proposed nothing when its lessons were only diagnoses; empty otherwise."""
+    if not result.diagnoses_only:
+        return ""
+    return (f"{result.diagnoses_only} of {result.proposals} trajectories had only diagnoses (failure causes) among "
+            "their approved lessons; a diagnosis never becomes skill text by itself. Approve guidance lessons "
+            "(\"When …, do …, because …\") to consolidate them.")
 
 
 def _report(_ws: Workspace, run: Run) -> tuple[list[str], dict[str, Any]]:

@@ -55,12 +55,15 @@ LOCAL_SKILL_CHARS = 2500  # the embedded toy model reads prompts slowly
 
 @dataclass(frozen=True)
 class Budget:
-    """How much of the skill the prompts show, and how long an edit's content may be and how many
-    edits one proposal may have (bounds the schema enforces on a constrained decoder)."""
+    """How much of the skill (and of the ledger of rejected lessons) the prompts show, and how long
+    an edit's content may be and how many edits one proposal may have (bounds the schema enforces
+    on a constrained decoder)."""
 
     skill_chars: int = SKILL_CHARS
     content_chars: int = 1500
     proposal_edits: int = 4
+    rejected_lessons: int = 20  # how many lessons of the rejected ledger the merge prompt shows...
+    rejected_chars: int = 3000  # ...in at most this many characters
 
     def with_skill_chars(self, chars: int | None) -> Budget:
         return replace(self, skill_chars=chars) if chars else self
@@ -68,4 +71,5 @@ class Budget:
 
 FULL = Budget()
 # The embedded toy model rambles until its token limit: short contents, two edits, a short skill.
-LOCAL = Budget(skill_chars=LOCAL_SKILL_CHARS, content_chars=400, proposal_edits=2)
+LOCAL = Budget(skill_chars=LOCAL_SKILL_CHARS, content_chars=400, proposal_edits=2, rejected_lessons=5,
+               rejected_chars=600)

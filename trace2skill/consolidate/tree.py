@@ -4,8 +4,10 @@ parallel, ⌈log_B N⌉ levels down to one patch.
 Similar patches are batched together (MiniLM embeddings) so duplicates meet early. The merge
 operator must cite, for every output edit, the input edits it derives from, and list every input
 edit it does not use as dropped with a reason; code checks that, and carries support (lesson ids)
-up the tree itself. A merge whose answer stays invalid after one correction falls back to passing
-its inputs up unchanged (node status "fallback"). Every node is stored, so the tree can be drawn
+up the tree itself. The input edits are fenced as untrusted data, and the merger is shown the
+ledger of lessons reviewers rejected for this skill so it does not bring them back. A merge whose
+answer stays invalid after one correction falls back to passing its inputs up unchanged (node
+status "fallback"). Every node is stored, so the tree can be drawn
 live and resumed; the run is checked for cancel between levels, and a merge that ends after its
 run was cancelled is not stored.
 """
@@ -13,19 +15,19 @@ run was cancelled is not stored.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from trace2skill.consolidate.propose import edit_from, skill_context
+from trace2skill.consolidate.propose import CONSOLIDATE_TAGS, edit_from, skill_context
 from trace2skill.consolidate.schemas import FULL, Budget, MergeOut
 from trace2skill.consolidate.targets import targeted_schema
-from trace2skill.errors import Trace2SkillError
+from trace2skill.errors import RunCancelled, Trace2SkillError
 from trace2skill.llm.protocol import StructuredClient
 from trace2skill.models import DroppedEdit, Edit, MergeNode, Patch, content_hash
-from trace2skill.prompts import load_prompt
+from trace2skill.prompts import fenced, load_prompt
 from trace2skill.redaction import redact
 from trace2skill.runs.context import Steps
 from trace2skill.store.patches import finish_node, get_node, get_patch, save_node, save_patch
@@ -54,10 +56,11 @@ def batch(patches: list[Patch], size: int, *, embeddings: bool = True) -> list[l
 
 
 def _edits_text(inputs: list[Patch], labels: dict[str, Edit], support_of: Callable[[Edit], int]) -> str:
+    """The input edits, fenced as untrusted data (a model wrote them from untrusted runs)."""
     blocks = []
+    label_of = {e.id: lab for lab, e in labels.items()}
     for k, patch in enumerate(inputs, start=1):
         lines = [f"## Patch {k}"]
-        label_of = {e.id: lab for lab, e in labels.items()}
         for e in patch.edits:
             lines.append(
                 f"{label_of[e.id]} [supported by {support_of(e)} runs] op={e.op} file={e.file} "
@@ -65,7 +68,28 @@ def _edits_text(inputs: list[Patch], labels: dict[str, Edit], support_of: Callab
                 f"content: {e.content}\nrationale: {e.rationale}"
             )
         blocks.append("\n".join(lines))
-    return "\n\n".join(blocks)
+    return fenced("edits", "\n\n".join(blocks), *CONSOLIDATE_TAGS)
+
+
+LEDGER_ITEM_CHARS = 240
+
+
+def ledger_context(rejected: Sequence[str], budget: Budget = FULL) -> str:
+    """The merge prompt's ledger of lessons reviewers rejected for this skill (newest first),
+    bounded by the budget's count and characters; "" when there are none."""
+    lines: list[str] = []
+    used = 0
+    for text in rejected[:budget.rejected_lessons]:
+        flat = " ".join(text.split())
+        line = "- " + (flat if len(flat) <= LEDGER_ITEM_CHARS else flat[:LEDGER_ITEM_CHARS - 1] + "…")
+        if used + len(line) > budget.rejected_chars:
+            break
+        lines.append(line)
+        used += len(line) + 1
+    if not lines:
+        return ""
+    return ("\n# Lessons reviewers rejected earlier for this skill (do not bring them back)\n"
+            f"{fenced('rejected', chr(10).join(lines), *CONSOLIDATE_TAGS)}\n")
 
 
 def check_merge(out: MergeOut, labels: dict[str, Edit]) -> list[str]:
@@ -90,6 +114,8 @@ def _attempt(client: StructuredClient, messages: list[dict[str, str]], run_id: s
         try:
             out = client.structured(messages, MergeOut, schema_name="merge", run_id=run_id,
                                     max_tokens=max_tokens, schema=schema).value
+        except RunCancelled:
+            raise  # cancelled, or stopped at its budget: no fallback is stored
         except (Trace2SkillError, ValidationError) as exc:
             return None, f"{type(exc).__name__}: {exc}"[:500], calls
         problems = check_merge(out, labels)
@@ -103,7 +129,10 @@ def _attempt(client: StructuredClient, messages: list[dict[str, str]], run_id: s
 
 def merge_group(client: StructuredClient, run_id: str, level: int, idx: int, inputs: list[Patch],
                 skill_files: dict[str, str], support_of: Callable[[Edit], int], *,
-                budget: Budget = FULL, max_tokens: int | None = None) -> tuple[Patch, MergeNode, int]:
+                budget: Budget = FULL, max_tokens: int | None = None,
+                rejected: Sequence[str] = ()) -> tuple[Patch, MergeNode, int]:
+    """Merge one group of patches. `rejected`: texts of lessons reviewers rejected for this skill,
+    newest first (the ledger the merger must not bring back; bounded by `budget`)."""
     out_id = content_hash([run_id, "node", level, idx, [p.id for p in inputs]])
     node = MergeNode(run_id=run_id, level=level, idx=idx, inputs=[p.id for p in inputs], output=out_id, status="done")
     edits_in = [e for p in inputs for e in p.edits]
@@ -117,7 +146,7 @@ def merge_group(client: StructuredClient, run_id: str, level: int, idx: int, inp
         {"role": "system", "content": load_prompt("merger").render()},
         {"role": "user", "content": redact(load_prompt("consolidate_input").render(
             skill=skill_context(skill_files, budget.skill_chars), what=f"{len(inputs)} patches to merge",
-            items=_edits_text(inputs, labels, support_of)))},
+            items=_edits_text(inputs, labels, support_of), context=ledger_context(rejected, budget)))},
     ]
     answer, problem, calls = _attempt(client, messages, run_id, labels, max_tokens,
                                       targeted_schema(MergeOut, skill_files, budget, edit_labels=list(labels)))
@@ -141,7 +170,8 @@ def merge_group(client: StructuredClient, run_id: str, level: int, idx: int, inp
 
 def build_tree(steps: Steps, client: StructuredClient, run_id: str, leaves: list[Patch], *, batch_size: int,
                skill_files: dict[str, str], support_of: Callable[[Edit], int], concurrency: int = 8,
-               embeddings: bool = True, budget: Budget = FULL, max_tokens: int | None = None) -> TreeResult:
+               embeddings: bool = True, budget: Budget = FULL, max_tokens: int | None = None,
+               rejected: Sequence[str] = ()) -> TreeResult:
     """Merge `leaves` level by level until one patch remains; reuses nodes already done (resume)."""
     ws = steps.ws
     current, level, calls = list(leaves), 0, 0
@@ -158,7 +188,7 @@ def build_tree(steps: Steps, client: StructuredClient, run_id: str, leaves: list
             stored = get_node(ws.db, run_id, level, idx)
             if stored is None or stored["inputs"] != queued.inputs:
                 save_node(ws.db, queued)
-        merge = _NodeMerge(steps, client, run_id, level, skill_files, support_of, budget, max_tokens)
+        merge = _NodeMerge(steps, client, run_id, level, skill_files, support_of, budget, max_tokens, tuple(rejected))
         results = steps.map(merge, list(enumerate(groups)), concurrency=concurrency, item_of=merge.item_of)
         current = [patch for patch, _ in results]
         calls += sum(n for _, n in results)
@@ -178,6 +208,7 @@ class _NodeMerge:
     support_of: Callable[[Edit], int]
     budget: Budget
     max_tokens: int | None
+    rejected: tuple[str, ...] = ()
 
     def item_of(self, job: tuple[int, list[Patch]]) -> str:
         """How the call log names this merge."""
@@ -192,7 +223,10 @@ class _NodeMerge:
         save_node(db, MergeNode(run_id=self.run_id, level=self.level, idx=idx, inputs=inputs, status="running"))
         try:
             patch, node, n = merge_group(self.client, self.run_id, self.level, idx, group, self.skill_files,
-                                         self.support_of, budget=self.budget, max_tokens=self.max_tokens)
+                                         self.support_of, budget=self.budget, max_tokens=self.max_tokens,
+                                         rejected=self.rejected)
+        except RunCancelled:
+            raise  # the node stays as it is: re-queued when the run is resumed
         except Exception as exc:
             failed = MergeNode(run_id=self.run_id, level=self.level, idx=idx, inputs=inputs, status="failed")
             finish_node(db, failed, error=f"{type(exc).__name__}: {exc}")

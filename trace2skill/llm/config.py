@@ -1,4 +1,5 @@
-"""LLM settings: which endpoint and model, timeouts, retries, sampling, prices.
+"""LLM settings: which endpoint and model, timeouts, retries, sampling. (Prices are the workspace's
+price table: `trace2skill.costs`.)
 
 `base_url=None` means "the embedded local model" (see `trace2skill.llm.local.resolve`). The API key
 is read only from the environment (OPENAI_API_KEY); it is excluded from `model_dump()` and `repr()`
@@ -36,8 +37,6 @@ class LLMConfig(BaseModel):
     max_tokens: int = Field(default=1024, ge=1)
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     max_connections: int = Field(default=256, ge=1)  # httpx pool; the fleet runs up to 128 threads
-    price_prompt_per_1k: float | None = Field(default=None, ge=0)  # currency units per 1k tokens
-    price_completion_per_1k: float | None = Field(default=None, ge=0)
     local: bool = False  # set by resolve(): this config points at the embedded toy model
 
     @classmethod

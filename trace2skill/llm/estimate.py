@@ -1,4 +1,5 @@
-"""Cheap token and cost estimates for the "before you start" screen of a run.
+"""Cheap token estimates for the "before you start" screen of a run and a run's budget (prices:
+`trace2skill.costs`).
 
 `estimate_tokens` counts letter runs, digit groups of up to three and single punctuation marks.
 Against the SmolLM2 BPE tokenizer on the bundled τ-bench trajectories it lands at 0.95x the true
@@ -12,8 +13,6 @@ import math
 import re
 from collections.abc import Iterable
 from typing import Any
-
-from trace2skill.llm.config import LLMConfig
 
 _PIECES = re.compile(r"[^\W\d_]+|\d{1,3}|[^\w\s]|_")
 _UPLIFT = 1.05
@@ -37,11 +36,3 @@ def estimate_messages_tokens(messages: Iterable[dict[str, Any]]) -> int:
         total += estimate_tokens(str(content)) + MESSAGE_OVERHEAD_TOKENS
     return total
 
-
-def estimate_cost(prompt_tokens: int, completion_tokens: int, config: LLMConfig) -> float | None:
-    """Cost in the config's currency, or None when the config carries no prices."""
-    if config.price_prompt_per_1k is None and config.price_completion_per_1k is None:
-        return None
-    prompt = (config.price_prompt_per_1k or 0.0) * prompt_tokens / 1000.0
-    completion = (config.price_completion_per_1k or 0.0) * completion_tokens / 1000.0
-    return round(prompt + completion, 6)

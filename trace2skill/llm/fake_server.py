@@ -1,6 +1,8 @@
 """A real OpenAI-compatible HTTP server on 127.0.0.1 for tests and benchmarks (standard library only).
 
-Serves POST /v1/chat/completions, GET /v1/models and GET /health. What the assistant says comes
+Serves POST /v1/chat/completions, GET /v1/models and GET /health. With `prompt_cache=True` it acts
+like an endpoint with prefix caching: the leading messages of a request that an earlier request
+began with are reported as `usage.prompt_tokens_details.cached_tokens`. What the assistant says comes
 from a `responder(request_json)` callback: a str is the message content, a dict is JSON-encoded as
 the content, a `Fault` is answered as that HTTP error. Fixed latency is slept per request (requests
 run concurrently, one thread each). Faults are drawn from a seeded RNG in arrival order: HTTP 429
@@ -11,6 +13,7 @@ not the requested JSON.
 from __future__ import annotations
 
 import collections
+import hashlib
 import itertools
 import json
 import random
@@ -96,8 +99,11 @@ class FakeLLMServer:
 
     def __init__(self, responder: Responder | None = None, *, latency_s: float = 0.0,
                  fault_rate: float = 0.0, faults: Iterable[str] = FAULT_KINDS, seed: int = 0,
-                 slow_s: float = 5.0, model: str = "fake-model", keep_requests: bool = True, port: int = 0):
+                 slow_s: float = 5.0, model: str = "fake-model", keep_requests: bool = True, port: int = 0,
+                 prompt_cache: bool = False):
         self.responder = responder or schema_responder
+        self.prompt_cache = prompt_cache
+        self._prefixes: set[str] = set()  # hashes of the message prefixes seen (prompt_cache)
         self.latency_s = latency_s
         self.fault_rate = fault_rate
         self.fault_kinds = tuple(faults)
@@ -181,16 +187,35 @@ class FakeLLMServer:
         if seconds > 0:
             self._stopping.wait(seconds)
 
+    def cached_tokens(self, messages: list[dict[str, Any]]) -> int:
+        """Prefix caching: the tokens of the longest run of leading messages an earlier request began
+        with (then this request's prefixes are remembered too)."""
+        digest, cached_chars, chars = hashlib.sha256(), 0, 0
+        keys = []
+        for message in messages:
+            digest.update(json.dumps(message, sort_keys=True).encode())
+            chars += len(str(message.get("content") or ""))
+            keys.append((digest.hexdigest(), chars))
+        with self._lock:
+            for key, upto in keys:
+                if key in self._prefixes:
+                    cached_chars = upto
+            self._prefixes.update(key for key, _ in keys)
+        return cached_chars // 4
+
     def completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
         prompt_chars = sum(len(str(m.get("content") or "")) for m in body.get("messages", []))
         prompt, completion = prompt_chars // 4 + 1, len(content) // 4 + 1
+        usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
+                                 "total_tokens": prompt + completion}
+        if self.prompt_cache:
+            usage["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens(body.get("messages", []))}
         return {
             "id": f"chatcmpl-fake-{next(self._ids)}", "object": "chat.completion",
             "created": int(time.time()), "model": body.get("model") or self.model,
             "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
                          "message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                      "total_tokens": prompt + completion},
+            "usage": usage,
         }
 
 

@@ -4,7 +4,9 @@ A worker thread of a run sets a scope (run id, item id, the run's cancel flag, a
 around its item. The client then logs each request under that run and item, refuses to send a
 request once the run is cancelled (raising `RunCancelled`), waits out a back-off on the cancel
 flag instead of sleeping through it, and reports each retry so the item can show its attempts,
-its last error and when it tries again. Outside a scope (a test, a one-off call) nothing changes.
+its last error and when it tries again. With a `budget_check` the client also asks, before each
+request, whether the run's budget allows it, and reports each request's usage to the run's cost
+meter. Outside a scope (a test, a one-off call) nothing changes.
 
 The scope lives in a context variable that each thread sets for itself: new threads start with an
 empty context, so a scope never leaks from one worker to another.
@@ -18,9 +20,18 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from trace2skill.errors import RunCancelled
+from trace2skill.errors import BudgetExceeded, RunCancelled
 
 RetryCallback = Callable[[int, str, float], None]  # (requests sent so far, error, seconds until the retry)
+Settle = Callable[[dict[str, int] | None], None]  # a request ended: its usage (None: no answer came)
+# (model, the request's estimated prompt tokens (computed only when asked: it costs ~1 ms per 10k
+# chars), its max completion tokens) -> a Settle to call once the request ends; raises
+# BudgetExceeded when the request would take the run past its budget.
+BudgetCheck = Callable[[str, Callable[[], int], int], Settle]
+
+
+def settle_nothing(_usage: dict[str, int] | None) -> None:
+    return None
 
 
 @dataclass
@@ -30,11 +41,26 @@ class CallScope:
     cancelled: threading.Event = field(default_factory=threading.Event)
     on_retry: RetryCallback | None = None
     requests: int = 0  # requests sent inside this scope
+    budget_check: BudgetCheck | None = None  # set by the engine: the run's cost meter and budget
+    over_budget: bool = False  # a request of this scope was refused by the budget
 
     def check(self) -> None:
         """Raise RunCancelled when the run was cancelled: no new request is started."""
         if self.cancelled.is_set():
             raise RunCancelled(f"run {self.run_id} was cancelled")
+
+    def admit(self, model: str, prompt_tokens: Callable[[], int], max_tokens: int) -> Settle:
+        """Before a request: raise RunCancelled when the run was cancelled, BudgetExceeded when this
+        request (about `prompt_tokens()` in, at most `max_tokens` out) would exceed the run's budget.
+        Returns the callback to report the request's usage to once it ended."""
+        self.check()
+        if self.budget_check is None:
+            return settle_nothing
+        try:
+            return self.budget_check(model, prompt_tokens, max_tokens)
+        except BudgetExceeded:
+            self.over_budget = True  # whatever the work does with the error, its item is not finished
+            raise
 
     def wait(self, seconds: float) -> None:
         """Sleep `seconds`, or less when the run is cancelled meanwhile (then raise RunCancelled)."""

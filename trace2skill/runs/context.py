@@ -14,16 +14,19 @@ import functools
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from sqlite_utils import Database
 
-from trace2skill.errors import RunCancelled, Trace2SkillError
+from trace2skill.errors import BudgetExceeded, RunCancelled, Trace2SkillError
 from trace2skill.llm.protocol import StructuredClient
-from trace2skill.llm.scope import CallScope, call_scope
+from trace2skill.llm.scope import BudgetCheck, CallScope, call_scope
 from trace2skill.models import Run
 from trace2skill.store import Workspace, write_transaction
 from trace2skill.store import runs as run_store
+
+if TYPE_CHECKING:
+    from trace2skill.runs.budget import RunMeter
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -48,10 +51,12 @@ ItemWork = Callable[[str], ItemResult]
 
 class RunContext:
     def __init__(self, ws: Workspace, run: Run, client: StructuredClient | None, cancelled: threading.Event, *,
-                 concurrency: int | None = None, on_item: ItemCallback | None = None, execution: int = 0):
+                 concurrency: int | None = None, on_item: ItemCallback | None = None, execution: int = 0,
+                 meter: RunMeter | None = None):
         self.ws, self.run, self._client = ws, run, client
         self.execution = execution  # which execution of the run this is (items remember who started them)
         self.cancelled = cancelled
+        self.meter = meter  # what the run spends, and its budget's gate (None: not metered)
         self.concurrency = concurrency  # an override for this execution; None: the run's own setting
         self.on_item = on_item
 
@@ -73,9 +78,20 @@ class RunContext:
         return max(1, self.concurrency or default)
 
     def checkpoint(self) -> None:
-        """Raise RunCancelled when the run was cancelled (call between phases, levels, steps)."""
+        """Raise RunCancelled when the run was cancelled, BudgetExceeded when its budget stopped it
+        (call between phases, levels, steps)."""
         if self.cancelled.is_set():
             raise RunCancelled(f"run {self.run.id} was cancelled")
+        if self.over_budget:
+            raise BudgetExceeded(f"run {self.run.id} is at its budget")
+
+    @property
+    def over_budget(self) -> bool:
+        return self.meter is not None and self.meter.stopped
+
+    @property
+    def budget_check(self) -> BudgetCheck | None:
+        return self.meter.check if self.meter is not None else None
 
     def set_counters(self, **values: Any) -> None:
         run_store.set_counters(self.ws.db, self.run.id, values)
@@ -86,7 +102,9 @@ class RunContext:
         """`fn` over `args`, `concurrency` at a time, results in order. Raises RunCancelled as soon
         as the run is cancelled; the first error of a step is re-raised once all steps ended."""
         def scoped(arg: T) -> R:
-            with call_scope(CallScope(self.run.id, item_of(arg) if item_of else None, self.cancelled)):
+            scope = CallScope(self.run.id, item_of(arg) if item_of else None, self.cancelled,
+                              budget_check=self.budget_check)
+            with call_scope(scope):
                 return fn(arg)
 
         results = map_on_pool(scoped, args, concurrency, self.cancelled)
@@ -107,16 +125,20 @@ class RunContext:
 
     def _one_item(self, item_id: str, work: ItemWork) -> None:
         db, run_id = self.ws.db, self.run.id
-        if self.cancelled.is_set() or not run_store.start_item(db, run_id, item_id, self.execution):
+        if self.cancelled.is_set() or self.over_budget or not run_store.start_item(db, run_id, item_id,
+                                                                                    self.execution):
             return
-        scope = CallScope(run_id, item_id, self.cancelled, on_retry=self._retry_recorder(item_id))
+        scope = CallScope(run_id, item_id, self.cancelled, on_retry=self._retry_recorder(item_id),
+                          budget_check=self.budget_check)
         try:
             with call_scope(scope):
                 result = work(item_id)
         except RunCancelled:
-            return  # the item was cancelled with the run
+            return  # the item was cancelled with the run, or stopped at its budget (re-queued at the end)
         except Exception as exc:  # recorded on the item; the run goes on
             result = ItemResult("failed", note=f"{type(exc).__name__}: {exc}"[:2000])
+        if scope.over_budget:
+            return  # a request was refused by the budget: the item is re-queued, not half-stored
         self._finish(item_id, result, scope.requests)
 
     def _finish(self, item_id: str, result: ItemResult, requests: int) -> None:

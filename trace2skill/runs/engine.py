@@ -6,7 +6,9 @@ for a cancel written by another process (the CLI's `trace2skill cancel`, the app
 browser); a cancel in this process is seen at once. Whatever the kind, a cancelled run stops
 starting work, abandons what is in flight, and ends "cancelled" with its unfinished items; resume
 re-queues them and finishes the run without redoing finished work (finished LLM calls come from
-the cache).
+the cache). A run with a budget (runs/budget.py) that the next call would exceed ends "stopped": no
+new request starts, calls in flight finish, unfinished items go back to the queue; raise the budget
+and resume it.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from trace2skill.errors import RunCancelled, RunStateError
+from trace2skill.errors import BudgetExceeded, RunCancelled, RunStateError
 from trace2skill.llm.protocol import StructuredClient
 from trace2skill.models import Run
+from trace2skill.runs.budget import RunMeter
 from trace2skill.runs.context import ItemCallback, RunContext
 from trace2skill.runs.registry import get_kind
 from trace2skill.runs.state import is_alive, this_process
@@ -34,6 +37,7 @@ class _Execution:
     cancelled: threading.Event = field(default_factory=threading.Event)
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None  # the background thread, when started with start_background
+    meter: RunMeter | None = None  # what it spends, live, and its budget's gate
 
 
 _active: dict[str, _Execution] = {}  # runs executing in this process
@@ -85,11 +89,16 @@ def _execute(ws: Workspace, run: Run, execution: _Execution, client: StructuredC
     monitor = threading.Thread(target=_monitor, args=(ws, run.id, execution), name=f"t2s-beat-{run.id}",
                                daemon=True)
     monitor.start()
-    ctx = RunContext(ws, run_store.get_run(ws.db, run.id), client, execution.cancelled, concurrency=concurrency,
-                     on_item=on_item, execution=execution_no)
+    current = run_store.get_run(ws.db, run.id)
+    meter = execution.meter = RunMeter(ws, current, execution.cancelled)
+    ctx = RunContext(ws, current, client, execution.cancelled, concurrency=concurrency, on_item=on_item,
+                     execution=execution_no, meter=meter)
     status, error = "done", None
     try:
         kind.work(ctx)
+        ctx.checkpoint()  # a kind that swallowed a refusal of the budget still ends "stopped"
+    except BudgetExceeded:
+        status, error = ("cancelled", None) if execution.cancelled.is_set() else ("stopped", meter.stop_message())
     except RunCancelled:
         status = "cancelled"
     except KeyboardInterrupt:
@@ -117,6 +126,13 @@ def _monitor(ws: Workspace, run_id: str, execution: _Execution) -> None:
                 log.warning("heartbeat of run %s failed", run_id, exc_info=True)
     finally:
         db.close()
+
+
+def live_meter(run_id: str) -> RunMeter | None:
+    """The cost meter of the run while this process executes it (None otherwise)."""
+    with _lock:
+        execution = _active.get(run_id)
+    return execution.meter if execution is not None else None
 
 
 def cancel(ws: Workspace, run_id: str) -> Run:

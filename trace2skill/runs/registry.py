@@ -42,6 +42,8 @@ PROVIDERS = {
     "consolidation": "trace2skill.consolidate.run",
     "rerun": "trace2skill.consolidate.rerun",
     "evaluation": "trace2skill.evaluate.run",
+    "verification": "trace2skill.verify.run",
+    "collection": "trace2skill.evaluate.collect",
 }
 _kinds: dict[str, RunKind] = {}
 

@@ -82,6 +82,8 @@ class RunState:
             return "interrupted (nothing is executing it now: resume it)"
         if self.run.status == "running" and self.run.progress.running == 0 and self.run.progress.queued == 0:
             return "running (finishing up)"
+        if self.run.status == "stopped":
+            return "stopped: budget (raise it and resume)"
         return self.run.status
 
 
@@ -90,6 +92,7 @@ def describe(ws: Workspace, run_id: str, *, running_here: bool = False) -> RunSt
     alive = running_here or is_alive(run)
     interrupted = run.is_active and not alive
     p = run.progress
+    # failed, cancelled, stopped at its budget, interrupted, or done with failed items
     resumable = (not alive) and (run.status != "done" or p.failed > 0 or p.queued > 0)
     elapsed = seconds_between(run.resumed or run.started, run.finished)
     per_minute = eta = None

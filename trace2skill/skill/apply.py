@@ -17,7 +17,10 @@ Order of checks (each edit is planned against the same frozen base, see `plan`):
    a file another edit deletes; two different creations of one file; and two insertions at the
    same place whose contents are variants of each other (similarity >= 0.85 but not equal) —
    dissimilar insertions at one place are both kept, in patch order.
-6. Orphans: a created file is kept only when the resulting SKILL.md mentions its path.
+6. Edit budget (when given, see `trace2skill.skill.budget`): the best-supported SKILL.md changes
+   are kept within it; the rest move to ``references/further-guidance.md`` or are rejected, with
+   the reason "over budget".
+7. Orphans: a created file is kept only when the resulting SKILL.md mentions its path.
 The result is validated strictly. Line ranges are 0-based, end-exclusive indices into the
 resulting file's lines — the same indices as ``line_origins``.
 """
@@ -31,11 +34,18 @@ from itertools import combinations
 from typing import NamedTuple
 
 from trace2skill.models import Edit, Patch
+from trace2skill.skill.budget import OVER_BUDGET, OVER_BUDGET_FILE, BudgetUse, EditBudget, fit_budget
 from trace2skill.skill.folder import SKILL_MD, SkillFolder
 from trace2skill.skill.plan import Change, FileView, plan_edit
 from trace2skill.skill.sections import join_lines, locked_spans, split_lines
-from trace2skill.skill.support import LINK_LINE, LOW_SUPPORT_FILE, low_support_changes, split_by_support
-from trace2skill.skill.validate import Finding, validate_skill
+from trace2skill.skill.support import (
+    LOW_SUPPORT,
+    LOW_SUPPORT_FILE,
+    MOVABLE_OPS,
+    low_support_changes,
+    split_by_support,
+)
+from trace2skill.skill.validate import Finding, line_count, validate_skill
 
 VARIANT_SIMILARITY = 0.85
 
@@ -67,6 +77,8 @@ class ApplyResult:
     conflicts: list[Conflict] = field(default_factory=list)
     line_origins: dict[str, list[str | None]] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    moved: list[Rejected] = field(default_factory=list)  # edits moved to references/, with the reason
+    budget: BudgetUse | None = None  # the edit budget and its use, when one was given
 
     @property
     def valid(self) -> bool:
@@ -177,18 +189,67 @@ def _dedupe(planned: list[Change], rejected: list[Rejected]) -> list[Change]:
     return unique
 
 
+def _drop_orphans(changes: list[Change], skill_view: FileView, rejected: list[Rejected]) -> list[Change]:
+    """The changes without created files that the resulting SKILL.md does not mention."""
+    skill_lines = [c for c in changes if c.file == SKILL_MD and c.kind == "lines"]
+    skill_text = "\n".join(_assemble(skill_view, skill_lines, [], set())[0])
+    kept = []
+    for ch in changes:
+        if ch.kind == "create" and ch.file not in (LOW_SUPPORT_FILE, OVER_BUDGET_FILE) and ch.file not in skill_text:
+            rejected.append(Rejected(ch.edit_id, f"orphan: no SKILL.md edit links to {ch.file}"))
+        else:
+            kept.append(ch)
+    return kept
+
+
+def _linked(extra: list[Change], view: FileView, spans: list[tuple[tuple[int, int, int], str]],
+            link: str) -> list[Change]:
+    """Overflow changes, the link line moved to the top of the body when the end of SKILL.md is locked."""
+    for ch in extra:
+        if ch.file == SKILL_MD and any(_changes_section(ch, view, span) for span, _ in spans):
+            at = view.floor
+            at += 1 if at < len(view.lines) and not view.lines[at].strip() else 0
+            ch.start = ch.end = at
+            ch.lines = [link, ""]
+    return extra
+
+
+def _settle_over(over: list[tuple[Change, str]], edits: list[Edit], budget: EditBudget, use: BudgetUse,
+                 support: Mapping[str, int], rejected: list[Rejected], moves: list[Rejected]) -> list[Edit]:
+    """Over-budget edits: moved to the further-guidance file (those that add text, in "move" mode)
+    or rejected; each reported in `use.over`. Returns the edits to move."""
+    by_id = {e.id: e for e in edits}
+    moved: list[Edit] = []
+    for ch, why in over:
+        edit = by_id[ch.edit_id]
+        movable = budget.over_budget == "move" and edit.op in MOVABLE_OPS and bool(edit.content.strip())
+        reason = f"{why}; moved to {OVER_BUDGET_FILE}" if movable else why
+        if movable:
+            moved.append(edit)
+            moves.append(Rejected(edit.id, reason))
+        else:
+            rejected.append(Rejected(edit.id, reason))
+        use.over.append({"edit_id": edit.id, "support": int(support.get(edit.id, 0)), "reason": reason,
+                         "moved": movable})
+    return moved
+
+
 def apply_patch(base: SkillFolder, patch: Patch | Iterable[Edit], *, locked_sections: Iterable[str] = (),
                 support: Mapping[str, int] | None = None, min_support: int = 0, move_low_support: bool = False,
-                dirname: str | None = None) -> ApplyResult:
+                dirname: str | None = None, budget: EditBudget | None = None, new_skill: bool = False) -> ApplyResult:
     """Apply `patch` to `base` (left unchanged) and return the proposed skill with a full report.
 
     `locked_sections`: titles or ``A > B`` paths of SKILL.md sections that must not change.
     `support`: edit id -> number of distinct trajectories behind it, used with `min_support`.
     `dirname`: the folder name the skill will be exported under (checked against its name).
+    `budget`: how much SKILL.md may change (see `trace2skill.skill.budget`; `new_skill`: the base
+    is a new skill's stub, so only the added lines are limited).
     """
     edits, rejected = _with_ids(patch.edits if isinstance(patch, Patch) else patch)
     edits, moved_edits, low = split_by_support(edits, support, min_support, move_low_support)
     rejected += [Rejected(*r) for r in low]
+    moves = [Rejected(e.id, f"support {int((support or {}).get(e.id, 0))} is below the minimum {min_support}; "
+                            f"moved to {LOW_SUPPORT_FILE}") for e in moved_edits]
     files = base.as_files()
     views: dict[str, FileView] = {}
     planned: list[Change] = []
@@ -205,24 +266,21 @@ def apply_patch(base: SkillFolder, patch: Patch | Iterable[Edit], *, locked_sect
                  if (reason := _conflict(a, b))]
     withheld = {i for c in conflicts for i in c.edit_ids}
     changes = [c for c in unique if c.edit_id not in withheld]
-    if moved_edits:
-        extra = low_support_changes(moved_edits, support or {}, files, views)
-        for ch in extra:  # the link line goes to the top of the body when the end of SKILL.md is locked
-            if ch.file == SKILL_MD and any(_changes_section(ch, skill_view, span) for span, _ in spans):
-                at = skill_view.floor
-                at += 1 if at < len(skill_view.lines) and not skill_view.lines[at].strip() else 0
-                ch.start = ch.end = at
-                ch.lines = [LINK_LINE, ""]
-        changes += extra
-    skill_lines = [c for c in changes if c.file == SKILL_MD and c.kind == "lines"]
-    skill_text = "\n".join(_assemble(skill_view, skill_lines, [], set())[0])
-    kept = []
-    for ch in changes:
-        if ch.kind == "create" and ch.file != LOW_SUPPORT_FILE and ch.file not in skill_text:
-            rejected.append(Rejected(ch.edit_id, f"orphan: no SKILL.md edit links to {ch.file}"))
-        else:
-            kept.append(ch)
-    return _build(files, views, kept, rejected, conflicts, {e.id for e in moved_edits}, dirname)
+    use, over_moved = None, []
+    if budget is not None:
+        changes, over, use = fit_budget(changes, skill_view, support or {}, budget, new_skill=new_skill)
+        over_moved = _settle_over(over, edits, budget, use, support or {}, rejected, moves)
+    for target, group in ((LOW_SUPPORT, moved_edits), (OVER_BUDGET, over_moved)):
+        if group:
+            changes += _linked(low_support_changes(group, support or {}, files, views, target), skill_view, spans,
+                               target.link)
+    kept = _drop_orphans(changes, skill_view, rejected)
+    out = _build(files, views, kept, rejected, conflicts, {e.id for e in [*moved_edits, *over_moved]}, dirname)
+    out.moved = moves
+    if use is not None:
+        use.skill_md_lines = line_count(out.skill.as_files()[SKILL_MD])
+        out.budget = use
+    return out
 
 
 def _build(files: dict[str, str], views: dict[str, FileView], changes: list[Change],
@@ -251,4 +309,5 @@ def _build(files: dict[str, str], views: dict[str, FileView], changes: list[Chan
                        validate_skill(skill, strict=True, dirname=dirname))
 
 
-__all__ = ["apply_patch", "ApplyResult", "AppliedEdit", "Rejected", "Conflict", "LOW_SUPPORT_FILE"]
+__all__ = ["apply_patch", "ApplyResult", "AppliedEdit", "Rejected", "Conflict", "LOW_SUPPORT_FILE", "EditBudget",
+           "OVER_BUDGET_FILE"]

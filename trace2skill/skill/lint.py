@@ -13,6 +13,11 @@
   ("IMPORTANT: ... must", HTML comments).
 - ``size_budget``: SKILL.md lines against the 500-line limit (error at the limit, warning from
   80%) and a token estimate (characters / 4) against 5,000 tokens (warning above, info from 80%).
+- ``markup``, ``truncated``, ``repeated_line`` (warnings, in added lines of markdown files): raw
+  HTML, template placeholders or JSON in prose; a sentence cut off; a line said twice (see
+  `trace2skill.skill.lint_text`).
+Saving a result with a finding of those three kinds, or with any error, needs an explicit
+confirmation (`needs_confirmation`), recorded with the save.
 Line numbers are 1-based.
 """
 
@@ -24,6 +29,7 @@ from collections.abc import Iterable, Mapping
 from trace2skill.diff import added_lines
 from trace2skill.redaction import find_secrets
 from trace2skill.skill.folder import SKILL_MD, SkillFolder
+from trace2skill.skill.lint_text import text_findings
 from trace2skill.skill.validate import MAX_SKILL_MD_LINES, Finding, line_count
 
 TOKEN_BUDGET = 5000
@@ -159,5 +165,15 @@ def lint_skill(proposed: SkillFolder, base: SkillFolder | None = None, *,
         out += _secrets(path, text)
         out += _injections(path, lines, added)
         out += _copied_values(path, lines, added, base_text, trajectory_texts, token_counts)
+        out += text_findings(path, lines, added)
     out += _size(new_files[SKILL_MD])
     return out
+
+
+CONFIRM_CODES = frozenset({"markup", "truncated", "repeated_line"})
+
+
+def needs_confirmation(findings: Iterable[Finding]) -> list[Finding]:
+    """The findings a reviewer must confirm before saving: model-output garbage (markup, cut-off
+    sentences, repeated lines) and every error."""
+    return [f for f in findings if f.code in CONFIRM_CODES or f.severity == "error"]

@@ -10,6 +10,7 @@ is scaffolding, not any edit's content).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from trace2skill.models import Edit
@@ -23,6 +24,19 @@ LINK_LINE = f"Lessons seen in few trajectories are kept in [{LOW_SUPPORT_FILE}](
 FILE_HEADER = ["# Low-support notes", "",
                "Guidance seen in fewer trajectories than the chosen minimum support. Check it before relying on it."]
 MOVED_ORDER = 1_000_000
+
+
+@dataclass(frozen=True)
+class Overflow:
+    """A references/ file that takes edits out of SKILL.md, and the line that links to it."""
+
+    path: str
+    header: tuple[str, ...]
+    link: str
+    order: int  # the order of its changes (after every edit of the patch)
+
+
+LOW_SUPPORT = Overflow(LOW_SUPPORT_FILE, tuple(FILE_HEADER), LINK_LINE, MOVED_ORDER)
 
 
 class _Rejected(NamedTuple):
@@ -64,20 +78,21 @@ def _section(edit: Edit, n: int) -> list[str]:
 
 
 def low_support_changes(moved: list[Edit], support: Mapping[str, int], files: dict[str, str],
-                        views: dict[str, FileView]) -> list[Change]:
-    """The changes that put moved edits into the low-support file and link it from SKILL.md."""
+                        views: dict[str, FileView], target: Overflow = LOW_SUPPORT) -> list[Change]:
+    """The changes that put moved edits into the target file (the low-support file by default)
+    and link it from SKILL.md."""
     changes: list[Change] = []
-    if LOW_SUPPORT_FILE in files:
-        view = views.setdefault(LOW_SUPPORT_FILE, FileView.of(LOW_SUPPORT_FILE, files[LOW_SUPPORT_FILE]))
+    path = target.path
+    if path in files:
+        view = views.setdefault(path, FileView.of(path, files[path]))
         at = view.last_text_line(0, len(view.lines)) + 1
     else:
         at = 0
-        changes.append(Change("", MOVED_ORDER - 1, LOW_SUPPORT_FILE, 0, 0, list(FILE_HEADER), kind="create"))
+        changes.append(Change("", target.order - 1, path, 0, 0, list(target.header), kind="create"))
     for k, edit in enumerate(moved):
-        changes.append(Change(edit.id, MOVED_ORDER + k, LOW_SUPPORT_FILE, at, at,
-                              _section(edit, int(support.get(edit.id, 0)))))
-    if LOW_SUPPORT_FILE not in files[SKILL_MD]:
+        changes.append(Change(edit.id, target.order + k, path, at, at, _section(edit, int(support.get(edit.id, 0)))))
+    if path not in files[SKILL_MD]:
         view = views.setdefault(SKILL_MD, FileView.of(SKILL_MD, files[SKILL_MD]))
         end = view.last_text_line(view.floor, len(view.lines)) + 1
-        changes.append(Change("", MOVED_ORDER * 2, SKILL_MD, end, end, view.padded(end, [LINK_LINE])))
+        changes.append(Change("", target.order + MOVED_ORDER - 1, SKILL_MD, end, end, view.padded(end, [target.link])))
     return changes

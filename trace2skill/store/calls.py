@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from trace2skill.models import LLMCall, utcnow
+from trace2skill.models import LLMCall, TokenUsage, utcnow
 from trace2skill.store.workspace import Workspace, write_transaction
 
 _write_locks: dict[str, threading.Lock] = {}
@@ -138,3 +138,19 @@ def count_calls(db: Any, *, run_id: str | None = None) -> dict[str, int]:
     sent, failed = db.execute(f"SELECT count(*), count(error) FROM llm_calls {where}", params).fetchone()
     hits = db.execute(f"SELECT count(*) FROM llm_cache_hits {where}", params).fetchone()[0]
     return {"sent": int(sent), "failed": int(failed), "cached": int(hits)}
+
+
+_USAGE_SQL = """
+SELECT model, count(*),
+       coalesce(sum(json_extract(usage, '$.prompt_tokens')), 0),
+       coalesce(sum(json_extract(usage, '$.cached_tokens')), 0),
+       coalesce(sum(json_extract(usage, '$.completion_tokens')), 0)
+  FROM llm_calls WHERE run_id = ? AND usage IS NOT NULL GROUP BY model ORDER BY model"""
+
+
+def run_usage(db: Any, run_id: str) -> list[TokenUsage]:
+    """The tokens a run's requests used, per model (prompt, of which cached, and completion). Only
+    requests sent count: answers a run took from the cache cost nothing."""
+    return [TokenUsage(model=model or "", calls=int(n), prompt_tokens=int(p), cached_tokens=int(c),
+                       completion_tokens=int(o))
+            for model, n, p, c, o in db.execute(_USAGE_SQL, [run_id]).fetchall()]

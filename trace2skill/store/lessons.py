@@ -12,7 +12,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from trace2skill.errors import NotFoundError, ReviewError, StaleEditError
-from trace2skill.models import LESSON_KINDS, LESSON_STATUSES, Lesson, utcnow
+from trace2skill.models import LESSON_KINDS, LESSON_STATUSES, Lesson, LessonFlag, utcnow
 from trace2skill.store.decisions import record_decision
 from trace2skill.store.runs import run_config
 from trace2skill.store.trajectories import fts_query
@@ -21,11 +21,13 @@ from trace2skill.store.workspace import write_transaction
 EDITABLE = ("title", "description", "content", "kind")
 
 
-def _row(lesson: Lesson, now: str) -> tuple:
+def _row(lesson: Lesson, now: str) -> tuple[Any, ...]:
     evidence = json.dumps([e.model_dump() for e in lesson.evidence], ensure_ascii=False)
     grounded = None if lesson.grounded is None else int(lesson.grounded)
+    flags = json.dumps([f.model_dump() for f in lesson.flags], ensure_ascii=False)
     return (lesson.id, lesson.run_id, lesson.trajectory_id, lesson.kind, lesson.title, lesson.description,
-            lesson.content, evidence, grounded, lesson.status, now, now)
+            lesson.content, evidence, grounded, lesson.status, flags, lesson.round, json.dumps(lesson.revises),
+            now, now)
 
 
 def insert_lessons(db: Database, lessons: Iterable[Lesson]) -> int:
@@ -37,10 +39,19 @@ def insert_lessons(db: Database, lessons: Iterable[Lesson]) -> int:
         before = db.conn.total_changes
         db.conn.executemany(
             "INSERT OR IGNORE INTO lessons (id, run_id, trajectory_id, kind, title, description, content, "
-            "evidence, grounded, status, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "evidence, grounded, status, flags, round, revises, created, updated) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         return db.conn.total_changes - before
+
+
+VERIFICATION_SQL = {
+    "verified": "l.verdict IN ('fixed', 'kept')",
+    "not_verified": "l.verdict IN ('not_fixed', 'broken')",
+    "not_verifiable": "l.verdict = 'not_verifiable'",
+    "unchecked": "l.verdict IS NULL",
+}
 
 
 @dataclass
@@ -52,6 +63,8 @@ class LessonFilter:
     grounded: bool | None = None
     unchecked: bool = False  # only lessons whose grounding was never checked
     search: str | None = None
+    flagged: bool | None = None  # True: only lessons with quality flags; False: only those without
+    verification: str | None = None  # "verified" | "not_verified" | "not_verifiable" | "unchecked"
 
     def where(self) -> tuple[str, list[Any]]:
         clauses, params = [], []
@@ -68,12 +81,17 @@ class LessonFilter:
             params.append(fts_query(self.search))
         if self.unchecked:
             clauses.append("l.grounded IS NULL")
+        if self.flagged is not None:
+            clauses.append("l.flags != '[]'" if self.flagged else "l.flags = '[]'")
+        if self.verification:
+            clauses.append(VERIFICATION_SQL[self.verification])
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
 def _lesson(row: dict[str, Any]) -> Lesson:
     grounded = None if row["grounded"] is None else bool(row["grounded"])
-    return Lesson(**{**row, "evidence": json.loads(row["evidence"]), "grounded": grounded})
+    decoded = {k: json.loads(row[k]) for k in ("evidence", "flags", "revises")}
+    return Lesson(**{**row, **decoded, "grounded": grounded})
 
 
 def list_lessons(db: Database, flt: LessonFilter | None = None, *, limit: int = 50,
@@ -157,8 +175,10 @@ def run_lesson_trajectories(db: Database, run_id: str) -> dict[str, str]:
 # --------------------------------------------------------------------------- review
 
 
-def set_status(db: Database, ids: list[str], status: str, *, actor: str = "user") -> int:
-    """Approve/reject/re-propose lessons; every change is recorded as a decision."""
+def set_status(db: Database, ids: list[str], status: str, *, actor: str = "user",
+               detail: dict[str, Any] | None = None) -> int:
+    """Approve/reject/re-propose lessons; every change is recorded as a decision (with `detail`:
+    e.g. the flags a reviewer confirmed, or why a policy rejected the lesson)."""
     if status not in LESSON_STATUSES:
         raise ReviewError(f"unknown lesson status {status!r}; use proposed, approved or rejected")
     changed = 0
@@ -171,7 +191,7 @@ def set_status(db: Database, ids: list[str], status: str, *, actor: str = "user"
             )
             if cur.rowcount:
                 changed += 1
-                record_decision(db, "lesson", lesson_id, status, actor=actor)
+                record_decision(db, "lesson", lesson_id, status, actor=actor, detail=detail or {})
     return changed
 
 
@@ -240,3 +260,41 @@ def save_lesson_row(db: Database, lesson_id: str, changes: dict[str, Any], *, ex
         if status is not None:
             set_status_checked(db, lesson_id, status, expected_version=version, actor=actor)
     return get_lesson(db, lesson_id)
+
+
+# --------------------------------------------------------------------------- quality
+
+
+def set_flags(db: Database, flags: dict[str, list[LessonFlag]]) -> None:
+    """Replace the quality flags of these lessons (lesson id -> flags)."""
+    rows = [(json.dumps([f.model_dump() for f in found], ensure_ascii=False), lesson_id)
+            for lesson_id, found in flags.items()]
+    with write_transaction(db):
+        db.conn.executemany("UPDATE lessons SET flags = ? WHERE id = ?", rows)
+
+
+def flag_counts(db: Database, flt: LessonFilter | None = None) -> dict[str, int]:
+    """How many of the matching lessons carry each flag code."""
+    where, params = (flt or LessonFilter()).where()
+    sql = (f"SELECT json_extract(f.value, '$.code'), count(*) FROM lessons l, json_each(l.flags) f{where} "
+           "GROUP BY 1 ORDER BY 2 DESC")
+    return {code: int(n) for code, n in db.execute(sql, params)}
+
+
+def rejected_texts(db: Database, limit: int = 500) -> list[tuple[str, str]]:
+    """(id, title + guidance) of lessons reviewers rejected, newest first."""
+    return [(r[0], f"{r[1]}\n{r[2]}") for r in db.execute(
+        "SELECT id, title, content FROM lessons WHERE status = 'rejected' ORDER BY updated DESC LIMIT ?", [limit])]
+
+
+def rejected_for_skill(db: Database, skill: str | None, *, limit: int = 20,
+                       exclude_actors: Iterable[str] = ()) -> list[Lesson]:
+    """Lessons rejected for `skill`, newest first, at most `limit`: those extracted against one of
+    its versions and those extracted against no skill (None: every rejected lesson). A rejection
+    by one of `exclude_actors` (e.g. an automatic quality policy) does not count."""
+    sql = ("SELECT l.* FROM lessons l LEFT JOIN runs r ON r.id = l.run_id "
+           "LEFT JOIN skill_versions v ON v.id = json_extract(r.config, '$.skill_version') "
+           "WHERE l.status = 'rejected' AND (? IS NULL OR v.skill IS NULL OR v.skill = ?) "
+           "AND coalesce(l.edited_by, '') NOT IN (SELECT value FROM json_each(?)) "
+           "ORDER BY l.updated DESC, l.rowid DESC LIMIT ?")
+    return [_lesson(r) for r in db.query(sql, [skill, skill, json.dumps(list(exclude_actors)), limit])]

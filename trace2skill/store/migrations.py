@@ -331,3 +331,29 @@ def m009_run_engine(db: Database) -> None:
         # A merge that fell back was stored as "done" with its reason in the rationale; now it is a status.
         "UPDATE merge_nodes SET status = 'fallback' WHERE status = 'done' AND rationale LIKE 'merge answer invalid%'",
     )
+
+
+@MIGRATIONS()
+def m010_lesson_quality(db: Database) -> None:
+    """Quality flags found by code, replay verification (its latest verdict on the lesson, every
+    check with its replays), and the lessons a fix-loop revision replaces."""
+    _run(
+        db,
+        "ALTER TABLE lessons ADD COLUMN flags TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE lessons ADD COLUMN verdict TEXT",
+        "ALTER TABLE lessons ADD COLUMN round INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE lessons ADD COLUMN revises TEXT NOT NULL DEFAULT '[]'",
+        "CREATE INDEX idx_lessons_verdict ON lessons(verdict)",
+        """CREATE TABLE lesson_checks (
+            lesson_id TEXT NOT NULL REFERENCES lessons(id) ON DELETE CASCADE,
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            verdict TEXT NOT NULL,
+            rate_with REAL,
+            rate_without REAL,
+            repeats INTEGER NOT NULL DEFAULT 0,
+            round INTEGER NOT NULL DEFAULT 0,
+            evidence TEXT NOT NULL DEFAULT '{}',
+            created TEXT NOT NULL,
+            PRIMARY KEY (lesson_id, run_id)
+        )""",
+    )

@@ -63,14 +63,16 @@ def get_run(db: Database, run_id: str) -> Run:
     return _run_of(row, run_progress(db, full))
 
 
-def list_runs(db: Database, kind: str | None = None, limit: int = 20, *, parent: str | None = None,
+def list_runs(db: Database, kind: str | tuple[str, ...] | None = None, limit: int = 20, *, parent: str | None = None,
               with_progress: bool = True) -> list[Run]:
     """Newest first; `parent` keeps runs whose config names that run as their parent (re-runs).
     Without `with_progress` the item counts are not read (left at zero): cheap enough for a picker."""
-    clauses, params = [], []
-    if kind:
-        clauses.append("kind = ?")
-        params.append(kind)
+    clauses: list[str] = []
+    params: list[Any] = []
+    kinds = (kind,) if isinstance(kind, str) else (kind or ())
+    if kinds:
+        clauses.append(f"kind IN ({', '.join('?' * len(kinds))})")
+        params.extend(kinds)
     if parent:
         clauses.append("json_extract(config, '$.parent_run') = ?")
         params.append(parent)
@@ -159,12 +161,21 @@ def beat(db: Database, run_id: str) -> str:
 
 
 def finish_run(db: Database, run_id: str, status: str, error: str | None = None) -> None:
-    """The run's end: done, failed or cancelled. Items still queued or running are cancelled."""
+    """The run's end: done, failed, cancelled, or stopped (at its budget). Items still queued or
+    running are cancelled; a stopped run's go back to the queue (they wait for a bigger budget)."""
     with write_transaction(db):
         db.execute("UPDATE runs SET status = ?, error = ?, finished = ?, heartbeat = NULL WHERE id = ?",
                    [status, error, utcnow(), run_id])
-        if status != "done":
+        if status == "stopped":
+            _requeue_open_work(db, run_id)
+        elif status != "done":
             _cancel_open_work(db, run_id)
+
+
+def _requeue_open_work(db: Database, run_id: str) -> None:
+    db.execute("UPDATE run_items SET status = 'queued', retry_at = NULL WHERE run_id = ? AND status = 'running'",
+               [run_id])
+    db.execute("UPDATE merge_nodes SET status = 'queued' WHERE run_id = ? AND status = 'running'", [run_id])
 
 
 def _cancel_open_work(db: Database, run_id: str) -> None:
@@ -184,6 +195,20 @@ def cancel_run(db: Database, run_id: str) -> bool:
         if cur.rowcount:
             _cancel_open_work(db, run_id)
         return bool(cur.rowcount)
+
+
+def set_config_value(db: Database, run_id: str, key: str, value: Any) -> None:
+    """Set one key of the run's config (None removes it): e.g. its budget, raised before a resume."""
+    with write_transaction(db):
+        row = db.execute("SELECT config FROM runs WHERE id = ?", [run_id]).fetchone()
+        if row is None:
+            raise NotFoundError(f"no run with id {run_id!r}")
+        config = json.loads(row[0] or "{}")
+        if value is None:
+            config.pop(key, None)
+        else:
+            config[key] = value
+        db.execute("UPDATE runs SET config = ? WHERE id = ?", [json.dumps(config, ensure_ascii=False), run_id])
 
 
 def set_counters(db: Database, run_id: str, counters: dict[str, Any]) -> None:

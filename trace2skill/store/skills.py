@@ -42,9 +42,11 @@ def _clean_files(files: Mapping[str, str]) -> dict[str, str]:
 
 
 def save_version(db: Database, skill: str, files: Mapping[str, str], *, source: VersionSource,
-                 parent: str | None, run_id: str | None = None, message: str = "", actor: str = "user") -> str:
+                 parent: str | None, run_id: str | None = None, message: str = "", actor: str = "user",
+                 confirmed: list[dict[str, Any]] | None = None) -> str:
     """Store a version of `skill` (created when new) and return its id (an existing one for
-    identical content). Manual saves are recorded as decisions."""
+    identical content). Manual saves are recorded as decisions, with the lint and spec findings
+    the reviewer confirmed to save anyway (`confirmed`)."""
     if source not in ("import", "proposal", "manual"):
         raise ValueError(f"unknown version source {source!r}")
     if not skill:
@@ -68,8 +70,10 @@ def save_version(db: Database, skill: str, files: Mapping[str, str], *, source: 
             [vid, skill, parent, source, run_id, message, utcnow(), json.dumps(clean, ensure_ascii=False)],
         )
         if source == "manual":
-            record_decision(db, "skill_version", vid, "save", actor=actor,
-                            detail={"skill": skill, "parent": parent, "message": message})
+            detail: dict[str, Any] = {"skill": skill, "parent": parent, "message": message}
+            if confirmed:
+                detail["confirmed_findings"] = confirmed
+            record_decision(db, "skill_version", vid, "save", actor=actor, detail=detail)
     return vid
 
 

@@ -289,3 +289,17 @@ def task_rows(db: Database, flt: TrajectoryFilter | None = None, *,
     where, params = (flt or TrajectoryFilter()).where()
     return db.execute(f"SELECT t.id, t.source_format, t.task_id, t.task FROM trajectories t{where} ORDER BY t.rowid",
                       params).fetchall()
+
+
+def tasks_containing(db: Database, value: str, *, limit: int = 2) -> int:
+    """In the runs of how many distinct tasks (up to `limit`) `value` occurs as a word sequence, in
+    the task or the steps (full-text index). Several runs of one task share its values (a user id,
+    a booking code), so a value seen in one task only belongs to that task, not to a general rule."""
+    query = fts_query(value)
+    rows = db.execute(
+        "SELECT DISTINCT coalesce(t.task_id, t.task) FROM trajectories t WHERE t.id IN ("
+        "SELECT t2.id FROM trajectories t2 WHERE t2.rowid IN "
+        "(SELECT rowid FROM trajectories_fts WHERE trajectories_fts MATCH ?) UNION "
+        "SELECT st.trajectory_id FROM steps st WHERE st.rowid IN "
+        "(SELECT rowid FROM steps_fts WHERE steps_fts MATCH ?)) LIMIT ?", [query, query, limit]).fetchall()
+    return len(rows)

@@ -37,6 +37,8 @@ class HunkSupport:
     trajectories: set[str] = field(default_factory=set)
     edits: list[str] = field(default_factory=list)
     lines: int = 0  # added lines that come from an edit
+    lessons: set[str] = field(default_factory=set)
+    verified: int = 0  # how many of those lessons passed replay verification
 
     @property
     def count(self) -> int:
@@ -85,7 +87,10 @@ def added_new_lines(fd: FileDiff) -> list[int]:
     return [ln.new_no - 1 for h in fd.hunks for ln in h.lines if ln.tag == "+" and ln.new_no]
 
 
-def hunk_support(hunks: Iterable[Hunk], support: dict[int, LineSupport]) -> list[HunkSupport]:
+def hunk_support(hunks: Iterable[Hunk], support: dict[int, LineSupport],
+                 verified: set[str] | None = None) -> list[HunkSupport]:
+    """Per hunk: the edits, trajectories and lessons behind its added lines (and how many of those
+    lessons are in `verified`)."""
     out = []
     for h in hunks:
         hs = HunkSupport()
@@ -94,8 +99,10 @@ def hunk_support(hunks: Iterable[Hunk], support: dict[int, LineSupport]) -> list
             if s:
                 hs.lines += 1
                 hs.trajectories |= s.trajectories
+                hs.lessons |= s.lessons
                 if s.edit_id not in hs.edits:
                     hs.edits.append(s.edit_id)
+        hs.verified = len(hs.lessons & (verified or set()))
         out.append(hs)
     return out
 

@@ -9,16 +9,21 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from trace2skill.analysis.flags import label
 from trace2skill.analysis.grounding import locate_in_step, step_text
 from trace2skill.errors import InvalidValueError, NotFoundError, StaleEditError
 from trace2skill.models import LESSON_STATUSES, Evidence, Lesson, StoredStep
+from trace2skill.review import approve, problems
 from trace2skill.store import Workspace
 from trace2skill.store.lessons import get_lesson, save_lesson_row, set_status_checked
 from trace2skill.store.trajectories import get_steps
 from trace2skill.ui.escape import STYLE, quote_html
+from trace2skill.ui.lesson_quality import render_checks, render_flags
+from trace2skill.verify.verdicts import WORDS
 
 EDITABLE_COLUMNS = ("status", "title", "content")
-COLUMNS = ["status", "title", "content", "kind", "grounded", "evidence", "trajectory", "run", "id", "version"]
+COLUMNS = ["status", "title", "content", "flags", "replay", "kind", "grounded", "evidence", "trajectory", "run", "id",
+           "version"]
 
 
 def grounded_label(value: bool | None) -> str:
@@ -27,7 +32,8 @@ def grounded_label(value: bool | None) -> str:
 
 def table_of(rows: list[Lesson]) -> pd.DataFrame:
     return pd.DataFrame([{
-        "status": r.status, "title": r.title, "content": r.content, "kind": r.kind,
+        "status": r.status, "title": r.title, "content": r.content,
+        "flags": ", ".join(label(f.code) for f in r.flags), "replay": WORDS.get(r.verdict or "", ""), "kind": r.kind,
         "grounded": grounded_label(r.grounded), "evidence": len(r.evidence), "trajectory": r.trajectory_id,
         "run": r.run_id or "", "id": r.id, "version": r.version,
     } for r in rows], columns=COLUMNS)
@@ -62,6 +68,10 @@ def apply_edits(ws: Workspace, shown: list[tuple[str, int]], edited_rows: dict[A
         lesson_id, version = shown[index]
         wanted = {k: v for k, v in changes.items() if k in EDITABLE_COLUMNS}
         if not wanted:
+            continue
+        if wanted.get("status") == "approved" and problems(get_lesson(ws.db, lesson_id)):
+            result.refused.append(f"Not approved (lesson {lesson_id}): it is flagged or its quotes were not found; "
+                                  "open it below and approve it there, confirming its problems")
             continue
         try:
             save_lesson_row(ws.db, lesson_id, wanted, expected_version=version)
@@ -124,7 +134,10 @@ def render_lesson(ws: Workspace, lesson_id: str) -> None:
         return
     st.html(STYLE)
     _lesson_text(lesson)
+    render_flags(lesson)
+    render_checks(ws, lesson)
     _decision_buttons(ws, lesson)
+    _confirmation(ws, lesson)
     _evidence(ws, lesson)
 
 
@@ -150,12 +163,35 @@ def _decision_buttons(ws: Workspace, lesson: Lesson) -> None:
     labels = {"proposed": "Mark proposed", "approved": "Approve", "rejected": "Reject"}
     for status, icon in zip(LESSON_STATUSES, (":material/undo:", ":material/check:", ":material/close:"), strict=True):
         if buttons.button(labels[status], key=f"les_set_{status}", disabled=lesson.status == status, icon=icon):
-            try:
-                set_status_checked(ws.db, lesson.id, status, expected_version=lesson.version)
-            except StaleEditError as exc:
-                st.session_state["les_errors"] = [str(exc)]
-            else:
-                st.session_state["les_flash"] = f"Lesson marked {status}."
+            _decide(ws, lesson, status)
+
+
+def _decide(ws: Workspace, lesson: Lesson, status: str) -> None:
+    if status == "approved" and problems(lesson):
+        st.session_state[f"les_confirming_{lesson.id}"] = True
+        st.rerun()
+    try:
+        set_status_checked(ws.db, lesson.id, status, expected_version=lesson.version)
+    except StaleEditError as exc:
+        st.session_state["les_errors"] = [str(exc)]
+    else:
+        st.session_state["les_flash"] = f"Lesson marked {status}."
+    st.rerun()
+
+
+def _confirmation(ws: Workspace, lesson: Lesson) -> None:
+    """A flagged lesson's approval, asked for and confirmed explicitly."""
+    if not st.session_state.get(f"les_confirming_{lesson.id}") or lesson.status == "approved":
+        return
+    with st.container(border=True):
+        st.markdown("**Approve this lesson despite its problems?**")
+        for issue in problems(lesson):
+            st.text(f"- {issue}")
+        if st.button("Approve", key=f"les_confirm_go_{lesson.id}", type="primary", icon=":material/check:",
+                     disabled=not st.checkbox("I checked these problems", key=f"les_confirm_{lesson.id}")):
+            approve(ws.db, [lesson.id], actor="ui", despite_problems=True)
+            st.session_state.pop(f"les_confirming_{lesson.id}", None)
+            st.session_state["les_flash"] = "Lesson approved; the problems you confirmed are recorded with it."
             st.rerun()
 
 

@@ -18,6 +18,7 @@ from trace2skill.models import Edit
 from trace2skill.store.lessons import run_lesson_trajectories
 from trace2skill.store.patches import edit_counts, get_node, list_nodes, patches_by_id
 from trace2skill.store.runs import item_statuses
+from trace2skill.store.verifications import verified_ids
 
 COLORS = {"queued": "#e9ecef", "running": "#a5d8ff", "done": "#b2f2bb", "failed": "#ffc9c9",
           "fallback": "#ffd8a8", "cancelled": "#dee2e6"}
@@ -139,12 +140,12 @@ def tree_dot(view: TreeView, selected: tuple[int, int] | None = None) -> str:
 # --------------------------------------------------------------------------- one node
 
 
-def _edit_row(edit: Edit, trajectory_of: dict[str, str]) -> dict[str, Any]:
+def _edit_row(edit: Edit, trajectory_of: dict[str, str], verified: set[str]) -> dict[str, Any]:
     trajectories = {trajectory_of.get(s, s) for s in edit.support}
     return {"edit": edit.id[:10], "op": edit.op, "file": edit.file or "", "section": edit.section or "",
             "anchor": edit.anchor or "", "content": edit.content or "",
             "rationale": edit.rationale or "", "support": len(trajectories),
-            "lessons": len(edit.support),
+            "lessons": len(edit.support), "verified": len(verified.intersection(edit.support)),
             "derived from": ", ".join(d[:10] for d in edit.derived_from), "id": edit.id}
 
 
@@ -156,6 +157,7 @@ def node_detail(db: Database, run_id: str, level: int, idx: int) -> dict[str, An
         return None
     inputs, dropped, conflicts = row["inputs"], row["dropped"], row["conflicts"]
     trajectory_of = run_lesson_trajectories(db, run_id)
+    verified = verified_ids(db, trajectory_of)
     producers = {n["output"]: (n["level"], n["idx"]) for n in list_nodes(db, run_id) if n["output"]}
     leaves = {leaf_patch_id(run_id, t): t for t, _status in item_statuses(db, run_id)}
     patches = {pid: p.edits for pid, p in patches_by_id(db, inputs).items()}
@@ -170,7 +172,7 @@ def node_detail(db: Database, run_id: str, level: int, idx: int) -> dict[str, An
             origin = f"output of merge node L{producers[pid][0]} · #{producers[pid][1]}"
         else:
             origin = "patch"
-        edits = [_edit_row(e, trajectory_of) for e in patches.get(pid, [])]
+        edits = [_edit_row(e, trajectory_of, verified) for e in patches.get(pid, [])]
         for e in edits:
             source[e["id"]] = f"input {k}"
         input_rows.append({"patch_id": pid, "origin": origin, "edits": edits})
@@ -178,5 +180,6 @@ def node_detail(db: Database, run_id: str, level: int, idx: int) -> dict[str, An
     dropped_rows = [{"edit": d["edit_id"][:10], "from": source.get(d["edit_id"], ""), "reason": d["reason"],
                      "content": by_id.get(d["edit_id"], {}).get("content", ""), "id": d["edit_id"]} for d in dropped]
     return {"level": level, "idx": idx, "status": row["status"], "rationale": row["rationale"],
-            "error": row["error"], "inputs": input_rows, "output": [_edit_row(e, trajectory_of) for e in out_edits],
+            "error": row["error"], "inputs": input_rows,
+            "output": [_edit_row(e, trajectory_of, verified) for e in out_edits],
             "dropped": dropped_rows, "conflicts": conflicts, "output_id": row["output"]}

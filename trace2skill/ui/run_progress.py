@@ -1,7 +1,8 @@
 """A run on screen, whatever its kind: its state, Cancel and Resume as the run really stands (read
-from the database, so a reload or another browser shows the same), progress with pace and ETA,
-each item's attempts, last error and next retry, and the run's LLM call log. The panel re-runs
-itself every second while the run is active, and reruns the page once when it ends."""
+from the database, so a reload or another browser shows the same), its budget, progress with pace
+and ETA, the live cost meter (tokens and money spent, budget left), each item's attempts, last
+error and next retry, and the run's LLM call log. The panel re-runs itself every second while the
+run is active, and reruns the page once when it ends."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from trace2skill.runs.state import RunState, format_duration, seconds_between
 from trace2skill.store import Workspace
 from trace2skill.store import runs as run_store
 from trace2skill.ui.call_log import render_call_log
+from trace2skill.ui.costs_view import budget_form, cost_meter
 
 ITEMS_PER_PAGE = 50
 POLL_S = 1.0
@@ -57,8 +59,10 @@ def run_controls(ws: Workspace, run_id: str, client_factory: Callable[[], Any], 
                       help="Stop the run: nothing new starts, calls in flight are abandoned."):
         _act(lambda: runs.cancel(ws, run_id))
     if buttons.button("Resume", key=f"{key}_resume", disabled=not state.can_resume, icon=":material/replay:",
-                      help="Re-queue failed, cancelled and interrupted items; finished work is kept."):
+                      help="Re-queue failed, cancelled, stopped and interrupted items; finished work is kept."):
         _act(lambda: runs.start_background(ws, run_id, client_factory(), resume=True))
+    if not state.alive and (state.run.status == "stopped" or runs.budget_of(state.run.config)):
+        budget_form(ws, state.run, key)
 
 
 def _act(action: Callable[[], object]) -> None:
@@ -86,7 +90,10 @@ def _headline(state: RunState) -> None:
 
 def _notes(state: RunState) -> None:
     run = state.run
-    if run.error:
+    if run.status == "stopped":
+        st.warning(f"{run.error or 'Stopped at its budget.'} (raise the budget above, then Resume)",
+                   icon=":material/savings:")
+    elif run.error:
         st.error("The run stopped with an error", icon=":material/error:")
         st.code(run.error, language=None, wrap_lines=True)
     if state.interrupted:
@@ -115,8 +122,8 @@ def _panel_body(ws: Workspace, run_id: str, was_active: bool, key: str, extra: C
     state = state_of(ws, run_id)
     _headline(state)
     p = state.run.progress
-    st.caption(f"Tokens: {p.prompt_tokens:,} prompt + {p.completion_tokens:,} completion · created "
-               f"{state.run.created}" + (f" · started {state.run.started}" if state.run.started else "")
+    cost_meter(ws, state.run)
+    st.caption(f"Created {state.run.created}" + (f" · started {state.run.started}" if state.run.started else "")
                + (f" · finished {state.run.finished}" if state.run.finished else ""))
     if extra is not None:
         extra(state)

@@ -1,0 +1,86 @@
+"""The Lessons screen's quality parts: filters for flags and replay verification, the count of
+lessons hidden as unusable, bulk decisions that hold flagged lessons back unless confirmed, and a
+lesson's flags and replay evidence."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Literal
+
+import pandas as pd
+import streamlit as st
+
+from trace2skill.analysis.flags import label
+from trace2skill.models import Lesson, LessonCheck
+from trace2skill.review import approve
+from trace2skill.store import Workspace
+from trace2skill.store.lessons import LessonFilter, count_lessons, flag_counts, set_status
+from trace2skill.store.verifications import checks_of
+from trace2skill.verify.verdicts import WORDS
+
+QUALITY: dict[str, bool | None] = {"without flags": False, "all": None, "flagged only": True}
+VERIFICATION: dict[str, str | None] = {"any": None, "verified": "verified", "not verified": "not_verified",
+                                       "cannot be checked": "not_verifiable", "not checked yet": "unchecked"}
+ACTOR = "ui"
+
+
+def hidden_notice(ws: Workspace, flt: LessonFilter, quality: str) -> None:
+    """When flagged lessons are left out: how many, by reason, and a way to show them."""
+    if QUALITY[quality] is not False:
+        return
+    flagged = replace(flt, flagged=True)
+    hidden = count_lessons(ws.db, flagged)
+    if not hidden:
+        return
+    reasons = ", ".join(f"{label(code)} {n}" for code, n in flag_counts(ws.db, flagged).items())
+    box = st.container(horizontal=True, vertical_alignment="center")
+    box.warning(f"{hidden} lessons hidden as unusable: {reasons}.", icon=":material/visibility_off:")
+    box.button("Show them", key="les_show_hidden", icon=":material/visibility:", on_click=_show_all)
+
+
+def _show_all() -> None:
+    st.session_state["les_quality"] = "all"
+
+
+def bulk_decision(ws: Workspace, ids: list[str], status: str, *, despite: bool) -> str:
+    """Approve or reject every lesson of `ids`; flagged ones are approved only with `despite`."""
+    if status != "approved":
+        return f"{status.capitalize()} {set_status(ws.db, ids, status, actor=ACTOR)} lessons."
+    outcome = approve(ws.db, ids, actor=ACTOR, despite_problems=despite)
+    held = len(outcome.needs_confirmation)
+    return f"Approved {outcome.approved} lessons." + (
+        f" {held} flagged lessons were left as they were: tick the box to approve them too." if held else "")
+
+
+def render_flags(lesson: Lesson) -> None:
+    if not lesson.flags:
+        return
+    lines = "\n".join(f"- {label(f.code)}: {f.reason}" for f in lesson.flags)
+    st.warning(f"Quality flags found by code:\n{lines}", icon=":material/flag:")
+
+
+def _replays(title: str, replays: list[dict[str, object]]) -> None:
+    st.caption(title)
+    st.dataframe(pd.DataFrame([{"replay": r["repeat"], "passed": r["passed"], "answer": r["answer"],
+                                "scored": r["detail"]} for r in replays],
+                              columns=["replay", "passed", "answer", "scored"]), hide_index=True, width="stretch")
+
+
+def render_checks(ws: Workspace, lesson: Lesson) -> None:
+    """The lesson's replay verification: the verdict in words and each replay's answer and score."""
+    checks: list[LessonCheck] = checks_of(ws.db, lesson.id)
+    if not checks:
+        st.caption("Not verified by replay yet (Extract screen: Verify lessons; or `trace2skill verify`).")
+        return
+    check = checks[0]
+    rates = "" if check.rate_with is None else (
+        f" — passed {check.rate_with:.0%} of {check.repeats} replays with it, "
+        f"{check.rate_without or 0:.0%} without it")
+    color: Literal["green", "gray", "red"] = (
+        "green" if check.verdict in ("fixed", "kept") else "gray" if check.verdict == "not_verifiable" else "red")
+    st.badge(f"Replay: {WORDS[check.verdict]}{rates}", color=color, icon=":material/replay:")
+    if check.round:
+        st.caption(f"Written in round {check.round} of the fix loop (revising {len(lesson.revises)} lessons).")
+    with st.expander("Replay evidence"):
+        _replays("With the lesson", check.evidence.get("with_lesson", []))
+        _replays("Without it (the frozen skill alone)", check.evidence.get("baseline", []))
