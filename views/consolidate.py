@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from trace2skill import runs
+from trace2skill.consolidate.heldout import left_out_note
 from trace2skill.consolidate.rerun import create_rerun
 from trace2skill.consolidate.run import (
     ConsolidationConfig,
@@ -80,6 +81,10 @@ with st.expander("New consolidation run", icon=":material/add_circle:", expanded
     verified_only = st.checkbox("Only lessons verified by replay", key="con_verified_only",
                                 help="Leave out approved lessons whose replay did not fix their failure (or keep "
                                      "their success), and those never verified.")
+    include_heldout = st.checkbox("Also use lessons from held-out data (recorded)", key="con_include_heldout",
+                                  help="Lessons from held-out trajectories, or quoting a held-out task, are left out: "
+                                       "held-out data measures the skill and must not shape it. Ticking this uses "
+                                       "them anyway and records your choice on the run.")
     max_added, max_share, over_budget = edit_budget_inputs("con_edit_budget")
     budget_tokens, budget_usd = budget_inputs("con_new_budget")
     st.text(f"Model: {llm.describe()} (change it on Home)")
@@ -94,7 +99,8 @@ with st.expander("New consolidation run", icon=":material/add_circle:", expanded
                                      min_support=int(min_support), move_low_support=bool(move_low and min_support),
                                      concurrency=int(concurrency), embeddings=embeddings, base_url=llm.base_url,
                                      model=llm.model, verified_only=verified_only, max_added_lines=max_added,
-                                     max_changed_share=max_share, over_budget=over_budget)
+                                     max_changed_share=max_share, over_budget=over_budget,
+                                     include_heldout=include_heldout)
         try:
             check_new_budget(ws, llm, budget_usd)
             run_id = create_consolidation_run(ws, config)
@@ -105,7 +111,8 @@ with st.expander("New consolidation run", icon=":material/add_circle:", expanded
             st.code(str(exc), language=None, wrap_lines=True)
         else:
             st.session_state["con_run"] = run_id
-            st.session_state["con_flash"] = f"Consolidation run {run_id} started."
+            note = left_out_note(run_store.get_run(ws.db, run_id).config.get("heldout_left_out") or {})
+            st.session_state["con_flash"] = f"Consolidation run {run_id} started." + (f" {note}." if note else "")
             st.rerun()
 
 # ------------------------------------------------------------------ follow a run

@@ -11,6 +11,7 @@ import click
 
 from trace2skill.errors import Trace2SkillError
 from trace2skill.store import Workspace
+from trace2skill.textcut import cut_words
 
 if TYPE_CHECKING:
     from trace2skill.llm import LLMClient, LLMConfig
@@ -115,8 +116,9 @@ def print_json(value: Any, *, ws: Workspace | None = None) -> None:
 
 
 def clip(text: str | None, width: int) -> str:
+    """One line of at most `width` characters, cut between words."""
     text = " ".join((text or "").split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return text if len(text) <= width else cut_words(text, width - 1, where=None)
 
 
 def one_line(text: str) -> str:

@@ -19,6 +19,9 @@ from trace2skill.skill.budget import DEFAULT_MAX_ADDED_LINES, DEFAULT_MAX_CHANGE
 @click.option("--move-low-support", is_flag=True, help="Move low-support edits to references/ instead of dropping.")
 @click.option("--no-embeddings", is_flag=True, help="Batch patches in order instead of by similarity.")
 @click.option("--verified-only", is_flag=True, help="Only approved lessons verified by replay (trace2skill verify).")
+@click.option("--include-heldout", is_flag=True,
+              help="Also use lessons from held-out trajectories or quoting held-out tasks (left out by default; "
+                   "recorded as a decision).")
 @click.option("--max-added-lines", type=click.IntRange(0), default=DEFAULT_MAX_ADDED_LINES, show_default=True,
               help="Edit budget: lines of text the proposal may add to SKILL.md.")
 @click.option("--max-changed-share", type=click.FloatRange(0, 1), default=DEFAULT_MAX_CHANGED_SHARE, show_default=True,
@@ -30,7 +33,8 @@ from trace2skill.skill.budget import DEFAULT_MAX_ADDED_LINES, DEFAULT_MAX_CHANGE
 @json_option
 @db_option
 def consolidate(base_skill: str | None, new_skill: str | None, description: str, batch_size: int, min_support: int,
-                move_low_support: bool, no_embeddings: bool, verified_only: bool, base_url: str | None,
+                move_low_support: bool, no_embeddings: bool, verified_only: bool, include_heldout: bool,
+                base_url: str | None,
                 model: str | None,
                 concurrency: int | None, budget_tokens: int | None, budget_usd: float | None, as_json: bool,
                 max_added_lines: int, max_changed_share: float, over_budget: str) -> None:
@@ -39,9 +43,11 @@ def consolidate(base_skill: str | None, new_skill: str | None, description: str,
         raise click.UsageError("--base-skill and --new-skill cannot be used together: deepen a skill or create one")
     if not (base_skill or new_skill):
         raise click.UsageError("give --base-skill NAME (deepen a skill) or --new-skill NAME (create one)")
+    from trace2skill.consolidate.heldout import left_out_note
     from trace2skill.consolidate.run import ConsolidationConfig, create_consolidation_run
     from trace2skill.costs import require_price
     from trace2skill.llm import LLMClient
+    from trace2skill.store.runs import get_run
     from trace2skill.store.skills import get_version, latest_version
 
     ws = open_workspace()
@@ -55,12 +61,14 @@ def consolidate(base_skill: str | None, new_skill: str | None, description: str,
                                  concurrency=cli_concurrency(ws, concurrency), embeddings=not no_embeddings,
                                  base_url=llm.base_url, model=llm.model, verified_only=verified_only,
                                  max_added_lines=max_added_lines, max_changed_share=max_changed_share,
-                                 over_budget=over_budget)
+                                 over_budget=over_budget, include_heldout=include_heldout)
     if budget_usd is not None:
         require_price(ws.db, llm)
     run_id = create_consolidation_run(ws, config)
     apply_budget(ws, run_id, budget_tokens, budget_usd)
     if not as_json:
         click.echo(f"consolidation run {run_id} on {llm.describe()}", err=True)
+        if note := left_out_note(get_run(ws.db, run_id).config.get("heldout_left_out") or {}):
+            click.echo(f"{note}; --include-heldout uses them (recorded)", err=True)
     run = execute_with_progress(ws, run_id, LLMClient(ws, llm), as_json=as_json)
     report(ws, run, as_json)

@@ -13,6 +13,7 @@ from typing import Any
 
 from trace2skill import runs
 from trace2skill.analysis.quality import POLICY_ACTOR
+from trace2skill.consolidate.heldout import record_inclusion, select_for_consolidation
 from trace2skill.consolidate.propose import DIAGNOSIS, leaf_patch_id, propose_patch
 from trace2skill.consolidate.schemas import FULL, LOCAL, Budget
 from trace2skill.consolidate.tree import build_tree
@@ -51,6 +52,7 @@ class ConsolidationConfig:
     max_added_lines: int | None = DEFAULT_MAX_ADDED_LINES  # edit budget per proposal (None: no limit)...
     max_changed_share: float | None = DEFAULT_MAX_CHANGED_SHARE  # ...of SKILL.md's lines of text
     over_budget: str = "move"  # edits over it: "move" (to references/) or "drop"
+    include_heldout: bool = False  # use lessons from held-out data anyway (recorded as a decision)
 
     def budget(self) -> Budget:
         return (LOCAL if self.base_url is None else FULL).with_skill_chars(self.skill_chars)
@@ -96,6 +98,8 @@ def create_consolidation_run(ws: Workspace, config: ConsolidationConfig, lesson_
         if not lessons:
             raise Trace2SkillError("none of the approved lessons is verified: verify them (trace2skill verify) or "
                                    "consolidate without --verified-only")
+    selection = select_for_consolidation(ws.db, lessons, include_heldout=config.include_heldout)
+    lessons = selection.lessons
     if config.new_skill:
         config.base_version = _new_skill_stub(ws, config.new_skill, config.description)
     else:
@@ -104,8 +108,11 @@ def create_consolidation_run(ws: Workspace, config: ConsolidationConfig, lesson_
     skill = config.new_skill or get_version(ws.db, config.base_version).skill
     ledger = rejected_for_skill(ws.db, skill, limit=config.budget().rejected_lessons, exclude_actors=(POLICY_ACTOR,))
     data = asdict(config) | {"lesson_ids": sorted(lesson.id for lesson in lessons),
-                             "rejected_ids": [lesson.id for lesson in ledger]}
-    return runs.create(ws, "consolidation", data, trajectories)
+                             "rejected_ids": [lesson.id for lesson in ledger],
+                             "heldout_left_out": selection.left_out}
+    run_id = runs.create(ws, "consolidation", data, trajectories)
+    record_inclusion(ws.db, run_id, selection)
+    return run_id
 
 
 @dataclass

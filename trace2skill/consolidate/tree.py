@@ -31,6 +31,7 @@ from trace2skill.prompts import fenced, load_prompt
 from trace2skill.redaction import redact
 from trace2skill.runs.context import Steps
 from trace2skill.store.patches import finish_node, get_node, get_patch, save_node, save_patch
+from trace2skill.textcut import cut_words
 
 
 @dataclass
@@ -117,11 +118,11 @@ def _attempt(client: StructuredClient, messages: list[dict[str, str]], run_id: s
         except RunCancelled:
             raise  # cancelled, or stopped at its budget: no fallback is stored
         except (Trace2SkillError, ValidationError) as exc:
-            return None, f"{type(exc).__name__}: {exc}"[:500], calls
+            return None, cut_words(f"{type(exc).__name__}: {exc}", 500), calls
         problems = check_merge(out, labels)
         if not problems:
             return out, "", calls
-        problem = "; ".join(problems)[:500]
+        problem = cut_words("; ".join(problems), 500, where=None)
         messages = [*messages, {"role": "assistant", "content": out.model_dump_json()},
                     {"role": "user", "content": f"That merge is not valid: {problem}. Answer again, fixing this."}]
     return None, problem, calls

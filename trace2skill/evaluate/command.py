@@ -31,6 +31,7 @@ from trace2skill.evaluate.evaluators import TaskResult
 from trace2skill.models import EvalTask
 from trace2skill.skill.archive import write_dir
 from trace2skill.skill.folder import SkillFolder
+from trace2skill.textcut import cut_words
 
 STDERR_TAIL = 1500
 
@@ -61,7 +62,8 @@ def _one_result(task_id: str, value: Any, where: str) -> TaskResult:
         passed = bool(passed)
     if not isinstance(passed, bool):
         raise EvaluatorError(f"{where}: task {task_id}: 'passed' must be true or false, got {passed!r}")
-    return TaskResult(task_id, passed, str(answer or "")[:2000], str(detail or "")[:2000])
+    return TaskResult(task_id, passed, cut_words(str(answer or ""), 2000, where=None),
+                      cut_words(str(detail or ""), 2000, where=None))
 
 
 def parse_results(path: Path, tasks: list[EvalTask]) -> list[TaskResult]:
@@ -143,7 +145,7 @@ class CommandEvaluator:
                 pass
             proc.communicate()
             raise EvaluatorError(f"the evaluator command timed out after {self.timeout_s:g} s and was stopped "
-                                 f"({shlex.join(argv)[:200]})") from None
+                                 f"({cut_words(shlex.join(argv), 200, where=None)})") from None
         if proc.returncode != 0:
             tail = (err or "").strip()[-STDERR_TAIL:]
             raise EvaluatorError(f"the evaluator command exited with status {proc.returncode}"

@@ -24,6 +24,7 @@ from trace2skill.llm.protocol import StructuredClient
 from trace2skill.models import EvalTask
 from trace2skill.prompts import fenced, load_prompt
 from trace2skill.skill.folder import SkillFolder
+from trace2skill.textcut import cut_words
 
 CONTEXT_CHARS = 12000
 SKILL_CHARS = 16000
@@ -75,7 +76,7 @@ class QAEvaluator:
             result: Any = self.client.structured(messages, QAAnswer, schema_name="qa_answer", run_id=run_id,
                                                  max_tokens=self.max_tokens)
         except LLMResponseError as exc:  # the model never gave a usable answer: the task is failed
-            return TaskResult(task.id, False, "", f"no valid answer: {exc.last_error or exc}"[:500])
+            return TaskResult(task.id, False, "", cut_words(f"no valid answer: {exc.last_error or exc}", 500))
         answer = result.value.answer.strip()
         score = score_answer(answer, task.answers, tolerance=self.tolerance)
         usage = {} if result.cached else (result.usage or {})

@@ -20,6 +20,7 @@ from sqlite_utils import Database
 from trace2skill.errors import Trace2SkillError
 from trace2skill.store import evaluation as eval_store
 from trace2skill.store import runs as run_store
+from trace2skill.textcut import cut_words
 
 ANY = "any"
 
@@ -195,8 +196,7 @@ def _pct(x: float) -> str:
 
 
 def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return cut_words(text, width - 1, where=None, fold=True)
 
 
 def result_lines(result: ABResult, ablation: dict[str, Any] | None = None, *, max_flips: int = 30) -> list[str]:

@@ -22,6 +22,7 @@ from trace2skill.ingest.base import Format, Shape, get_path, parse_arguments, re
 from trace2skill.ingest.openai_chat import _is_message, last_text, looks_like_error, messages_to_steps
 from trace2skill.ingest.outcomes import label_of, outcome_from_reward, reward_of
 from trace2skill.models import Outcome, Step, Task, ToolCall, ToolResult, Trajectory
+from trace2skill.textcut import cut_words
 
 _MISSING = object()
 
@@ -112,7 +113,7 @@ class GenericFormat(Format):
                 return Outcome(label="failure", reward=reward, detail=f"{m.outcome}: {raw}")
             label = label_of(raw)
             if label is not None:
-                return Outcome(label=label, reward=reward, detail=f"{m.outcome}: {raw}"[:200])
+                return Outcome(label=label, reward=reward, detail=cut_words(f"{m.outcome}: {raw}", 200, where=None))
         return outcome_from_reward(reward, m.reward_threshold)
 
     def _steps(self, record: dict[str, Any]) -> list[Step]:

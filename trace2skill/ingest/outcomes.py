@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from trace2skill.models import Outcome, OutcomeLabel
+from trace2skill.textcut import cut_words
 
 SUCCESS_WORDS = {"success", "succeeded", "successful", "pass", "passed", "resolved", "correct", "true",
                  "yes", "solved", "ok", "completed", "done", "1"}
@@ -55,5 +56,5 @@ def outcome_from_fields(record: dict[str, Any], threshold: float = 1.0) -> Outco
         if key in record:
             label = label_of(record[key])
             if label is not None:
-                return Outcome(label=label, reward=reward, detail=f"{key}: {record[key]}"[:200])
+                return Outcome(label=label, reward=reward, detail=cut_words(f"{key}: {record[key]}", 200, where=None))
     return outcome_from_reward(reward, threshold)

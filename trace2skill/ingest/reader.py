@@ -20,6 +20,7 @@ import orjson
 
 from trace2skill.errors import TrajectoryFormatError
 from trace2skill.ingest.base import Shape, Unit
+from trace2skill.textcut import cut_words
 
 SNIFF_BYTES = 64 * 1024
 # A single JSON document (one object, or an array read whole) is parsed in memory: cap its size.
@@ -123,7 +124,7 @@ _EMPTY = object()
 
 def _short(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
-    return text if len(text) <= 200 else text[:200] + "…"
+    return cut_words(text, 300, where=None)
 
 
 def _load_document(f: IO[bytes]) -> Any:

@@ -10,6 +10,7 @@ import openai
 from trace2skill.errors import Trace2SkillError
 from trace2skill.llm.config import LLMConfig
 from trace2skill.llm.transport import make_openai
+from trace2skill.textcut import cut_words
 
 CHECK_TIMEOUT_S = 15.0
 
@@ -44,9 +45,9 @@ def check_connection(config: LLMConfig, *, transport: object = None) -> tuple[bo
     except openai.APIConnectionError as exc:
         return False, f"cannot reach {where}: {exc.__cause__ or exc}"
     except openai.APIStatusError as exc:
-        return False, f"{where} answered HTTP {exc.status_code}: {exc.message}"[:500]
+        return False, cut_words(f"{where} answered HTTP {exc.status_code}: {exc.message}", 1000, where=None)
     except openai.OpenAIError as exc:
-        return False, f"{where}: {exc}"[:500]
+        return False, cut_words(f"{where}: {exc}", 1000, where=None)
     if not config.model:
         shown = ", ".join(ids[:10]) or "none"
         return False, f"{where} is reachable; choose a model (TRACE2SKILL_MODEL). Served: {shown}"

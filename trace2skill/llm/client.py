@@ -26,6 +26,7 @@ from trace2skill.llm.scope import CallScope, Settle, current_scope, settle_nothi
 from trace2skill.llm.transport import backoff_delay, classify, httpx, make_openai
 from trace2skill.store import calls as call_store
 from trace2skill.store.workspace import Workspace
+from trace2skill.textcut import cut_words
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
@@ -253,8 +254,9 @@ class LLMClient:
             choice = (data.get("choices") or [{}])[0]
             message = choice.get("message") or {}
         except (orjson.JSONDecodeError, AttributeError, IndexError, TypeError) as exc:
-            raise openai.APIError(f"the endpoint answered 200 with a body that is not a chat completion: "
-                                  f"{response.content[:200]!r}", response.request, body=None) from exc
+            body = cut_words(response.text, 200, where=None)
+            raise openai.APIError(f"the endpoint answered 200 with a body that is not a chat completion: {body!r}",
+                                  response.request, body=None) from exc
         content = message.get("content") or ""
         if not isinstance(content, str):  # content parts
             content = "".join(p.get("text", "") for p in content if isinstance(p, dict))

@@ -17,6 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from trace2skill.textcut import cut_words
+
 _DROP_KEYS = {"default", "title", "examples"}
 _FENCE = re.compile(r"^\s*```(?:json|JSON)?\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL)
 
@@ -136,4 +138,4 @@ def describe_validation_error(exc: Exception, limit: int = 600) -> str:
         text = f"not valid JSON ({exc.msg} at position {exc.pos})"
     else:
         text = str(exc)
-    return text[:limit]
+    return cut_words(text, limit, where=None)

@@ -24,6 +24,7 @@ from trace2skill.llm.scope import BudgetCheck, CallScope, call_scope
 from trace2skill.models import Run
 from trace2skill.store import Workspace, write_transaction
 from trace2skill.store import runs as run_store
+from trace2skill.textcut import cut_words
 
 if TYPE_CHECKING:
     from trace2skill.runs.budget import RunMeter
@@ -136,7 +137,7 @@ class RunContext:
         except RunCancelled:
             return  # the item was cancelled with the run, or stopped at its budget (re-queued at the end)
         except Exception as exc:  # recorded on the item; the run goes on
-            result = ItemResult("failed", note=f"{type(exc).__name__}: {exc}"[:2000])
+            result = ItemResult("failed", note=cut_words(f"{type(exc).__name__}: {exc}", 2000))
         if scope.over_budget:
             return  # a request was refused by the budget: the item is re-queued, not half-stored
         self._finish(item_id, result, scope.requests)

@@ -27,6 +27,7 @@ from trace2skill.runs.registry import get_kind
 from trace2skill.runs.state import is_alive, this_process
 from trace2skill.store import Workspace
 from trace2skill.store import runs as run_store
+from trace2skill.textcut import cut_words
 
 log = logging.getLogger(__name__)
 BEAT_S = 1.0
@@ -106,7 +107,7 @@ def _execute(ws: Workspace, run: Run, execution: _Execution, client: StructuredC
         raise
     except Exception as exc:  # recorded on the run; the caller reads it from the returned run
         log.exception("run %s failed", run.id)
-        status, error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+        status, error = "failed", cut_words(f"{type(exc).__name__}: {exc}", 2000)
     finally:
         execution.stop.set()
         if status == "done" and (execution.cancelled.is_set() or run_store.run_status(ws.db, run.id) == "cancelled"):

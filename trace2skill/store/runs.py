@@ -18,6 +18,7 @@ from sqlite_utils import Database
 from trace2skill.errors import NotFoundError
 from trace2skill.models import ITEM_STATUSES, Run, RunItem, RunProgress, utcnow
 from trace2skill.store.workspace import write_transaction
+from trace2skill.textcut import cut_words
 
 _RUN_COLUMNS = "id, kind, config, status, counters, error, created, started, resumed, finished, heartbeat, owner"
 
@@ -250,7 +251,7 @@ def item_retrying(db: Database, run_id: str, item_id: str, *, attempts: int, err
     with write_transaction(db):
         db.execute("UPDATE run_items SET attempts = max(attempts, ?), error = ?, retry_at = ? "
                    "WHERE run_id = ? AND item_id = ? AND status = 'running'",
-                   [attempts, error[:2000], retry_at, run_id, item_id])
+                   [attempts, cut_words(error, 2000), retry_at, run_id, item_id])
 
 
 def requeue(db: Database, run_id: str, *, failed: bool = True) -> int:

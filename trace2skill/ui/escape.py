@@ -6,6 +6,8 @@ from __future__ import annotations
 import html
 import re
 
+from trace2skill.textcut import cut_words
+
 _LABEL_SAFE = re.compile(r"[^A-Za-z0-9 _.:/@+-]")
 
 STYLE = """<style>
@@ -20,7 +22,7 @@ STYLE = """<style>
 def safe_label(text: object, limit: int = 60) -> str:
     """Text fit for a widget label or expander title (those render Markdown): only plain
     characters are kept, so no Markdown or HTML from the data can take effect."""
-    cleaned = _LABEL_SAFE.sub("", str(text))[:limit]
+    cleaned = cut_words(_LABEL_SAFE.sub("", str(text)), limit, where=None, fold=True)
     return cleaned.strip() or "?"
 
 

@@ -9,6 +9,7 @@ from sqlite_utils import Database
 
 from trace2skill.models import SkillVersion
 from trace2skill.store.runs import list_runs
+from trace2skill.textcut import cut_words
 
 
 def consolidation_runs(db: Database, limit: int = 30) -> list[dict[str, Any]]:
@@ -23,7 +24,7 @@ def version_labels(versions: list[SkillVersion], latest: str | None = None) -> d
     """Plain-text picker labels for versions (id, source, created, a bit of the message)."""
     out = {}
     for v in versions:
-        message = " ".join(v.message.split())[:50]
+        message = cut_words(v.message, 50, where=None, fold=True)
         tag = " (latest)" if v.id == latest else ""
         out[v.id] = f"{v.id[:12]}{tag} · {v.source} · {v.created}" + (f" · {message}" if message else "")
     return out

@@ -13,6 +13,7 @@ from trace2skill.ingest import FieldMapping, FileReport, import_stream
 from trace2skill.ingest.generic import GenericFormat
 from trace2skill.ingest.reader import sniff
 from trace2skill.store import Workspace
+from trace2skill.textcut import cut_words
 
 UNRECOGNISED = "unrecognised trajectory format"
 PREVIEW_CHARS = 3000
@@ -88,7 +89,7 @@ def record_paths(record: Any, limit: int = 200) -> list[str]:
 
 def preview(record: Any, limit: int = PREVIEW_CHARS) -> str:
     text = json.dumps(record, ensure_ascii=False, indent=2, default=str)
-    return text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit} more characters)"
+    return cut_words(text, limit, where="not shown")
 
 
 def guess_mapping(record: Any) -> dict[str, str]:
