@@ -149,7 +149,8 @@ def test_resolution_order_per_field(ws: Workspace, no_llm_env: pytest.MonkeyPatc
     assert (config.base_url, config.model) == ("http://flag.test/v1", "env-model")
     sources = effective_settings(ws.db, model="flag-model")
     assert {k: v.source for k, v in sources.items()} == {"base_url": "environment", "model": "flag",
-                                                         "concurrency": "default", "flagged_lessons": "default"}
+                                                         "concurrency": "default", "flagged_lessons": "default",
+                                                         "context_window": "default"}
 
 
 def test_the_app_and_the_cli_resolve_alike(ws: Workspace, no_llm_env: pytest.MonkeyPatch) -> None:

@@ -117,3 +117,18 @@ def test_local_model_status_and_the_tiny_model_warning(monkeypatch: pytest.Monke
     at = _home()
     assert any("not available" in m.value for m in at.markdown)
     assert "the embedded local model is not installed (test)" in _texts(at)
+
+
+def test_the_context_window_is_saved_and_cleared():
+    at = _home()
+    at.number_input(key="home_context").set_value(32768)
+    at.button(key="home_save").click().run()
+    assert not at.exception and get_settings(Workspace().db)["context_window"] == "32768"
+    assert _home().number_input(key="home_context").value == 32768
+    at.number_input(key="home_context").set_value(500)  # under any real model's window: refused, nothing saved
+    at.button(key="home_save").click().run()
+    assert any("context_window" in e.value for e in at.error)
+    assert get_settings(Workspace().db)["context_window"] == "32768"
+    at.number_input(key="home_context").set_value(0)  # 0: back to the default
+    at.button(key="home_save").click().run()
+    assert "context_window" not in get_settings(Workspace().db)

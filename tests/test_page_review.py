@@ -112,7 +112,7 @@ def test_strict_errors_block_export_and_valid_results_export(seeded, tmp_path):
     at = _page()
     area = at.text_area[0]
     area.input(area.value.replace("name: airline-policy", "name: Airline Policy!")).run()
-    assert any("Strict validation has errors" in e.value for e in at.error)
+    assert any("breaks the Agent Skills spec" in e.value for e in at.error)
     assert at.get("download_button")[0].proto.disabled
     findings = at.dataframe[1].value  # the findings beside SKILL.md
     assert "error" in set(findings["severity"]) and any("name" in m for m in findings["message"])

@@ -20,13 +20,14 @@ from trace2skill.store.decisions import list_decisions
 from trace2skill.store.lessons import LessonFilter, insert_lessons, list_lessons, set_status
 from trace2skill.store.trajectories import trajectory_text
 
-MIA = "68dfaf3f58"  # a τ-bench airline run: "Sure, my user ID is mia_li_3668."
+# a τ-bench airline run (task 0, trial 0): "Sure, my user ID is mia_li_3668."
+MIA = "task_id = '0' AND json_extract(metadata, '$.trial') = 0 AND json_extract(metadata, '$.user_id') = ?"
 
 
 @pytest.fixture
 def demo(ws):
     load_demo(ws)
-    tid = ws.db.execute("SELECT id FROM trajectories WHERE id LIKE ?", [MIA + "%"]).fetchone()[0]
+    (tid,) = ws.db.execute(f"SELECT id FROM trajectories WHERE {MIA}", ["mia_li_3668"]).fetchall()[0]
     return ws, tid
 
 

@@ -33,7 +33,7 @@ def load_demo(ws: Workspace) -> ImportReport:
     from trace2skill.store.skills import import_skill
 
     folder = demo_data_dir()
-    report = import_paths(ws, [folder / TAU_BENCH_RUNS])
+    report = import_paths(ws, [folder / TAU_BENCH_RUNS], actor="demo")
     policy = SkillFolder.from_markdown(DEMO_SKILL, DEMO_SKILL_DESCRIPTION, (folder / AIRLINE_POLICY).read_text())
     import_skill(ws.db, policy, message="the tau-bench airline policy (wiki.md)")
     return report

@@ -88,6 +88,11 @@ class SkillPathError(SkillFormatError):
     """A path inside a skill is unsafe (``..``, absolute, drive letter, backslash, NUL, symlink)."""
 
 
+class SkillTooLargeError(Trace2SkillError):
+    """The part of a skill a prompt must carry whole (all of SKILL.md for an evaluation; the section
+    index and the sections an edit needs for consolidation) is larger than the model's prompts hold."""
+
+
 class TaskFormatError(Trace2SkillError):
     """An evaluation task file or record could not be read (bad JSON/CSV, missing task text, ...)."""
 

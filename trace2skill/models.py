@@ -97,9 +97,11 @@ class Outcome(_Model):
 
 
 class Trajectory(_Model):
-    """One agent run, normalised. `id` is a content hash of everything but `id` and `source_name`
-    (so the same run imported from two files is one trajectory; importers keep volatile values such
-    as paths or import times out of `metadata`)."""
+    """One agent run, normalised. `id` is a content hash of everything but `id`, `source_name` and
+    `outcome` (so the same run imported from two files is one trajectory, and a re-import with a
+    corrected outcome relabels it instead of adding a second one; importers keep volatile values such
+    as paths or import times out of `metadata`). Workspaces from before this rule keep their old ids
+    (see migration m011_imports)."""
 
     id: str = ""
     source_format: str
@@ -114,7 +116,7 @@ class Trajectory(_Model):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     def compute_id(self) -> str:
-        body = self.model_dump(exclude={"id", "source_name"})
+        body = self.model_dump(exclude={"id", "source_name", "outcome"})
         return content_hash(body)
 
     def with_id(self) -> Trajectory:
@@ -504,6 +506,7 @@ class SkillVersion(_Model):
     skill: str
     parent: str | None = None
     files: dict[str, str] = Field(default_factory=dict)  # relative path -> text
+    modes: dict[str, int] = Field(default_factory=dict)  # relative path -> permission bits (executable files)
     source: SkillSource
     run_id: str | None = None
     message: str = ""
@@ -520,6 +523,30 @@ class Decision(_Model):
     actor: str = "user"
     detail: dict[str, Any] = Field(default_factory=dict)
     created: str = Field(default_factory=utcnow)
+
+
+ImportStatus = Literal["running", "done", "earlier"]  # earlier: recorded when the history began
+
+
+class ImportRecord(_Model):
+    """One import of one file: what it was, what it did, when and by whom (`actor`: cli, ui, … as in
+    decisions; `user`: the operating-system user), and how many of its trajectories are still here."""
+
+    id: int
+    file: str
+    format: str | None = None
+    mapping: dict[str, Any] | None = None
+    records: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    relabelled: int = 0
+    errors: int = 0
+    status: ImportStatus = "done"
+    actor: str = "user"
+    user: str | None = None
+    started: str = ""
+    finished: str | None = None
+    trajectories: int = 0  # trajectories it brought (added, already present or relabelled) still in the workspace
 
 
 # --------------------------------------------------------------------------- evaluation

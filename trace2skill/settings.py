@@ -1,5 +1,5 @@
-"""Workspace settings kept in the database (the LLM endpoint, model and default concurrency), and the
-one resolver the app and the command line both use to decide which model to talk to.
+"""Workspace settings kept in the database (the LLM endpoint, model, default concurrency and the
+model's context window), and the one resolver the app and the command line both use to decide which model to talk to.
 
 Per field, the first that is set wins: an explicit argument (a CLI flag) -> the environment
 (OPENAI_BASE_URL, TRACE2SKILL_MODEL) -> the workspace's stored settings -> the default (no base URL:
@@ -15,12 +15,13 @@ from urllib.parse import urlparse
 
 from sqlite_utils import Database
 
+from trace2skill.context_window import LOCAL_CONTEXT_TOKENS, MAX_CONTEXT_TOKENS, MIN_CONTEXT_TOKENS, skill_chars
 from trace2skill.errors import SettingsError
 from trace2skill.llm import LLMConfig
 from trace2skill.llm.config import ENV_BASE_URL, ENV_MODEL
 from trace2skill.store.settings import put_setting, stored_settings
 
-KEYS = ("base_url", "model", "concurrency", "flagged_lessons")
+KEYS = ("base_url", "model", "concurrency", "flagged_lessons", "context_window")
 FORBIDDEN = ("api_key", "key", "token", "secret", "password")
 ENV_VARS: dict[str, str] = {"base_url": ENV_BASE_URL, "model": ENV_MODEL}  # concurrency has none
 DEFAULT_CONCURRENCY = 8
@@ -87,10 +88,21 @@ def _check_policy(value: str) -> str:
     return value
 
 
+def _check_context(value: str) -> str:
+    try:
+        number = int(value.replace(",", "").replace("_", ""))
+    except ValueError:
+        number = 0
+    if not MIN_CONTEXT_TOKENS <= number <= MAX_CONTEXT_TOKENS:
+        raise SettingsError(f"context_window is the model's context window in tokens, a whole number from "
+                            f"{MIN_CONTEXT_TOKENS:,} to {MAX_CONTEXT_TOKENS:,}, not {value!r}")
+    return str(number)
+
+
 def check_setting(key: str, value: str) -> str:
     """The value to store for `key` (normalised), or SettingsError saying what is wrong with it."""
     checks = {"base_url": _check_base_url, "model": _check_model, "concurrency": _check_concurrency,
-              "flagged_lessons": _check_policy}
+              "flagged_lessons": _check_policy, "context_window": _check_context}
     return checks[check_key(key)](value.strip())
 
 
@@ -126,6 +138,9 @@ def effective_settings(db: Database, base_url: str | None = None, model: str | N
     policy = stored.get("flagged_lessons")
     found["flagged_lessons"] = (Effective(policy, "workspace") if policy else
                                 Effective("hide with the embedded model, else flag", "default"))
+    window = stored.get("context_window")
+    found["context_window"] = (Effective(window, "workspace") if window else
+                               Effective(f"{LOCAL_CONTEXT_TOKENS} with the embedded model, else not set", "default"))
     return found
 
 
@@ -148,6 +163,13 @@ def resolve_concurrency(db: Database, concurrency: int | None = None, default: i
 def llm_config(db: Database) -> LLMConfig:
     """The app's LLM config: `resolve_llm` without flags (environment, then the workspace's settings)."""
     return resolve_llm(db)
+
+
+def skill_chars_setting(db: Database, share: float) -> int | None:
+    """Characters of skill a prompt may carry, from the workspace's `context_window` (the model's
+    context window) and the share of it the skill may take; None when the setting is not stored."""
+    stored = get_settings(db).get("context_window")
+    return skill_chars(int(stored), share) if stored and stored.isdigit() else None
 
 
 def flag_policy(db: Database, local_model: bool) -> str:

@@ -168,6 +168,7 @@ final = accept_file_hunks(old_files, new_files, accepted)
 final.update({p: t for p, t in edited.items() if p in final})
 try:
     folder = SkillFolder.from_files(final)
+    folder.set_modes(new.modes)  # executable scripts stay executable in the export
 except Trace2SkillError as exc:
     st.error("The result is not a readable skill", icon=":material/error:")
     st.code(str(exc), language=None, wrap_lines=True)
@@ -233,10 +234,12 @@ with st.expander(f"History of {safe_label(skill)}", icon=":material/history:"):
 
 # ------------------------------------------------------------------ export
 st.subheader("Export")
-st.caption("Exports the result shown above (saved or not); refused while strict spec validation finds errors.")
+st.caption("Exports the result shown above (saved or not); refused only while it breaks the Agent Skills spec "
+           "(what the reference validator refuses). Lint warnings never block an export.")
 blocked = has_errors(validation)
 if blocked:
-    st.error("Strict validation has errors: fix them (edit the text above) before exporting.", icon=":material/block:")
+    st.error("The result breaks the Agent Skills spec: fix it (edit the text above) before exporting.",
+             icon=":material/block:")
     show_findings([f for f in findings if f["check"] == "spec" and f["severity"] == "error"], key="rev_export_errors")
 c1, c2, c3 = st.columns([1, 2, 1], vertical_alignment="bottom")
 c1.download_button("Download zip", data=b"" if blocked else to_zip(folder, dirname=skill), file_name=f"{skill}.zip",
@@ -245,7 +248,7 @@ target = c2.text_input("Export to folder: the skill is written to <folder>/<name
 overwrite = c3.checkbox("Overwrite", key="rev_export_overwrite")
 if st.button("Export to folder", key="rev_export", disabled=not target.strip(), icon=":material/folder_open:"):
     if blocked:
-        st.error("Export refused: strict validation has errors.", icon=":material/block:")
+        st.error("Export refused: the result breaks the Agent Skills spec.", icon=":material/block:")
     else:
         try:
             written = export_dir(folder, target.strip(), overwrite=overwrite)

@@ -36,7 +36,8 @@ report = st.session_state.get("sk_report")
 
 # ------------------------------------------------------------------ import
 with st.expander("Import a human-written skill", icon=":material/upload_file:", expanded=not skills or bool(report)):
-    st.caption("Lenient: spec breaches are reported as warnings and the skill is stored anyway; unsafe paths, "
+    st.caption("Lenient: spec breaches and departures from our conventions (a flat layout, for one) are reported "
+               "as warnings and the skill is stored anyway; unsafe paths, "
                "zip bombs and binary files are refused or skipped. Importing a skill that exists adds a version.")
     source = st.segmented_control("From", SOURCES, default=SOURCES[0], required=True, key="sk_source")
     uploads: list[tuple[str, bytes]] = []
@@ -82,8 +83,9 @@ with st.expander("Import a human-written skill", icon=":material/upload_file:", 
         st.success(f"Imported {safe_label(report['skill'])} as version {report['version']} ({report['files']} files).",
                    icon=":material/check_circle:")
         if report["warnings"]:
-            st.warning(f"{len(report['warnings'])} warning(s): the skill breaks the spec here and there; it is "
-                       "stored anyway (proposals built on it are validated strictly).", icon=":material/warning:")
+            st.warning(f"{len(report['warnings'])} warning(s): the skill departs from the spec or our conventions "
+                       "here and there; it is stored anyway (an export must still pass the Agent Skills spec).",
+                       icon=":material/warning:")
             st.code("\n".join(report["warnings"]), language=None, wrap_lines=True)
         if st.button("Clear report", key="sk_clear_report", icon=":material/close:"):
             st.session_state.pop("sk_report")

@@ -7,6 +7,8 @@ import streamlit as st
 from trace2skill.errors import MappingError
 from trace2skill.store.trajectories import TrajectoryFilter, count_trajectories, distinct_values, list_trajectories
 from trace2skill.ui.escape import safe_label
+from trace2skill.ui.import_preview import forget_previews, render_mapping_preview, render_upload_previews
+from trace2skill.ui.imports_view import render_bulk_outcome, render_imports
 from trace2skill.ui.split_view import render_split
 from trace2skill.ui.state import workspace
 from trace2skill.ui.trajectory_view import render_trajectory
@@ -35,9 +37,13 @@ with st.expander("Import trajectory files", icon=":material/upload_file:",
                  expanded=count_trajectories(ws.db) == 0 or bool(st.session_state["traj_reports"])):
     st.caption("OpenAI chat, Anthropic messages, τ-bench results, SWE-agent .traj, OpenHands events, Claude Code "
                "sessions and ATIF are detected automatically; anything else can be mapped field by field. "
-               "Re-importing a trajectory adds nothing (ids are content hashes).")
+               "Re-importing a trajectory adds nothing (ids are content hashes); one whose outcome the file now "
+               "gives differently is relabelled. Each import is kept in the import history below, where it can "
+               "be deleted.")
     files = st.file_uploader("Trajectory files", type=["json", "jsonl", "ndjson", "traj"], accept_multiple_files=True,
                              key=f"traj_upload_{st.session_state['traj_upload_gen']}")
+    if files:
+        render_upload_previews(ws, files)
     if st.button(f"Import {len(files or [])} file(s)", type="primary", disabled=not files, key="traj_import",
                  icon=":material/download:"):
         uploads = []
@@ -49,6 +55,7 @@ with st.expander("Import trajectory files", icon=":material/upload_file:",
                 uploads.append(upload)
         st.session_state["traj_reports"] = uploads
         st.session_state["traj_upload_gen"] += 1  # clears the uploader
+        forget_previews()
         st.rerun()
 
     uploads = st.session_state["traj_reports"]
@@ -56,8 +63,11 @@ with st.expander("Import trajectory files", icon=":material/upload_file:",
         n_imported = sum(u.report.imported for u in uploads)
         n_present = sum(u.report.duplicates for u in uploads)
         n_errors = sum(len(u.report.errors) for u in uploads)
+        n_relabelled = sum(u.report.relabelled for u in uploads)
         summary = (f"Import report: {n_imported} trajectories imported, {n_present} already present, "
-                   f"{n_errors} errors in {len(uploads)} file(s).")
+                   f"{n_errors} errors in {len(uploads)} file(s)."
+                   + (f" {n_relabelled} already present now have the outcome the file gives (relabelled)."
+                      if n_relabelled else ""))
         if n_errors:
             st.warning(summary, icon=":material/warning:")
         else:
@@ -65,6 +75,9 @@ with st.expander("Import trajectory files", icon=":material/upload_file:",
         st.dataframe(pd.DataFrame([report_row(u) for u in uploads]), hide_index=True, width="stretch",
                      key="traj_report_table")
         for u in uploads:
+            if u.report.warnings:
+                st.caption(f"Warnings for {safe_label(u.name)}")
+                st.code("\n".join(u.report.warnings), language=None, wrap_lines=True)
             if u.report.errors:
                 st.caption(f"Problems in {safe_label(u.name)}")
                 st.code("\n".join(error_lines(u)), language=None, wrap_lines=True)
@@ -111,20 +124,22 @@ with st.expander("Import trajectory files", icon=":material/upload_file:",
                         "arguments": st.text_input("Tool arguments", "", key=k + "sf_arguments"),
                         "observation": st.text_input("Observation", "", key=k + "sf_observation"),
                     }
+                mapping = {"task": task, "steps": steps, "transcript": transcript, "outcome": outcome,
+                           "reward": reward, "reward_threshold": threshold, "ground_truth": truth,
+                           "task_id": task_id, "model": model,
+                           "step_fields": {f: v for f, v in step_fields.items() if v}}
+                render_mapping_preview(ws, u.name, u.data, mapping, k)
                 if st.button("Import with this mapping", key=k + "import", type="primary", icon=":material/input:"):
-                    mapping = {"task": task, "steps": steps, "transcript": transcript, "outcome": outcome,
-                               "reward": reward, "reward_threshold": threshold, "ground_truth": truth,
-                               "task_id": task_id, "model": model,
-                               "step_fields": {f: v or None for f, v in step_fields.items() if f == "text" or v}}
-                    if not step_fields["text"]:
-                        mapping["step_fields"]["text"] = "text"
                     try:
                         uploads[n] = import_with_mapping(ws, u.name, u.data, mapping)
                     except MappingError as exc:
                         st.error(str(exc), icon=":material/error:")
                     else:
                         st.session_state["traj_reports"] = uploads
+                        forget_previews()
                         st.rerun()
+
+render_imports(ws)
 
 # ------------------------------------------------------------------ table
 f1, f2, f3, f4, f5 = st.columns([1, 1, 1, 1, 2])
@@ -150,6 +165,7 @@ c1, c2 = st.columns([1, 4], vertical_alignment="bottom")
 page = c1.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="traj_page")
 c2.caption(f"{total} trajectories match")
 render_split(ws, flt, total)
+render_bulk_outcome(ws, flt, total)
 rows = list_trajectories(ws.db, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
 table = pd.DataFrame([r.model_dump() for r in rows], columns=["id", "outcome", "split", "source_format", "model",
                                                               "task_id", "n_steps", "n_errors", "signals", "task"])

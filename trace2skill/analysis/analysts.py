@@ -21,6 +21,7 @@ from trace2skill.llm.protocol import StructuredClient
 from trace2skill.models import Evidence, Lesson, StoredSignal, StoredTrajectory, content_hash
 from trace2skill.prompts import fence, load_prompt
 from trace2skill.redaction import redact
+from trace2skill.skill.excerpt import Need, context_excerpt
 
 AnalystName = Literal["error", "success"]
 SIGNAL_LINES = 20
@@ -96,7 +97,8 @@ def build_messages(analyst: Analyst, trajectory: StoredTrajectory, skill_text: s
     user = load_prompt("analyst_input").render(
         task=_fence(head_tail(trajectory.task or "(no task text)", budget.task)),
         outcome=outcome,
-        skill=head_tail(skill_text, budget.skill) if skill_text else "(no skill yet: a new one will be written)",
+        skill=(context_excerpt(skill_text, budget.skill, Need(texts=(trajectory.task or "",)))
+               if skill_text else "(no skill yet: a new one will be written)"),
         signals=_fence(_signals_text(trajectory.signals)),
         ground_truth=_fence(head_tail(json.dumps(truth, ensure_ascii=False), budget.truth)) if truth else "(none)",
         trajectory=_fence(rendered.text),

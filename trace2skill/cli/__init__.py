@@ -4,6 +4,7 @@ from trace2skill.cli import (  # noqa: F401  (register the commands)
     consolidate,
     data,
     evaluate,
+    imports,
     lessons,
     logs,
     runs,

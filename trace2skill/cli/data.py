@@ -29,30 +29,42 @@ from trace2skill.store.trajectories import TrajectoryFilter, count_trajectories,
 @click.option("--format", "format_name", default=None, help="Skip detection and read every file as this format.")
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Field mapping (JSON/YAML) for the generic importer.")
+@click.option("--dry-run", is_flag=True,
+              help="Show what would be imported (counts, warnings, a sample); write nothing.")
 @json_option
 @db_option
-def import_cmd(paths: tuple[str, ...], format_name: str | None, mapping: str | None, as_json: bool) -> None:
+def import_cmd(paths: tuple[str, ...], format_name: str | None, mapping: str | None, dry_run: bool,
+               as_json: bool) -> None:
     """Import trajectory files (or folders of them); formats are detected."""
     from trace2skill.ingest.pipeline import import_paths
 
+    if dry_run:
+        from trace2skill.cli.dry_run import dry_run as preview
+
+        sys.exit(preview(paths, format_name, mapping, as_json))
     ws = open_workspace()
 
     def on_file(report: Any) -> None:
         if not as_json:
             click.echo(
                 f"{report.file}: {report.format or '?'}: {report.imported} imported, "
-                f"{report.duplicates} already present, {len(report.errors)} errors",
+                f"{report.duplicates} already present, "
+                + (f"{report.relabelled} relabelled, " if report.relabelled else "")
+                + f"{len(report.errors)} errors" + (f" (import {report.import_id})" if report.import_id else ""),
                 err=True,
             )
 
-    report = import_paths(ws, paths, format_name=format_name, mapping=mapping, on_file=on_file)
+    report = import_paths(ws, paths, format_name=format_name, mapping=mapping, on_file=on_file, actor="cli")
     if as_json:
         print_json(report.as_dict(), ws=ws)
     else:
-        for issue in report.errors:
-            click.echo(f"  error: {issue}", err=True)
+        for warning in report.warnings:
+            click.echo(f"  warning: {warning}", err=True)
+        for group in report.error_groups:  # the same problem in many records is one line
+            click.echo(f"  error: {group}", err=True)
         click.echo(f"{report.imported} trajectories imported, {report.duplicates} already present, "
-                   f"{len(report.errors)} errors")
+                   + (f"{report.relabelled} relabelled, " if report.relabelled else "")
+                   + f"{len(report.errors)} errors")
     echo_workspace(ws, as_json=as_json)
     if report.errors:
         sys.exit(1)
@@ -79,7 +91,7 @@ def stats(as_json: bool) -> None:
                f"skill versions: {data['skill_versions']}")
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option("--outcome", type=click.Choice(["success", "failure", "unknown"]))
 @click.option("--format", "source_format", default=None)
 @click.option("--model", default=None)
@@ -90,9 +102,13 @@ def stats(as_json: bool) -> None:
 @click.option("--offset", default=0)
 @json_option
 @db_option
-def trajectories(outcome: str | None, source_format: str | None, model: str | None, task_id: str | None,
-                 signal: str | None, search: str | None, limit: int, offset: int, as_json: bool) -> None:
-    """List trajectories, newest first, with filters."""
+@click.pass_context
+def trajectories(ctx: click.Context, outcome: str | None, source_format: str | None, model: str | None,
+                 task_id: str | None, signal: str | None, search: str | None, limit: int, offset: int,
+                 as_json: bool) -> None:
+    """List trajectories, newest first, with filters (or set outcomes: `trajectories relabel ID...`)."""
+    if ctx.invoked_subcommand:
+        return
     db = open_workspace().db
     flt = TrajectoryFilter(outcome=outcome, source_format=source_format, model=model, task_id=task_id,
                            signal=signal, search=search)

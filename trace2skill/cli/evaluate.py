@@ -18,53 +18,11 @@ from trace2skill.cli.common import (
     open_workspace,
     print_json,
 )
+from trace2skill.cli.eval_tasks import TASK_FILE_HELP, load_eval_tasks, parse_filter, preview_tasks
 from trace2skill.cli.runs import apply_budget, execute_with_progress, report, with_budget_options, with_llm_options
+from trace2skill.context_window import ANSWER_TOKENS
 from trace2skill.errors import Trace2SkillError
 from trace2skill.store import Workspace
-from trace2skill.store.trajectories import TrajectoryFilter
-
-FILTER_KEYS = ("outcome", "source_format", "model", "task_id", "task_contains", "signal", "search")
-
-
-def parse_filter(text: str) -> TrajectoryFilter:
-    """"all", or comma-separated key=value pairs over FILTER_KEYS (e.g. "outcome=success,model=gpt-4o")."""
-    if text.strip() in ("", "all"):
-        return TrajectoryFilter()
-    values: dict[str, Any] = {}
-    for part in text.split(","):
-        key, sep, value = part.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or key not in FILTER_KEYS:
-            raise Trace2SkillError(f"bad trajectory filter {part!r}: use key=value with keys {', '.join(FILTER_KEYS)}")
-        values[key] = value.strip()
-    return TrajectoryFilter(**values)
-
-
-def _task_ids(ws: Workspace, tasks_file: str | None, mapping: str | None, limit: int | None,
-              from_trajectories: str | None, task_set: str | None) -> tuple[list[str], str]:
-    from trace2skill.evaluate import heldout_ids, load_mapping, load_tasks, tasks_from_trajectories
-    from trace2skill.store import evaluation as eval_store
-    from trace2skill.store.trajectories import trajectory_ids
-
-    if sum(x is not None for x in (tasks_file, from_trajectories, task_set)) != 1:
-        raise Trace2SkillError("give exactly one of --tasks FILE, --from-trajectories FILTER or --set NAME")
-    if task_set:
-        ids = eval_store.set_task_ids(ws.db, task_set)
-        return ids[:limit] if limit else ids, task_set
-    if tasks_file:
-        from pathlib import Path
-
-        tasks = load_tasks(tasks_file, load_mapping(mapping), limit=limit)
-        name = Path(tasks_file).name + (f" (first {limit})" if limit else "")
-        return eval_store.save_tasks(ws.db, tasks, name), name
-    held = heldout_ids(ws.db)
-    ids = [i for i in trajectory_ids(ws.db, parse_filter(from_trajectories or "")) if i in held]
-    if not ids:
-        raise Trace2SkillError(f"no held-out trajectory matches {from_trajectories!r}; hold some out first "
-                               "(trace2skill split random --heldout 0.2)")
-    tasks = tasks_from_trajectories(ws.db, ids)[:limit] if limit else tasks_from_trajectories(ws.db, ids)
-    name = f"held-out trajectories: {from_trajectories}"
-    return eval_store.save_tasks(ws.db, tasks, name), name
 
 
 def _client(ws: Workspace, evaluator: str, base_url: str | None, model: str | None,
@@ -75,16 +33,24 @@ def _client(ws: Workspace, evaluator: str, base_url: str | None, model: str | No
     return cli_llm_client(ws, base_url, model, **extra)
 
 
-@main.command()
+@main.command(epilog=TASK_FILE_HELP)
 @click.option("--tasks", "tasks_file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Task file (JSONL, JSON, CSV or TSV) with gold answers.")
-@click.option("--mapping", default=None, help="Field mapping for --tasks: a preset (wtq) or a JSON/YAML file.")
+              help="Task file (JSONL, JSON, CSV or TSV) with gold answers (its keys: see below).")
+@click.option("--mapping", default=None,
+              help="Field mapping for --tasks: a preset (wtq, gsm8k) or a JSON/YAML file (keys: see below).")
+@click.option("--answer-pattern", default=None, metavar="REGEX",
+              help="Find the gold answer inside a worked solution (its first group), for --tasks (over the "
+                   "mapping's) or --from-trajectories, e.g. '####\\s*(.+)$'.")
+@click.option("--preview", is_flag=True,
+              help="Only list the tasks and the gold answers they would be scored against (with warnings); "
+                   "run nothing.")
 @click.option("--from-trajectories", default=None, metavar="FILTER",
               help='Held-out trajectories as tasks: "all" or key=value,... (outcome, source_format, model, '
                    "task_id, task_contains, signal, search).")
 @click.option("--set", "task_set", default=None, help="A stored evaluation set, by name.")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N tasks.")
-@click.option("--skill", "skill", required=True, help="The skill version to evaluate (skill name: its latest).")
+@click.option("--skill", "skill", default=None,
+              help="The skill version to evaluate (skill name: its latest). Required unless --preview.")
 @click.option("--vs", "vs", default=None, help='Compare against this version, or "none" (default: its parent).')
 @click.option("--ablate", is_flag=True, help="Ablation: evaluate the proposal without each group of its edits.")
 @click.option("--repeats", type=click.IntRange(1, 100), default=1, show_default=True)
@@ -95,26 +61,44 @@ def _client(ws: Workspace, evaluator: str, base_url: str | None, model: str | No
 @click.option("--timeout", type=float, default=600.0, show_default=True, help="Seconds per command run.")
 @click.option("--tolerance", type=float, default=0.0, show_default=True, help="Relative numeric tolerance (QA).")
 @click.option("--temperature", type=click.FloatRange(0, 2), default=None, help="Sampling temperature (QA).")
+@click.option("--answer-tokens", type=click.IntRange(16, 65536), default=ANSWER_TOKENS, show_default=True,
+              help="Tokens per QA answer, the model's working included (multi-step problems need room).")
 @with_llm_options
 @with_budget_options
 @json_option
 @db_option
-def evaluate(tasks_file: str | None, mapping: str | None, from_trajectories: str | None, task_set: str | None,
-             limit: int | None, skill: str, vs: str | None, ablate: bool, repeats: int, evaluator: str,
-             command: str | None, timeout: float, tolerance: float, temperature: float | None,
+def evaluate(tasks_file: str | None, mapping: str | None, answer_pattern: str | None, preview: bool,
+             from_trajectories: str | None, task_set: str | None,
+             limit: int | None, skill: str | None, vs: str | None, ablate: bool, repeats: int, evaluator: str,
+             command: str | None, timeout: float, tolerance: float, temperature: float | None, answer_tokens: int,
              base_url: str | None, model: str | None, concurrency: int | None, budget_tokens: int | None,
              budget_usd: float | None, as_json: bool) -> None:
-    """A/B a skill version against another (or no skill) on held-out tasks, k repeats each."""
+    """A/B a skill version against another (or no skill) on held-out tasks, k repeats each.
+
+    The built-in QA evaluator lets the model work the problem out, then scores its final answer
+    against the gold answer (numbers compare as numbers: 18 = 18.0 = $18 = "18 dollars")."""
     from trace2skill.costs import require_price
     from trace2skill.evaluate import NO_SKILL, EvalConfig, resolve_version, start_ab_run, start_ablation
+    from trace2skill.evaluate.answers import gold_warnings
+    from trace2skill.store import evaluation as eval_store
     from trace2skill.store.skills import get_version
 
     ws = open_workspace()
+    tasks, set_name, stored = load_eval_tasks(ws, tasks_file, mapping, limit, from_trajectories, task_set,
+                                              answer_pattern)
+    warnings = gold_warnings(tasks) if evaluator == "qa" or preview else []
+    if preview:
+        preview_tasks(tasks, set_name, warnings, as_json)
+        return
+    if not skill:
+        raise Trace2SkillError("evaluate needs --skill NAME|VERSION (or --preview, to only look at the tasks)")
     candidate = resolve_version(ws.db, skill)
-    task_ids, set_name = _task_ids(ws, tasks_file, mapping, limit, from_trajectories, task_set)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    task_ids = [t.id for t in tasks] if stored else eval_store.save_tasks(ws.db, tasks, set_name)
     llm = cli_llm_config(ws, base_url, model)
     config = EvalConfig(evaluator=evaluator, repeats=repeats, command=command,  # type: ignore[arg-type]
-                        timeout_s=timeout,
+                        timeout_s=timeout, max_tokens=answer_tokens,
                         tolerance=tolerance, concurrency=concurrency or 4, base_url=llm.base_url, model=llm.model,
                         temperature=temperature, task_set=set_name)
     if budget_usd is not None and evaluator == "qa":
@@ -132,7 +116,7 @@ def evaluate(tasks_file: str | None, mapping: str | None, from_trajectories: str
     if not as_json:
         click.echo(f"evaluation run {run_id}: {len(task_ids)} tasks from {set_name}", err=True)
     run = execute_with_progress(ws, run_id, client, as_json=as_json)
-    report(ws, run, as_json, {"tasks": len(task_ids), "task_set": set_name})
+    report(ws, run, as_json, {"tasks": len(task_ids), "task_set": set_name, "warnings": warnings})
 
 
 @main.command("eval-report")

@@ -17,14 +17,20 @@ def skills() -> None:
 
 @skills.command("import")
 @click.argument("source", type=click.Path(exists=True))
-@click.option("--name", default=None, help="Skill name (required for a plain markdown document).")
-@click.option("--description", default=None, help="Description (for a plain markdown document).")
+@click.option("--name", default=None, help="Skill name (required for a plain markdown document); written into "
+              "SKILL.md's frontmatter.")
+@click.option("--description", default=None, help="Description (required for a plain markdown document); written "
+              "into SKILL.md's frontmatter.")
 @json_option
 @db_option
 def import_cmd(source: str, name: str | None, description: str | None, as_json: bool) -> None:
-    """Import a skill folder, a .zip, or a plain markdown document (with --name and --description)."""
+    """Import a skill folder, a .zip, or a plain markdown document (with --name and --description).
+
+    Lenient: what breaks the spec or our conventions is reported as warnings; the skill is stored."""
     from trace2skill.errors import SkillFormatError
-    from trace2skill.skill import SkillFolder, load_skill, validate_skill
+    from trace2skill.skill import SkillFolder, load_skill
+    from trace2skill.skill.conventions import import_findings
+    from trace2skill.skill.validate import describe
     from trace2skill.store.skills import import_skill
 
     path = Path(source)
@@ -33,13 +39,12 @@ def import_cmd(source: str, name: str | None, description: str | None, as_json: 
             raise SkillFormatError(f"{path} is a plain document: give --name and --description")
         folder = SkillFolder.from_markdown(name, description, path.read_text(encoding="utf-8"))
     else:
-        folder = load_skill(path, name=name)
-    warnings = [*folder.warnings, *(f"{f.file}{f':{f.line}' if f.line else ''}: {f.message}"
-                                   for f in validate_skill(folder, strict=False))]
+        folder = load_skill(path, name=name).with_identity(name, description)
+    warnings = list(dict.fromkeys(describe(f) for f in import_findings(folder)))
     ws = open_workspace()
-    version = import_skill(ws.db, folder, name=name, message=f"imported from {path.name}")
+    version = import_skill(ws.db, folder, message=f"imported from {path.name}")
     if as_json:
-        print_json({"skill": name or folder.name, "version": version, "warnings": warnings}, ws=ws)
+        print_json({"skill": folder.name, "version": version, "warnings": warnings}, ws=ws)
         return
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -91,10 +96,11 @@ def diff_cmd(old: str, new: str) -> None:
 @click.argument("version")
 @click.option("--out", "dest", required=True, type=click.Path(),
               help="A folder (the skill is written to OUT/<name>/) or a FILE.zip.")
-@click.option("--force", is_flag=True, help="Export even when strict validation finds errors.")
+@click.option("--force", is_flag=True, help="Export even when the Agent Skills spec check finds errors.")
 @db_option
 def export_cmd(version: str, dest: str, force: bool) -> None:
-    """Export a skill version as a folder or a .zip that passes `skills-ref validate`."""
+    """Export a skill version as a folder or a .zip that passes the Agent Skills validator
+    (`agentskills validate`). Executable files stay executable."""
     as_zip = dest.lower().endswith(".zip")
     from trace2skill.errors import SkillFormatError
     from trace2skill.skill import export_dir, to_zip, validate_skill

@@ -78,7 +78,7 @@ def verify(lesson_ids: tuple[str, ...], source_run: str | None, status: str | No
 @main.command()
 @click.option("--tasks", "tasks_file", type=click.Path(exists=True, dir_okay=False), required=True,
               help="Task file with gold answers (JSONL, JSON, CSV or TSV; see `trace2skill evaluate --help`).")
-@click.option("--mapping", default=None, help="Field mapping for --tasks: a preset (wtq) or a JSON/YAML file.")
+@click.option("--mapping", default=None, help="Field mapping for --tasks: a preset (wtq, gsm8k) or a JSON/YAML file.")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N tasks.")
 @click.option("--skill", "skill", default=None, help="The skill the agent follows (name or version; default: none).")
 @with_llm_options
@@ -91,12 +91,15 @@ def collect(tasks_file: str, mapping: str | None, limit: int | None, skill: str 
     from pathlib import Path
 
     from trace2skill.evaluate import load_mapping, load_tasks, resolve_version
+    from trace2skill.evaluate.answers import gold_warnings
     from trace2skill.evaluate.collect import CollectConfig, create_collection_run
     from trace2skill.llm import LLMClient
 
     ws = open_workspace()
     llm = cli_llm_config(ws, base_url, model)
     tasks = load_tasks(tasks_file, load_mapping(mapping), limit=limit)
+    for warning in gold_warnings(tasks):
+        click.echo(f"warning: {warning}", err=True)
     config = CollectConfig(skill_version=resolve_version(ws.db, skill) if skill else None, base_url=llm.base_url,
                            model=llm.model, concurrency=cli_concurrency(ws, concurrency, 4),
                            source_name=Path(tasks_file).name)

@@ -8,18 +8,22 @@ guidance: it is shown apart, without a number an edit could cite, so no edit res
 
 from __future__ import annotations
 
-from trace2skill.analysis.render import head_tail
 from trace2skill.consolidate.schemas import FULL, SKILL_CHARS, Budget, EditFields, ProposalOut
 from trace2skill.consolidate.targets import targeted_schema
 from trace2skill.llm.protocol import StructuredClient
 from trace2skill.models import Edit, Lesson, Patch, content_hash
 from trace2skill.prompts import fenced, load_prompt
 from trace2skill.redaction import redact
+from trace2skill.skill.excerpt import NO_NEED, Need, skill_excerpt
 
 
-def skill_context(files: dict[str, str], limit: int = SKILL_CHARS) -> str:
-    """The frozen skill as the prompt shows it: SKILL.md (bounded) and the other files' names."""
-    body = head_tail(files.get("SKILL.md", ""), limit) or "(empty: a new skill is being written)"
+def skill_context(files: dict[str, str], limit: int = SKILL_CHARS, need: Need = NO_NEED, *,
+                  what: str = "This call") -> str:
+    """The frozen skill as the prompt shows it: SKILL.md whole when it fits in `limit` characters,
+    else its section index and the whole sections `need` picks (never a section cut in the middle;
+    SkillTooLargeError when even those do not fit), and the other files' names."""
+    text = files.get("SKILL.md", "")
+    body = skill_excerpt(text, limit, need, what=what) if text else "(empty: a new skill is being written)"
     others = sorted(path for path in files if path != "SKILL.md")
     listing = ", ".join(others) or "(none)"
     return f'<file path="SKILL.md">\n{body}\n</file>\nOther files: {listing}'
@@ -59,6 +63,12 @@ def leaf_patch_id(run_id: str, trajectory_id: str) -> str:
     return content_hash([run_id, "leaf", trajectory_id])
 
 
+def proposal_skill(skill_files: dict[str, str], lessons: list[Lesson], budget: Budget = FULL) -> str:
+    """The skill as one trajectory's proposal prompt shows it: the sections its lessons' words pick."""
+    need = Need(texts=tuple(_lesson_block("", x) for x in lessons if x.kind != DIAGNOSIS))
+    return skill_context(skill_files, budget.skill_chars, need, what="A patch proposal")
+
+
 def propose_patch(client: StructuredClient, run_id: str, trajectory_id: str, lessons: list[Lesson],
                   skill_files: dict[str, str], *, max_tokens: int | None = None, budget: Budget = FULL) -> Patch:
     """Turn one trajectory's lessons into a level-0 patch. Each edit's support is the guidance
@@ -72,7 +82,7 @@ def propose_patch(client: StructuredClient, run_id: str, trajectory_id: str, les
     messages = [
         {"role": "system", "content": load_prompt("patch_proposer").render()},
         {"role": "user", "content": redact(load_prompt("consolidate_input").render(
-            skill=skill_context(skill_files, budget.skill_chars), what="Reviewed lessons from one agent run",
+            skill=proposal_skill(skill_files, lessons, budget), what="Reviewed lessons from one agent run",
             items=items, context=context))},
     ]
     result = client.structured(messages, ProposalOut, schema_name="patch_proposal", run_id=run_id,

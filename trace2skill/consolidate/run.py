@@ -14,12 +14,14 @@ from typing import Any
 from trace2skill import runs
 from trace2skill.analysis.quality import POLICY_ACTOR
 from trace2skill.consolidate.heldout import record_inclusion, select_for_consolidation
-from trace2skill.consolidate.propose import DIAGNOSIS, leaf_patch_id, propose_patch
+from trace2skill.consolidate.propose import DIAGNOSIS, leaf_patch_id, proposal_skill, propose_patch
 from trace2skill.consolidate.schemas import FULL, LOCAL, Budget
 from trace2skill.consolidate.tree import build_tree
+from trace2skill.context_window import CONSOLIDATION_SHARE
 from trace2skill.errors import Trace2SkillError
 from trace2skill.llm.protocol import StructuredClient
 from trace2skill.models import Edit, Lesson, Patch, Run, SkillVersion
+from trace2skill.settings import skill_chars_setting
 from trace2skill.skill.apply import apply_patch
 from trace2skill.skill.budget import DEFAULT_MAX_ADDED_LINES, DEFAULT_MAX_CHANGED_SHARE, EditBudget, describe_budget
 from trace2skill.skill.folder import SkillFolder
@@ -86,6 +88,19 @@ def _check(config: ConsolidationConfig) -> None:
     config.edit_budget()  # InvalidValueError for a bad budget, before anything is stored
 
 
+def _check_prompts_fit(ws: Workspace, config: ConsolidationConfig, lessons: list[Lesson]) -> None:
+    """Size the prompts by the model's context window (workspace setting `context_window`), and refuse
+    now, before any call, when a proposal could not be shown the skill sections its lessons need."""
+    if config.skill_chars is None:
+        config.skill_chars = skill_chars_setting(ws.db, CONSOLIDATION_SHARE)
+    files = get_version(ws.db, config.base_version or "").files
+    by_trajectory: dict[str, list[Lesson]] = defaultdict(list)
+    for lesson in lessons:
+        by_trajectory[lesson.trajectory_id].append(lesson)
+    for group in by_trajectory.values():
+        proposal_skill(files, group, config.budget())
+
+
 def create_consolidation_run(ws: Workspace, config: ConsolidationConfig, lesson_ids: list[str] | None = None) -> str:
     """Create the run (one item per trajectory with approved lessons); nothing is sent yet."""
     _check(config)
@@ -106,6 +121,7 @@ def create_consolidation_run(ws: Workspace, config: ConsolidationConfig, lesson_
         config.base_version = get_version(ws.db, config.base_version or "").id
     trajectories = sorted({lesson.trajectory_id for lesson in lessons})
     skill = config.new_skill or get_version(ws.db, config.base_version).skill
+    _check_prompts_fit(ws, config, lessons)
     ledger = rejected_for_skill(ws.db, skill, limit=config.budget().rejected_lessons, exclude_actors=(POLICY_ACTOR,))
     data = asdict(config) | {"lesson_ids": sorted(lesson.id for lesson in lessons),
                              "rejected_ids": [lesson.id for lesson in ledger],

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from trace2skill.context_window import CONSOLIDATION_SHARE, LOCAL_CONTEXT_TOKENS, skill_chars
+
 OpName = Literal["insert_after", "insert_before", "append_to_section", "replace_in_section", "add_section",
                  "delete_section", "create_file", "delete_file"]
 
@@ -50,12 +52,15 @@ class MergeOut(_Out):
 
 
 SKILL_CHARS = 8000
-LOCAL_SKILL_CHARS = 2500  # the embedded toy model reads prompts slowly
+# The embedded model's window holds this much skill beside the lessons and the answer; a larger skill
+# is shown as its section index and the sections a call needs (skill/excerpt.py), never cut.
+LOCAL_SKILL_CHARS = skill_chars(LOCAL_CONTEXT_TOKENS, CONSOLIDATION_SHARE)
 
 
 @dataclass(frozen=True)
 class Budget:
-    """How much of the skill (and of the ledger of rejected lessons) the prompts show, and how long
+    """How much of the skill (and of the ledger of rejected lessons) the prompts show (a skill over
+    `skill_chars` is shown as its section index and whole sections: see skill/excerpt.py), and how long
     an edit's content may be and how many edits one proposal may have (bounds the schema enforces
     on a constrained decoder)."""
 

@@ -30,6 +30,7 @@ from trace2skill.models import DroppedEdit, Edit, MergeNode, Patch, content_hash
 from trace2skill.prompts import fenced, load_prompt
 from trace2skill.redaction import redact
 from trace2skill.runs.context import Steps
+from trace2skill.skill.excerpt import Need
 from trace2skill.store.patches import finish_node, get_node, get_patch, save_node, save_patch
 from trace2skill.textcut import cut_words
 
@@ -93,6 +94,14 @@ def ledger_context(rejected: Sequence[str], budget: Budget = FULL) -> str:
             f"{fenced('rejected', chr(10).join(lines), *CONSOLIDATE_TAGS)}\n")
 
 
+def merge_need(edits: Sequence[Edit]) -> Need:
+    """The sections a merge needs to see whole: those its SKILL.md edits name or anchor in; their
+    contents pick further sections while they fit."""
+    own = [e for e in edits if e.file == "SKILL.md"]
+    return Need(sections=tuple(e.section for e in own if e.section), anchors=tuple(e.anchor for e in own if e.anchor),
+                texts=tuple(e.content for e in edits))
+
+
 def check_merge(out: MergeOut, labels: dict[str, Edit]) -> list[str]:
     """Problems with a merge answer: unknown ids, and input edits neither used nor dropped."""
     problems = []
@@ -146,7 +155,8 @@ def merge_group(client: StructuredClient, run_id: str, level: int, idx: int, inp
     messages = [
         {"role": "system", "content": load_prompt("merger").render()},
         {"role": "user", "content": redact(load_prompt("consolidate_input").render(
-            skill=skill_context(skill_files, budget.skill_chars), what=f"{len(inputs)} patches to merge",
+            skill=skill_context(skill_files, budget.skill_chars, merge_need(edits_in), what="A merge of patches"),
+            what=f"{len(inputs)} patches to merge",
             items=_edits_text(inputs, labels, support_of), context=ledger_context(rejected, budget)))},
     ]
     answer, problem, calls = _attempt(client, messages, run_id, labels, max_tokens,

@@ -16,9 +16,10 @@ from typing import Any
 
 from trace2skill import runs
 from trace2skill.analysis.render import head_tail
+from trace2skill.context_window import ANSWER_TOKENS
 from trace2skill.errors import Trace2SkillError
 from trace2skill.evaluate.evaluators import TaskResult
-from trace2skill.evaluate.qa import LOCAL_CONTEXT_CHARS, QAEvaluator
+from trace2skill.evaluate.qa import LOCAL_CONTEXT_CHARS, LOCAL_SKILL_CHARS, SKILL_CHARS, QAEvaluator
 from trace2skill.models import EvalTask, Outcome, Run, Step, Task, Trajectory
 from trace2skill.signals import compute_signals
 from trace2skill.skill.folder import SkillFolder
@@ -34,7 +35,7 @@ STEP_DATA_CHARS = 2000
 class CollectConfig:
     tasks: list[dict[str, Any]] = field(default_factory=list)  # kept with the run, not as evaluation tasks
     skill_version: str | None = None  # the skill the agent follows (None: no skill)
-    answer_tokens: int = 256
+    answer_tokens: int = ANSWER_TOKENS  # its reasoning included
     concurrency: int = 4
     base_url: str | None = None
     model: str | None = None
@@ -63,7 +64,8 @@ def create_collection_run(ws: Workspace, tasks: list[EvalTask], config: CollectC
 def trajectory_of(task: EvalTask, result: TaskResult, model: str | None, source_name: str) -> Trajectory:
     """One attempt as a trajectory: the question with its data, the answer, its score."""
     asked = task.prompt if not task.context else f"{task.prompt}\n\nData:\n{head_tail(task.context, STEP_DATA_CHARS)}"
-    steps = [Step(index=0, role="user", text=asked), Step(index=1, role="assistant", text=result.answer or "")]
+    steps = [Step(index=0, role="user", text=asked),
+             Step(index=1, role="assistant", text=result.answer or "", reasoning=result.reasoning)]
     outcome = Outcome(label="success" if result.passed else "failure", reward=1.0 if result.passed else 0.0,
                       detail=f"scored {result.detail or 'no answer'} against the gold answer")
     return Trajectory(source_format=SOURCE, source_name=source_name, task=Task(id=task.source_id, prompt=task.prompt),
@@ -77,7 +79,8 @@ def _execute(ctx: runs.RunContext) -> None:
     skill = SkillFolder.from_files(get_version(ctx.ws.db, config.skill_version).files) if config.skill_version \
         else None
     context_chars = LOCAL_CONTEXT_CHARS if config.base_url is None else 12000
-    agent = QAEvaluator(ctx.client, max_tokens=config.answer_tokens, context_chars=context_chars)
+    agent = QAEvaluator(ctx.client, max_tokens=config.answer_tokens, context_chars=context_chars,
+                        skill_chars=LOCAL_SKILL_CHARS if config.base_url is None else SKILL_CHARS)
 
     def work(task_id: str) -> runs.ItemResult:
         task = tasks[task_id]

@@ -24,6 +24,8 @@ class TaskResult:
     call_id: str | None = None  # the llm_calls row behind the answer (QA evaluator)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    skill_hash: str | None = None  # sha256 of the skill text the prompt carried (QA evaluator); None: no skill
+    reasoning: str = ""  # the model's working before its answer (QA evaluator)
 
 
 class Evaluator(Protocol):

@@ -18,6 +18,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from trace2skill.errors import Trace2SkillError
+from trace2skill.skill.frontmatter import parse_skill_md
 from trace2skill.store import evaluation as eval_store
 from trace2skill.store import runs as run_store
 from trace2skill.textcut import cut_words
@@ -64,6 +65,7 @@ class ABResult:
     candidate: ArmScore
     baseline: ArmScore
     flips: list[Flip]
+    refused: list[str] = field(default_factory=list)  # why its scores are not the skills' (a skill was cut)
 
     @property
     def delta(self) -> float:
@@ -72,7 +74,7 @@ class ABResult:
 
     @property
     def complete(self) -> bool:
-        return self.status == "done" and self.candidate.complete and self.baseline.complete
+        return self.status == "done" and self.candidate.complete and self.baseline.complete and not self.refused
 
     @property
     def regressions(self) -> list[Flip]:
@@ -146,13 +148,38 @@ def ab_result(db: Database, run_id: str) -> ABResult:
         raise Trace2SkillError(f"evaluation run {run_id} has no candidate/baseline pair of arms")
     cand, base = roles["candidate"], roles["baseline"]
     return ABResult(run_id, run.status, run.created, int(run.config["repeats"]),
-                    len(run.config["task_ids"]), cand, base, flips(db, run_id, cand.arm, base.arm))
+                    len(run.config["task_ids"]), cand, base, flips(db, run_id, cand.arm, base.arm),
+                    cut_skills(db, run_id))
+
+
+# What the QA evaluator showed of a skill before skill texts were recorded (migration m013): the
+# body cut to this many characters (local model / endpoint) unless the run set its own limit.
+OLD_LOCAL_SKILL_CHARS, OLD_SKILL_CHARS = 2000, 16000
+
+
+def cut_skills(db: Database, run_id: str) -> list[str]:
+    """The arms of an evaluation run whose model saw a skill cut to fit its prompt (runs from before
+    skill texts were recorded; later runs refuse such a skill before they start), each as a sentence."""
+    config = run_store.get_run(db, run_id).config
+    if config.get("evaluator", "qa") != "qa":
+        return []
+    limit = config.get("skill_chars") or (OLD_SKILL_CHARS if config.get("base_url") else OLD_LOCAL_SKILL_CHARS)
+    out = []
+    for arm in eval_store.get_arms(db, run_id).values():
+        if arm["files"] is None or arm.get("skill_hash") is not None:
+            continue
+        body = parse_skill_md(arm["files"].get("SKILL.md", "")).body.strip()
+        if len(body) > limit:
+            out.append(f"arm {arm['arm']} ({arm['label']}) was evaluated with its SKILL.md ({len(body):,} characters) "
+                       f"cut to {limit:,} to fit the prompt, so its score is not the skill's: evaluate it again")
+    return out
 
 
 def latest_ab_result(db: Database, version_id: str, *, baseline: str | None = ANY,
                      complete_only: bool = False) -> ABResult | None:
     """The newest A/B result with `version_id` as the candidate; `baseline` narrows it to one
-    baseline version (None: "no skill"; ANY: whichever). `complete_only` skips unfinished runs."""
+    baseline version (None: "no skill"; ANY: whichever). `complete_only` skips unfinished runs (and
+    runs whose scores are refused because a skill was cut)."""
     for run_id in eval_store.runs_with_arm(db, version_id, "candidate"):
         result = ab_result(db, run_id)
         if baseline != ANY and result.baseline.version_id != baseline:
@@ -201,7 +228,8 @@ def _clip(text: str, width: int) -> str:
 
 def result_lines(result: ABResult, ablation: dict[str, Any] | None = None, *, max_flips: int = 30) -> list[str]:
     """An A/B (or ablation) result for people: both arms, the change, flipped tasks worst first."""
-    lines = [f"{side.arm:<5} {side.label:<28} {_pct(side.mean)} ± {_pct(side.std)}  "
+    refused = [f"not scored: {why}" for why in result.refused]
+    lines = refused + [f"{side.arm:<5} {side.label:<28} {_pct(side.mean)} ± {_pct(side.std)}  "
              f"(repeats: {', '.join(_pct(r) for r in side.per_repeat) or '-'})"
              for side in (result.candidate, result.baseline)]
     lines.append(f"delta {100 * result.delta:+.1f} points over {result.tasks} tasks x {result.repeats} repeats; "

@@ -13,14 +13,24 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from trace2skill import runs
+from trace2skill.context_window import ANSWER_TOKENS, EVALUATION_SHARE
 from trace2skill.errors import Trace2SkillError
 from trace2skill.evaluate.command import CommandEvaluator, build_argv
-from trace2skill.evaluate.evaluators import Evaluator
-from trace2skill.evaluate.qa import CONTEXT_CHARS, LOCAL_CONTEXT_CHARS, LOCAL_SKILL_CHARS, SKILL_CHARS, QAEvaluator
+from trace2skill.evaluate.evaluators import Evaluator, TaskResult
+from trace2skill.evaluate.qa import (
+    CONTEXT_CHARS,
+    LOCAL_CONTEXT_CHARS,
+    LOCAL_SKILL_CHARS,
+    SKILL_CHARS,
+    QAEvaluator,
+    skill_prompt_text,
+    text_hash,
+)
 from trace2skill.evaluate.qa import PROMPT as QA_PROMPT
 from trace2skill.llm.protocol import StructuredClient
 from trace2skill.models import EvalTask, Run
 from trace2skill.prompts import load_prompt
+from trace2skill.settings import skill_chars_setting
 from trace2skill.skill.folder import SkillFolder
 from trace2skill.store import Workspace, write_transaction
 from trace2skill.store import evaluation as eval_store
@@ -38,9 +48,9 @@ class EvalConfig:
     timeout_s: float = 600.0  # per command run
     tolerance: float = 0.0  # relative numeric tolerance of the QA scoring
     concurrency: int = 4
-    max_tokens: int = 128
+    max_tokens: int = ANSWER_TOKENS  # per QA answer, its reasoning included
     context_chars: int | None = None  # None: fit the endpoint (short for the embedded local model)
-    skill_chars: int | None = None
+    skill_chars: int | None = None  # the whole skill must fit; None: the workspace's context_window, else a default
     base_url: str | None = None  # recorded for resume; None: the embedded local model
     model: str | None = None
     temperature: float | None = None
@@ -65,7 +75,11 @@ class EvalConfig:
         local = self.base_url is None
         return QAEvaluator(client, tolerance=self.tolerance, max_tokens=self.max_tokens,
                            context_chars=self.context_chars or (LOCAL_CONTEXT_CHARS if local else CONTEXT_CHARS),
-                           skill_chars=self.skill_chars or (LOCAL_SKILL_CHARS if local else SKILL_CHARS))
+                           skill_chars=self.skill_limit())
+
+    def skill_limit(self) -> int:
+        """How many characters of skill a QA prompt holds (the whole skill must fit)."""
+        return self.skill_chars or (LOCAL_SKILL_CHARS if self.base_url is None else SKILL_CHARS)
 
 
 @dataclass
@@ -104,10 +118,25 @@ def _check_tasks(tasks: list[EvalTask], config: EvalConfig) -> None:
                 f"{unanswered[0].prompt[:60]!r}); use the command evaluator for tasks judged by actions")
 
 
+def arm_skill_text(arm: Arm, config: EvalConfig) -> str | None:
+    """The exact skill text an arm gives the model: for the QA evaluator the whole SKILL.md body as
+    its prompts carry it (SkillTooLargeError when it does not fit: never a cut skill), for a command
+    the SKILL.md it is handed; None for "no skill"."""
+    if arm.files is None:
+        return None
+    if config.evaluator == "command":
+        return arm.files.get("SKILL.md", "")
+    return skill_prompt_text(SkillFolder.from_files(arm.files), config.skill_limit(), what=f"Evaluating {arm.label}")
+
+
 def create_evaluation(ws: Workspace, arms: list[Arm], task_ids: list[str], config: EvalConfig,
                       purpose: str = "ab") -> str:
-    """Create an evaluation run over `arms` x repeats x tasks; nothing is sent yet."""
+    """Create an evaluation run over `arms` x repeats x tasks; nothing is sent yet. Each arm's exact
+    skill text is recorded; a skill too large for the model's prompts is refused here."""
     config.validate()
+    if config.skill_chars is None:
+        config.skill_chars = skill_chars_setting(ws.db, EVALUATION_SHARE)
+    texts = {a.arm: arm_skill_text(a, config) for a in arms}
     task_ids = list(dict.fromkeys(task_ids))
     _check_tasks(eval_store.get_tasks(ws.db, task_ids), config)
     per_task = config.evaluator == "qa"
@@ -120,7 +149,7 @@ def create_evaluation(ws: Workspace, arms: list[Arm], task_ids: list[str], confi
         run_id = runs.create(ws, "evaluation", data, items)
         for a in arms:
             eval_store.save_arm(ws.db, run_id, a.arm, a.role, label=a.label, version_id=a.version_id, files=a.files,
-                                detail=a.detail)
+                                detail=a.detail, skill_text=texts[a.arm], skill_hash=text_hash(texts[a.arm]))
     return run_id
 
 
@@ -147,13 +176,14 @@ def _execute(ctx: runs.RunContext) -> None:
     ws, run_id = ctx.ws, ctx.run.id
     tasks = {t.id: t for t in eval_store.get_tasks(ws.db, task_ids)}
     evaluator = config.evaluator_for(ctx.optional_client)
-    folders = {a: SkillFolder.from_files(row["files"]) if row["files"] is not None else None
-               for a, row in eval_store.get_arms(ws.db, run_id).items()}
+    arms = eval_store.get_arms(ws.db, run_id)
+    folders = {a: SkillFolder.from_files(row["files"]) if row["files"] is not None else None for a, row in arms.items()}
 
     def work(item_id: str) -> runs.ItemResult:
         arm, repeat, task_id = (item_id.split("/", 2) + [""])[:3]
         chosen = [tasks[task_id]] if task_id else [tasks[t] for t in task_ids]
         results = evaluator.evaluate(folders[arm], chosen, repeat=int(repeat), run_id=run_id)
+        check_sent(arms[arm], results, strict=config.evaluator == "qa")
         return runs.ItemResult(save=lambda db: eval_store.save_results(db, run_id, arm, int(repeat), results),
                                prompt_tokens=sum(r.prompt_tokens for r in results),
                                completion_tokens=sum(r.completion_tokens for r in results))
@@ -162,6 +192,17 @@ def _execute(ctx: runs.RunContext) -> None:
         ctx.process_items(work, concurrency=ctx.workers(config.concurrency))
     finally:
         _store_summary(ws, run_id)
+
+
+def check_sent(arm: dict[str, Any], results: list[TaskResult], *, strict: bool) -> None:
+    """Refuse to score results whose prompts carried another skill text than the one recorded for
+    the arm (`strict`: the evaluator reports what it sent; runs from before the texts were recorded
+    have none to compare)."""
+    recorded = arm.get("skill_hash")
+    for r in results:
+        if strict and recorded is not None and r.skill_hash != recorded:
+            raise Trace2SkillError(f"arm {arm['arm']} ({arm['label']}): the skill text sent for task {r.task_id[:12]} "
+                                   "is not the skill text recorded for this run, so it is not scored")
 
 
 def _store_summary(ws: Workspace, run_id: str) -> None:

@@ -3,7 +3,8 @@
 - exact: the texts are equal after trimming white space;
 - normalised: equal after Unicode folding (accents dropped), lower-casing, dropping punctuation
   and a leading article, and collapsing white space ("The  Málaga CF." == "malaga cf");
-- numeric: both read as numbers ("12,467", "$1.5", "40%", "3 km" read as 12467, 1.5, 40, 3) and
+- numeric: both read as numbers ("12,467", "$1.5", "40%", "3 km", "18 US dollars" read as 12467,
+  1.5, 40, 3, 18; "1,8" is no number) and
   |answer - gold| <= tolerance * max(1, |gold|) (tolerance 0: equal up to float rounding).
 
 A gold answer with several values (WikiTableQuestions' "Morocco|France|Spain") is a set: the answer
@@ -23,7 +24,8 @@ from trace2skill.models import normalise_text as normalise
 
 Method = Literal["exact", "normalised", "numeric", "none"]
 FLOAT_EPS = 1e-9
-_NUMBER = re.compile(r"^[$€£¥~≈]?\s*([-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?)\s*(%|[^\d\s]{0,12})?$")
+_NUMBER = re.compile(r"^[$€£¥~≈]?\s*([-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?)\s*"
+                     r"(%|[^\d\s]{1,12}(?:\s+[^\d\s]{1,12}){0,2})?$")  # a unit of up to three words
 _SPLITS = (re.compile(r"\s*\|\s*"), re.compile(r"\s*;\s*"), re.compile(r"\s*(?:,|\band\b)\s*"))
 
 

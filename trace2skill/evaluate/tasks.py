@@ -2,8 +2,10 @@
 
 A dataset file is JSONL, a JSON array, CSV or TSV; a `TaskMapping` says (by dotted path for JSON)
 which field holds the id, the question, the gold answer and optional context, or a context *file*
-(a path relative to `context_root`, as WikiTableQuestions' table column is). `WTQ_MAPPING` reads the
-bundled WikiTableQuestions sample. Bad input raises `TaskFormatError` naming the file and record.
+(a path relative to `context_root`, as WikiTableQuestions' table column is), and `answer_pattern`
+finds the gold answer inside a worked solution. `WTQ_MAPPING` reads the bundled WikiTableQuestions
+sample, `GSM8K_MAPPING` math word problems whose solutions end in "#### <answer>". Bad input raises
+`TaskFormatError` naming the file and record.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from trace2skill.errors import TaskFormatError
+from trace2skill.evaluate.answers import GSM8K_PATTERN, check_pattern, extract_all
 from trace2skill.ingest.base import get_path
 from trace2skill.models import EvalTask, StoredTrajectory
 
@@ -37,11 +40,18 @@ class TaskMapping(BaseModel):
     answer_separator: str | None = None  # e.g. "|": one text field holds several gold values
     gold: str | None = None  # a field kept whole as ground truth
     wtq_escapes: bool = False  # undo WikiTableQuestions' TSV escapes (\n, \p, \\)
+    answer_pattern: str | None = None  # a regex finding the gold answer in a worked solution ("####\s*(.+)$")
+
+    @field_validator("answer_pattern")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        return check_pattern(value)
 
 
 WTQ_MAPPING = TaskMapping(prompt="utterance", answer="targetValue", id="id", context_file="context",
                           context_root="..", answer_separator="|", wtq_escapes=True)
-PRESETS = {"wtq": WTQ_MAPPING}
+GSM8K_MAPPING = TaskMapping(prompt="question", answer="answer", id=None, answer_pattern=GSM8K_PATTERN)
+PRESETS = {"wtq": WTQ_MAPPING, "gsm8k": GSM8K_MAPPING}
 
 
 def _unescape_wtq(text: str) -> str:
@@ -102,13 +112,14 @@ def _read_context(root: Path, rel: str, where: str) -> str:
         raise TaskFormatError(f"{where}: cannot read context file {rel}: {exc}") from None
 
 
-def _answers(value: Any, m: TaskMapping) -> list[str]:
+def _answers(value: Any, m: TaskMapping, where: str) -> list[str]:
     if value is None:
         return []
     if isinstance(value, list):
-        return [str(v) for v in value]
+        return extract_all([str(v) for v in value], m.answer_pattern, where)
     text = str(value)
-    parts = text.split(m.answer_separator) if m.answer_separator else [text]
+    parts = extract_all([text], m.answer_pattern, where)
+    parts = [p for part in parts for p in (part.split(m.answer_separator) if m.answer_separator else [part])]
     return [_unescape_wtq(p) if m.wtq_escapes else p for p in parts]
 
 
@@ -134,7 +145,7 @@ def load_tasks(path: str | Path, mapping: TaskMapping | None = None, *, limit: i
         tasks.append(EvalTask(
             prompt=_unescape_wtq(prompt) if m.wtq_escapes else prompt,
             context="" if context is None else context if isinstance(context, str) else json.dumps(context),
-            answers=_answers(_field(record, m.answer), m),
+            answers=_answers(_field(record, m.answer), m, where),
             gold=gold if isinstance(gold, dict) or gold is None else {"value": gold},
             source=path.name, source_id=None if source_id is None else str(source_id)).with_id())
     if not tasks:
@@ -142,28 +153,30 @@ def load_tasks(path: str | Path, mapping: TaskMapping | None = None, *, limit: i
     return tasks
 
 
-def task_from_trajectory(t: StoredTrajectory) -> EvalTask:
+def task_from_trajectory(t: StoredTrajectory, answer_pattern: str | None = None) -> EvalTask:
     """The task of a stored trajectory (as `get_trajectory` returns it) with its ground truth: a
-    textual answer ("answer" or τ-bench "outputs") becomes `answers`; the rest stays in `gold`."""
+    textual answer ("answer" or τ-bench "outputs") becomes `answers` (found by `answer_pattern` in a
+    worked solution, when given); the rest stays in `gold`."""
     truth = t.ground_truth or {}
     answer = truth.get("answer", truth.get("outputs"))
     if answer in (None, [], ""):
         answers = []
     else:
         answers = [str(a) for a in answer] if isinstance(answer, list) else [str(answer)]
+        answers = extract_all(answers, check_pattern(answer_pattern), f"trajectory {t.id[:12]}")
     context = t.metadata.get("task_context") if isinstance(t.metadata, dict) else None
     return EvalTask(prompt=t.task or "", context=str(context or ""), answers=answers, gold=truth or None,
                     source=t.source_format,
                     source_id=t.task_id, trajectory_id=t.id).with_id()
 
 
-def tasks_from_trajectories(db: Any, trajectory_ids: list[str]) -> list[EvalTask]:
+def tasks_from_trajectories(db: Any, trajectory_ids: list[str], answer_pattern: str | None = None) -> list[EvalTask]:
     """The distinct tasks of these stored trajectories (runs of one task give one task)."""
     from trace2skill.store.trajectories import get_trajectory
 
     tasks: dict[str, EvalTask] = {}
     for tid in trajectory_ids:
-        task = task_from_trajectory(get_trajectory(db, tid, with_steps=False))
+        task = task_from_trajectory(get_trajectory(db, tid, with_steps=False), answer_pattern)
         tasks.setdefault(task.id, task)
     return list(tasks.values())
 

@@ -22,12 +22,15 @@ from trace2skill.errors import MappingError, TrajectoryFormatError
 from trace2skill.ingest.base import Format
 from trace2skill.ingest.detect import detect
 from trace2skill.ingest.generic import FieldMapping, GenericFormat
+from trace2skill.ingest.history import recorded_import
+from trace2skill.ingest.issue_groups import IssueGroup, group_issues
+from trace2skill.ingest.mapping_check import check_open_file, check_source
 from trace2skill.ingest.reader import RawRecord, Sniffed, iter_records, open_binary, sniff
 from trace2skill.ingest.registry import BY_NAME, FORMATS
 from trace2skill.models import Trajectory
 from trace2skill.signals import compute_signals
 from trace2skill.store import Workspace
-from trace2skill.store.trajectories import PreparedTrajectory, insert_trajectories, prepare
+from trace2skill.store.trajectories import PreparedTrajectory, prepare, store_batch
 
 BATCH_SIZE = 500
 SUFFIXES = {".json", ".jsonl", ".traj", ".ndjson"}
@@ -54,10 +57,18 @@ class FileReport:
     duplicates: int = 0
     errors: list[ImportIssue] = field(default_factory=list)
     trajectory_ids: list[str] = field(default_factory=list)
+    relabelled: int = 0  # already present, with the outcome this file now gives (see store_batch)
+    import_id: int | None = None  # its record in the import history
+    warnings: list[str] = field(default_factory=list)  # from the mapping check, each once
+
+    @property
+    def error_groups(self) -> list[IssueGroup]:
+        return group_issues(self.errors)
 
     def as_dict(self) -> dict:
         data = asdict(self)
         data["errors"] = [str(e) for e in self.errors]
+        data["error_groups"] = [g.as_dict() for g in self.error_groups]
         return data
 
 
@@ -74,14 +85,28 @@ class ImportReport:
         return sum(f.duplicates for f in self.files)
 
     @property
+    def relabelled(self) -> int:
+        return sum(f.relabelled for f in self.files)
+
+    @property
     def errors(self) -> list[ImportIssue]:
         return [e for f in self.files for e in f.errors]
+
+    @property
+    def error_groups(self) -> list[IssueGroup]:
+        return group_issues(self.errors)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f"{f.file}: {w}" for f in self.files for w in f.warnings]
 
     def as_dict(self) -> dict:
         return {
             "imported": self.imported,
             "duplicates": self.duplicates,
+            "relabelled": self.relabelled,
             "errors": len(self.errors),
+            "warnings": self.warnings,
             "files": [f.as_dict() for f in self.files],
         }
 
@@ -155,15 +180,24 @@ def import_stream(
     *,
     fmt: Format | None = None,
     batch_size: int = BATCH_SIZE,
+    actor: str = "user",
 ) -> FileReport:
-    """Import one file (a path, or an open binary file such as an upload)."""
-    name = name or str(source)
-    report = FileReport(file=name)
+    """Import one file (a path, or an open binary file such as an upload), recorded in the import
+    history (`actor`: who asked, as decisions name them: cli, ui, ...)."""
+    report = FileReport(file=name or str(source))
+    with recorded_import(ws, report, fmt, actor):
+        _import_file(ws, source, report, fmt, batch_size)
+    return report
+
+
+def _import_file(ws: Workspace, source: str | os.PathLike[str] | IO[bytes], report: FileReport,
+                 fmt: Format | None, batch_size: int) -> None:
+    name = report.file
     try:
         f = open_binary(source)
     except OSError as exc:
         report.errors.append(ImportIssue(name, f"cannot open file: {exc.strerror or exc}"))
-        return report
+        return
     try:
         try:
             if fmt is None:
@@ -172,13 +206,12 @@ def import_stream(
                 sniffed = sniff(f)
         except TrajectoryFormatError as exc:
             report.errors.append(ImportIssue(name, exc.problem))
-            return report
+            return
         report.format = fmt.name
         _import_records(ws, f, fmt, sniffed, name, report, batch_size)
     finally:
         if isinstance(source, (str, os.PathLike)):
             f.close()
-    return report
 
 
 def _import_records(ws: Workspace, f: IO[bytes], fmt: Format, sniffed: Sniffed, name: str,
@@ -187,6 +220,8 @@ def _import_records(ws: Workspace, f: IO[bytes], fmt: Format, sniffed: Sniffed, 
         report.errors.append(ImportIssue(name, f"format {fmt.name} does not read {sniffed.shape} files"))
         return
     unit = fmt.unit_for(sniffed.sample, sniffed.shape)
+    if isinstance(fmt, GenericFormat):  # a path found in none of the first records: MappingError
+        report.warnings.extend(check_open_file(fmt.mapping, f, sniffed.shape, unit))
 
     def parsed() -> Iterator[PreparedTrajectory]:
         for raw in iter_records(f, sniffed.shape, unit):
@@ -196,10 +231,11 @@ def _import_records(ws: Workspace, f: IO[bytes], fmt: Format, sniffed: Sniffed, 
                 yield prepare(t, compute_signals(t))
 
     def store(db: Database, batch: list) -> None:
-        inserted, duplicates = insert_trajectories(db, batch)
-        report.imported += len(inserted)
-        report.duplicates += len(duplicates)
-        report.trajectory_ids.extend(inserted + duplicates)
+        done = store_batch(db, batch, import_id=report.import_id)
+        report.imported += len(done.inserted)
+        report.duplicates += len(done.present)
+        report.relabelled += len(done.relabelled)
+        report.trajectory_ids.extend(done.inserted + done.present + done.relabelled)
 
     try:
         _write_behind(ws, _batches(parsed(), batch_size), store)
@@ -247,11 +283,16 @@ def import_paths(
     mapping: FieldMapping | str | Path | dict | None = None,
     on_file: Progress | None = None,
     batch_size: int = BATCH_SIZE,
+    actor: str = "user",
 ) -> ImportReport:
     fmt = resolve_format(format_name, mapping)
     report = ImportReport()
-    for path in expand_paths(paths):
-        file_report = import_stream(ws, path, str(path), fmt=fmt, batch_size=batch_size)
+    files = expand_paths(paths)
+    if isinstance(fmt, GenericFormat):  # every file's mapping check before anything is written
+        for path in files:
+            check_source(fmt.mapping, path)
+    for path in files:
+        file_report = import_stream(ws, path, str(path), fmt=fmt, batch_size=batch_size, actor=actor)
         report.files.append(file_report)
         if on_file:
             on_file(file_report)

@@ -21,8 +21,9 @@ Order of checks (each edit is planned against the same frozen base, see `plan`):
    are kept within it; the rest move to ``references/further-guidance.md`` or are rejected, with
    the reason "over budget".
 7. Orphans: a created file is kept only when the resulting SKILL.md mentions its path.
-The result is validated strictly. Line ranges are 0-based, end-exclusive indices into the
-resulting file's lines — the same indices as ``line_origins``.
+The result is checked against the Agent Skills spec (strictly: what the reference validator
+refuses is an error) and keeps the base's executable files executable. Line ranges are 0-based,
+end-exclusive indices into the resulting file's lines — the same indices as ``line_origins``.
 """
 
 from __future__ import annotations
@@ -277,6 +278,7 @@ def apply_patch(base: SkillFolder, patch: Patch | Iterable[Edit], *, locked_sect
     kept = _drop_orphans(changes, skill_view, rejected)
     out = _build(files, views, kept, rejected, conflicts, {e.id for e in [*moved_edits, *over_moved]}, dirname)
     out.moved = moves
+    out.skill.set_modes(base.modes)
     if use is not None:
         use.skill_md_lines = line_count(out.skill.as_files()[SKILL_MD])
         out.budget = use

@@ -4,7 +4,8 @@ Zips are untrusted uploads: entries with ``..``, absolute paths, drive letters, 
 symlinks are refused, as are encrypted entries, duplicates, too many files, too many bytes and
 suspicious compression ratios (zip bombs). Sizes are enforced while reading, not taken from the
 headers on trust. Binary files are skipped with a warning (skills are text). A zip that holds one
-top-level folder (``my-skill/SKILL.md``) is read as that folder.
+top-level folder (``my-skill/SKILL.md``) is read as that folder. Executable files (a script's exec
+bit, from the folder or the zip's Unix attributes) stay executable when the skill is written out.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ def load_zip(source: bytes | str | os.PathLike[str] | BinaryIO, *, name: str | N
         if len(entries) > limits.max_files:
             raise SkillFormatError(f"zip holds {len(entries)} files; at most {limits.max_files} are accepted")
         texts: dict[str, str] = {}
+        modes: dict[str, int] = {}
         warnings: list[str] = []
         total = 0
         for info in entries:
@@ -123,8 +125,10 @@ def load_zip(source: bytes | str | os.PathLike[str] | BinaryIO, *, name: str | N
             text = _decode(rel, data, warnings)
             if text is not None:
                 texts[rel] = text
+                modes[rel] = (info.external_attr >> 16) & 0o777
     texts, top = _strip_top_folder(texts)
     folder = SkillFolder.from_files(texts, fallback_name=name or top)
+    folder.set_modes({p.split("/", 1)[1] if top else p: m for p, m in modes.items()})
     folder.warnings[:0] = warnings
     return folder
 
@@ -140,6 +144,7 @@ def load_dir(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS) -
     if not root.is_dir():
         raise SkillFormatError(f"{root} is not a folder; give the skill folder that contains SKILL.md")
     texts: dict[str, str] = {}
+    modes: dict[str, int] = {}
     warnings: list[str] = []
     total = 0
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
@@ -168,7 +173,9 @@ def load_dir(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS) -
             text = _decode(rel, full.read_bytes(), warnings)
             if text is not None:
                 texts[rel] = text
+                modes[rel] = stat.S_IMODE(full.stat().st_mode)
     folder = SkillFolder.from_files(texts, fallback_name=root.resolve().name)
+    folder.set_modes(modes)
     folder.warnings[:0] = warnings
     return folder
 
@@ -198,7 +205,8 @@ def _folder_name(folder: SkillFolder, dirname: str | None) -> str:
 
 def write_dir(folder: SkillFolder, dest: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
     """Write the skill's files into `dest` (the skill folder itself). A non-empty `dest` is refused
-    unless `overwrite` (files the skill does not have are then left alone)."""
+    unless `overwrite` (files the skill does not have are then left alone). Executable files get
+    their mode; the others lose any exec bit a file they overwrite had."""
     root = Path(dest)
     if root.exists() and any(root.iterdir()) and not overwrite:
         raise SkillFormatError(f"{root} exists and is not empty; choose another folder or pass overwrite")
@@ -211,6 +219,8 @@ def write_dir(folder: SkillFolder, dest: str | os.PathLike[str], *, overwrite: b
             raise SkillPathError(f"{rel} would be written outside {root} (through a symbolic link); refused")
         with open(target, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
+        mode = folder.modes.get(rel)
+        os.chmod(target, mode if mode is not None else stat.S_IMODE(target.stat().st_mode) & ~0o111)
     return root
 
 
@@ -227,7 +237,8 @@ def to_zip(folder: SkillFolder, dest: str | os.PathLike[str] | None = None, *, d
         for rel, text in folder.as_files().items():
             info = zipfile.ZipInfo(f"{top}/{safe_relpath(rel)}", date_time=ZIP_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = (stat.S_IFREG | 0o644) << 16
+            info.create_system = 3  # Unix: unzip then honours the modes below
+            info.external_attr = (stat.S_IFREG | folder.modes.get(rel, 0o644)) << 16
             zf.writestr(info, text.encode("utf-8"))
     data = buf.getvalue()
     if dest is not None:

@@ -2,7 +2,8 @@
 
 `name` and `description` live in the frontmatter (one source of truth); other keys are kept in
 their order. A folder read from files and written back unchanged gives the same files byte for
-byte (the original frontmatter text is reused while the frontmatter is unchanged).
+byte (the original frontmatter text is reused while the frontmatter is unchanged). ``modes``
+keeps which files are executable (a script's exec bit survives import, storage and export).
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from trace2skill.skill.frontmatter import normalise_newlines, parse_skill_md, re
 from trace2skill.skill.paths import safe_relpath
 
 SKILL_MD = "SKILL.md"
+EXECUTABLE = 0o755  # the mode an executable file is stored and exported with
 
 
 class SkillFolder:
     """A skill: ``frontmatter`` (dict, all keys), ``body`` (markdown after the frontmatter) and
-    ``files`` (relative path -> text for everything but SKILL.md). ``warnings`` collects what an
-    import skipped or had to guess; it is not part of the skill's content."""
+    ``files`` (relative path -> text for everything but SKILL.md), ``modes`` (relative path ->
+    permission bits, for the executable files only). ``warnings`` collects what an import skipped
+    or had to guess; it is not part of the skill's content."""
 
     def __init__(self, name: str | None = None, description: str | None = None, *,
                  frontmatter: Mapping[str, Any] | None = None, body: str = "",
@@ -39,6 +42,7 @@ class SkillFolder:
                 raise SkillFormatError("SKILL.md belongs in frontmatter/body, not in files")
             self.files[rel] = text
         self.warnings: list[str] = list(warnings or [])
+        self.modes: dict[str, int] = {}
         self._header: str | None = None
         self._header_fm: dict[str, Any] | None = None
 
@@ -61,6 +65,11 @@ class SkillFolder:
     @description.setter
     def description(self, value: str) -> None:
         self.frontmatter["description"] = value
+
+    def set_modes(self, modes: Mapping[str, int]) -> None:
+        """Keep the executable files of `modes` (path -> permission bits) that the skill has."""
+        self.modes = {rel: EXECUTABLE for path, mode in modes.items()
+                      if (rel := safe_relpath(path)) in self.files and mode & 0o111}
 
     # ----------------------------------------------------------------- SKILL.md
 
@@ -124,11 +133,25 @@ class SkillFolder:
         body = "\n" + body.lstrip("\n")
         return cls(name, description, frontmatter=extra, body=body, files=files)
 
+    def with_identity(self, name: str | None = None, description: str | None = None) -> SkillFolder:
+        """This skill with `name` and/or `description` written into its frontmatter (blank or None:
+        kept); itself when nothing changes."""
+        name, description = (name or "").strip(), (description or "").strip()
+        if (not name or name == self.name) and (not description or description == self.description):
+            return self
+        other = self.copy()
+        if name:
+            other.name = name
+        if description:
+            other.description = description
+        return other
+
     # ----------------------------------------------------------------- misc
 
     def copy(self) -> SkillFolder:
         other = SkillFolder(frontmatter=copy.deepcopy(self.frontmatter), body=self.body, files=dict(self.files),
                             warnings=list(self.warnings))
+        other.modes = dict(self.modes)
         other._header, other._header_fm = self._header, copy.deepcopy(self._header_fm)
         return other
 

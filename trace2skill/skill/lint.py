@@ -1,4 +1,5 @@
-"""Lint a proposed skill against its base: copied values, secrets, injected instructions, size.
+"""Lint a proposed skill against its base: copied values, secrets, injected instructions, size,
+and our folder conventions.
 
 - ``single_trajectory_value`` (warning): an id, code, email, date, long number or personal name
   in an added line that the base does not contain and that appears in exactly one of the given
@@ -16,6 +17,9 @@
 - ``markup``, ``truncated``, ``repeated_line`` (warnings, in added lines of markdown files): raw
   HTML, template placeholders or JSON in prose; a sentence cut off; a line said twice (see
   `trace2skill.skill.lint_text`).
+- our conventions (warnings, see `trace2skill.skill.conventions`): where files sit (a flat layout
+  is valid, only reported), links and mentioned paths that lead nowhere, field formats. They are
+  preferences stricter than the Agent Skills spec and never block a save or an export.
 Saving a result with a finding of those three kinds, or with any error, needs an explicit
 confirmation (`needs_confirmation`), recorded with the save.
 Line numbers are 1-based.
@@ -28,6 +32,7 @@ from collections.abc import Iterable, Mapping
 
 from trace2skill.diff import added_lines
 from trace2skill.redaction import find_secrets
+from trace2skill.skill.conventions import convention_findings
 from trace2skill.skill.folder import SKILL_MD, SkillFolder
 from trace2skill.skill.lint_text import text_findings
 from trace2skill.skill.validate import MAX_SKILL_MD_LINES, Finding, line_count
@@ -167,7 +172,7 @@ def lint_skill(proposed: SkillFolder, base: SkillFolder | None = None, *,
         out += _copied_values(path, lines, added, base_text, trajectory_texts, token_counts)
         out += text_findings(path, lines, added)
     out += _size(new_files[SKILL_MD])
-    return out
+    return out + convention_findings(proposed)
 
 
 CONFIRM_CODES = frozenset({"markup", "truncated", "repeated_line"})

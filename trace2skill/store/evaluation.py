@@ -120,16 +120,19 @@ def split_counts(db: Database) -> dict[str, int]:
 
 
 def save_arm(db: Database, run_id: str, arm: str, role: str, *, label: str, version_id: str | None,
-             files: dict[str, str] | None, detail: dict[str, Any] | None = None) -> None:
-    """One skill variant of a run; `files` None means "no skill"."""
-    db.execute("INSERT INTO eval_arms (run_id, arm, role, label, version_id, files, detail) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?)",
+             files: dict[str, str] | None, detail: dict[str, Any] | None = None, skill_text: str | None = None,
+             skill_hash: str | None = None) -> None:
+    """One skill variant of a run; `files` None means "no skill". `skill_text`: the exact skill text
+    the arm's prompts carry, and its hash (see migration m013)."""
+    db.execute("INSERT INTO eval_arms (run_id, arm, role, label, version_id, files, detail, skill_text, skill_hash) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                [run_id, arm, role, label, version_id, None if files is None else json.dumps(files, ensure_ascii=False),
-                json.dumps(detail or {}, ensure_ascii=False)])
+                json.dumps(detail or {}, ensure_ascii=False), skill_text, skill_hash])
 
 
 def get_arms(db: Database, run_id: str) -> dict[str, dict[str, Any]]:
-    """arm -> {arm, role, label, version_id, files (None: no skill), detail}, in creation order."""
+    """arm -> {arm, role, label, version_id, files (None: no skill), detail, skill_text, skill_hash},
+    in creation order."""
     arms = {}
     for row in db.query("SELECT * FROM eval_arms WHERE run_id = ? ORDER BY rowid", [run_id]):
         row["files"] = json.loads(row["files"]) if row["files"] is not None else None
@@ -141,13 +144,14 @@ def get_arms(db: Database, run_id: str) -> dict[str, dict[str, Any]]:
 def save_results(db: Database, run_id: str, arm: str, repeat: int, results: Iterable[Any]) -> None:
     """Store TaskResults (replacing earlier ones for the same run, arm, repeat and task)."""
     db.conn.executemany(
-        "INSERT OR REPLACE INTO eval_results (run_id, arm, repeat, task_id, passed, answer, detail, call_id) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [(run_id, arm, repeat, r.task_id, int(r.passed), r.answer, r.detail, r.call_id) for r in results])
+        "INSERT OR REPLACE INTO eval_results (run_id, arm, repeat, task_id, passed, answer, detail, call_id, "
+        "skill_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(run_id, arm, repeat, r.task_id, int(r.passed), r.answer, r.detail, r.call_id, getattr(r, "skill_hash", None))
+         for r in results])
 
 
 def list_results(db: Database, run_id: str) -> list[dict[str, Any]]:
-    return list(db.query("SELECT arm, repeat, task_id, passed, answer, detail, call_id FROM eval_results "
+    return list(db.query("SELECT arm, repeat, task_id, passed, answer, detail, call_id, skill_hash FROM eval_results "
                          "WHERE run_id = ? ORDER BY arm, repeat, task_id", [run_id]))
 
 

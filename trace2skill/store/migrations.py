@@ -357,3 +357,68 @@ def m010_lesson_quality(db: Database) -> None:
             PRIMARY KEY (lesson_id, run_id)
         )""",
     )
+
+
+@MIGRATIONS()
+def m011_imports(db: Database) -> None:
+    """Import history and relabelling. Every import of a file is recorded (`imports`: file, format,
+    mapping, counts, when, who) with the trajectories it brought (`import_trajectories`: added, already
+    present, or relabelled), so an import can be listed and deleted.
+
+    From this version a trajectory's id hashes its content (task, steps, source) and not its outcome,
+    so a re-import with a corrected outcome relabels the trajectory instead of adding a second one.
+    Existing workspaces keep their old ids (lessons, splits and decisions point at them): each old
+    trajectory's outcome-free key is computed here into `content_key`, which is what imports match
+    on, and the trajectories already there are recorded as one earlier import per source file."""
+    from trace2skill.store.content_keys import backfill_content_keys, record_earlier_imports
+
+    _run(
+        db,
+        """CREATE TABLE imports (
+            id INTEGER PRIMARY KEY,
+            file TEXT NOT NULL,
+            format TEXT,
+            mapping TEXT,
+            records INTEGER NOT NULL DEFAULT 0,
+            imported INTEGER NOT NULL DEFAULT 0,
+            duplicates INTEGER NOT NULL DEFAULT 0,
+            relabelled INTEGER NOT NULL DEFAULT 0,
+            errors INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'done', 'earlier')),
+            actor TEXT NOT NULL DEFAULT 'user',
+            user TEXT,
+            started TEXT NOT NULL,
+            finished TEXT
+        )""",
+        """CREATE TABLE import_trajectories (
+            import_id INTEGER NOT NULL REFERENCES imports(id) ON DELETE CASCADE,
+            trajectory_id TEXT NOT NULL REFERENCES trajectories(id) ON DELETE CASCADE,
+            change TEXT NOT NULL CHECK (change IN ('added', 'present', 'relabelled')),
+            PRIMARY KEY (import_id, trajectory_id)
+        )""",
+        "CREATE INDEX idx_import_trajectories_trajectory ON import_trajectories(trajectory_id)",
+        "ALTER TABLE trajectories ADD COLUMN content_key TEXT",
+        "CREATE INDEX idx_trajectories_content_key ON trajectories(content_key)",
+    )
+    backfill_content_keys(db)
+    record_earlier_imports(db)
+
+
+@MIGRATIONS()
+def m012_file_modes(db: Database) -> None:
+    """A skill version's file modes: relative path -> permission bits of its executable files (a
+    script's exec bit kept from import to export). Earlier versions have none."""
+    _run(db, "ALTER TABLE skill_versions ADD COLUMN modes TEXT NOT NULL DEFAULT '{}'")
+
+
+@MIGRATIONS()
+def m013_arm_skill_text(db: Database) -> None:
+    """The exact skill text each arm of an evaluation run gives the model, and its hash; each result
+    keeps the hash of the skill text its prompt carried, so a score always belongs to the whole
+    skill under test. Earlier runs have none (their report checks whether the skill was cut)."""
+    _run(
+        db,
+        "ALTER TABLE eval_arms ADD COLUMN skill_text TEXT",
+        "ALTER TABLE eval_arms ADD COLUMN skill_hash TEXT",
+        "ALTER TABLE eval_results ADD COLUMN skill_hash TEXT",
+    )

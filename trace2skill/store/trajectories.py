@@ -12,7 +12,6 @@ from sqlite_utils import Database
 
 from trace2skill.errors import NotFoundError
 from trace2skill.models import (
-    OutcomeLabel,
     Signal,
     StoredSignal,
     StoredStep,
@@ -21,7 +20,17 @@ from trace2skill.models import (
     TrajectoryRow,
     utcnow,
 )
-from trace2skill.store.decisions import record_decision
+from trace2skill.store.imports import (
+    Change,
+    Stored,
+    import_actor,
+    link,
+    linked_ids,
+    match_stored,
+    pick_stored,
+    relabel_stored,
+)
+from trace2skill.store.outcomes import set_outcome as set_outcome  # re-exported: callers know it here
 from trace2skill.store.workspace import write_transaction
 
 # --------------------------------------------------------------------------- writes
@@ -64,7 +73,7 @@ _TRAJ_COLUMNS = (
     "id, source_format, source_name, task_id, task, model, outcome, reward, outcome_detail, "
     "ground_truth, final_output, metadata, n_steps, n_tool_calls, n_errors"
 )
-_TRAJ_SQL = f"INSERT INTO trajectories ({_TRAJ_COLUMNS}, imported_at) VALUES ({', '.join('?' * 16)})"
+_TRAJ_SQL = f"INSERT INTO trajectories ({_TRAJ_COLUMNS}, imported_at, content_key) VALUES ({', '.join('?' * 17)})"
 _STEP_SQL = (
     "INSERT INTO steps (trajectory_id, idx, role, text, reasoning, tool_calls, tool_results, "
     "tool_name, is_error, timestamp, raw_ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -74,42 +83,58 @@ _SIGNAL_SQL = "INSERT INTO signals (trajectory_id, step_idx, kind, detail) VALUE
 
 
 def existing_ids(db: Database, ids: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ", ".join("?" * len(chunk))
-        found.update(
-            row[0] for row in db.execute(f"SELECT id FROM trajectories WHERE id IN ({marks})", chunk)
-        )
-    return found
+    """Which of these ids (content keys, as `Trajectory.compute_id` gives them) are already stored."""
+    return set(match_stored(db, ids))
 
 
-def insert_trajectories(
-    db: Database, items: list[tuple[Trajectory, list[Signal]]] | list[PreparedTrajectory]
-) -> tuple[list[str], list[str]]:
-    """Insert trajectories (with ids set) and their signals in ONE transaction.
+@dataclass
+class StoredBatch:
+    """What storing a batch did: ids of the trajectories added, already present, and relabelled (present,
+    with the outcome the data now gives)."""
 
-    Returns (inserted ids, ids already present). Either every new trajectory of the batch is
-    written with all its steps and signals, or (on any error) none is.
-    """
+    inserted: list[str] = field(default_factory=list)
+    present: list[str] = field(default_factory=list)
+    relabelled: list[str] = field(default_factory=list)
+
+
+def store_batch(db: Database, items: list[tuple[Trajectory, list[Signal]]] | list[PreparedTrajectory], *,
+                import_id: int | None = None) -> StoredBatch:
+    """Store trajectories (with ids set) and their signals in ONE transaction: either every new
+    trajectory of the batch is written with all its steps and signals, or (on any error) none is.
+
+    A trajectory whose content is already stored is not added again. With `import_id` the batch belongs
+    to that import: each trajectory is linked to it, and one stored before this import whose outcome
+    the data now gives differently (label or reward) is relabelled, recorded as a decision, unless a
+    person set its outcome by hand."""
     prepared = [p if isinstance(p, PreparedTrajectory) else prepare(*p) for p in items]
     imported_at = utcnow()
-    inserted: list[str] = []
-    duplicates: list[str] = []
+    out = StoredBatch()
     with write_transaction(db):
-        present = existing_ids(db, [p.id for p in prepared])
+        stored = match_stored(db, [p.id for p in prepared])
+        mine = linked_ids(db, import_id, [s.id for c in stored.values() for s in c]) if import_id else set()
         conn = db.conn
         first_step_rowid = conn.execute("SELECT coalesce(max(rowid), 0) + 1 FROM steps").fetchone()[0]
-        rows, steps, signals = [], [], []
+        rows, steps, signals, changes = [], [], [], []
+        links: list[tuple[str, Change]] = []
         for p in prepared:
-            if p.id in present:
-                duplicates.append(p.id)
+            outcome = (p.row[6], p.row[7], p.row[8])
+            if p.id in stored:
+                match = pick_stored(stored[p.id], outcome)
+                relabel = (import_id is not None and match.id not in mine and not match.by_hand
+                           and (match.outcome, match.reward) != outcome[:2])
+                (out.relabelled if relabel else out.present).append(match.id)
+                if relabel:
+                    changes.append((match, outcome))
+                links.append((match.id, "relabelled" if relabel else "present"))
+                mine.add(match.id)
                 continue
-            present.add(p.id)
-            rows.append((*p.row, imported_at))
+            stored[p.id] = [Stored(p.id, *outcome, by_hand=False)]
+            mine.add(p.id)
+            rows.append((*p.row, imported_at, p.id))
             steps.extend(p.steps)
             signals.extend(p.signals)
-            inserted.append(p.id)
+            out.inserted.append(p.id)
+            links.append((p.id, "added"))
         conn.executemany(_TRAJ_SQL, rows)
         conn.executemany(_STEP_SQL, steps)
         conn.executemany(_SIGNAL_SQL, signals)
@@ -117,18 +142,18 @@ def insert_trajectories(
             f"INSERT INTO steps_fts (rowid, {_STEP_FTS}) SELECT rowid, {_STEP_FTS} FROM steps WHERE rowid >= ?",
             [first_step_rowid],
         )
-    return inserted, duplicates
+        if import_id is not None:
+            relabel_stored(db, import_id, import_actor(db, import_id), changes)
+            link(db, import_id, links)
+    return out
 
 
-def set_outcome(db: Database, trajectory_id: str, label: OutcomeLabel) -> None:
-    with write_transaction(db):
-        cur = db.execute(
-            "UPDATE trajectories SET outcome = ?, outcome_source = 'user' WHERE id = ?",
-            [label, trajectory_id],
-        )
-        if cur.rowcount == 0:
-            raise NotFoundError(f"no trajectory with id {trajectory_id}")
-        record_decision(db, "trajectory", trajectory_id, "set_outcome", detail={"outcome": label})
+def insert_trajectories(
+    db: Database, items: list[tuple[Trajectory, list[Signal]]] | list[PreparedTrajectory]
+) -> tuple[list[str], list[str]]:
+    """Store trajectories outside any import (see `store_batch`); returns (inserted ids, ids already present)."""
+    batch = store_batch(db, items)
+    return batch.inserted, batch.present
 
 
 # --------------------------------------------------------------------------- reads
@@ -237,6 +262,7 @@ def _trajectory_row(db: Database, trajectory_id: str) -> dict[str, Any]:
         rows = list(db.query("SELECT * FROM trajectories WHERE id LIKE ? LIMIT 2", [trajectory_id + "%"]))
         if len(rows) != 1:
             raise NotFoundError(f"no trajectory with id {trajectory_id!r}")
+    rows[0].pop("content_key", None)  # what imports match on (the id itself, but in old workspaces)
     return _json(rows[0], "ground_truth", "metadata")
 
 

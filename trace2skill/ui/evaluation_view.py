@@ -50,6 +50,8 @@ def _result_body(ws: Workspace, candidate: str, base: str | None, was_active: bo
                                           f"evaluation tasks done"
                                           + (f" · ETA {format_duration(state.eta_s)}" if state.eta_s else ""))
         run_controls(ws, result.run_id, lambda: run_client(result.run_id), key="rev_eval")
+    for why in result.refused:
+        st.warning(f"Not scored: {why}", icon=":material/content_cut:")
     m = st.columns(4)
     m[0].metric(f"Candidate ({result.candidate.label})", _arm(result, "candidate"))
     m[1].metric(f"Baseline ({result.baseline.label})", _arm(result, "baseline"))

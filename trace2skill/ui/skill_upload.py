@@ -12,9 +12,10 @@ from sqlite_utils import Database
 
 from trace2skill.errors import SkillFormatError
 from trace2skill.skill.archive import load_zip
+from trace2skill.skill.conventions import import_findings
 from trace2skill.skill.folder import SKILL_MD, SkillFolder
 from trace2skill.skill.frontmatter import normalise_newlines
-from trace2skill.skill.validate import validate_skill
+from trace2skill.skill.validate import describe
 from trace2skill.store.skills import import_skill
 
 SCRIPT_SUFFIXES = {".py", ".sh", ".js", ".ts", ".rb", ".pl", ".ps1", ".bash"}
@@ -75,15 +76,15 @@ def folder_from_markdown(name: str, description: str, text: str) -> SkillFolder:
 
 
 def import_folder(db: Database, folder: SkillFolder, *, name: str | None = None, message: str = "") -> Imported:
-    """Store the skill (a new version when it exists) and report the import's warnings plus the
-    spec checks in lenient mode (all warnings)."""
-    skill = (name or "").strip() or folder.name
+    """Store the skill (a new version when it exists; a given `name` is written into its
+    frontmatter) and report the import's warnings, the spec checks in lenient mode and our
+    conventions (all warnings)."""
+    folder = folder.with_identity(name)
+    skill = folder.name
     if not skill:
         raise SkillFormatError("the skill has no name (no `name:` in SKILL.md): give one")
-    version = import_skill(db, folder, name=skill, message=message or "imported")
-    checks = [f"{f.file}{':' + str(f.line) if f.line else ''}: {f.message}"
-              for f in validate_skill(folder, strict=False, dirname=skill)]
-    warnings = list(dict.fromkeys([*folder.warnings, *checks]))
+    version = import_skill(db, folder, message=message or "imported")
+    warnings = list(dict.fromkeys(describe(f) for f in import_findings(folder)))
     return Imported(skill, version, len(folder.as_files()), warnings)
 
 

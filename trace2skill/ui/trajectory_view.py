@@ -73,7 +73,7 @@ def _outcome_editor(ws: Workspace, t: StoredTrajectory) -> None:
     choice = cols[0].selectbox("Outcome", OUTCOMES, index=OUTCOMES.index(current), key=f"traj_outcome_edit_{t.id}")
     if cols[1].button("Save outcome", key="traj_outcome_save", disabled=choice == current,
                       icon=":material/save:"):
-        set_outcome(ws.db, t.id, choice)
+        set_outcome(ws.db, t.id, choice, actor="ui")
         st.session_state["traj_flash"] = f"Outcome set to {choice} (recorded as your decision)."
         st.rerun()
     source = "set by you" if t.outcome_source == "user" else "from the data"

@@ -11,12 +11,15 @@ from typing import Any
 from trace2skill.errors import TrajectoryFormatError
 from trace2skill.ingest import FieldMapping, FileReport, import_stream
 from trace2skill.ingest.generic import GenericFormat
+from trace2skill.ingest.issue_groups import grouped_lines
+from trace2skill.ingest.preview import FilePreview, preview_stream
 from trace2skill.ingest.reader import sniff
 from trace2skill.store import Workspace
 from trace2skill.textcut import cut_words
 
 UNRECOGNISED = "unrecognised trajectory format"
 PREVIEW_CHARS = 3000
+STEP_DEFAULTS = {"role": "role", "text": "text"}  # what the generic importer assumes when not told
 
 # Likely field names, first match wins (a suggestion the user edits).
 _GUESSES = {
@@ -47,14 +50,31 @@ class Upload:
 
 def import_upload(ws: Workspace, name: str, data: bytes) -> Upload:
     """Import one uploaded file with format auto-detection."""
-    return Upload(name, data, import_stream(ws, io.BytesIO(data), name))
+    return Upload(name, data, import_stream(ws, io.BytesIO(data), name, actor="ui"))
+
+
+def mapping_format(mapping: dict[str, Any]) -> GenericFormat:
+    """The generic importer for the form's mapping: empty fields left out, and step fields left at
+    their defaults (role, text) not given, so the mapping check only tries what the user named."""
+    clean = {k: v for k, v in mapping.items() if v not in (None, "", [], {})}
+    steps = {f: v for f, v in (clean.get("step_fields") or {}).items() if v and v != STEP_DEFAULTS.get(f)}
+    if steps:
+        clean["step_fields"] = steps
+    else:
+        clean.pop("step_fields", None)
+    return GenericFormat(FieldMapping.load(clean))
 
 
 def import_with_mapping(ws: Workspace, name: str, data: bytes, mapping: dict[str, Any]) -> Upload:
-    """Import one file with the generic importer; MappingError when the mapping is invalid."""
-    clean = {k: v for k, v in mapping.items() if v not in (None, "", [])}
-    fmt = GenericFormat(FieldMapping.load(clean))
-    return Upload(name, data, import_stream(ws, io.BytesIO(data), name, fmt=fmt))
+    """Import one file with the generic importer; MappingError when the mapping is invalid or
+    fits none of the file's first records."""
+    return Upload(name, data, import_stream(ws, io.BytesIO(data), name, fmt=mapping_format(mapping), actor="ui"))
+
+
+def preview_upload(ws: Workspace, name: str, data: bytes, mapping: dict[str, Any] | None = None) -> FilePreview:
+    """What importing the file would do (nothing is written); MappingError as for the import."""
+    fmt = mapping_format(mapping) if mapping is not None else None
+    return preview_stream(io.BytesIO(data), name, fmt=fmt, db=ws.db)
 
 
 def first_record(data: bytes) -> Any:
@@ -116,13 +136,12 @@ def guess_mapping(record: Any) -> dict[str, str]:
 def report_row(upload: Upload) -> dict[str, Any]:
     r = upload.report
     return {"file": r.file, "format": r.format or "not recognised", "records": r.records,
-            "imported": r.imported, "already present": r.duplicates, "errors": len(r.errors)}
+            "imported": r.imported, "already present": r.duplicates, "relabelled": r.relabelled,
+            "errors": len(r.errors)}
 
 
 def error_lines(upload: Upload, limit: int = 50) -> list[str]:
-    """Each problem with its file, record and line, as one line of text."""
-    lines = [str(e) for e in upload.report.errors[:limit]]
-    if len(upload.report.errors) > limit:
-        lines.append(f"… and {len(upload.report.errors) - limit} more errors")
-    return lines
+    """Each kind of problem with its file and first record or line, as one line of text (the same
+    problem in many records is one line with the count)."""
+    return grouped_lines(upload.report.errors, limit)
 

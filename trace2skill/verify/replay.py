@@ -3,7 +3,8 @@
 The replay skill is the frozen starting skill (or an empty one, when the skill is new) with the
 lessons under test added as a section of their own, so the model answering the task reads them
 as part of the skill. The task is scored by the same evaluators held-out evaluation uses (the QA
-evaluator against the gold answers, or the user's command).
+evaluator against the gold answers, or the user's command); the QA evaluator sends the whole skill or
+refuses (`SkillTooLargeError`), and each replay's evidence keeps the hash of the skill text it sent.
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ class Replays:
         return (sum(r.prompt_tokens for r in self.results), sum(r.completion_tokens for r in self.results))
 
     def evidence(self) -> list[dict[str, Any]]:
-        """What each replay answered and how it was scored (stored with the verdict)."""
-        return [{"repeat": k, "passed": r.passed, "answer": r.answer, "detail": r.detail, "call_id": r.call_id}
-                for k, r in enumerate(self.results)]
+        """What each replay answered and how it was scored, and the hash of the skill text its prompt
+        carried (the whole text is in the call log, `call_id`), stored with the verdict."""
+        return [{"repeat": k, "passed": r.passed, "answer": r.answer, "detail": r.detail, "call_id": r.call_id,
+                 "skill_hash": r.skill_hash} for k, r in enumerate(self.results)]
 
 
 def replay(evaluator: Evaluator, skill: SkillFolder | None, task: EvalTask, repeats: int,

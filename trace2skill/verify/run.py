@@ -17,13 +17,14 @@ from typing import Any, Literal
 from trace2skill import runs
 from trace2skill.analysis.analysts import LOCAL_PROMPT_CHARS, PROMPT_CHARS, PromptBudget
 from trace2skill.analysis.quality import store_lessons, with_flags
-from trace2skill.errors import Trace2SkillError
+from trace2skill.context_window import ANSWER_TOKENS, EVALUATION_SHARE
+from trace2skill.errors import SkillTooLargeError, Trace2SkillError
 from trace2skill.evaluate.evaluators import Evaluator
 from trace2skill.evaluate.run import EvalConfig
 from trace2skill.evaluate.tasks import task_from_trajectory
 from trace2skill.llm.protocol import StructuredClient
 from trace2skill.models import EvalTask, Lesson, LessonCheck, Run, StoredTrajectory
-from trace2skill.settings import flag_policy
+from trace2skill.settings import flag_policy, skill_chars_setting
 from trace2skill.skill.folder import SkillFolder
 from trace2skill.store import Workspace
 from trace2skill.store.lessons import lessons_by_ids
@@ -43,7 +44,7 @@ class VerifyConfig:
     rounds: int = 1  # fix-loop rounds for a failure no lesson fixes (0: none)
     tolerance: float = 0.0
     timeout_s: float = 600.0
-    answer_tokens: int = 256  # per replay answer (QA evaluator)
+    answer_tokens: int = ANSWER_TOKENS  # per replay answer, its reasoning included (QA evaluator)
     analyst_tokens: int = 1024  # per revision (fix loop)
     max_lessons: int = 3
     concurrency: int = 4
@@ -53,10 +54,12 @@ class VerifyConfig:
     flag_policy: str | None = None
     source_run: str | None = None  # the extraction run whose lessons are checked, when one
     lesson_ids: list[str] = field(default_factory=list)
+    skill_chars: int | None = None  # the whole replay skill must fit a QA prompt; None: the endpoint's default
 
     def eval_config(self) -> EvalConfig:
         return EvalConfig(evaluator=self.evaluator, command=self.command, tolerance=self.tolerance,
-                          timeout_s=self.timeout_s, max_tokens=self.answer_tokens, base_url=self.base_url)
+                          timeout_s=self.timeout_s, max_tokens=self.answer_tokens, base_url=self.base_url,
+                          skill_chars=self.skill_chars)
 
     def budget(self) -> PromptBudget:
         return PromptBudget(LOCAL_PROMPT_CHARS if self.base_url is None else PROMPT_CHARS)
@@ -76,6 +79,8 @@ def create_verification_run(ws: Workspace, lesson_ids: list[str], config: Verify
         raise Trace2SkillError("no lessons to verify: extract some first, or widen the selection")
     if config.flag_policy is None:
         config.flag_policy = flag_policy(ws.db, local_model=config.base_url is None)
+    if config.skill_chars is None:
+        config.skill_chars = skill_chars_setting(ws.db, EVALUATION_SHARE)
     config.lesson_ids = sorted(lesson.id for lesson in lessons)
     items = sorted({lesson.trajectory_id for lesson in lessons})
     return runs.create(ws, "verification", asdict(config), items)
@@ -148,9 +153,13 @@ def _verify_one(ctx: _Context, trajectory_id: str) -> runs.ItemResult:
     if ctx.config.evaluator == "qa" and not task.answers:
         found = _not_verifiable(ctx.run_id, lessons, "the task has no gold answer to score a replay against")
         return runs.ItemResult(save=lambda db: save_checks(db, found), note="not verifiable: no gold answer")
-    baseline = replay(ctx.evaluator, ctx.base, task, ctx.config.repeats, ctx.run_id)
-    checks = [check_lesson(ctx.evaluator, ctx.base, task, lesson, t.outcome, baseline, ctx.config.repeats,
-                           ctx.run_id) for lesson in lessons]
+    try:
+        baseline = replay(ctx.evaluator, ctx.base, task, ctx.config.repeats, ctx.run_id)
+        checks = [check_lesson(ctx.evaluator, ctx.base, task, lesson, t.outcome, baseline, ctx.config.repeats,
+                               ctx.run_id) for lesson in lessons]
+    except SkillTooLargeError as exc:  # a replay never runs with a cut skill
+        too_large = _not_verifiable(ctx.run_id, lessons, str(exc))
+        return runs.ItemResult(save=lambda db: save_checks(db, too_large), note="not verifiable: skill too large")
     new_lessons: list[Lesson] = []
     if t.outcome == "failure":
         new_lessons, more = _fix_loop(ctx, t, task, lessons, checks, baseline)

@@ -1,0 +1,51 @@
+"""`trace2skill import --dry-run`: what the import would do, printed; the workspace is only read
+(for what it already has), never created or written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from trace2skill.cli.common import print_json, selected_db
+from trace2skill.ingest.preview import ImportPreview, outcome_counts, preview_paths, sample_lines, summary_line
+from trace2skill.store import Workspace
+from trace2skill.store.workspace import default_db_path
+
+
+def _existing_workspace() -> Workspace | None:
+    """The workspace of this command line when its file exists already (a dry run creates none)."""
+    path = Path(selected_db() or default_db_path()).expanduser()
+    return Workspace(path) if path.is_file() else None
+
+
+def dry_run(paths: tuple[str, ...], format_name: str | None, mapping: str | None, as_json: bool) -> int:
+    """Print the preview; the exit status is 1 when the import would report errors."""
+    ws = _existing_workspace()
+    preview = preview_paths(paths, format_name=format_name, mapping=mapping, db=ws.db if ws else None)
+    where = str((Path(selected_db() or default_db_path())).expanduser().resolve())
+    if as_json:
+        print_json({**preview.as_dict(), "workspace": where})
+    else:
+        _print(preview)
+        click.echo(f"workspace: {where} (unchanged)", err=True)
+    if ws is not None:
+        ws.close()
+    return 1 if preview.errors else 0
+
+
+def _print(preview: ImportPreview) -> None:
+    click.echo("dry run: nothing is written")
+    for f in preview.files:
+        click.echo(summary_line(f))
+        for warning in f.warnings:
+            click.echo(f"  warning: {warning}")
+        for group in f.error_groups:
+            click.echo(f"  error: {group}")
+        if f.sample is not None:
+            click.echo("  sample:")
+            for line in sample_lines(f.sample):
+                click.echo(f"    {line}")
+    click.echo(f"would import {preview.total('new'):,} trajectories of {preview.total('trajectories'):,} "
+               f"({outcome_counts(preview.outcomes)}), {preview.total('already_present'):,} already present, "
+               f"{len(preview.errors):,} errors")
