@@ -20,6 +20,7 @@ import bench_consolidation  # noqa: E402
 import bench_extraction  # noqa: E402
 import bench_import  # noqa: E402
 import bench_pages  # noqa: E402
+import bench_search  # noqa: E402
 import bench_verify  # noqa: E402
 
 
@@ -44,6 +45,8 @@ def main() -> int:
     figures += bench_verify.main(["--n", "10" if q else "40", "--latency", "0.5"])
     print("== token compaction")
     figures += bench_compaction.main()
+    print("== search")
+    figures += bench_search.main(["--n", "2000" if q else "10000", "--repeats", "1" if q else "3"])
     print("== page render")
     figures += bench_pages.main(["--trajectories", "2000", "--lessons", "5000", "--repeats", "1"] if q else [])
     print("\n== summary")

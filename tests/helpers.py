@@ -295,3 +295,62 @@ def table_with(at: Any, column: str) -> Any:
         if column in frame.value.columns:
             return frame.value
     raise AssertionError(f"no table with a {column!r} column on the page")
+
+
+# --------------------------------------------------------------------------- contradicting advice (merge conflicts)
+
+
+RUSH_LINE = "- Book at once when the user names a flight; reading the details back wastes time."
+_SUPPORTED = re.compile(r"^(E\d+) \[supported by (\d+) runs\]", re.MULTILINE)
+
+
+def contradicting_merger(messages, output):
+    """`merging_operator`, except that BOOK_LINE and RUSH_LINE contradict each other: where both
+    meet, the advice more runs support is kept (BOOK_LINE on a tie), every edit of the other is
+    dropped ("contradicts E2, which more runs support"), and one conflict naming them is reported."""
+    answer = merging_operator(messages, output)
+    text = messages[1]["content"]
+    support = {label: int(n) for label, n in _SUPPORTED.findall(text)}
+    by_content: dict[str, list[str]] = {}
+    for label, _op, _file, _section, content in _EDIT.findall(text):
+        if content in (BOOK_LINE, RUSH_LINE):
+            by_content.setdefault(content, []).append(label)
+    if len(by_content) < 2:
+        return answer
+    strength = {c: sum(support[label] for label in labels) for c, labels in by_content.items()}
+    winner = max(by_content, key=lambda c: (strength[c], c == BOOK_LINE))
+    loser = RUSH_LINE if winner == BOOK_LINE else BOOK_LINE
+    kept = by_content[winner][0]
+    answer["edits"] = [e for e in answer["edits"] if e["content"] != loser]
+    answer["dropped"] += [{"edit": label, "reason": f"contradicts {kept}, which more runs support"}
+                          for label in by_content[loser]]
+    answer["conflicts"].append(f"{' '.join(by_content[loser])} vs {kept}: read the details back before booking, "
+                               "or book at once")
+    return answer
+
+
+def contradicting_proposer(messages, output):
+    """`proposer`, except that successful runs advise RUSH_LINE in "Book flight" (the failed runs
+    advise BOOK_LINE there), and merges go through `contradicting_merger`."""
+    if output.__name__ == "MergeOut":
+        return contradicting_merger(messages, output)
+    answer = proposer(messages, output)
+    if output.__name__ == "ProposalOut" and len(answer["edits"]) == 1:  # a successful run's proposal
+        first = answer["edits"][0]
+        book = "Book flight" if first["section"] == "Cancel flight" else first["section"]
+        answer["edits"].append({**first, "section": book, "content": RUSH_LINE, "rationale": "the run went fine"})
+    return answer
+
+
+contradicting_responder = over_http(contradicting_proposer)
+
+
+def seed_conflicts(ws: Workspace, n: int = 6, batch_size: int = 2) -> Seeded:
+    """`seed_lessons` plus a finished consolidation (scripted by `contradicting_proposer`) whose
+    merges settled conflicts between the failed runs' and the successful runs' booking advice."""
+    seed_lessons(ws, n)
+    client = ScriptedClient(contradicting_proposer)
+    base = latest_version(ws.db, DEMO_SKILL).id
+    result = consolidate(ws, ConsolidationConfig(base_version=base, batch_size=batch_size, embeddings=False,
+                                                 skill_chars=20000), client)
+    return Seeded(ws, client, base, result.run_id, result)

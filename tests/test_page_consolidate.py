@@ -29,7 +29,8 @@ from trace2skill.store import runs as run_store
 from trace2skill.store.lessons import LessonFilter, lesson_ids, list_lessons, set_status
 from trace2skill.store.patches import list_nodes, save_node
 from trace2skill.store.skills import get_version, latest_version, list_proposals
-from trace2skill.ui.merge_tree_view import COLORS, LEAF_LIMIT, Leaf, Node, TreeView, node_detail, tree_dot
+from trace2skill.ui.merge_node_view import node_detail
+from trace2skill.ui.merge_tree_view import Leaf, Node, TreeView, tree_rows
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -48,8 +49,9 @@ def _endpoint(ws: Workspace, responder) -> FakeLLMServer:
     return server
 
 
-def _dot(at: AppTest) -> str:
-    return at.get("graphviz_chart")[0].proto.spec
+def _boxes(at: AppTest) -> dict[str, object]:
+    """The merge tree's boxes (buttons) by key."""
+    return {b.key: b for b in at.button if b.key and b.key.startswith(("con_tree_", "con_leaf_"))}
 
 
 def _metrics(at: AppTest) -> dict[str, str]:
@@ -78,17 +80,18 @@ def test_deepen_the_demo_skill_in_the_background_and_follow_it(ws_env):
     assert run_store.run_status(ws.db, run_id) == "done"
     config = run_store.get_run(ws.db, run_id).config
     assert (config["batch_size"], config["embeddings"], config["base_url"] is not None) == (2, False, True)
-    dot = _dot(at)
-    assert dot.count('shape="note"') == 6  # one leaf per trajectory
-    assert "L3 · #0" in dot and "L4" not in dot  # 6 patches, B=2: three levels
-    assert dot.count(COLORS["done"]) == 6 + len(list_nodes(ws.db, run_id)) and COLORS["running"] not in dot
+    boxes = _boxes(at)
+    assert sum(k.startswith("con_leaf_") for k in boxes) == 6  # one leaf per trajectory
+    assert "con_tree_3_0" in boxes and not any(k.startswith("con_tree_4") for k in boxes)  # B=2: three levels
+    assert len(boxes) == 6 + len(list_nodes(ws.db, run_id))
+    assert all(b.proto.icon == ":material/check_circle:" for b in boxes.values())  # all done
     m = _metrics(at)
     assert (m["Levels"], m["Done"], m["Edits applied"]) == ("3", "6", "2")
     proposal = list_proposals(ws.db, run_id=run_id)[0].id
     files = get_version(ws.db, proposal).files["SKILL.md"]
     assert CANCEL_LINE in files and BOOK_LINE in files
     # The node inspector opens on the root; the review link carries the proposal to the Review page.
-    assert at.selectbox(key="con_node").value == (3, 0)
+    assert any(m.value.startswith("#### Level 3 · #0 (root)") for m in at.markdown)
     assert any(CANCEL_LINE in str(v) for v in table_with(at, "content")["content"])
     at.button(key="con_review").click().run()
     assert at.session_state["rev_version"] == proposal
@@ -138,18 +141,17 @@ def test_node_inspector_and_rerun_of_a_subtree(ws_env):
     nodes = list_nodes(ws.db, seeded.run_id)
     at = _page()
     assert at.session_state["con_run"] == seeded.run_id
-    options = at.selectbox(key="con_node").options
-    assert options[0] == "L3 · #0 (root)" and len(options) == len(nodes)
+    assert len([k for k in _boxes(at) if k.startswith("con_tree_")]) == len(nodes)
     target = next(n for n in nodes if n["level"] == 1 and len(n["inputs"]) == 2)
-    at.selectbox(key="con_node").set_value((1, target["idx"])).run()
-    assert 'penwidth="2.5"' in _dot(at) and f'"L1-{target["idx"]}" [label="L1 · #{target["idx"]}' in _dot(at)
-    inputs = [c.value for c in at.caption if c.value.startswith("Input ")]
-    assert len(inputs) == 2 and all("proposer patch of trajectory" in c for c in inputs)
+    at.button(key=f"con_tree_1_{target['idx']}").click().run()
+    assert _boxes(at)[f"con_tree_1_{target['idx']}"].proto.type == "primary"
+    inputs = [t.value for t in at.text if t.value.startswith("Input ")]
+    assert len(inputs) == 2 and all("the proposal from trajectory" in c for c in inputs)
     detail = node_detail(ws.db, seeded.run_id, 1, target["idx"])
-    out_table = table_with(at, "derived from")  # the "Output edits" tab comes first
-    assert list(out_table["content"]) == [e["content"] for e in detail["output"]]
-    assert list(out_table["support"]) == [e["support"] for e in detail["output"]]
-    at.selectbox(key="con_node").set_value((3, 0)).run()  # re-run the root: its fresh answer drops BOOK_LINE
+    out_table = table_with(at, "lessons")  # the output edits
+    assert list(out_table["content"]) == [e["content"] for e in detail.output]
+    assert list(out_table["support"]) == [e["support"] for e in detail.output]
+    at.button(key="con_tree_3_0").click().run()  # re-run the root: its fresh answer drops BOOK_LINE
     with _endpoint(ws, over_http(rerun_script)):
         at.button(key="con_rerun").click().run()
         [rerun] = run_store.list_runs(ws.db, "rerun", parent=seeded.run_id)
@@ -167,22 +169,19 @@ def test_node_inspector_and_rerun_of_a_subtree(ws_env):
     assert at.button(key="con_review").click().run().session_state["rev_version"] == proposals[0].id
 
 
-def test_tree_dot_colors_statuses_and_groups_many_leaves():
+def test_tree_rows_of_a_tree_in_progress_and_of_many_leaves():
     view = TreeView(
-        leaves=[Leaf("t1", "p1", "done", 2), Leaf("t2", "p2", "running", None), Leaf('t"3', "p3", "failed", None)],
+        leaves=[Leaf("t1", "p1", "done", 2, "Cancel a flight"), Leaf("t2", "p2", "running", None, "Book"),
+                Leaf("t3", "p3", "failed", None, "")],
         nodes=[Node(1, 0, "fallback", ["p1"], "o1", 2, 2, 0, 1), Node(1, 1, "queued", ["p2"], None, 0, None, 0, 0)])
-    dot = tree_dot(view)
-    assert '"leaf-t1" [label="t1\\n2 edits", fillcolor="#b2f2bb"' in dot
-    assert f'fillcolor="{COLORS["running"]}"' in dot and f'fillcolor="{COLORS["failed"]}"' in dot
-    assert '"leaf-t\\"3"' in dot  # quotes escaped
-    assert '"L1-0" [label="L1 · #0\\n2 → 2 edits\\n1 conflict", fillcolor="#ffd8a8"' in dot
-    assert '"leaf-t1" -> "L1-0";' in dot and '"leaf-t2" -> "L1-1";' in dot
-    many = TreeView(leaves=[Leaf(f"t{k}", f"p{k}", "done", 1) for k in range(LEAF_LIMIT + 5)],
+    rows = tree_rows(view)
+    assert [[(c.key, c.label, c.status) for c in row] for row in rows] == [
+        [((1, 0), "Level 1 · 2 edits → 2 · 1 conflict", "fallback"), ((1, 1), "Level 1 · 0 edits → …", "queued")],
+        [("t1", "Cancel a flight · 2 edits", "done"), ("t2", "Book · …", "running"), ("t3", "t3 · …", "failed")]]
+    many = TreeView(leaves=[Leaf(f"t{k}", f"p{k}", "done", 1) for k in range(45)],
                     nodes=[Node(1, 0, "running", [f"p{k}" for k in range(8)], None, 8, None, 0, 0)])
-    dot = tree_dot(many)
-    assert '"L1-0-leaves" [label="8 proposals\\n8 edits"' in dot
-    assert f'"leaves-done" [label="{LEAF_LIMIT - 3} proposals\\ndone"' in dot
-    assert "leaf-t0" not in dot
+    rows = tree_rows(many)
+    assert len(rows) == 1 and rows[0][0].width == 8  # 45 leaves are not drawn; the node spans its eight
 
 
 def test_node_status_shows_fallbacks(ws):

@@ -111,7 +111,7 @@ def test_start_a_run_and_see_its_progress(demo: Workspace, endpoint: FakeLLMServ
     at.run()  # the panel reads the finished run from the database
     m = _metrics(at)
     assert (m["Done"], m["Failed"], m["Queued"]) == ("3", "0", "0")
-    items = at.dataframe[0].value
+    items = next(d.value for d in at.dataframe if "item" in d.value.columns)  # the run's items
     assert list(items["status"]) == ["done"] * 3
     assert all(items["prompt tokens"] > 0)
     assert any(f"Run {run_id}: done — 3 of 3 trajectories done" in p.text for p in at.get("progress"))
@@ -134,7 +134,7 @@ def test_cancel_then_resume_finishes_without_redoing_work(demo: Workspace, endpo
 
     at = _page()
     assert at.selectbox(key="ext_run").value == run_id
-    items = at.dataframe[0].value
+    items = next(d.value for d in at.dataframe if "item" in d.value.columns)  # the run's items
     assert list(items["status"]) == ["done", "failed", "queued"]
     assert items["last error"][1] == "LLMUnavailableError: HTTP 500 (test)"
     at.button(key="ext_cancel").click().run()
@@ -168,7 +168,7 @@ def test_retries_pace_and_eta_show_on_the_screen(demo: Workspace):
     run_store.item_retrying(demo.db, run_id, ids[2], attempts=2, error="LLMUnavailableError: HTTP 429 (slow down)",
                             delay_s=40)
     at = _page()
-    items = at.dataframe[0].value
+    items = next(d.value for d in at.dataframe if "item" in d.value.columns)  # the run's items
     retrying = items[items["item"] == ids[2]].iloc[0]
     assert (retrying["status"], retrying["attempts"]) == ("running", 2)
     assert "HTTP 429" in retrying["last error"] and retrying["retry in"] in ("0m 40s", "0m 39s", "0m 38s")

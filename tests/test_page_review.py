@@ -1,9 +1,12 @@
-"""Review & diff screen (AppTest): a proposal against its base — hunks with support counts, reject
-one and save (a manual version without that hunk), accept/reject all, edit the text, findings
-inline, export refused on strict errors and written when valid, any two versions."""
+"""Review & diff screen (AppTest): a proposal against its base — hunks with support counts, each
+accepted, rejected or undecided; reject one and save (a manual version without that hunk, now the
+current version), accept in full and save (the proposal itself marked saved), accept/reject all, edit
+the text (the diff then shows the edited result), findings inline, export refused on strict errors
+and written when valid, any two versions."""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ from trace2skill.diff import diff_files
 from trace2skill.store import Workspace
 from trace2skill.store.decisions import list_decisions
 from trace2skill.store.skills import get_version, latest_version, list_versions, save_version
+from trace2skill.store.version_states import current_version_id
 from trace2skill.ui.diff_view import added_new_lines, hunk_support, line_support
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,8 +37,16 @@ def _page() -> AppTest:
 
 
 def _hunks(at: AppTest) -> dict[int, str]:
-    """hunk index -> checkbox key, for SKILL.md."""
-    return {int(c.key.rsplit(":", 1)[1]): c.key for c in at.checkbox if c.key and c.key.startswith("rev_h:")}
+    """hunk index -> key of its Accept / Reject control, for SKILL.md."""
+    return {int(c.key.rsplit(":", 1)[1]): c.key for c in at.get("button_group") if c.key and c.key.startswith("rev_h:")}
+
+
+def _decide(at: AppTest, hunk: int, decision: str | None) -> AppTest:
+    return at.segmented_control(key=_hunks(at)[hunk]).set_value(decision).run()
+
+
+def _findings(at: AppTest):
+    return next(d.value for d in at.dataframe if "severity" in d.value.columns)
 
 
 def _code_of_hunk(at: AppTest, text: str) -> int:
@@ -47,7 +59,8 @@ def test_the_proposal_is_shown_against_its_base_with_support_per_hunk(seeded):
     assert not at.exception
     assert at.selectbox(key="rev_version").value == seeded.result.version
     hunks = _hunks(at)
-    assert len(hunks) == 2 and all(at.checkbox(key=k).value for k in hunks.values())  # accepted by default
+    assert len(hunks) == 2 and all(at.segmented_control(key=k).value is None for k in hunks.values())  # undecided
+    assert any("Draft: this proposal is not part of airline-policy until someone saves it" in i.value for i in at.info)
     book, cancel = _code_of_hunk(at, BOOK_LINE), _code_of_hunk(at, CANCEL_LINE)
     assert (book, cancel) == (0, 1)  # SKILL.md order: Book flight comes before Cancel flight
     badges = [m.value for m in at.markdown if "badge[" in m.value]
@@ -57,17 +70,16 @@ def test_the_proposal_is_shown_against_its_base_with_support_per_hunk(seeded):
     assert any("lint and spec: no findings" in b for b in badges)
     unified = [c.value for c in at.code if c.value.startswith("--- a/SKILL.md")]
     assert unified and f"+{BOOK_LINE}" in unified[0] and f"+{CANCEL_LINE}" in unified[0]
-    side = at.dataframe[0].value
-    inserted = side[side["new"] == BOOK_LINE]
-    assert list(inserted["change"]) == ["insert"] and list(inserted["support"]) == [3]
-    assert any("2 of 2 hunks accepted" in c.value for c in at.caption)
+    side = next(h.proto.body for h in at.get("html") if "<table" in h.proto.body)
+    assert (f'<td class="t new">{html.escape(BOOK_LINE)}</td><td class="s">3 trajectories</td>' in side
+            and '<tr class="insert">' in side)
+    assert any("2 hunks: 0 accepted, 0 rejected, 2 undecided" in m.value for m in at.markdown)
 
 
 def test_reject_a_hunk_then_save_a_manual_version_without_it(seeded):
     db = seeded.ws.db
-    at = _page()
-    at.checkbox(key=_hunks(at)[0]).uncheck().run()
-    assert any("1 of 2 hunks accepted" in c.value for c in at.caption)
+    at = _decide(_page(), 0, "reject")
+    assert any("2 hunks: 0 accepted, 1 rejected, 1 undecided" in c.value for c in at.caption)
     preview = [t.value for t in at.text_area]
     assert preview and BOOK_LINE not in preview[0] and CANCEL_LINE in preview[0]
     at.text_input(key="rev_message").input("keep the cancel lesson only").run()
@@ -78,25 +90,30 @@ def test_reject_a_hunk_then_save_a_manual_version_without_it(seeded):
                                                                      "keep the cancel lesson only")
     text = saved.files["SKILL.md"]
     assert CANCEL_LINE in text and BOOK_LINE not in text
-    assert any(f"Saved version {saved.id}" in s.value for s in at.success)
+    assert any(f"Saved version {saved.id}" in s.value and "now the current version" in s.value for s in at.success)
+    assert any(f"Reviewed: the result of this proposal was saved as version {saved.id[:12]}" in s.value
+               for s in at.success)
     decision = db.execute("SELECT action, subject_id FROM decisions WHERE subject_type = 'skill_version'").fetchall()
     assert decision == [("save", saved.id)]
+    assert current_version_id(db, "airline-policy") == saved.id
     # Saving the same selection again creates nothing new.
-    at.checkbox(key=_hunks(at)[0]).uncheck().run()
     at.button(key="rev_save").click().run()
     assert len(list_versions(db, "airline-policy")) == 3
+    assert any("already the current version of airline-policy" in i.value for i in at.info)
 
 
 def test_reject_all_then_accept_all(seeded):
     at = _page()
     at.button(key="rev_reject_all").click().run()
-    assert not any(at.checkbox(key=k).value for k in _hunks(at).values())
-    assert any("0 of 2 hunks accepted" in c.value for c in at.caption)
+    assert all(at.segmented_control(key=k).value == "reject" for k in _hunks(at).values())
+    assert any("2 hunks: 0 accepted, 2 rejected, 0 undecided" in c.value for c in at.caption)
     at.button(key="rev_save").click().run()
     saved = latest_version(seeded.ws.db, "airline-policy")
     assert saved.files == get_version(seeded.ws.db, seeded.base).files  # the base text, as a child of the proposal
     at.button(key="rev_accept_all").click().run()
-    assert all(at.checkbox(key=k).value for k in _hunks(at).values())
+    assert all(at.segmented_control(key=k).value == "accept" for k in _hunks(at).values())
+    at.button(key="rev_clear_all").click().run()
+    assert all(at.segmented_control(key=k).value is None for k in _hunks(at).values())
 
 
 def test_edit_the_result_then_save(seeded):
@@ -114,7 +131,7 @@ def test_strict_errors_block_export_and_valid_results_export(seeded, tmp_path):
     area.input(area.value.replace("name: airline-policy", "name: Airline Policy!")).run()
     assert any("breaks the Agent Skills spec" in e.value for e in at.error)
     assert at.get("download_button")[0].proto.disabled
-    findings = at.dataframe[1].value  # the findings beside SKILL.md
+    findings = _findings(at)  # the findings beside SKILL.md
     assert "error" in set(findings["severity"]) and any("name" in m for m in findings["message"])
     at.text_input(key="rev_export_path").input(str(tmp_path)).run()
     at.button(key="rev_export").click().run()
@@ -205,7 +222,7 @@ def test_the_gate_refuses_to_save_a_regression(seeded):
     at.toggle(key="rev_gate").set_value(True).run()
     assert any("Saving is refused by the gate: regressed" in e.value for e in at.error)
     assert at.button(key="rev_save").disabled  # a browser user cannot click it
-    at.checkbox(key=_hunks(at)[0]).uncheck().run()  # still refused after changing the selection
+    _decide(at, 0, "reject")  # still refused after changing the selection
     assert at.button(key="rev_save").disabled
     assert len(list_versions(seeded.ws.db, "airline-policy")) == before
 
@@ -215,7 +232,7 @@ def test_the_gate_lets_an_improvement_or_a_tie_through(seeded):
     at = _page()
     at.toggle(key="rev_gate").set_value(True).run()
     assert not at.error and not at.button(key="rev_save").disabled
-    at.checkbox(key=_hunks(at)[0]).uncheck().run()  # a partial accept: something new to save
+    _decide(at, 0, "reject")  # a partial accept: something new to save
     at.button(key="rev_save").click().run()
     saved = latest_version(seeded.ws.db, "airline-policy")
     assert (saved.source, saved.parent) == ("manual", seeded.result.version)
@@ -259,7 +276,7 @@ def test_saving_garbage_needs_an_explicit_confirmation_recorded_with_the_decisio
 def test_a_clean_save_asks_nothing_and_records_no_confirmation(seeded):
     at = _page()
     assert not [c for c in at.checkbox if c.key and c.key.startswith("rev_confirm:")]
-    at.checkbox(key=_hunks(at)[0]).uncheck().run()
+    _decide(at, 0, "reject")
     at.button(key="rev_save").click().run()
     (decision,) = list_decisions(seeded.ws.db, "skill_version")
     assert "confirmed_findings" not in decision.detail

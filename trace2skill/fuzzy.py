@@ -10,7 +10,8 @@
 
 `find` answers "where is it, if anywhere" (evidence grounding, the screens' highlights);
 `find_unique` also refuses a needle that occurs several times or fits two places equally well
-(edit anchors, where a guess could put a lesson in the wrong place).
+(edit anchors, where a guess could put a lesson in the wrong place). `line_similarity` compares
+two whole lines (a reviewer's rewording against the line it replaced).
 """
 
 from __future__ import annotations
@@ -156,3 +157,13 @@ def find_unique(text: str, needle: str, *, max_error: float, fold: bool = False,
     if other is not None and other[0] <= distance:
         return Refusal("ambiguous")
     return hay.match(start, end, "fuzzy", distance)
+
+
+def line_similarity(a: str, b: str) -> float:
+    """How alike two lines read, 0 to 1: the better of rapidfuzz's plain ratio and its token-sort
+    ratio on the folded texts (a rewording that keeps the words but reorders them still scores
+    high). Blank lines are like nothing."""
+    x, y = fold_text(a).strip(), fold_text(b).strip()
+    if not x or not y:
+        return 0.0
+    return max(fuzz.ratio(x, y), fuzz.token_sort_ratio(x, y)) / 100

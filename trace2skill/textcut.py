@@ -4,6 +4,8 @@ goes through here, so no screen or command shows "…Invalid control character a
 
 from __future__ import annotations
 
+import re
+
 LOGS_HINT = "see `trace2skill logs`"
 
 
@@ -22,3 +24,23 @@ def cut_words(text: str, limit: int, *, where: str | None = LOGS_HINT, fold: boo
     if where is None:
         return head + "…"
     return f"{head}… ({len(text) - len(head)} more characters, {where})"
+
+
+_PERSONA = re.compile(r"^(?:you are|i am|i'm)\s+[\w.@-]+\s*[.,;:]\s*", re.IGNORECASE)
+_WANT = re.compile(r"\b(?:(?:you|i)\s+)?(?:want|need|would like|wish)\s+to\s+", re.IGNORECASE)
+
+
+def task_words(task: str, words: int = 8) -> str:
+    """A task in a few words, to name a trajectory where its id would mean nothing to a person:
+    a leading "You are <user>." is skipped and, when the task soon says what is wanted ("you want
+    to …"), it starts there; then its first sentence, cut to `words` words ("…" when cut)."""
+    text = _PERSONA.sub("", " ".join(task.split()))
+    want = _WANT.search(text[:300])
+    if want:
+        text = text[want.end():]
+    parts = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0].split(" ")
+    short = " ".join(parts[:words]).rstrip(" ,;:.")
+    if not short:
+        return "(no task text)"
+    short = short[0].upper() + short[1:]
+    return short + ("…" if len(parts) > words else "")

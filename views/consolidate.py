@@ -22,16 +22,14 @@ from trace2skill.store import runs as run_store
 from trace2skill.store.lessons import approved_counts
 from trace2skill.store.skills import list_proposals, list_skills, list_versions
 from trace2skill.ui.costs_view import apply_budget, budget_inputs, check_new_budget
-from trace2skill.ui.merge_tree_view import node_detail, tree_dot, tree_view
+from trace2skill.ui.merge_node_view import leaf_detail, node_detail
+from trace2skill.ui.merge_tree_panel import opened, render_conflict_summary, render_leaf, render_node, render_tree
+from trace2skill.ui.merge_tree_view import tree_view
 from trace2skill.ui.pickers import consolidation_runs, version_labels
 from trace2skill.ui.proposal_checks import edit_budget_inputs, render_edit_budget
 from trace2skill.ui.run_progress import render_run_panel, run_controls, state_of
 from trace2skill.ui.state import llm_client, run_client, workspace
 
-LEGEND = {"queued": "gray", "running": "blue", "done": "green", "failed": "red", "fallback": "orange",
-          "cancelled": "gray"}  # as in the graph
-EDIT_COLUMNS = ["edit", "op", "file", "section", "content", "support", "lessons", "verified", "derived from",
-                "rationale"]
 ws = workspace()
 llm = llm_config(ws.db)
 
@@ -127,7 +125,7 @@ if st.session_state.get("con_run") not in run_labels:
 run_id = st.selectbox("Run", list(run_labels), format_func=run_labels.get, key="con_run")
 
 
-def tree_panel(state: RunState, selected: tuple[int, int] | None) -> None:
+def tree_panel(state: RunState) -> None:
     """The merge tree, live: inside the run panel's fragment, so it refreshes with it."""
     view = tree_view(ws.db, state.run.id)
     counts = view.counts()
@@ -140,12 +138,7 @@ def tree_panel(state: RunState, selected: tuple[int, int] | None) -> None:
     m[2].metric("Fallbacks", counts["fallback"], help="Merges whose answer stayed invalid: inputs passed up.")
     m[3].metric("Merges cancelled", counts["cancelled"])
     if view.nodes or view.leaves:
-        st.graphviz_chart(tree_dot(view, selected), width="stretch")
-    legend = st.container(horizontal=True, vertical_alignment="center")
-    for status, color in LEGEND.items():
-        legend.badge(status, color=color)
-    legend.caption("Leaves: one proposer patch per trajectory; inner nodes: merges (level · index, edits in → out); "
-                   "the top node is the root.")
+        render_tree(view, opened(view))
     c = state.run.counters
     if state.run.status == "done" and c:
         r = st.columns(5)
@@ -153,14 +146,11 @@ def tree_panel(state: RunState, selected: tuple[int, int] | None) -> None:
         r[1].metric("Merge calls", c.get("merge_calls", 0))
         r[2].metric("Edits applied", c.get("applied", 0))
         r[3].metric("Rejected", len(c.get("rejected", [])))
-        r[4].metric("Conflicts", len(c.get("conflicts", [])))
+        render_conflict_summary(ws.db, state.run.id, c, r[4])
 
 
-nodes_now = tree_view(ws.db, run_id).nodes
-node_keys = [(n.level, n.idx) for n in sorted(nodes_now, key=lambda n: (-n.level, n.idx))]
-selected = st.session_state.get("con_node") if st.session_state.get("con_node") in node_keys else None
 run_controls(ws, run_id, lambda: run_client(run_id), key="con")
-render_run_panel(ws, run_id, key="con", extra=lambda state: tree_panel(state, selected), show_items=False)
+render_run_panel(ws, run_id, key="con", extra=tree_panel, show_items=False)
 state = state_of(ws, run_id)
 active, status, run_now = state.alive, state.run.status, state.run
 
@@ -171,7 +161,7 @@ def rerun_status(was_alive: bool) -> None:
     if latest is None:
         return
     rr = state_of(ws, latest.id)
-    where = f"node L{latest.config['level']} · #{latest.config['idx']}"
+    where = f"Level {latest.config['level']} · #{latest.config['idx']}"
     if rr.run.is_active:
         st.info(f"Re-run {latest.id} of {where}: {rr.headline}, step {latest.counters.get('step', 0)} of "
                 f"{latest.counters.get('steps', '?')}.", icon=":material/refresh:")
@@ -209,49 +199,22 @@ if rejected:
                      key="con_rejected")
 render_edit_budget(run_now.counters, key="con_over_budget")
 
-# ------------------------------------------------------------------ one merge node
-st.subheader("Merge nodes")
-if not node_keys:
+# ------------------------------------------------------------------ the opened node or leaf
+st.subheader("Opened from the tree")
+view_now = tree_view(ws.db, run_id)
+picked = opened(view_now)
+if picked is None:
     st.caption("The merge tree starts once the proposer patches are in.")
     st.stop()
-picked = st.selectbox("Node", node_keys, key="con_node",
-                      format_func=lambda k: f"L{k[0]} · #{k[1]}" + (" (root)" if k == node_keys[0] else ""))
+if isinstance(picked, str):
+    leaf = leaf_detail(ws.db, run_id, picked)
+    if leaf is not None:
+        render_leaf(leaf)
+    st.stop()
 detail = node_detail(ws.db, run_id, *picked)
 if detail is None:
     st.stop()
-st.text(f"Status: {detail['status']} · {len(detail['inputs'])} inputs · "
-        f"{sum(len(i['edits']) for i in detail['inputs'])} edits in · {len(detail['output'])} edits out · "
-        f"{len(detail['dropped'])} dropped · {len(detail['conflicts'])} conflicts")
-st.caption("Rationale (from the merge operator)")
-st.text(detail["rationale"] or "(none)")
-if detail["error"]:
-    st.caption("Error")
-    st.code(detail["error"], language=None, wrap_lines=True)
-tabs = st.tabs(["Output edits", "Inputs", "Dropped", "Conflicts"])
-config = {"content": st.column_config.TextColumn("content", width="large"),
-          "support": st.column_config.NumberColumn("support", help="Distinct trajectories behind the edit"),
-          "verified": st.column_config.NumberColumn("verified", help="Lessons behind the edit verified by replay")}
-with tabs[0]:
-    st.dataframe(pd.DataFrame(detail["output"], columns=EDIT_COLUMNS), hide_index=True, width="stretch",
-                 column_config=config, key="con_out_table")
-with tabs[1]:
-    for k, inp in enumerate(detail["inputs"], start=1):
-        st.caption(f"Input {k}: {inp['origin']} · {len(inp['edits'])} edits")
-        st.dataframe(pd.DataFrame(inp["edits"], columns=EDIT_COLUMNS[:-2] + ["rationale"]), hide_index=True,
-                     width="stretch", column_config=config, key=f"con_in_table_{k}")
-with tabs[2]:
-    if detail["dropped"]:
-        st.dataframe(pd.DataFrame(detail["dropped"], columns=["edit", "from", "reason", "content"]), hide_index=True,
-                     width="stretch", key="con_dropped_table")
-    else:
-        st.caption("No edit was dropped here.")
-with tabs[3]:
-    if detail["conflicts"]:
-        st.dataframe(pd.DataFrame({"conflict": detail["conflicts"]}), hide_index=True, width="stretch",
-                     key="con_conflicts_table")
-    else:
-        st.caption("No conflicts reported.")
-
+render_node(detail, is_root=view_now.root is not None and view_now.root.key == picked)
 st.caption("Re-run merges this node again (a fresh answer, not the cached one), then every node above it, and saves "
            "a new proposal version; the earlier proposal stays as it was.")
 if st.button("Re-run this subtree", key="con_rerun", icon=":material/refresh:",
@@ -263,5 +226,5 @@ if st.button("Re-run this subtree", key="con_rerun", icon=":material/refresh:",
     except Trace2SkillError as exc:
         st.error(str(exc), icon=":material/error:")
     else:
-        st.session_state["con_flash"] = f"Re-running node L{level} · #{idx} of run {run_id} and its ancestors."
+        st.session_state["con_flash"] = f"Re-running Level {level} · #{idx} of run {run_id} and its ancestors."
         st.rerun()

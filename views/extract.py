@@ -1,5 +1,6 @@
-"""Extract: choose trajectories and analysts, see the estimate, start a background extraction run,
-and follow any run's progress live (state read from the database, so it survives a reload)."""
+"""Extract: choose trajectories (with filters, or those picked on the Trajectories screen) and
+analysts, see which trajectories a run will process and the estimate, start a background extraction
+run, and follow any run's progress live (state read from the database, so it survives a reload)."""
 
 import streamlit as st
 
@@ -12,6 +13,7 @@ from trace2skill.store.skills import latest_version, list_skills
 from trace2skill.store.trajectories import TrajectoryFilter, distinct_values
 from trace2skill.ui.costs_view import apply_budget, budget_inputs, check_new_budget
 from trace2skill.ui.estimate import estimate_plan
+from trace2skill.ui.extract_pick import PICKED_KEY, render_picked, render_run_list
 from trace2skill.ui.run_progress import render_run_panel, run_controls
 from trace2skill.ui.state import llm_client, run_client, workspace
 from trace2skill.ui.verify_panel import run_summary, verify_panel
@@ -26,20 +28,29 @@ if "ext_flash" in st.session_state:
 
 # ------------------------------------------------------------------ plan a run
 recent = list_runs(ws.db, ("extraction", "verification", "collection"), 30, with_progress=False)
-with st.expander("New extraction run", icon=":material/add_circle:", expanded=not recent):
+with st.expander("New extraction run", icon=":material/add_circle:",
+                 expanded=not recent or bool(st.session_state.get(PICKED_KEY))):
     st.caption("One independent analyst per trajectory, all against the same frozen starting skill: the error "
                "analyst reads failures, the success analyst successes.")
-    c1, c2, c3 = st.columns([1, 1, 2])
-    outcome = c1.segmented_control("Trajectories", ["failure", "success", "all"], default="failure",
-                                   required=True, key="ext_outcome")
-    signal = c2.selectbox("With signal", ["any", *distinct_values(ws.db, "signals", "kind")], key="ext_signal")
-    search = c3.text_input("Text search (task, steps, tool output)", key="ext_search")
-    c1, c2, c3, c4 = st.columns(4)
-    limit = c1.number_input("Limit (0 = no limit)", min_value=0, value=20, step=10, key="ext_limit")
-    sample = c2.number_input("Random sample size (0 = no sampling)", min_value=0, value=0, key="ext_sample")
-    seed = c3.number_input("Seed", min_value=0, value=0, key="ext_seed")
-    balance = c4.checkbox("Balance failures and successes", key="ext_balance",
-                          help="With a sample over all outcomes: as many failures as successes.")
+    picked = render_picked(ws)  # trajectories sent from the Trajectories screen, else choose with filters
+    if picked is None:
+        c1, c2, c3 = st.columns([1, 1, 2])
+        outcome = c1.segmented_control("Trajectories", ["failure", "success", "all"], default="failure",
+                                       required=True, key="ext_outcome")
+        signal = c2.selectbox("With signal", ["any", *distinct_values(ws.db, "signals", "kind")], key="ext_signal")
+        search = c3.text_input("Text search (task, steps, tool output)", key="ext_search")
+        c1, c2, c3, c4 = st.columns(4)
+        limit = c1.number_input("Limit (0 = no limit)", min_value=0, value=20, step=10, key="ext_limit")
+        sample = c2.number_input("Random sample size (0 = no sampling)", min_value=0, value=0, key="ext_sample")
+        seed = c3.number_input("Seed", min_value=0, value=0, key="ext_seed")
+        balance = c4.checkbox("Balance failures and successes", key="ext_balance",
+                              help="With a sample over all outcomes: as many failures as successes.")
+        ids = select_trajectories(ws, outcome=outcome or "failure", limit=limit or None, sample=sample or None,
+                                  seed=int(seed), balance=balance,
+                                  flt=TrajectoryFilter(signal=None if signal == "any" else signal,
+                                                       search=search or None))
+    else:
+        outcome, ids = "all", picked
     c1, c2, c3, c4 = st.columns(4)
     analysts = c1.segmented_control("Analysts", list(ANALYSTS), default="both", required=True, key="ext_analysts")
     max_lessons = c2.number_input("Max lessons per trajectory", 1, 5, 3, key="ext_max_lessons")
@@ -49,9 +60,6 @@ with st.expander("New extraction run", icon=":material/add_circle:", expanded=no
     skill = c4.selectbox("Starting skill (frozen)", ["(none: new skill)", *skills], key="ext_skill",
                          index=1 if skills else 0)
 
-    ids = select_trajectories(ws, outcome=outcome or "failure", limit=limit or None, sample=sample or None,
-                              seed=int(seed), balance=balance,
-                              flt=TrajectoryFilter(signal=None if signal == "any" else signal, search=search or None))
     version = latest_version(ws.db, skill) if skill in skills else None
     config = ExtractionConfig(
         outcome=outcome or "failure", analysts=ANALYSTS[analysts or "both"], max_lessons=int(max_lessons),
@@ -59,6 +67,7 @@ with st.expander("New extraction run", icon=":material/add_circle:", expanded=no
         skill_version=version.id if version else None,
         skill_text=version.files.get("SKILL.md") if version else None)
     st.text(f"Model: {llm.describe()} (change it on Home)")
+    render_run_list(ws, ids, config.analysts)
     plan = estimate_plan(ws, ids, config, llm)
     m = st.columns(4)
     m[0].metric("Trajectories", plan["trajectories"])
@@ -85,6 +94,7 @@ with st.expander("New extraction run", icon=":material/add_circle:", expanded=no
         else:
             st.session_state["ext_run"] = run_id
             st.session_state["ext_flash"] = f"Extraction run {run_id} started over {len(ids)} trajectories."
+            st.session_state.pop(PICKED_KEY, None)  # the picked ones are on their way; the form starts afresh
             st.rerun()
 
 # ------------------------------------------------------------------ follow a run

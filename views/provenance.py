@@ -1,17 +1,19 @@
-"""Provenance: pick a skill version and a file, click a line, and see where it came from — the edit
-that wrote it, the merge path down to the proposers, the supporting lessons and the trajectory steps
-they quote (the quote marked inside the escaped step text)."""
+"""Provenance: pick a skill version and a file, click a line, and see where it came from — who
+reworded it (a reviewer's rewording keeps the provenance of the line it replaced), the edit that
+wrote it, the merge path down to the proposers, the supporting lessons and the trajectory steps they
+quote (the quote marked inside the escaped step text); and the lines this version removed."""
 
 import pandas as pd
 import streamlit as st
 
 from trace2skill.errors import Trace2SkillError
-from trace2skill.provenance import blame
+from trace2skill.provenance import blame, deleted_lines
 from trace2skill.store.skills import get_version, list_skills, list_versions, version_skill
-from trace2skill.ui.escape import STYLE
+from trace2skill.ui.escape import STYLE, safe_label
 from trace2skill.ui.pickers import version_labels
-from trace2skill.ui.provenance_view import lines_frame, located_steps
+from trace2skill.ui.provenance_view import deleted_frame, lines_frame, located_steps, reviewer
 from trace2skill.ui.state import workspace
+from trace2skill.ui.step_links import StepLink, follow_pending, step_button
 
 MAX_STEPS = 30
 ORIGIN_BADGE = {"edit": ("from a consolidation edit", ":material/merge:", "green"),
@@ -53,8 +55,17 @@ if st.session_state.get("prov_scope") != scope:  # a new file: start on its firs
 if goto and goto.get("line"):
     st.session_state["prov_line"] = int(goto["line"])
 counts = table["origin"].value_counts().to_dict()
+reworded = int((table["reworded"] != "").sum())
 st.caption(f"{len(table)} lines: {counts.get('edit', 0)} from consolidation edits, {counts.get('base', 0)} base text, "
-           f"{counts.get('manual', 0)} written by hand. Click a row (or type a line number) to trace it.")
+           f"{counts.get('manual', 0)} written by hand" + (f"; {reworded} reworded by a reviewer" if reworded else "")
+           + ". Click a row (or type a line number) to trace it.")
+removed = deleted_frame(deleted_lines(ws.db, version_id, file))
+if len(removed):
+    with st.expander(f"{len(removed)} line(s) of the parent removed in this version", icon=":material/delete:",
+                     key="prov_removed_box"):
+        st.caption("Each removed line keeps its record: what removed it, who, and where the line came from.")
+        st.dataframe(removed, hide_index=True, width="stretch", key="prov_removed",
+                     column_config={"text": st.column_config.TextColumn("text", width="large")})
 only_edits = st.toggle("Only lines from edits", key="prov_only_edits")
 shown = table[table["origin"] == "edit"] if only_edits else table
 shown_lines = [int(n) for n in shown["line"]]
@@ -78,6 +89,8 @@ with left:
                                 "origin": st.column_config.TextColumn("origin", width="small"),
                                 "support": st.column_config.TextColumn(
                                     "support", width="small", help="Distinct trajectories behind the edit"),
+                                "reworded": st.column_config.TextColumn(
+                                    "reworded", width="small", help="Who reworded the line (its provenance is kept)"),
                                 "text": st.column_config.TextColumn("text", width="large")})
 
 with right:
@@ -92,7 +105,13 @@ with right:
     st.code(found["text"] or " ", language=None, wrap_lines=True)
     text, icon, color = ORIGIN_BADGE[origin["kind"]]
     badges = st.container(horizontal=True)
+    for r in found["rewords"]:
+        badges.badge(f"reworded by {safe_label(reviewer(r['by']))}", icon=":material/edit_note:", color="violet")
     badges.badge(text, icon=icon, color=color)
+    for r in found["rewords"]:
+        st.caption(f"Reworded by {safe_label(reviewer(r['by']))} in version {r['version'][:12]}; it replaced line "
+                   f"{r['replaced_line'] + 1} of version {r['replaced_version'][:12]}, which read:")
+        st.code(r["replaced"] or " ", language=None, wrap_lines=True)
     if origin["kind"] == "edit":
         badges.badge(f"{len(found.get('trajectories', []))} trajectories · {len(found['lessons'])} lessons",
                      icon=":material/groups:", color="violet")
@@ -125,11 +144,6 @@ if not steps:
 st.html(STYLE)
 
 
-def open_trajectory(trajectory_id: str) -> None:
-    st.session_state["traj_open"] = trajectory_id
-    st.session_state["prov_open"] = True
-
-
 for n, s in enumerate(steps):
     with st.container(border=True):
         head = st.container(horizontal=True, vertical_alignment="center")
@@ -140,10 +154,9 @@ for n, s in enumerate(steps):
             head.badge("ungrounded", icon=":material/report:", color="red")
         else:
             head.badge("not checked", icon=":material/help:", color="gray")
-        if s["match"] is None:
+        if s["match"] is None and s["role"] is not None:
             head.badge("quote not found in the step", icon=":material/search_off:", color="orange")
-        head.button("Open trajectory", key=f"prov_open_{n}", icon=":material/open_in_new:",
-                    on_click=open_trajectory, args=(s["trajectory_id"],))
+        step_button(head, StepLink(s["trajectory_id"], s["step_idx"], s.get("lesson_id"), s.get("quote_no")),
+                    f"Open step {s['step_idx']}", key=f"prov_open_{n}")
         st.html(s["html"])
-if st.session_state.pop("prov_open", False):
-    st.switch_page("views/trajectories.py")
+follow_pending()

@@ -1,39 +1,48 @@
-"""Review & diff: a proposal against its base (or any two versions), per file: hunks to accept or
-reject, unified and side-by-side views, how many trajectories support each change, lint and spec
-findings beside the file, the resulting text editable; then save a new version or export. The
-proposal's edit budget (and what went over it) is shown with it; saving a result with markup, cut-off
-or repeated text, or any error, asks for an explicit confirmation recorded with the save."""
+"""Review & diff: a proposal against its base (or any two versions), file by file. A proposal is a
+draft until someone saves it: each hunk is accepted, rejected or left undecided (it then stays as
+proposed), the result can be edited by hand, and Save makes the result the skill's current version —
+the proposal itself when it is accepted in full as it is, else a new version whose reworded lines
+keep the provenance of the lines they replaced. Unified and side-by-side views show the result
+against the base, with a rendered preview, lint and spec findings beside each file, and the edit
+budget; saving a result with markup, cut-off or repeated text, or any error, asks for an explicit
+confirmation recorded with the save. Then export."""
+
+from functools import partial
 
 import pandas as pd
 import streamlit as st
 
-from trace2skill.diff import accept_file_hunks, diff_files
+from trace2skill.diff import accept_file_hunks, diff_files, unified_diff
 from trace2skill.errors import Trace2SkillError
 from trace2skill.models import content_hash
 from trace2skill.skill import SkillFolder, export_dir, has_errors, lint_skill, to_zip, validate_skill
-from trace2skill.store.skills import folder_of, get_version, list_proposals, list_skills, list_versions, save_version
+from trace2skill.skill_review import count_decisions, kept_hunks, save_review
+from trace2skill.store.skills import folder_of, get_version, list_proposals, list_skills, list_versions
 from trace2skill.store.verifications import verified_ids
-from trace2skill.ui.diff_view import (
-    added_new_lines,
-    hunk_support,
-    hunk_text,
-    line_support,
-    run_trajectory_texts,
-    side_by_side_frame,
-    style_rows,
-)
+from trace2skill.store.version_states import current_version_id, version_states
+from trace2skill.ui.diff_view import added_new_lines, hunk_support, line_support, run_trajectory_texts
 from trace2skill.ui.escape import safe_label
 from trace2skill.ui.evaluation_view import render_evaluation, save_refused
 from trace2skill.ui.pickers import version_labels
 from trace2skill.ui.proposal_checks import confirm_findings, proposal_counters, render_edit_budget
+from trace2skill.ui.review_panels import (
+    render_counts,
+    render_hand_edits,
+    render_history,
+    render_hunk,
+    render_preview,
+    render_state,
+    save_message,
+)
+from trace2skill.ui.review_view import REVIEW_CSS, result_support, side_by_side_html
 from trace2skill.ui.state import workspace
 
 MODES = ["Proposal vs its base", "Any two versions"]
 FINDING_COLUMNS = ["severity", "code", "line", "message"]
-STATUS_ICON = {"added": ":material/note_add:", "removed": ":material/delete:", "changed": ":material/edit_document:"}
 ws = workspace()
 
 st.title("Review & diff")
+st.html(REVIEW_CSS)
 for kind in ("success", "info"):
     if f"rev_flash_{kind}" in st.session_state:
         getattr(st, kind)(st.session_state.pop(f"rev_flash_{kind}"), icon=":material/check_circle:")
@@ -47,8 +56,9 @@ mode = st.segmented_control("Compare", MODES, required=True, key="rev_mode")
 # ------------------------------------------------------------------ choose what to compare
 if mode == MODES[0]:
     rows = list_proposals(ws.db)
-    labels = {r.id: f"{r.skill} · {r.id[:12]} · {r.created}" + (f" · run {r.run_id}" if r.run_id else "")
-              for r in rows}
+    state_of = {s.id: s.label for name in {r.skill for r in rows} for s in version_states(ws.db, name)}
+    labels = {r.id: f"{r.skill} · {r.id[:12]} · {state_of.get(r.id, r.source)} · {r.created}"
+              + (f" · run {r.run_id}" if r.run_id else "") for r in rows}
     wanted = st.session_state.get("rev_version")
     if wanted and wanted not in labels:
         try:
@@ -80,10 +90,13 @@ else:
     old, new = get_version(ws.db, old_id), get_version(ws.db, new_id)
 
 skill = new.skill
+states = version_states(ws.db, skill)
+current = current_version_id(ws.db, skill)
 old_files, new_files = old.files, new.files
 diffs = diff_files(old_files, new_files)
+render_state(new, states, current)
 st.caption(f"Skill {safe_label(skill)}: {old.id[:12]} ({old.source}) → {new.id[:12]} ({new.source}) · "
-           f"{len(diffs)} changed file(s) · a save becomes a child of {new.id[:12]}")
+           f"{len(diffs)} changed file(s) · a changed result is saved as a child of {new.id[:12]}")
 render_edit_budget(proposal_counters(ws.db, new), key="rev_budget")
 if not diffs:
     st.info("The two versions are identical.", icon=":material/info:")
@@ -102,70 +115,75 @@ def hunk_key(path: str, k: int) -> str:
     return f"rev_h:{pair}:{path}:{k}"
 
 
-def set_all(value: bool) -> None:
+def text_key(path: str, text: str) -> str:
+    return f"rev_text:{pair}:{path}:{content_hash(text)[:10]}"  # a new text area when the kept hunks change
+
+
+# The result: every hunk not rejected, then the hand edits (read before the widgets are drawn).
+decisions = {fd.path: {h.index: st.session_state.get(hunk_key(fd.path, h.index)) for h in fd.hunks} for fd in diffs}
+merged = accept_file_hunks(old_files, new_files, {p: kept_hunks(d) for p, d in decisions.items()})
+edited = {p: v for p in merged if isinstance(v := st.session_state.get(text_key(p, merged[p])), str) and v != merged[p]}
+final = {**merged, **edited}
+
+
+def set_all(value: str | None, locked: set[str]) -> None:
     for fd in diffs:
-        for h in fd.hunks:
-            st.session_state[hunk_key(fd.path, h.index)] = value
+        if fd.path not in locked:  # a file edited by hand keeps its decisions
+            for h in fd.hunks:
+                st.session_state[hunk_key(fd.path, h.index)] = value
 
 
 bar = st.container(horizontal=True, vertical_alignment="center")
-bar.button("Accept all", key="rev_accept_all", on_click=set_all, args=(True,), icon=":material/done_all:")
-bar.button("Reject all", key="rev_reject_all", on_click=set_all, args=(False,), icon=":material/remove_done:")
+for label, value, icon in (("Accept all", "accept", ":material/done_all:"), ("Reject all", "reject",
+                                                                              ":material/remove_done:"),
+                           ("Clear decisions", None, ":material/restart_alt:")):
+    bar.button(label, key=f"rev_{label.split()[0].lower()}_all", on_click=set_all, args=(value, set(edited)),
+               icon=icon)
 use_texts = bar.toggle("Check copied values against the run's trajectories", value=True, key="rev_lint_runs",
                        disabled=not new.run_id)
+counts = count_decisions(d for per in decisions.values() for d in per.values())
+render_counts(counts)
 
 # ------------------------------------------------------------------ per file
-accepted: dict[str, list[int]] = {}
-edited: dict[str, str] = {}
 slots = {}
-for fd in diffs:
+for n, fd in enumerate(diffs):
     support = line_support(ws.db, new.id, fd.path, added_new_lines(fd))
     per_hunk = hunk_support(fd.hunks, support, verified_ids(ws.db, {x for s in support.values() for x in s.lessons}))
+    result = final.get(fd.path)
     with st.container(border=True):
         st.subheader(f"{safe_label(fd.path, 120)} · {fd.status}", divider="gray")
         left, right = st.columns([3, 2])
         with left:
             t_hunks, t_unified, t_side = st.tabs(["Hunks", "Unified", "Side by side"])
             with t_hunks:
+                if fd.path in edited:
+                    render_hand_edits(fd.path, merged[fd.path], edited[fd.path], key=f"rev_discard:{pair}:{fd.path}",
+                                      discard=partial(st.session_state.pop, text_key(fd.path, merged[fd.path]), None))
                 for h, hs in zip(fd.hunks, per_hunk):
-                    key = hunk_key(fd.path, h.index)
-                    st.session_state.setdefault(key, True)
-                    row = st.container(horizontal=True, vertical_alignment="center")
-                    row.checkbox(f"Accept hunk {h.index + 1} of {len(fd.hunks)}", key=key)
-                    if hs.lines:
-                        row.badge(f"supported by {hs.count} trajector{'y' if hs.count == 1 else 'ies'}",
-                                  icon=":material/groups:", color="green" if hs.count > 1 else "orange")
-                        row.badge(f"{hs.verified} of {len(hs.lessons)} lessons verified by replay",
-                                  icon=":material/replay:", color="green" if hs.verified else "gray")
-                        row.caption(f"{len(hs.edits)} edit(s): {', '.join(e[:10] for e in hs.edits)}")
-                    elif not any(line.tag == "+" for line in h.lines):
-                        row.caption("removes lines only: nothing new to trace (see the merge tree for the edit)")
-                    else:
-                        row.caption("no consolidation edit behind these lines (base or manual text)")
-                    st.code(hunk_text(h), language="diff", wrap_lines=True)
+                    render_hunk(h, hs, len(fd.hunks), decisions[fd.path][h.index], hunk_key(fd.path, h.index),
+                                f"{n}-{h.index}", locked=fd.path in edited)
             with t_unified:
-                st.code(fd.unified(), language="diff", wrap_lines=True)
+                st.caption(f"The result as it will be saved, against {old.id[:12]}: rejected hunks left out, your "
+                           "edits in.")
+                st.code(unified_diff(fd.old_text, result or "", old_name="/dev/null" if fd.status == "added"
+                                     else f"a/{fd.path}", new_name="/dev/null" if result is None else f"b/{fd.path}")
+                        or "(no differences: the result keeps this file as it was)", language="diff", wrap_lines=True)
             with t_side:
-                frame = side_by_side_frame(fd, support)
-                st.dataframe(style_rows(frame), hide_index=True, width="stretch", key=f"rev_sbs:{pair}:{fd.path}",
-                             column_config={"old": st.column_config.TextColumn("old", width="large"),
-                                            "new": st.column_config.TextColumn("new", width="large"),
-                                            "support": st.column_config.NumberColumn(
-                                                "support", help="Distinct trajectories behind the edit that wrote "
-                                                                "the line")})
-        slots[fd.path] = right.container()
-        accepted[fd.path] = [h.index for h in fd.hunks if st.session_state.get(hunk_key(fd.path, h.index), True)]
-        merged = accept_file_hunks(old_files, new_files, {fd.path: accepted[fd.path]})
-        if fd.path in merged:
-            with st.expander("Resulting text (edit before saving)", icon=":material/edit:"):
-                digest = content_hash(merged[fd.path])[:10]  # a new text area when the accepted hunks change
-                edited[fd.path] = st.text_area(f"{safe_label(fd.path, 120)} as it will be saved", merged[fd.path],
-                                               height=360, key=f"rev_text:{pair}:{fd.path}:{digest}")
-        else:
-            st.caption("This file will not be in the saved version.")
+                notes = result_support((old.id, fd.old_text), (new.id, fd.new_text), merged.get(fd.path, ""),
+                                       result or "", support)
+                st.html(side_by_side_html(fd.old_text, result or "", notes, old_title=f"{old.id[:12]} ({old.source})",
+                                          new_title="result"))
+            if fd.path in merged:
+                with st.expander("Resulting text (edit before saving)", icon=":material/edit:",
+                                 expanded=fd.path in edited, key=f"rev_edit:{pair}:{fd.path}"):
+                    st.text_area(f"{safe_label(fd.path, 120)} as it will be saved", merged[fd.path], height=360,
+                                 key=text_key(fd.path, merged[fd.path]))
+            else:
+                st.caption("This file will not be in the saved version.")
+        with right:
+            render_preview(fd.path, result, key=f"rev_preview-{n}")
+            slots[fd.path] = st.container()
 
-final = accept_file_hunks(old_files, new_files, accepted)
-final.update({p: t for p, t in edited.items() if p in final})
 try:
     folder = SkillFolder.from_files(final)
     folder.set_modes(new.modes)  # executable scripts stay executable in the export
@@ -203,12 +221,15 @@ if others:
 # ------------------------------------------------------------------ held-out evaluation and save
 render_evaluation(ws, new.id, old.id)
 st.subheader("Save")
-total = sum(len(fd.hunks) for fd in diffs)
-kept = sum(len(v) for v in accepted.values())
-hand = sum(1 for p, t in edited.items() if t != accept_file_hunks(old_files, new_files, accepted).get(p))
-st.caption(f"{kept} of {total} hunks accepted" + (f"; {hand} file(s) edited by hand" if hand else "")
-           + f". The new version's parent is {new.id[:12]}.")
-message = st.text_input("Message", key="rev_message", placeholder=f"review of {new.id[:12]}")
+as_is = final == new_files
+st.caption(counts.text() + (f"; {len(edited)} file(s) edited by hand" if edited else "")
+           + ". Undecided hunks are saved as proposed. Save makes the result the current version of "
+           + safe_label(skill) + (": this version itself, as it is." if as_is
+                                  else f", as a new version whose parent is {new.id[:12]}."))
+c1, c2 = st.columns([1, 2])
+who = c1.text_input("Reviewer", key="rev_reviewer", placeholder="your name",
+                    help="Recorded with the save: a line you reword is shown as reworded by you.")
+message = c2.text_input("Message", key="rev_message", placeholder=f"review of {new.id[:12]}")
 st.toggle("Refuse to save when the held-out score regresses", key="rev_gate",
           help=f"Uses the latest complete A/B result of {new.id[:12]} against {old.id[:12]}.")
 refused = save_refused(ws, new.id, old.id)
@@ -216,21 +237,16 @@ if refused:
     st.error(f"Saving is refused by the gate: {refused}", icon=":material/block:")
 may_save, confirmed = confirm_findings([*lint, *validation], {id(f): "spec" for f in validation},
                                        key=f"rev_confirm:{pair}")
-if st.button("Save as new version", type="primary", key="rev_save", icon=":material/save:",
+if st.button("Save as the current version", type="primary", key="rev_save", icon=":material/save:",
              disabled=bool(refused) or not may_save):
-    vid = save_version(ws.db, skill, final, source="manual", parent=new.id, confirmed=confirmed,
-                       message=message.strip() or f"review of {new.id[:12]}: {kept} of {total} hunks accepted")
-    if vid == new.id:
-        st.session_state["rev_flash_info"] = "The result equals the version under review: nothing new to save."
-    else:
-        st.session_state["rev_flash_success"] = f"Saved version {vid} of {safe_label(skill)} (parent {new.id[:12]})."
+    outcome = save_review(ws.db, new, old, merged, final, actor=who.strip() or "ui", confirmed=confirmed,
+                          message=message.strip() or f"review of {new.id[:12]}: {counts.text()}")
+    kind, text = save_message(outcome, skill, new)
+    st.session_state[f"rev_flash_{kind}"] = text
     st.rerun()
 
 with st.expander(f"History of {safe_label(skill)}", icon=":material/history:"):
-    history = list_versions(ws.db, skill)
-    st.dataframe(pd.DataFrame([v.model_dump() for v in history],
-                              columns=["id", "source", "parent", "run_id", "message", "created"]),
-                 hide_index=True, width="stretch", key="rev_history")
+    render_history(ws.db, skill, current)
 
 # ------------------------------------------------------------------ export
 st.subheader("Export")

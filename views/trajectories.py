@@ -7,10 +7,13 @@ import streamlit as st
 from trace2skill.errors import MappingError
 from trace2skill.store.trajectories import TrajectoryFilter, count_trajectories, distinct_values, list_trajectories
 from trace2skill.ui.escape import safe_label
+from trace2skill.ui.extract_pick import render_send_to_extract, row_to_open
 from trace2skill.ui.import_preview import forget_previews, render_mapping_preview, render_upload_previews
 from trace2skill.ui.imports_view import render_bulk_outcome, render_imports
+from trace2skill.ui.search_view import SHARED_HELP, SHARED_LABEL, render_search_hits
 from trace2skill.ui.split_view import render_split
 from trace2skill.ui.state import workspace
+from trace2skill.ui.step_links import follow_link, take_step_link
 from trace2skill.ui.trajectory_view import render_trajectory
 from trace2skill.ui.uploads import (
     error_lines,
@@ -25,6 +28,7 @@ from trace2skill.ui.uploads import (
 
 PAGE_SIZE = 50
 ws = workspace()
+take_step_link()  # ?trajectory=…&step=… (from Provenance, Lessons, signal tables, search results)
 st.session_state.setdefault("traj_upload_gen", 0)
 st.session_state.setdefault("traj_reports", [])
 
@@ -149,6 +153,7 @@ source_format = f2.selectbox("Format", ["all", *distinct_values(ws.db, "trajecto
 model = f3.selectbox("Model", ["all", *distinct_values(ws.db, "trajectories", "model")], key="traj_model")
 signal = f4.selectbox("Signal", ["any", *distinct_values(ws.db, "signals", "kind")], key="traj_signal")
 search = f5.text_input("Search text (task, steps, tool output)", key="traj_search")
+include_shared = f5.checkbox(SHARED_LABEL, key="traj_search_shared", help=SHARED_HELP)
 
 flt = TrajectoryFilter(
     outcome=None if outcome == "all" else outcome,
@@ -156,6 +161,7 @@ flt = TrajectoryFilter(
     model=None if model == "all" else model,
     signal=None if signal == "any" else signal,
     search=search or None,
+    include_shared=include_shared,
 )
 total = count_trajectories(ws.db, flt)
 pages = max(1, -(-total // PAGE_SIZE))
@@ -167,23 +173,27 @@ c2.caption(f"{total} trajectories match")
 render_split(ws, flt, total)
 render_bulk_outcome(ws, flt, total)
 rows = list_trajectories(ws.db, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+render_search_hits(ws, flt, rows, total, offset=(page - 1) * PAGE_SIZE)
 table = pd.DataFrame([r.model_dump() for r in rows], columns=["id", "outcome", "split", "source_format", "model",
                                                               "task_id", "n_steps", "n_errors", "signals", "task"])
 event = st.dataframe(
-    table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="traj_table",
+    table, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row", key="traj_table",
     column_config={"id": st.column_config.TextColumn("id", width="small"),
                    "split": st.column_config.TextColumn("split", width="small",
                                                         help="evolve or heldout, as marked (unmarked: evolve)"),
                    "task": st.column_config.TextColumn("task", width="large")})
 
 selected = event.selection.rows if event else []
+ticked = [rows[i].id for i in selected if i < len(rows)]
+render_send_to_extract(ws, flt, total, ticked)
 typed = st.text_input("…or open a trajectory by id (a unique prefix is enough)", key="traj_open")
-if selected and selected[0] < len(rows):
-    chosen = rows[selected[0]].id
+if ticked:
+    chosen = row_to_open(ticked)
 elif typed.strip():
     chosen = typed.strip()
 else:
     chosen = None
+chosen = follow_link(chosen)
 if chosen:
     st.divider()
     render_trajectory(ws, chosen)

@@ -15,6 +15,9 @@ from trace2skill.store.patches import list_nodes
 from trace2skill.store.skills import list_proposals
 from trace2skill.ui.pickers import consolidation_runs
 
+BOXES = ("[data-testid=stElementContainer][class*='st-key-con_tree_'], "
+         "[data-testid=stElementContainer][class*='st-key-con_leaf_']")
+
 
 def test_start_a_run_and_watch_the_tree_fill_in(app_env, page, request):
     db = Path(app_env["TRACE2SKILL_DB"])
@@ -39,7 +42,7 @@ def test_start_a_run_and_watch_the_tree_fill_in(app_env, page, request):
         live = page.get_by_text(re.compile(r"Run con-\S+: \w+ —")).first.inner_text()
         page.get_by_text(re.compile(r"Merge tree: [1-5] of \d merges done")).first.wait_for(
             timeout=30000)  # the tree half built: some merges done, the rest queued or running
-        partial = page.get_by_test_id("stGraphVizChart").locator("svg g.node").count()
+        partial = page.locator(BOXES).count()
         screenshot(page, "consolidate-live")
         page.get_by_text(re.compile(r"Run con-\S+: done — 6 of 6 patch proposals done")).first.wait_for(
             timeout=45000)
@@ -49,13 +52,13 @@ def test_start_a_run_and_watch_the_tree_fill_in(app_env, page, request):
     run_id = consolidation_runs(ws.db)[0]["id"]
     assert ": done —" not in live and 6 < partial <= 12
     assert len(list_nodes(ws.db, run_id)) == 6 and list_proposals(ws.db, run_id=run_id)
-    chart = page.get_by_test_id("stGraphVizChart")
-    chart.locator("svg g.node").nth(11).wait_for(timeout=20000)
-    assert chart.locator("svg g.node").count() == 12  # six leaves, six merge nodes
-    assert "L3 · #0" in chart.inner_text()
+    page.locator(BOXES).nth(11).wait_for(timeout=20000)
+    assert page.locator(BOXES).count() == 12  # six leaves, six merge nodes, each a box to click
+    assert "Level 3 · " in page.locator(".st-key-con_tree_3_0 button").first.inner_text()
     full_screenshot(page, "consolidate")
 
     page.get_by_role("button", name="Review the proposal").click()
     page.get_by_role("heading", name="Review & diff").wait_for(timeout=30000)
     wait_idle(page)
-    assert page.get_by_text("Accept hunk 1 of 2").is_visible()
+    assert page.get_by_text("Hunk 1 of 2", exact=True).is_visible()
+    assert page.get_by_text("2 hunks: 0 accepted, 0 rejected, 2 undecided", exact=True).is_visible()

@@ -170,11 +170,13 @@ def test_whole_flow_from_demo_to_provenance(app, page, app_env, tmp_path):
     # Review & diff: reject the first hunk (Book flight), keep the second (Cancel flight), save.
     review.first.click()
     wait_idle(page)
-    page.get_by_text("Accept hunk 1 of 2").wait_for(timeout=30000)
-    page.get_by_text("Accept hunk 1 of 2").click()
-    page.get_by_text("1 of 2 hunks accepted").wait_for(timeout=30000)
+    first = page.locator('[class*="st-key-rev_hbox-"]').first
+    first.get_by_text("Hunk 1 of 2").wait_for(timeout=30000)
+    first.get_by_role("radio", name="Reject", exact=True).click()
+    page.locator('[class*="st-key-rev_counts"]').get_by_text("2 hunks: 0 accepted, 1 rejected, 1 undecided",
+                                                             exact=True).wait_for(timeout=30000)
     wait_idle(page)
-    page.get_by_role("button", name="Save as new version").click()
+    page.get_by_role("button", name="Save as the current version").click()
     page.get_by_text("Saved version").wait_for(timeout=30000)
     wait_idle(page)
     saved = list_versions(ws.db, "airline-policy")[0]

@@ -20,6 +20,8 @@ def test_open_a_changed_line_and_see_the_highlighted_quotes(app_env, page, reque
     app = request.getfixturevalue("app")
     open_app(page, app, "Provenance")
     page.get_by_text("from a consolidation edit").wait_for(timeout=30000)
+    page.locator(".t2s-quote mark").nth(2).wait_for(timeout=30000)  # the quoted steps come after the badge
+    wait_idle(page)
     assert page.locator(".t2s-quote mark").count() == 3  # the booking line: the three failed runs
 
     line = page.get_by_role("spinbutton", name="Line")

@@ -140,7 +140,8 @@ def lock_cmd(name: str, sections: tuple[str, ...]) -> None:
 @json_option
 @db_option
 def blame(version: str, file: str, line: int, as_json: bool) -> None:
-    """Where LINE (1-based) of FILE in a skill version comes from: edit, merge path, lessons, steps."""
+    """Where LINE (1-based) of FILE in a skill version comes from: who reworded it, and the edit, merge
+    path, lessons and steps behind the words it replaced."""
     from trace2skill.provenance import blame as blame_line
     from trace2skill.store.skills import get_version
 
@@ -151,6 +152,9 @@ def blame(version: str, file: str, line: int, as_json: bool) -> None:
         return
     origin = found["origin"]
     click.echo(f"{file}:{line}: {found['text']}")
+    for r in found["rewords"]:
+        click.echo(f"reworded by {r['by']} in version {r['version'][:12]}: it replaced line {r['replaced_line'] + 1} "
+                   f"of version {r['replaced_version'][:12]}: {r['replaced']!r}")
     if origin["kind"] != "edit":
         click.echo(f"origin: {origin['kind']} text of version {origin['version']}")
         return

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trace2skill import runs
+from trace2skill.consolidate.conflicts import run_conflicts
 from trace2skill.consolidate.run import ConsolidationResult, Plan, load_plan, propose_version, report_lines
 from trace2skill.consolidate.tree import merge_group
 from trace2skill.errors import NotFoundError, RunStateError, Trace2SkillError
@@ -150,6 +151,7 @@ def _execute(ctx: runs.RunContext) -> None:
     with write_transaction(ctx.ws.db):
         for node in new_nodes:
             save_node(ctx.ws.db, node, error=node.rationale if node.status == "fallback" else None)
+        outcome.conflicts = [c.as_dict() for c in run_conflicts(ctx.ws.db, chain.parent.id, outcome.conflicts)]
         run_store.set_counters(ctx.ws.db, chain.parent.id, {
             "version": outcome.version, "applied": outcome.applied, "rejected": outcome.rejected,
             "conflicts": outcome.conflicts, "findings": outcome.findings, "moved": outcome.moved,

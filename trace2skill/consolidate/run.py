@@ -13,6 +13,7 @@ from typing import Any
 
 from trace2skill import runs
 from trace2skill.analysis.quality import POLICY_ACTOR
+from trace2skill.consolidate.conflicts import run_conflicts
 from trace2skill.consolidate.heldout import record_inclusion, select_for_consolidation
 from trace2skill.consolidate.propose import DIAGNOSIS, leaf_patch_id, proposal_skill, propose_patch
 from trace2skill.consolidate.schemas import FULL, LOCAL, Budget
@@ -169,7 +170,7 @@ class ConsolidationResult:
     proposals: int
     applied: int
     rejected: list[dict[str, Any]]
-    conflicts: list[dict[str, Any]]
+    conflicts: list[dict[str, Any]]  # conflicts.run_conflicts: settled in merges, then withheld when applying
     findings: list[dict[str, Any]]
     moved: list[dict[str, Any]] = field(default_factory=list)  # edits moved to references/, with the reason
     budget: dict[str, Any] = field(default_factory=dict)  # the edit budget and its use (BudgetUse)
@@ -225,6 +226,7 @@ def _execute(ctx: runs.RunContext) -> None:
     ctx.checkpoint()
     outcome = propose_version(ctx.ws, run_id, plan, tree.root, message=f"proposal of consolidation run {run_id}")
     outcome.levels, outcome.merge_calls, outcome.proposals = tree.levels, tree.merge_calls, len(done)
+    outcome.conflicts = [c.as_dict() for c in run_conflicts(ctx.ws.db, run_id, outcome.conflicts)]
     outcome.diagnoses_only = sum(all(x.kind == DIAGNOSIS for x in plan.by_trajectory.get(t, [])) for t in done)
     ctx.set_counters(**outcome.as_dict())
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from trace2skill.consolidate.conflicts import edit_labels
 from trace2skill.consolidate.propose import CONSOLIDATE_TAGS, edit_from, skill_context
 from trace2skill.consolidate.schemas import FULL, Budget, MergeOut
 from trace2skill.consolidate.targets import targeted_schema
@@ -151,7 +152,7 @@ def merge_group(client: StructuredClient, run_id: str, level: int, idx: int, inp
                    for k, e in enumerate(edits_in)]
         node.rationale = "single input: passed up unchanged" if len(inputs) == 1 else "no edits to merge"
         return Patch(id=out_id, run_id=run_id, level=level, edits=carried), node, 0
-    labels = {f"E{k}": e for k, e in enumerate(edits_in, start=1)}
+    labels = edit_labels(inputs)  # E1, E2, …: also how the screens trace its conflicts back
     messages = [
         {"role": "system", "content": load_prompt("merger").render()},
         {"role": "user", "content": redact(load_prompt("consolidate_input").render(

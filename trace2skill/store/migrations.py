@@ -422,3 +422,54 @@ def m013_arm_skill_text(db: Database) -> None:
         "ALTER TABLE eval_arms ADD COLUMN skill_hash TEXT",
         "ALTER TABLE eval_results ADD COLUMN skill_hash TEXT",
     )
+
+
+@MIGRATIONS()
+def m014_line_links(db: Database) -> None:
+    """What a reviewer's save did to the lines it changed, per file of the saved version: `links`
+    (line -> the line of the parent or base it rewords or restores, see `trace2skill.rewords`) and
+    `deleted` (the parent's lines it removed, by rejecting a hunk or by hand), and who saved it."""
+    _run(
+        db,
+        """CREATE TABLE line_links (
+            version_id TEXT NOT NULL REFERENCES skill_versions(id) ON DELETE CASCADE,
+            file TEXT NOT NULL,
+            actor TEXT NOT NULL DEFAULT 'user',
+            links TEXT NOT NULL DEFAULT '{}',
+            deleted TEXT NOT NULL DEFAULT '[]',
+            created TEXT NOT NULL,
+            PRIMARY KEY (version_id, file)
+        )""",
+    )
+
+
+@MIGRATIONS()
+def m015_search(db: Database) -> None:
+    """Trajectory search leaves out shared text: the steps listed in `search_shared` (system prompts,
+    and step text most trajectories carry word for word, see `trace2skill.store.search`). The list is
+    recomputed on the first search after trajectories came, went or changed their text: triggers
+    count those changes in `search_state.generation`, and `shared_generation` is the count the list
+    was made for (searches' rankings are cached per generation too)."""
+    _run(
+        db,
+        """CREATE TABLE search_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            generation INTEGER NOT NULL DEFAULT 1,
+            shared_generation INTEGER NOT NULL DEFAULT 0
+        )""",
+        "INSERT INTO search_state (id) VALUES (1)",
+        "CREATE TABLE search_shared (step_rowid INTEGER PRIMARY KEY)",
+        """CREATE TRIGGER search_trajectories_ai AFTER INSERT ON trajectories BEGIN
+            UPDATE search_state SET generation = generation + 1;
+        END""",
+        """CREATE TRIGGER search_trajectories_ad AFTER DELETE ON trajectories BEGIN
+            UPDATE search_state SET generation = generation + 1;
+        END""",
+        """CREATE TRIGGER search_trajectories_au AFTER UPDATE OF task, final_output ON trajectories BEGIN
+            UPDATE search_state SET generation = generation + 1;
+        END""",
+        """CREATE TRIGGER search_steps_au AFTER UPDATE OF role, text, reasoning, tool_calls, tool_results ON steps
+        BEGIN
+            UPDATE search_state SET generation = generation + 1;
+        END""",
+    )

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -31,6 +31,8 @@ from trace2skill.store.imports import (
     relabel_stored,
 )
 from trace2skill.store.outcomes import set_outcome as set_outcome  # re-exported: callers know it here
+from trace2skill.store.search import fts_query as fts_query  # re-exported: callers know it here
+from trace2skill.store.search import rank, search_clause
 from trace2skill.store.workspace import write_transaction
 
 # --------------------------------------------------------------------------- writes
@@ -168,6 +170,7 @@ class TrajectoryFilter:
     task_contains: str | None = None
     signal: str | None = None  # a signal kind the trajectory must have
     search: str | None = None  # full-text query over task and step text
+    include_shared: bool = False  # let a search match system prompts and text most trajectories share
     ids: list[str] | None = None
     extra_where: list[str] = field(default_factory=list)
 
@@ -186,13 +189,9 @@ class TrajectoryFilter:
             clauses.append("EXISTS (SELECT 1 FROM signals s WHERE s.trajectory_id = t.id AND s.kind = ?)")
             params.append(self.signal)
         if self.search:
-            clauses.append(
-                "(t.rowid IN (SELECT rowid FROM trajectories_fts WHERE trajectories_fts MATCH ?)"
-                " OR t.id IN (SELECT st.trajectory_id FROM steps st WHERE st.rowid IN"
-                " (SELECT rowid FROM steps_fts WHERE steps_fts MATCH ?)))"
-            )
-            query = fts_query(self.search)
-            params.extend([query, query])
+            clause, args = search_clause(self.search, self.include_shared)
+            clauses.append(clause)
+            params.extend(args)
         if self.ids is not None:
             clauses.append(f"t.id IN ({', '.join('?' * len(self.ids)) or 'NULL'})")
             params.extend(self.ids)
@@ -200,10 +199,15 @@ class TrajectoryFilter:
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def fts_query(text: str) -> str:
-    """Turn user text into a safe FTS5 query: every word quoted, all required."""
-    words = [w.replace('"', '""') for w in text.split() if w.strip()]
-    return " ".join(f'"{w}"' for w in words) or '""'
+def _where(db: Database, flt: TrajectoryFilter | None) -> tuple[str, list[Any]]:
+    """The filter's WHERE clause; a search as the trajectories its ranking found (see `search.rank`)."""
+    flt = flt or TrajectoryFilter()
+    if not flt.search:
+        return flt.where()
+    where, params = replace(flt, search=None).where()
+    clause = "t.id IN (SELECT value FROM json_each(?))"
+    ids = json.dumps(rank(db, flt.search).ids(flt.include_shared))
+    return (f"{where} AND {clause}" if where else f" WHERE {clause}"), [*params, ids]
 
 
 LIST_COLUMNS = (
@@ -217,7 +221,15 @@ LIST_COLUMNS = (
 def list_trajectories(
     db: Database, flt: TrajectoryFilter | None = None, *, limit: int = 50, offset: int = 0
 ) -> list[TrajectoryRow]:
-    where, params = (flt or TrajectoryFilter()).where()
+    """A page of the matching trajectories: newest first, or best match first for a search."""
+    flt = flt or TrajectoryFilter()
+    if flt.search:
+        ranked = json.dumps(rank(db, flt.search).ids(flt.include_shared))
+        where, params = replace(flt, search=None).where()
+        sql = (f"SELECT {LIST_COLUMNS} FROM json_each(?) r JOIN trajectories t ON t.id = r.value{where} "
+               "ORDER BY r.key LIMIT ? OFFSET ?")
+        return [TrajectoryRow(**row) for row in db.query(sql, [ranked, *params, limit, offset])]
+    where, params = flt.where()
     sql = (
         f"SELECT {LIST_COLUMNS} FROM trajectories t{where} "
         "ORDER BY t.imported_at DESC, t.rowid ASC LIMIT ? OFFSET ?"
@@ -226,12 +238,12 @@ def list_trajectories(
 
 
 def count_trajectories(db: Database, flt: TrajectoryFilter | None = None) -> int:
-    where, params = (flt or TrajectoryFilter()).where()
+    where, params = _where(db, flt)
     return db.execute(f"SELECT count(*) FROM trajectories t{where}", params).fetchone()[0]
 
 
 def trajectory_ids(db: Database, flt: TrajectoryFilter | None = None) -> list[str]:
-    where, params = (flt or TrajectoryFilter()).where()
+    where, params = _where(db, flt)
     return [r[0] for r in db.execute(f"SELECT t.id FROM trajectories t{where} ORDER BY t.rowid", params)]
 
 
@@ -312,7 +324,7 @@ def task_rows(db: Database, flt: TrajectoryFilter | None = None, *,
     if ids is not None:
         return db.execute("SELECT id, source_format, task_id, task FROM trajectories "
                           "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY rowid", [json.dumps(ids)]).fetchall()
-    where, params = (flt or TrajectoryFilter()).where()
+    where, params = _where(db, flt)
     return db.execute(f"SELECT t.id, t.source_format, t.task_id, t.task FROM trajectories t{where} ORDER BY t.rowid",
                       params).fetchall()
 

@@ -1,6 +1,7 @@
 """What the Review screen shows beside a diff (no streamlit): for each added line of the new
 version, the edit that wrote it and how many distinct trajectories support that edit; per hunk the
-union; the side-by-side rows as a table; hunk text; the trajectory texts lint checks values against.
+union; hunk text; the trajectory texts lint checks values against (the side-by-side table is in
+`trace2skill.ui.review_view`).
 """
 
 from __future__ import annotations
@@ -8,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import pandas as pd
 from sqlite_utils import Database
 
-from trace2skill.diff import FileDiff, Hunk, side_by_side
+from trace2skill.diff import FileDiff, Hunk
 from trace2skill.errors import NotFoundError
 from trace2skill.models import Edit
 from trace2skill.provenance import line_origin
@@ -109,26 +109,6 @@ def hunk_support(hunks: Iterable[Hunk], support: dict[int, LineSupport],
 
 def hunk_text(h: Hunk) -> str:
     return h.header + "\n" + "\n".join(f"{ln.tag}{ln.text}" for ln in h.lines)
-
-
-def side_by_side_frame(fd: FileDiff, support: dict[int, LineSupport], context: int | None = 3) -> pd.DataFrame:
-    rows = side_by_side(fd.old_text, fd.new_text, context=context)
-    data = []
-    for r in rows:
-        s = support.get((r.new_no or 0) - 1) if r.tag in ("insert", "replace") else None
-        data.append({"old #": r.old_no, "old": r.old_text if r.old_text is not None else "",
-                     "new #": r.new_no, "new": r.new_text if r.new_text is not None else "", "change": r.tag,
-                     "hunk": r.hunk, "support": len(s.trajectories) if s else None})
-    return pd.DataFrame(data, columns=["old #", "old", "new #", "new", "change", "hunk", "support"])
-
-
-ROW_COLORS = {"insert": "background-color: #e6fcf5", "delete": "background-color: #fff5f5",
-              "replace": "background-color: #fff9db", "equal": ""}
-
-
-def style_rows(frame: pd.DataFrame):  # type: ignore[no-untyped-def]
-    """A pandas Styler coloring rows by change (text stays escaped: the grid renders cells as text)."""
-    return frame.style.apply(lambda row: [ROW_COLORS.get(row["change"], "")] * len(row), axis=1)
 
 
 def run_trajectory_texts(db: Database, run_id: str | None, limit: int = 200) -> dict[str, str]:

@@ -16,9 +16,10 @@ from trace2skill.models import LESSON_STATUSES, Evidence, Lesson, StoredStep
 from trace2skill.review import approve, problems
 from trace2skill.store import Workspace
 from trace2skill.store.lessons import get_lesson, save_lesson_row, set_status_checked
-from trace2skill.store.trajectories import get_steps
-from trace2skill.ui.escape import STYLE, quote_html
+from trace2skill.store.trajectories import get_steps, get_trajectory
+from trace2skill.ui.escape import STYLE, missing_step_html, quote_html
 from trace2skill.ui.lesson_quality import render_checks, render_flags
+from trace2skill.ui.step_links import StepLink, step_page_link
 from trace2skill.verify.verdicts import WORDS
 
 EDITABLE_COLUMNS = ("status", "title", "content")
@@ -204,9 +205,11 @@ def _evidence(ws: Workspace, lesson: Lesson) -> None:
     steps = get_steps(ws.db, lesson.trajectory_id, sorted({e.step_idx for e in evidence}))
     for n, ev in enumerate(evidence):
         with st.container(border=True):
-            top = st.columns([3, 1], vertical_alignment="center")
+            top = st.columns([2, 1, 1], vertical_alignment="center")
             top[0].caption(f"Quote {n + 1} · step {ev.step_idx}")
-            with top[1]:
+            step_page_link(top[1], StepLink(lesson.trajectory_id, ev.step_idx, lesson.id, n),
+                           f"Open step {ev.step_idx} in its trajectory")
+            with top[2]:
                 _badge(ev.grounded, ev.match)
             left, right = st.columns(2)
             with left:
@@ -215,7 +218,8 @@ def _evidence(ws: Workspace, lesson: Lesson) -> None:
             with right:
                 step = steps.get(ev.step_idx)
                 if step is None:
-                    st.caption(f"Step {ev.step_idx} does not exist in this trajectory.")
+                    run = get_trajectory(ws.db, lesson.trajectory_id, with_steps=False)
+                    st.html(missing_step_html(ev.step_idx, run.n_steps))
                     continue
                 span = evidence_span(ev, step)
                 st.caption(f"Step {step.idx} ({step.role})" + evidence_caption(ev, span))

@@ -1,28 +1,28 @@
-"""The merge tree of a consolidation run as the Consolidate screen shows it: a Graphviz DOT string
-(leaves = one proposer patch per trajectory, inner nodes = merge nodes, colored by status) and the
-detail of one node (inputs, output, dropped edits, conflicts). Read from the database only, so a
+"""The merge tree of a consolidation run as the Consolidate screen lays it out: leaves (one proposer
+patch per trajectory, named by the trajectory's task in a few words) and merge nodes (named in
+words: "Level 2 · 4 edits → 2"), in rows from the root down, each node placed above the leaves it
+merges so the screen can draw every node as something to click. Read from the database only, so a
 live view and a reload agree. No streamlit here.
 
-Labels carry ids, levels and counts only (never LLM or trajectory text), and are DOT-escaped.
+Conflict counts come from `consolidate.conflicts.run_conflicts`, as the run summary's do.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlite_utils import Database
 
+from trace2skill.consolidate.conflicts import conflicts_by_node, run_conflicts
 from trace2skill.consolidate.propose import leaf_patch_id
-from trace2skill.models import Edit
-from trace2skill.store.lessons import run_lesson_trajectories
-from trace2skill.store.patches import edit_counts, get_node, list_nodes, patches_by_id
+from trace2skill.store.patches import edit_counts, list_nodes
 from trace2skill.store.runs import item_statuses
-from trace2skill.store.verifications import verified_ids
+from trace2skill.store.trajectories import TrajectoryFilter, list_trajectories
+from trace2skill.textcut import task_words
 
-COLORS = {"queued": "#e9ecef", "running": "#a5d8ff", "done": "#b2f2bb", "failed": "#ffc9c9",
-          "fallback": "#ffd8a8", "cancelled": "#dee2e6"}
-LEAF_LIMIT = 40  # above this many trajectories, leaves are drawn grouped under their merge node
+STATUS_WORDS = {"queued": "waiting", "running": "merging now", "done": "done", "failed": "failed",
+                "fallback": "fallback: inputs passed up unchanged", "cancelled": "cancelled"}
+LEAF_LIMIT = 40  # above this many trajectories, leaves are not drawn (open a level-1 node to see them)
 
 
 @dataclass
@@ -31,6 +31,11 @@ class Leaf:
     patch_id: str
     status: str
     edits: int | None  # None until the proposer finished
+    task: str = ""  # the trajectory's task in a few words
+
+    @property
+    def label(self) -> str:
+        return f"{self.task or self.trajectory_id[:10]} · {_edits(self.edits)}"
 
 
 @dataclass
@@ -46,12 +51,33 @@ class Node:
     conflicts: int
 
     @property
-    def key(self) -> str:
-        return f"L{self.level}-{self.idx}"
+    def key(self) -> tuple[int, int]:
+        return (self.level, self.idx)
+
+    @property
+    def name(self) -> str:
+        """"Level 2 · #0": which node, in words."""
+        return f"Level {self.level} · #{self.idx}"
 
     @property
     def label(self) -> str:
-        return f"L{self.level} · #{self.idx}"
+        """"Level 2 · 4 edits → 2", with its conflicts when it has any."""
+        out = "…" if self.edits_out is None else str(self.edits_out)
+        text = f"Level {self.level} · {_edits(self.edits_in)} → {out}"
+        if self.conflicts:
+            text += f" · {self.conflicts} conflict{'s' if self.conflicts != 1 else ''}"
+        return text
+
+
+@dataclass
+class Cell:
+    """One clickable box of the laid-out tree: a merge node (key (level, idx)) or a leaf (key the
+    trajectory id), as wide as the number of leaves beneath it."""
+
+    key: tuple[int, int] | str
+    label: str
+    status: str
+    width: int
 
 
 @dataclass
@@ -60,126 +86,88 @@ class TreeView:
     nodes: list[Node] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        out = dict.fromkeys(COLORS, 0)
+        out = dict.fromkeys(STATUS_WORDS, 0)
         for n in self.nodes:
             out[n.status] = out.get(n.status, 0) + 1
         return out
 
-
-def tree_view(db: Database, run_id: str) -> TreeView:
-    counts = edit_counts(db, run_id)
-    leaves = [Leaf(item, leaf_patch_id(run_id, item), status,
-                   counts.get(leaf_patch_id(run_id, item)) if status == "done" else None)
-              for item, status in item_statuses(db, run_id)]
-    nodes = [Node(n["level"], n["idx"], n["status"], n["inputs"], n["output"],
-                  sum(counts.get(p, 0) for p in n["inputs"]), counts.get(n["output"]) if n["output"] else None,
-                  len(n["dropped"]), len(n["conflicts"]))
-             for n in list_nodes(db, run_id)]
-    return TreeView(leaves, nodes)
-
-
-def _q(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
-def _box(name: str, label: str, status: str, **extra: str) -> str:
-    attrs = {"label": label, "fillcolor": COLORS.get(status, "#ffffff"), "tooltip": status, **extra}
-    return f"  {_q(name)} [{', '.join(f'{k}={_q(v)}' for k, v in attrs.items())}];"
+    @property
+    def root(self) -> Node | None:
+        """The top node once the tree is complete (a single node on the highest level)."""
+        if not self.nodes:
+            return None
+        top = max(n.level for n in self.nodes)
+        tops = [n for n in self.nodes if n.level == top]
+        return tops[0] if len(tops) == 1 else None
 
 
 def _edits(n: int | None) -> str:
     return "…" if n is None else f"{n} edit{'s' if n != 1 else ''}"
 
 
-def tree_dot(view: TreeView, selected: tuple[int, int] | None = None) -> str:
-    """Graphviz DOT for the tree: leaves at the bottom, the root on top."""
-    lines = ["digraph merge_tree {", '  rankdir="BT"; bgcolor="transparent"; nodesep="0.15"; ranksep="0.35";',
-             '  node [shape="box", style="rounded,filled", fontname="Helvetica", fontsize="10", color="#868e96"];',
-             '  edge [color="#adb5bd", arrowsize="0.6"];']
-    producer = {n.output: n.key for n in view.nodes if n.output}
+def tree_view(db: Database, run_id: str) -> TreeView:
+    counts = edit_counts(db, run_id)
+    statuses = item_statuses(db, run_id)
+    tasks = {r.id: task_words(r.task) for r in list_trajectories(
+        db, TrajectoryFilter(ids=[t for t, _s in statuses]), limit=len(statuses) or 1)}
+    leaves = [Leaf(item, leaf_patch_id(run_id, item), status,
+                   counts.get(leaf_patch_id(run_id, item)) if status == "done" else None, tasks.get(item, ""))
+              for item, status in statuses]
+    per_node = conflicts_by_node(run_conflicts(db, run_id))
+    nodes = [Node(n["level"], n["idx"], n["status"], n["inputs"], n["output"],
+                  sum(counts.get(p, 0) for p in n["inputs"]), counts.get(n["output"]) if n["output"] else None,
+                  len(n["dropped"]), len(per_node.get((n["level"], n["idx"]), [])))
+             for n in list_nodes(db, run_id)]
+    return TreeView(_distinct_tasks(leaves), nodes)
+
+
+def _distinct_tasks(leaves: list[Leaf]) -> list[Leaf]:
+    """Two trajectories of the same task get "(2)", "(3)" after their words."""
+    seen: dict[str, int] = {}
+    for leaf in leaves:
+        seen[leaf.task] = seen.get(leaf.task, 0) + 1
+        if seen[leaf.task] > 1 and leaf.task:
+            leaf.task = f"{leaf.task} ({seen[leaf.task]})"
+    return leaves
+
+
+def tree_rows(view: TreeView, *, leaf_limit: int = LEAF_LIMIT) -> list[list[Cell]]:
+    """The tree in rows, the highest level first and the leaves last (left out above `leaf_limit`),
+    each node's children in the rows below it in the same left-to-right order, so a row of boxes
+    sized by `width` sits above what it merges."""
+    producer = {n.output: n for n in view.nodes if n.output}
     leaf_of = {leaf.patch_id: leaf for leaf in view.leaves}
-    grouped = len(view.leaves) > LEAF_LIMIT
-    fed: set[str] = set()
-    for n in view.nodes:
-        for pid in n.inputs:
-            if pid in leaf_of:
-                fed.add(pid)
-    if not grouped:
-        for leaf in view.leaves:
-            lines.append(_box(f"leaf-{leaf.trajectory_id}", f"{leaf.trajectory_id[:10]}\n{_edits(leaf.edits)}",
-                              leaf.status, shape="note"))
-    else:
-        waiting: dict[str, int] = {}
-        for leaf in view.leaves:
-            if leaf.patch_id not in fed:
-                waiting[leaf.status] = waiting.get(leaf.status, 0) + 1
-        for status, k in sorted(waiting.items()):
-            lines.append(_box(f"leaves-{status}", f"{k} proposal{'s' if k != 1 else ''}\n{status}", status,
-                              shape="note"))
-    for n in view.nodes:
-        extra = f"\n{n.dropped} dropped" if n.dropped else ""
-        extra += f"\n{n.conflicts} conflict{'s' if n.conflicts != 1 else ''}" if n.conflicts else ""
-        label = f"{n.label}\n{n.edits_in} → {_edits(n.edits_out)}{extra}"
-        style = {"penwidth": "2.5", "color": "#1c7ed6"} if selected == (n.level, n.idx) else {}
-        lines.append(_box(n.key, label, n.status, **style))
-        group_leaves = [leaf_of[p] for p in n.inputs if p in leaf_of]
-        if grouped and group_leaves:
-            edits = sum(leaf.edits or 0 for leaf in group_leaves)
-            lines.append(_box(f"{n.key}-leaves", f"{len(group_leaves)} proposals\n{_edits(edits)}", "done",
-                              shape="note"))
-            lines.append(f"  {_q(n.key + '-leaves')} -> {_q(n.key)};")
-        for pid in n.inputs:
-            if pid in leaf_of and not grouped:
-                lines.append(f"  {_q('leaf-' + leaf_of[pid].trajectory_id)} -> {_q(n.key)};")
-            elif pid in producer:
-                lines.append(f"  {_q(producer[pid])} -> {_q(n.key)};")
-    lines.append("}")
-    return "\n".join(lines)
+    widths: dict[tuple[int, int], int] = {}
 
+    def width(n: Node) -> int:
+        if n.key not in widths:
+            widths[n.key] = 0  # guards against a malformed (cyclic) record
+            widths[n.key] = max(1, sum(width(producer[p]) if p in producer else 1
+                                       for p in n.inputs if p in producer or p in leaf_of))
+        return widths[n.key]
 
-# --------------------------------------------------------------------------- one node
+    order: list[Node | Leaf] = []
+    placed: set[object] = set()
 
+    def visit(item: Node | Leaf) -> None:
+        key = item.key if isinstance(item, Node) else item.trajectory_id
+        if key in placed:
+            return
+        placed.add(key)
+        order.append(item)
+        if isinstance(item, Node):
+            for p in item.inputs:
+                child = producer.get(p) or leaf_of.get(p)
+                if child is not None and (not isinstance(child, Node) or child.level < item.level):
+                    visit(child)
 
-def _edit_row(edit: Edit, trajectory_of: dict[str, str], verified: set[str]) -> dict[str, Any]:
-    trajectories = {trajectory_of.get(s, s) for s in edit.support}
-    return {"edit": edit.id[:10], "op": edit.op, "file": edit.file or "", "section": edit.section or "",
-            "anchor": edit.anchor or "", "content": edit.content or "",
-            "rationale": edit.rationale or "", "support": len(trajectories),
-            "lessons": len(edit.support), "verified": len(verified.intersection(edit.support)),
-            "derived from": ", ".join(d[:10] for d in edit.derived_from), "id": edit.id}
-
-
-def node_detail(db: Database, run_id: str, level: int, idx: int) -> dict[str, Any] | None:
-    """Inputs (with their edits and support counts), output edits, dropped edits with reasons and
-    the input they came from, conflicts, rationale and error of one merge node."""
-    row = get_node(db, run_id, level, idx)
-    if row is None:
-        return None
-    inputs, dropped, conflicts = row["inputs"], row["dropped"], row["conflicts"]
-    trajectory_of = run_lesson_trajectories(db, run_id)
-    verified = verified_ids(db, trajectory_of)
-    producers = {n["output"]: (n["level"], n["idx"]) for n in list_nodes(db, run_id) if n["output"]}
-    leaves = {leaf_patch_id(run_id, t): t for t, _status in item_statuses(db, run_id)}
-    patches = {pid: p.edits for pid, p in patches_by_id(db, inputs).items()}
-    out_patch = patches_by_id(db, [row["output"]]).get(row["output"]) if row["output"] else None
-    out_edits = out_patch.edits if out_patch else []
-    source: dict[str, str] = {}
-    input_rows = []
-    for k, pid in enumerate(inputs, start=1):
-        if pid in leaves:
-            origin = f"proposer patch of trajectory {leaves[pid]}"
-        elif pid in producers:
-            origin = f"output of merge node L{producers[pid][0]} · #{producers[pid][1]}"
-        else:
-            origin = "patch"
-        edits = [_edit_row(e, trajectory_of, verified) for e in patches.get(pid, [])]
-        for e in edits:
-            source[e["id"]] = f"input {k}"
-        input_rows.append({"patch_id": pid, "origin": origin, "edits": edits})
-    by_id = {e["id"]: e for inp in input_rows for e in inp["edits"]}
-    dropped_rows = [{"edit": d["edit_id"][:10], "from": source.get(d["edit_id"], ""), "reason": d["reason"],
-                     "content": by_id.get(d["edit_id"], {}).get("content", ""), "id": d["edit_id"]} for d in dropped]
-    return {"level": level, "idx": idx, "status": row["status"], "rationale": row["rationale"],
-            "error": row["error"], "inputs": input_rows,
-            "output": [_edit_row(e, trajectory_of, verified) for e in out_edits],
-            "dropped": dropped_rows, "conflicts": conflicts, "output_id": row["output"]}
+    for n in sorted(view.nodes, key=lambda n: (-n.level, n.idx)):
+        visit(n)
+    for leaf in view.leaves:
+        visit(leaf)
+    levels = sorted({n.level for n in view.nodes}, reverse=True)
+    rows = [[Cell(n.key, n.label, n.status, width(n)) for n in order if isinstance(n, Node) and n.level == level]
+            for level in levels]
+    if view.leaves and len(view.leaves) <= leaf_limit:
+        rows.append([Cell(x.trajectory_id, x.label, x.status, 1) for x in order if isinstance(x, Leaf)])
+    return rows

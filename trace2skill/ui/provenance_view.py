@@ -13,12 +13,12 @@ from sqlite_utils import Database
 
 from trace2skill.analysis.grounding import find_quote
 from trace2skill.errors import NotFoundError
-from trace2skill.provenance import MAX_DEPTH
+from trace2skill.provenance import MAX_DEPTH, reword_entry
 from trace2skill.store.lessons import lesson_trajectories
 from trace2skill.store.patches import run_edits
-from trace2skill.store.provenance import stored_origins
+from trace2skill.store.provenance import stored_links, stored_origins
 from trace2skill.store.skills import get_version
-from trace2skill.ui.escape import quote_html
+from trace2skill.ui.escape import missing_step_html, quote_html
 
 Origin = dict[str, Any]
 
@@ -54,17 +54,33 @@ def line_origins(db: Database, version_id: str, file: str, _depth: int = 0) -> l
     elif pending and version.parent is not None:
         parent = get_version(db, version.parent)
         mapping = _to_parent(lines, parent.files.get(file, "").splitlines())
-        above = line_origins(db, parent.id, file, _depth + 1) if any(i in mapping for i in pending) else []
+        saved = stored_links(db, version_id, file)
+        links = {i: saved.links[i] for i in pending if i not in mapping and saved and i in saved.links}
+        traced: dict[str, list[Origin]] = {}  # origins of the parent (and of the base a link points to)
+
+        def origins_of(vid: str) -> list[Origin]:
+            if vid not in traced:
+                traced[vid] = line_origins(db, vid, file, _depth + 1)
+            return traced[vid]
+
         for i in pending:
             if i in mapping:
-                out[i] = above[mapping[i]]
+                out[i] = origins_of(parent.id)[mapping[i]]
+            elif saved and i in links:
+                link = links[i]
+                origin = origins_of(link["version"])[link["line"]]
+                if link["kind"] == "reword":
+                    step = reword_entry(link, saved.actor, version_id, i, lines[i])
+                    origin = {**origin, "rewords": [step, *origin.get("rewords", [])]}
+                out[i] = origin
             else:
                 out[i] = {"kind": "base" if stored is not None else "manual", "version": version_id}
     return [o for o in out if o is not None]
 
 
 def lines_frame(db: Database, version_id: str, file: str) -> pd.DataFrame:
-    """line (1-based), origin, support (distinct trajectories of the edit), text."""
+    """line (1-based), origin, support (distinct trajectories of the edit), reworded (by whom, newest
+    first), text."""
     lines = get_version(db, version_id).files.get(file, "").splitlines()
     origins = line_origins(db, version_id, file)
     support: dict[str, int] = {}
@@ -79,8 +95,31 @@ def lines_frame(db: Database, version_id: str, file: str) -> pd.DataFrame:
             support[edit_id] = len({trajectory_of.get(s, s) for s in e.support})
     return pd.DataFrame([{"line": i + 1, "origin": o["kind"],
                           "support": str(support.get(o.get("edit_id", ""), "?")) if o["kind"] == "edit" else "",
+                          "reworded": ", ".join(dict.fromkeys(reviewer(r["by"]) for r in o.get("rewords", []))),
                           "text": text} for i, (o, text) in enumerate(zip(origins, lines))],
-                        columns=["line", "origin", "support", "text"])
+                        columns=["line", "origin", "support", "reworded", "text"])
+
+
+REVIEWERS = {"ui": "a reviewer in the app", "cli": "the command line", "user": "a reviewer"}
+HOW_REMOVED = {"rejected": "hunk rejected in review", "deleted": "deleted", "replaced": "replaced by an edit"}
+
+
+def deleted_frame(removed: list[dict[str, Any]]) -> pd.DataFrame:
+    """The lines a version removed (see `provenance.deleted_lines`) as a table: the parent's line
+    number, text, how and by whom it was removed, and where it came from."""
+    def came_from(origin: Origin) -> str:
+        return f"edit {origin['edit_id'][:12]}" if origin.get("edit_id") else str(origin["kind"])
+
+    rows = [{"line": d["line"], "text": d["text"], "removed": HOW_REMOVED.get(d["how"], d["how"]),
+             "by": reviewer(d["by"]), "edits": ", ".join(e[:12] for e in d["edits"]),
+             "came from": came_from(d["origin"])}
+            for d in removed]
+    return pd.DataFrame(rows, columns=["line", "text", "removed", "by", "edits", "came from"])
+
+
+def reviewer(actor: str) -> str:
+    """How screens name who did something: the reviewer's name, or where it was done."""
+    return REVIEWERS.get(actor, actor)
 
 
 def _located(s: dict[str, Any]) -> tuple[tuple[int, int] | None, str | None]:
@@ -100,6 +139,9 @@ def located_steps(steps: list[dict[str, Any]], context: int = 500) -> list[dict[
     escaped HTML with the quote marked (`match`: exact, fuzzy or None when not located)."""
     out = []
     for s in steps:
+        if s.get("role") is None and "run_steps" in s:  # the lesson cites a step the run does not have
+            out.append({**s, "match": None, "html": missing_step_html(s["step_idx"], s["run_steps"] or 0)})
+            continue
         span, match = _located(s)
         out.append({**s, "match": match, "html": quote_html(s["text"] or "", span, context)})
     return out

@@ -14,8 +14,9 @@ from trace2skill.models import OutcomeLabel, StoredSignal, StoredStep, StoredTra
 from trace2skill.store import Workspace
 from trace2skill.store.lessons import LessonFilter, count_lessons, list_lessons
 from trace2skill.store.trajectories import get_trajectory, set_outcome
-from trace2skill.ui.escape import STYLE, safe_label, signal_html, split_long
+from trace2skill.ui.escape import STYLE, missing_step_html, safe_label, signal_html, split_long
 from trace2skill.ui.split_view import render_trajectory_split
+from trace2skill.ui.step_links import StepLink, focus_html, linked_step, open_step, scroll_to
 
 OUTCOMES: list[OutcomeLabel] = ["success", "failure", "unknown"]
 STEPS_PER_PAGE = 40
@@ -43,7 +44,9 @@ def _collapsible(text: str) -> None:
             st.code(rest, language=None, wrap_lines=True)
 
 
-def _step(step: StoredStep, marks: list[StoredSignal]) -> None:
+def _step(step: StoredStep, marks: list[StoredSignal], expanded: bool = False, marked: str | None = None) -> None:
+    """One step in an expander; with `marked` (the step's text as HTML, a quote or words marked) that
+    is shown, and the step as stored one click further."""
     tools = ", ".join(safe_label(c.name, 30) for c in step.tool_calls)
     label = f"[{step.idx}] {safe_label(step.role, 20)}" + (f" · calls {tools}" if tools else "")
     if step.is_error:
@@ -51,20 +54,29 @@ def _step(step: StoredStep, marks: list[StoredSignal]) -> None:
     if marks:
         label += " · " + ", ".join(sorted({safe_label(m.kind, 20) for m in marks}))
     icon = ":material/error:" if step.is_error else (":material/flag:" if marks else None)
-    with st.expander(label, expanded=bool(marks) or step.is_error or step.role != "system", icon=icon):
+    with st.expander(label, expanded=expanded or bool(marks) or step.is_error or step.role != "system", icon=icon):
         for m in marks:
             st.html(signal_html(m.kind, m.step_idx, m.detail))
-        if step.reasoning:
-            st.caption("Reasoning")
-            st.text(step.reasoning)
-        if step.text:
-            _collapsible(step.text)
-        for call in step.tool_calls:
-            st.caption(f"Tool call: {safe_label(call.name, 60)}")
-            st.code(_arguments(call.arguments), language="json", wrap_lines=True)
-        for result in step.tool_results:
-            st.caption("Tool result · error" if result.is_error else "Tool result")
-            _collapsible(result.content)
+        if marked is None:
+            _body(step)
+            return
+        st.html(marked)
+        with st.expander("The step as stored (text, tool calls and results apart)", icon=":material/unfold_more:"):
+            _body(step)
+
+
+def _body(step: StoredStep) -> None:
+    if step.reasoning:
+        st.caption("Reasoning")
+        st.text(step.reasoning)
+    if step.text:
+        _collapsible(step.text)
+    for call in step.tool_calls:
+        st.caption(f"Tool call: {safe_label(call.name, 60)}")
+        st.code(_arguments(call.arguments), language="json", wrap_lines=True)
+    for result in step.tool_results:
+        st.caption("Tool result · error" if result.is_error else "Tool result")
+        _collapsible(result.content)
 
 
 def _outcome_editor(ws: Workspace, t: StoredTrajectory) -> None:
@@ -125,8 +137,14 @@ def render_trajectory(ws: Workspace, trajectory_id: str) -> None:
     marks = signals_by_step(t.signals)
     st.subheader(f"Signals ({len(t.signals)})")
     if t.signals:
-        table = pd.DataFrame([{"step": s.step_idx, "signal": s.kind, "detail": s.detail} for s in t.signals])
-        st.dataframe(table, hide_index=True, width="stretch", key="traj_signals_table")
+        table = pd.DataFrame([{"step": "whole run" if s.step_idx is None else f"step {s.step_idx}", "signal": s.kind,
+                               "detail": s.detail} for s in t.signals])
+        step_column = st.column_config.ButtonColumn("step", type="tertiary", key="traj_signal_step", alignment="left",
+                                                    help="Go to the step", on_click=_to_signal_step,
+                                                    args=(t.id, [s.step_idx for s in t.signals]))
+        with st.container(key="traj_signals"):
+            st.dataframe(table, hide_index=True, width="stretch", key="traj_signals_table",
+                         column_config={"step": step_column})
         for s in marks.get(None, []):
             st.html(signal_html(s.kind, None, s.detail))
     else:
@@ -134,13 +152,35 @@ def render_trajectory(ws: Workspace, trajectory_id: str) -> None:
 
     steps = t.steps
     st.subheader(f"Steps ({len(steps)})")
+    link, scroll = linked_step(t.id)
+    at = next((n for n, step in enumerate(steps) if link and step.idx == link.step), None)
+    if link is not None and at is None:
+        st.html(f'<div id="{link.anchor}" class="t2s-anchor">{missing_step_html(link.step, len(steps))}</div>')
     start = 0
     if len(steps) > STEPS_PER_PAGE:
         pages = -(-len(steps) // STEPS_PER_PAGE)
-        page = st.number_input(f"Step page (of {pages}, {STEPS_PER_PAGE} steps each)", 1, pages, 1,
-                               key=f"traj_step_page_{t.id}")
+        key = f"traj_step_page_{t.id}"
+        if scroll and at is not None:
+            st.session_state[key] = at // STEPS_PER_PAGE + 1
+        st.session_state.setdefault(key, 1)
+        page = st.number_input(f"Step page (of {pages}, {STEPS_PER_PAGE} steps each)", 1, pages, key=key)
         start = (page - 1) * STEPS_PER_PAGE
     with st.container(height=900 if len(steps) > 8 else "content", key="traj_steps"):
         for step in steps[start : start + STEPS_PER_PAGE]:
-            _step(step, marks.get(step.idx, []))
+            if link is not None and step.idx == link.step:
+                head, marked = focus_html(ws, link, step)
+                with st.container(key="t2s_focus_step"):
+                    st.html(head)
+                    _step(step, marks.get(step.idx, []), expanded=True, marked=marked)
+            else:
+                _step(step, marks.get(step.idx, []))
     _lessons(ws, t.id)
+    if scroll and link is not None:
+        scroll_to(link.anchor)
+
+
+def _to_signal_step(trajectory_id: str, step_of_row: list[int | None]) -> None:
+    click = st.session_state.get("traj_signal_step")
+    row = click["row"] if click else None
+    if row is not None and row < len(step_of_row) and step_of_row[row] is not None:
+        open_step(StepLink(trajectory_id, int(step_of_row[row] or 0)))

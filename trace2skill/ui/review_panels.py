@@ -1,0 +1,154 @@
+"""The Review & diff screen's parts: where the version under review stands (draft or saved), the
+hunk counts, one hunk with its decision and support, a file's hand edits, the rendered preview, the
+history with each version's state, and what a save says."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+import streamlit as st
+from sqlite_utils import Database
+
+from trace2skill.diff import Hunk, unified_diff
+from trace2skill.models import SkillVersion
+from trace2skill.skill_review import DECISIONS, HunkCounts, SaveOutcome
+from trace2skill.store.skills import list_versions
+from trace2skill.store.version_states import VersionState, version_states
+from trace2skill.ui.diff_view import HunkSupport, hunk_text
+from trace2skill.ui.escape import safe_label
+from trace2skill.ui.provenance_view import reviewer
+from trace2skill.ui.review_view import HUNK_STATES, STATE_CLASS, preview_of
+
+DECISION_LABELS = {"accept": "Accept", "reject": "Reject"}
+
+
+def _decision_label(value: str) -> str:
+    return DECISION_LABELS.get(value, value)
+
+
+def when(timestamp: str | None) -> str:
+    """A stored UTC timestamp as people read it: "2026-05-04 13:07 UTC"."""
+    if not timestamp:
+        return ""
+    return timestamp.replace("T", " ")[:16] + " UTC" if timestamp.endswith("+00:00") else timestamp
+
+
+def _by(state: VersionState) -> str:
+    return f"by {safe_label(reviewer(state.saved_by or 'user'))} ({when(state.saved_at)})"
+
+
+def render_state(version: SkillVersion, states: list[VersionState], current: str | None) -> None:
+    """Draft or saved: what the version under review is, and what Save will do."""
+    skill = safe_label(version.skill)
+    me = next((s for s in states if s.id == version.id), None)
+    children = [s for s in states if s.parent == version.id and s.state == "saved"]
+    if current == version.id:
+        where = f"it is the current version of {skill}"
+    else:
+        where = f"the current version is {current[:12]}" if current else f"{skill} has no saved version yet"
+    if version.source != "proposal":
+        st.caption(f"Version {version.id[:12]} is {me.label if me else version.source}; {where}.")
+    elif me and me.state == "saved":
+        st.success(f"Saved: this proposal was saved as it is {_by(me)}; {where}.", icon=":material/verified:")
+    elif children:
+        newest = max(children, key=lambda s: s.order)
+        tail = "it is the current version" if current == newest.id else where
+        st.success(f"Reviewed: the result of this proposal was saved as version {newest.id[:12]} {_by(newest)}; "
+                   f"{tail}.", icon=":material/verified:")
+    else:
+        st.info(f"Draft: this proposal is not part of {skill} until someone saves it. Accept or reject each hunk "
+                "(an undecided hunk stays as proposed), edit the text if needed, then Save: the result becomes the "
+                f"current version of {skill}.", icon=":material/edit_note:")
+
+
+def render_counts(counts: HunkCounts) -> None:
+    with st.container(horizontal=True, key="rev_counts", vertical_alignment="center"):
+        st.markdown(f"**{counts.text()}**")
+        st.badge(f"{counts.accepted} accepted", icon=HUNK_STATES["accept"][1], color="green")
+        st.badge(f"{counts.rejected} rejected", icon=HUNK_STATES["reject"][1], color="red")
+        st.badge(f"{counts.undecided} undecided", icon=HUNK_STATES[None][1], color="gray")
+
+
+def render_hunk(h: Hunk, hs: HunkSupport, total: int, state: str | None, key: str, box: str, locked: bool) -> None:
+    """One hunk in a box styled by its decision: the Accept / Reject choice, its state, its support."""
+    label, icon, color = HUNK_STATES[state if state in DECISIONS else None]
+    with st.container(key=f"rev_hbox-{STATE_CLASS.get(state, 'undecided')}-{box}", border=True):
+        row = st.container(horizontal=True, vertical_alignment="bottom")
+        row.segmented_control(f"Hunk {h.index + 1} of {total}", list(DECISIONS), format_func=_decision_label,
+                              key=key, disabled=locked,
+                              help="Undecided hunks stay as proposed; a rejected hunk is left out of the result.")
+        row.badge(label, icon=icon, color=color)
+        if hs.lines:
+            row.badge(f"supported by {hs.count} trajector{'y' if hs.count == 1 else 'ies'}",
+                      icon=":material/groups:", color="green" if hs.count > 1 else "orange")
+            row.badge(f"{hs.verified} of {len(hs.lessons)} lessons verified by replay",
+                      icon=":material/replay:", color="green" if hs.verified else "gray")
+            row.caption(f"{len(hs.edits)} edit(s): {', '.join(e[:10] for e in hs.edits)}")
+        elif not any(line.tag == "+" for line in h.lines):
+            row.caption("removes lines only: nothing new to trace (see the merge tree for the edit)")
+        else:
+            row.caption("no consolidation edit behind these lines (base or manual text)")
+        st.code(hunk_text(h), language="diff", wrap_lines=True)
+
+
+def render_hand_edits(path: str, merged: str, edited: str, discard: Callable[[], None], key: str) -> None:
+    """A file edited by hand: its edits against the accepted hunks, and a way back."""
+    st.warning("You edited this file by hand: Unified, Side by side and the preview show your edited result. "
+               "The hunk decisions are kept as they were while your edits stand.", icon=":material/edit:")
+    st.button("Discard my edits to this file", key=key, on_click=discard, icon=":material/undo:")
+    st.caption("Your edits")
+    st.code(unified_diff(merged, edited, old_name=f"hunks/{path}", new_name=f"edited/{path}"), language="diff",
+            wrap_lines=True)
+
+
+def render_preview(path: str, text: str | None, key: str) -> None:
+    """The result of one file as it reads: markdown rendered, other files as code."""
+    st.caption("Preview of the result")
+    with st.container(height=480, border=True, key=key):
+        if text is None:
+            st.caption("This file will not be in the saved version.")
+            return
+        preview = preview_of(path, text)
+        if not preview.markdown:
+            st.code(preview.body, language=preview.language, wrap_lines=True)
+            return
+        for name, value in preview.frontmatter.items():
+            st.caption(f"{safe_label(name, 40)}: {safe_label(value, 300)}")
+        st.markdown(preview.body)
+
+
+def render_history(db: Database, skill: str, current: str | None) -> None:
+    """Every version, newest first: draft or saved, which one is current, who saved it and when."""
+    states = version_states(db, skill)
+    messages = {v.id: v.message for v in list_versions(db, skill)}
+    saved_as = {}
+    for v in sorted((v for v in states if v.state == "saved" and v.parent), key=lambda v: v.order):
+        saved_as[v.parent] = v.id  # the reviewed result saved last, for a draft whose result was saved
+
+    def label(v: VersionState) -> str:
+        if v.state == "draft" and v.id in saved_as:
+            return f"proposal (draft; its result saved as {saved_as[v.id][:12]})"
+        return v.label
+
+    rows = [{"id": v.id, "state": label(v), "current": "current" if v.id == current else "", "parent": v.parent,
+             "saved by": reviewer(v.saved_by) if v.saved_by else "", "saved": when(v.saved_at),
+             "message": messages.get(v.id, "")} for v in states]
+    st.dataframe(pd.DataFrame(rows, columns=["id", "state", "current", "parent", "saved by", "saved", "message"]),
+                 hide_index=True, width="stretch", key="rev_history")
+
+
+def save_message(outcome: SaveOutcome, skill: str, reviewed: SkillVersion) -> tuple[str, str]:
+    """(kind, text) of the message a save of the `reviewed` version's result leaves: "success" or "info"."""
+    name, vid = safe_label(skill), outcome.version_id
+    kept = (f" {outcome.reworded} reworded line(s) keep the provenance of the lines they replaced."
+            if outcome.reworded else "")
+    if outcome.kind == "saved_as_is":
+        what = "proposal" if reviewed.source == "proposal" else "version"
+        return "success", f"Saved {what} {vid[:12]} as it is: it is now the current version of {name}."
+    if outcome.kind == "new_version":
+        return "success", (f"Saved version {vid} of {name} (parent {reviewed.id[:12]}): it is now the current "
+                           f"version.{kept}")
+    if outcome.kind == "saved_again":
+        return "success", f"Saved version {vid} of {name} again: it is the current version once more."
+    return "info", f"Nothing new to save: this result is already the current version of {name} ({vid[:12]})."
