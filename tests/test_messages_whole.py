@@ -77,3 +77,13 @@ def test_no_diff_hint_when_nothing_was_applied():
     assert not any("trace2skill diff" in line for line in lines)
     applied = report_lines(_result("new", 2), "base")
     assert applied[-1] == "review it: trace2skill diff base new"
+
+
+def test_a_finding_names_its_file_once():
+    from trace2skill.skill.validate import Finding, describe
+
+    assert describe(Finding("warning", "unknown_folder", "reference/ (4 files) is not one of …", "reference/")) \
+        == "reference/ (4 files) is not one of …"
+    assert describe(Finding("warning", "x", "SKILL.md has no name", "SKILL.md")) == "SKILL.md has no name"
+    assert describe(Finding("warning", "x", "a link is broken", "SKILL.md", 3)) == "SKILL.md:3: a link is broken"
+    assert describe(Finding("warning", "x", "a note", "")) == "a note"

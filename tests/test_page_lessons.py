@@ -217,7 +217,7 @@ def test_flagged_lessons_are_hidden_by_policy_and_need_confirmation_in_bulk(seed
     assert _table(at).loc["les-junk", "flags"] == "repeated text"
     at.button(key="les_bulk_approve").click().run()  # the box is not ticked: flagged ones stay
     assert get_lesson(ws.db, "les-junk").status == "proposed"
-    assert any("flagged lessons were left as they were" in s.value for s in at.success)
+    assert any("flagged lesson" in s.value and "left as" in s.value for s in at.success)
     assert get_lesson(ws.db, "les-00").status == "approved"
     at.checkbox(key="les_despite").check().run()
     at.button(key="les_bulk_approve").click().run()
@@ -259,3 +259,18 @@ def test_quote_location_and_escaping():
     assert find_quote("abc", "something else entirely") is None
     html = quote_html("<img src=x onerror=alert(1)> said hi", (29, 36))
     assert "<img" not in html and "&lt;img" in html and "<mark>said hi</mark>" in html
+
+
+def test_lessons_at_a_glance_counts_by_kind_outcome_and_status(seeded):
+    from trace2skill.store.stats import lesson_breakdown
+    from trace2skill.ui.lesson_charts import breakdown_frame
+
+    ws, _tid = seeded
+    set_status(ws.db, ["les-00", "les-03"], "approved")
+    frame = breakdown_frame(lesson_breakdown(ws.db))
+    by_kind = frame.groupby(["kind", "status"])["lessons"].sum().to_dict()
+    assert by_kind[("from a failure", "approved")] == 2 and by_kind[("from a failure", "proposed")] == 1
+    assert by_kind[("diagnosis of a failure", "proposed")] == 3 and by_kind[("from a success", "proposed")] == 3
+    assert set(frame["outcome"]) == {"failure"} and frame["lessons"].sum() == 9
+    at = _page()
+    assert not at.exception and any(e.label == "Lessons at a glance" for e in at.expander)

@@ -136,3 +136,21 @@ def test_history_diff_and_locked_sections(ws):
     assert len(at.dataframe[1].value) == len(list_versions(ws.db, DEMO_SKILL)) == 2
     diff = [c.value for c in at.code if c.value.startswith("--- a/SKILL.md")]
     assert diff and "-## Refund\n+## Refunds and credits" in diff[0]
+
+
+def test_a_versions_files_are_shown_as_a_tree_rendered_or_raw(ws):
+    from trace2skill.ui.skill_text import file_tree
+
+    assert list(file_tree(["scripts/a.py", "SKILL.md", "LICENSE.txt", "reference/b.md"]).values()) == [
+        ":material/description: SKILL.md", ":material/description: LICENSE.txt", ":material/folder: reference › b.md",
+        ":material/folder: scripts › a.py"]
+    at = _page()
+    at.file_uploader(key="sk_zip_0").set_value(("mcp-builder.zip", mcp_zip(), "application/zip")).run()
+    at.button(key="sk_import").click().run()
+    files = at.radio(key="sk_text_file")
+    assert files.value == "SKILL.md" and ":material/folder: reference › evaluation.md" in files.options
+    assert any(m.value.lstrip().startswith("# ") or "\n# " in m.value for m in at.markdown)  # rendered, not code
+    files.set_value("reference/evaluation.md").run()
+    at.segmented_control(key="sk_text_mode").set_value("Raw").run()
+    reference = latest_version(ws.db, "mcp-builder").files["reference/evaluation.md"]
+    assert any(c.value == reference for c in at.code)

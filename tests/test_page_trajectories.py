@@ -217,7 +217,7 @@ def test_split_the_demo_by_task_and_move_one_task_back():
     held_tasks = {tasks[t] for t in held}
     assert {t for t, task in tasks.items() if task in held_tasks} == held  # whole tasks, every run
     shown = at.dataframe[0].value
-    assert {r.id for r in shown.itertuples() if r.split == "heldout"} == held & set(shown["id"])
+    assert {r.id for r in shown.itertuples() if r.split == "held out"} == held & set(shown["id"])
     # The open trajectory's task goes back to evolve, all its runs with it.
     chosen = sorted(held)[0]
     at.text_input(key="traj_open").input(chosen).run()
@@ -227,3 +227,13 @@ def test_split_the_demo_by_task_and_move_one_task_back():
     assert heldout_ids(ws.db) == held - runs_of_task
     assert any(f"Marked {len(runs_of_task)} trajectories of this task evolve" in s.value for s in at.success)
     assert at.button(key="split_move").label == "Hold out this task"
+
+
+def test_the_table_speaks_plain_words():
+    from trace2skill.ui.words import plural, trajectory_table_row
+
+    row = trajectory_table_row({"split": None, "signals": "tool_error,repeated_call"})
+    assert (row["split"], row["signals"]) == ("evolve", "tool_error, repeated_call")
+    assert trajectory_table_row({"split": "heldout", "signals": None})["split"] == "held out"
+    assert (plural(1, "edit"), plural(2, "edit"), plural(1, "trajectory", "trajectories"),
+            plural(3, "trajectory", "trajectories")) == ("1 edit", "2 edits", "1 trajectory", "3 trajectories")

@@ -29,6 +29,7 @@ from trace2skill.ui.pickers import consolidation_runs, version_labels
 from trace2skill.ui.proposal_checks import edit_budget_inputs, render_edit_budget
 from trace2skill.ui.run_progress import render_run_panel, run_controls, state_of
 from trace2skill.ui.state import llm_client, run_client, workspace
+from trace2skill.ui.words import GLOSSARY, plural
 
 ws = workspace()
 llm = llm_config(ws.db)
@@ -40,8 +41,9 @@ if "con_flash" in st.session_state:
 # ------------------------------------------------------------------ plan a run
 con_runs = consolidation_runs(ws.db)
 with st.expander("New consolidation run", icon=":material/add_circle:", expanded=not con_runs):
-    st.caption("Each trajectory's approved lessons become one patch of structured edits (in parallel); the patches "
-               "are merged in a tree, B at a time, down to one patch, which code applies to the frozen base skill.")
+    st.caption("Each trajectory's approved lessons become one proposal of edits (all in parallel); the proposals are "
+               "merged a few at a time, level by level, down to one list of edits, which code applies to the skill "
+               "you chose (it does not change while the run works).")
     skills = [s["name"] for s in list_skills(ws.db)]
     mode = st.segmented_control("Skill", ["Deepen a skill", "New skill"], required=True, key="con_mode",
                                 default="Deepen a skill" if skills else "New skill")
@@ -65,10 +67,11 @@ with st.expander("New consolidation run", icon=":material/add_circle:", expanded
     lessons, trajectories = approved_counts(ws.db)
     st.metric("Approved lessons to use", lessons,
               help="Every approved lesson goes in; review them on the Lessons page.")
-    st.caption(f"{lessons} approved lessons from {trajectories} trajectories: {trajectories} proposer patches.")
+    st.caption(f"{plural(lessons, 'approved lesson')} from {plural(trajectories, 'trajectory', 'trajectories')}: "
+               f"{plural(trajectories, 'proposal')} of edits, one per trajectory.", help=GLOSSARY["proposal"])
     c1, c2, c3, c4 = st.columns(4)
-    batch_size = c1.number_input("Batch size B", min_value=2, max_value=64, value=8, key="con_batch",
-                                 help="Patches per merge call; the tree has ⌈log_B N⌉ levels.")
+    batch_size = c1.number_input("Proposals per merge", min_value=2, max_value=64, value=8, key="con_batch",
+                                 help=GLOSSARY["batch"])
     min_support = c2.number_input("Min support (trajectories)", min_value=0, value=0, key="con_min_support")
     concurrency = c3.number_input("Concurrency", min_value=1, max_value=512,
                                   value=int(get_settings(ws.db).get("concurrency") or 8), key="con_concurrency")
@@ -204,7 +207,7 @@ st.subheader("Opened from the tree")
 view_now = tree_view(ws.db, run_id)
 picked = opened(view_now)
 if picked is None:
-    st.caption("The merge tree starts once the proposer patches are in.")
+    st.caption("The merge tree starts once every trajectory's proposal is in.")
     st.stop()
 if isinstance(picked, str):
     leaf = leaf_detail(ws.db, run_id, picked)

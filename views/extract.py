@@ -17,6 +17,7 @@ from trace2skill.ui.extract_pick import PICKED_KEY, render_picked, render_run_li
 from trace2skill.ui.run_progress import render_run_panel, run_controls
 from trace2skill.ui.state import llm_client, run_client, workspace
 from trace2skill.ui.verify_panel import run_summary, verify_panel
+from trace2skill.ui.words import GLOSSARY
 
 ANALYSTS = {"both": ["error", "success"], "error": ["error"], "success": ["success"]}
 ws = workspace()
@@ -30,8 +31,8 @@ if "ext_flash" in st.session_state:
 recent = list_runs(ws.db, ("extraction", "verification", "collection"), 30, with_progress=False)
 with st.expander("New extraction run", icon=":material/add_circle:",
                  expanded=not recent or bool(st.session_state.get(PICKED_KEY))):
-    st.caption("One independent analyst per trajectory, all against the same frozen starting skill: the error "
-               "analyst reads failures, the success analyst successes.")
+    st.caption("One independent analyst per trajectory, all reading the same skill, unchanged during the run: the "
+               "error analyst reads failures, the success analyst successes.")
     picked = render_picked(ws)  # trajectories sent from the Trajectories screen, else choose with filters
     if picked is None:
         c1, c2, c3 = st.columns([1, 1, 2])
@@ -57,8 +58,8 @@ with st.expander("New extraction run", icon=":material/add_circle:",
     concurrency = c3.number_input("Concurrency", 1, 512, int(get_settings(ws.db).get("concurrency") or 8),
                                   key="ext_concurrency")
     skills = {s["name"]: s for s in list_skills(ws.db)}
-    skill = c4.selectbox("Starting skill (frozen)", ["(none: new skill)", *skills], key="ext_skill",
-                         index=1 if skills else 0)
+    skill = c4.selectbox("Skill the analysts read", ["(none: new skill)", *skills], key="ext_skill",
+                         index=1 if skills else 0, help=GLOSSARY["frozen"])
 
     version = latest_version(ws.db, skill) if skill in skills else None
     config = ExtractionConfig(

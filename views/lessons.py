@@ -11,6 +11,7 @@ from trace2skill.models import LESSON_KINDS, LESSON_STATUSES
 from trace2skill.settings import flag_policy, llm_config
 from trace2skill.store.lessons import LessonFilter, count_lessons, lesson_ids, page_lessons
 from trace2skill.store.runs import list_runs
+from trace2skill.ui.lesson_charts import render_lesson_charts
 from trace2skill.ui.lesson_quality import QUALITY, VERIFICATION, bulk_decision, hidden_notice
 from trace2skill.ui.lesson_view import apply_edits, column_config, duplicate_groups, render_lesson, table_of
 from trace2skill.ui.state import workspace
@@ -39,6 +40,7 @@ for message in st.session_state.pop("les_errors", []):
     st.error("A concurrent edit was refused" if "changed by" in message else "An edit was refused",
              icon=":material/sync_problem:")
     st.text(message)
+render_lesson_charts(ws)
 
 # ------------------------------------------------------------------ filters
 f1, f2, f3, f4 = st.columns([2, 1, 1, 1])

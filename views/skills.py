@@ -1,5 +1,6 @@
 """Skills: import a human-written skill (zip, folder files or a markdown document; lenient, with its
-warnings shown), list skills with their version history, diff any two versions, lock sections."""
+warnings shown), list skills, read any version's files (rendered or raw), its history, diff any two
+versions, lock sections."""
 
 from dataclasses import asdict
 
@@ -20,6 +21,7 @@ from trace2skill.store.skills import (
 )
 from trace2skill.ui.escape import safe_label
 from trace2skill.ui.pickers import version_labels
+from trace2skill.ui.skill_text import render_skill_text
 from trace2skill.ui.skill_upload import folder_from_files, folder_from_markdown, folder_from_zip, import_folder
 from trace2skill.ui.state import workspace
 
@@ -108,7 +110,10 @@ skill = st.selectbox("Skill", names, key="sk_skill")
 versions = list_versions(ws.db, skill)
 labels = version_labels(versions, latest=versions[0].id)
 
-history, compare, locks = st.tabs(["History", "Diff two versions", "Locked sections"])
+text_tab, history, compare, locks = st.tabs(["Text", "History", "Diff two versions", "Locked sections"])
+with text_tab:
+    shown = st.selectbox("Version", list(labels), format_func=labels.get, key="sk_text_version")
+    render_skill_text(get_version(ws.db, shown), key="sk_text")
 with history:
     st.dataframe(pd.DataFrame([v.model_dump() for v in versions],
                               columns=["id", "source", "parent", "run_id", "message", "created"]),

@@ -25,6 +25,7 @@ from trace2skill.ui.uploads import (
     record_paths,
     report_row,
 )
+from trace2skill.ui.words import GLOSSARY, trajectory_table_row
 
 PAGE_SIZE = 50
 ws = workspace()
@@ -174,13 +175,17 @@ render_split(ws, flt, total)
 render_bulk_outcome(ws, flt, total)
 rows = list_trajectories(ws.db, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
 render_search_hits(ws, flt, rows, total, offset=(page - 1) * PAGE_SIZE)
-table = pd.DataFrame([r.model_dump() for r in rows], columns=["id", "outcome", "split", "source_format", "model",
-                                                              "task_id", "n_steps", "n_errors", "signals", "task"])
+table = pd.DataFrame([trajectory_table_row(r.model_dump()) for r in rows],
+                     columns=["id", "outcome", "split", "source_format", "model", "task_id", "n_steps", "n_errors",
+                              "signals", "task"])
 event = st.dataframe(
     table, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row", key="traj_table",
     column_config={"id": st.column_config.TextColumn("id", width="small"),
-                   "split": st.column_config.TextColumn("split", width="small",
-                                                        help="evolve or heldout, as marked (unmarked: evolve)"),
+                   "split": st.column_config.TextColumn("used for", width="small", help=GLOSSARY["held_out"]),
+                   "source_format": st.column_config.TextColumn("format"),
+                   "task_id": st.column_config.TextColumn("task id"),
+                   "n_steps": st.column_config.NumberColumn("steps"),
+                   "n_errors": st.column_config.NumberColumn("errors", help="Steps that report an error"),
                    "task": st.column_config.TextColumn("task", width="large")})
 
 selected = event.selection.rows if event else []

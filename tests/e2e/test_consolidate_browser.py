@@ -29,7 +29,7 @@ def test_start_a_run_and_watch_the_tree_fill_in(app_env, page, request):
         app = request.getfixturevalue("app")  # start the app after seeding
         open_app(page, app, "Consolidate")
         page.get_by_text("12 approved lessons from 6 trajectories").wait_for(timeout=30000)
-        batch = page.get_by_role("spinbutton", name="Batch size B")
+        batch = page.get_by_role("spinbutton", name="Proposals per merge")
         batch.fill("2")
         batch.press("Enter")
         wait_idle(page)

@@ -56,3 +56,28 @@ def test_start_a_run_watch_it_finish_and_reload(app_env, page, request, endpoint
     assert "4" in done.inner_text()
     assert page.get_by_role("button", name="Resume").is_disabled()
     full_screenshot(page, "extract")
+
+
+def test_a_toast_says_when_a_run_ends_on_another_screen(app_env, page, request, endpoint):
+    db = Path(app_env["TRACE2SKILL_DB"])
+    ws = Workspace(db)
+    load_demo(ws)
+    set_setting(ws.db, "base_url", endpoint.base_url)
+    set_setting(ws.db, "model", "fake")
+    set_setting(ws.db, "concurrency", "1")
+    ws.close()
+    app = request.getfixturevalue("app")
+    open_app(page, app, "Extract")
+    limit = page.get_by_label("Limit (0 = no limit)")
+    limit.fill("3")
+    limit.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Start extraction").click()
+    started = page.get_by_text("Extraction run ext-").first
+    started.wait_for(timeout=30000)
+    run_id = started.inner_text().split("Extraction run ", 1)[1].split(" ", 1)[0]
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Lessons", exact=True).click()
+    toast = page.get_by_test_id("stToast").filter(has_text=f"Extraction run {run_id} is done.")
+    toast.wait_for(timeout=60000)
+    assert page.get_by_role("heading", name="Lessons").is_visible()  # the user never left Lessons
+    full_screenshot(page, "toast-run-done")

@@ -33,3 +33,18 @@ def test_upload_a_zip_and_see_the_warnings(app_env, page, request, tmp_path):
     chosen = page.get_by_test_id("stSelectbox").filter(has_text="Skill").first.locator("input").input_value()
     assert chosen == "mcp-builder"  # the library opens on the imported skill
     full_screenshot(page, "skills")
+
+    # The skill's text: SKILL.md rendered first (a heading, not "# …"), then a reference file raw.
+    text_tab = page.get_by_test_id("stTabs").get_by_role("tabpanel").first
+    skill_md = version.files["SKILL.md"]
+    title = next(line[2:].strip() for line in skill_md.splitlines() if line.startswith("# "))
+    assert text_tab.get_by_role("heading", name=title).is_visible()
+    assert text_tab.get_by_text(f"{len(version.files)} files", exact=True).is_visible()
+    text_tab.get_by_text("reference › evaluation.md").click()
+    wait_idle(page)
+    text_tab.get_by_text("Raw", exact=True).click()
+    wait_idle(page)
+    raw = text_tab.get_by_test_id("stCode").inner_text()
+    first = next(line for line in version.files["reference/evaluation.md"].splitlines() if line.strip())
+    assert first.strip() in raw
+    full_screenshot(page, "skills-text")

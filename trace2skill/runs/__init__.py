@@ -21,6 +21,7 @@ from trace2skill.runs.engine import (
     prepare_resume,
     resume,
     running_here,
+    running_here_ids,
     start_background,
     wait,
 )
@@ -30,5 +31,6 @@ from trace2skill.runs.state import RunState, describe, format_duration, is_alive
 __all__ = [
     "ItemResult", "RunContext", "RunKind", "RunState", "budget_of", "cancel", "create", "describe", "execute",
     "format_duration", "get_kind", "is_alive", "kind_names", "prepare_resume", "register", "resume", "running_here",
+    "running_here_ids",
     "set_budget", "spend", "start_background", "wait",
 ]

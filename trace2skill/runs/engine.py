@@ -57,6 +57,12 @@ def running_here(run_id: str) -> bool:
         return run_id in _active
 
 
+def running_here_ids() -> list[str]:
+    """The runs this process is executing now."""
+    with _lock:
+        return sorted(_active)
+
+
 def execute(ws: Workspace, run_id: str, client: StructuredClient | None = None, *,
             on_item: ItemCallback | None = None, concurrency: int | None = None) -> Run:
     """Execute the run's queued work; blocks until it is done, failed or cancelled, and returns

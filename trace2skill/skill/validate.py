@@ -185,9 +185,11 @@ def validate_skill(folder: SkillFolder, *, strict: bool = True, dirname: str | N
 
 
 def describe(finding: Finding) -> str:
-    """One line for people: ``file:line: message`` (the message alone for a note about no file)."""
-    where = f"{finding.file}{f':{finding.line}' if finding.line else ''}: " if finding.file else ""
-    return where + finding.message
+    """One line for people: ``file:line: message`` (the message alone for a note about no file, or
+    one that already starts by naming its file, so no line reads "SKILL.md: SKILL.md: …")."""
+    if not finding.file or (not finding.line and finding.message.startswith(finding.file.rstrip("/"))):
+        return finding.message
+    return f"{finding.file}{f':{finding.line}' if finding.line else ''}: {finding.message}"
 
 
 __all__ = ["Finding", "Severity", "has_errors", "validate_skill", "describe", "spec_problems", "strict_frontmatter",

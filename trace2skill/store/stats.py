@@ -35,3 +35,11 @@ def workspace_stats(db: Database) -> dict[str, Any]:
         "skills": _count(db, "skills"),
         "skill_versions": _count(db, "skill_versions"),
     }
+
+
+def lesson_breakdown(db: Database) -> list[tuple[str, str, str, int]]:
+    """(kind, outcome of its trajectory, status, count) for every lesson: what the Lessons screen
+    charts."""
+    return [tuple(row) for row in db.execute(
+        "SELECT l.kind, coalesce(t.outcome, 'unknown'), l.status, count(*) FROM lessons l "
+        "LEFT JOIN trajectories t ON t.id = l.trajectory_id GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")]

@@ -16,6 +16,7 @@ from trace2skill.review import approve
 from trace2skill.store import Workspace
 from trace2skill.store.lessons import LessonFilter, count_lessons, flag_counts, set_status
 from trace2skill.store.verifications import checks_of
+from trace2skill.ui.words import plural
 from trace2skill.verify.verdicts import WORDS
 
 QUALITY: dict[str, bool | None] = {"without flags": False, "all": None, "flagged only": True}
@@ -45,11 +46,12 @@ def _show_all() -> None:
 def bulk_decision(ws: Workspace, ids: list[str], status: str, *, despite: bool) -> str:
     """Approve or reject every lesson of `ids`; flagged ones are approved only with `despite`."""
     if status != "approved":
-        return f"{status.capitalize()} {set_status(ws.db, ids, status, actor=ACTOR)} lessons."
+        return f"{status.capitalize()} {plural(set_status(ws.db, ids, status, actor=ACTOR), 'lesson')}."
     outcome = approve(ws.db, ids, actor=ACTOR, despite_problems=despite)
     held = len(outcome.needs_confirmation)
-    return f"Approved {outcome.approved} lessons." + (
-        f" {held} flagged lessons were left as they were: tick the box to approve them too." if held else "")
+    left = "1 flagged lesson was left as it was" if held == 1 else f"{held:,} flagged lessons were left as they were"
+    return f"Approved {plural(outcome.approved, 'lesson')}." + (
+        f" {left}: tick the box to approve them too." if held else "")
 
 
 def render_flags(lesson: Lesson) -> None:
