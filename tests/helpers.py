@@ -177,6 +177,16 @@ def seed_consolidation(ws: Workspace, n: int = 6, batch_size: int = 2) -> Seeded
     return Seeded(ws, client, base, result.run_id, result)
 
 
+def seed_consolidation_file(directory: Path) -> tuple[Path, str, str]:
+    """`seed_consolidation` written once to a SQLite file in `directory` (for module-scoped
+    fixtures that copy it per test): the file, the base version and the proposal."""
+    path = directory / "seed.db"
+    ws = Workspace(path)
+    seeded = seed_consolidation(ws)
+    ws.close()
+    return path, seeded.base, seeded.result.version
+
+
 def rerun_script(messages, output):
     """Like `proposer`, but a merge asked again drops the booking advice (with a reason)."""
     if output.__name__ == "MergeOut" and "Re-run" in messages[1]["content"]:

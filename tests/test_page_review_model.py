@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import BOOK_LINE, CANCEL_LINE, seed_consolidation
+from tests.helpers import BOOK_LINE, CANCEL_LINE, seed_consolidation_file
 from trace2skill.provenance import blame
 from trace2skill.store import Workspace
 from trace2skill.store.decisions import list_decisions
@@ -29,11 +29,7 @@ REWORD = "- Confirm the cancellation with the user first."
 
 @pytest.fixture(scope="module")
 def seed_file(tmp_path_factory) -> tuple[Path, str, str]:
-    path = tmp_path_factory.mktemp("seed") / "seed.db"
-    ws = Workspace(path)
-    seeded = seed_consolidation(ws)
-    ws.close()
-    return path, seeded.base, seeded.result.version
+    return seed_consolidation_file(tmp_path_factory.mktemp("seed"))
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.helpers import BOOK_LINE, CANCEL_LINE, seed_consolidation
+from tests.helpers import BOOK_LINE, CANCEL_LINE, seed_consolidation_file
 from trace2skill.cli import main
 from trace2skill.diff import accept_file_hunks, diff_files
 from trace2skill.fuzzy import line_similarity
@@ -85,11 +85,7 @@ def test_counts_and_kept_hunks():
 
 @pytest.fixture(scope="module")
 def seeded_file(tmp_path_factory) -> tuple[Path, str, str]:
-    path = tmp_path_factory.mktemp("seed") / "seed.db"
-    ws = Workspace(path)
-    seeded = seed_consolidation(ws)
-    ws.close()
-    return path, seeded.base, seeded.result.version
+    return seed_consolidation_file(tmp_path_factory.mktemp("seed"))
 
 
 @pytest.fixture

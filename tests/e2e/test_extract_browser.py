@@ -22,14 +22,21 @@ def endpoint():
         yield server
 
 
-def test_start_a_run_watch_it_finish_and_reload(app_env, page, request, endpoint):
+def _demo_on(app_env, endpoint) -> Path:
+    """The app's workspace: the demo data, runs on the loopback endpoint one at a time (a run takes
+    a few seconds to watch)."""
     db = Path(app_env["TRACE2SKILL_DB"])
     ws = Workspace(db)
     load_demo(ws)
     set_setting(ws.db, "base_url", endpoint.base_url)
     set_setting(ws.db, "model", "fake")
-    set_setting(ws.db, "concurrency", "1")  # one at a time: the run takes a few seconds to watch
+    set_setting(ws.db, "concurrency", "1")
     ws.close()
+    return db
+
+
+def test_start_a_run_watch_it_finish_and_reload(app_env, page, request, endpoint):
+    db = _demo_on(app_env, endpoint)
     app = request.getfixturevalue("app")
     open_app(page, app, "Extract")
 
@@ -59,13 +66,7 @@ def test_start_a_run_watch_it_finish_and_reload(app_env, page, request, endpoint
 
 
 def test_a_toast_says_when_a_run_ends_on_another_screen(app_env, page, request, endpoint):
-    db = Path(app_env["TRACE2SKILL_DB"])
-    ws = Workspace(db)
-    load_demo(ws)
-    set_setting(ws.db, "base_url", endpoint.base_url)
-    set_setting(ws.db, "model", "fake")
-    set_setting(ws.db, "concurrency", "1")
-    ws.close()
+    _demo_on(app_env, endpoint)
     app = request.getfixturevalue("app")
     open_app(page, app, "Extract")
     limit = page.get_by_label("Limit (0 = no limit)")

@@ -27,9 +27,12 @@ class HeldOutSelection:
     included: dict[str, str] = field(default_factory=dict)  # held-out lessons the user chose to use
 
     def summary(self) -> str:
-        """ "3 from a held-out trajectory, 1 quoting a held-out task" (or "")."""
-        counts = Counter((self.left_out or self.included).values())
-        return ", ".join(f"{n} {why}" for why, n in sorted(counts.items()))
+        return reasons_summary(self.left_out or self.included)
+
+
+def reasons_summary(reasons: dict[str, str]) -> str:
+    """ "3 from a held-out trajectory, 1 quoting a held-out task" (or "")."""
+    return ", ".join(f"{n} {why}" for why, n in sorted(Counter(reasons.values()).items()))
 
 
 def heldout_reasons(db: Database, lessons: list[Lesson]) -> dict[str, str]:
@@ -74,4 +77,4 @@ def left_out_note(left_out: dict[str, str]) -> str:
         return ""
     n = len(left_out)
     which = "1 approved lesson was" if n == 1 else f"{n} approved lessons were"
-    return f"{which} left out as held-out data ({HeldOutSelection([], left_out=left_out).summary()})"
+    return f"{which} left out as held-out data ({reasons_summary(left_out)})"
