@@ -131,6 +131,8 @@ def run_values(text: str, trajectory_text: str, runs_with: Callable[[str], int])
 
 def ungrounded(grounded: bool | None, quotes: int) -> Flag | None:
     if grounded is False:
+        if quotes == 0:
+            return Flag(code="ungrounded", reason="it quotes nothing from the trajectory")
         what = "its quote was" if quotes == 1 else f"none of its {quotes} quotes was"
         return Flag(code="ungrounded", reason=f"{what} found in the trajectory")
     return None
