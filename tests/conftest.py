@@ -13,6 +13,20 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 TAU_BENCH = SHARED_DATA / "tau-bench" / "historical_trajectories" / "gpt-4o-airline.json"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_model_server(tmp_path_factory: pytest.TempPathFactory):
+    """A test (or an app the e2e tests start) that uses the embedded model gets a shared server of
+    the suite's own, never the one a user's app runs, and it is stopped when the session ends."""
+    from trace2skill.llm.shared import ENV_IDLE_S, ENV_RUNTIME_DIR, stop_server
+
+    folder = tmp_path_factory.mktemp("t2s-run")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(ENV_RUNTIME_DIR, str(folder))
+        patch.setenv(ENV_IDLE_S, "5")
+        yield folder
+        stop_server(folder)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path_factory.mktemp("t2s-home")

