@@ -20,6 +20,7 @@ import bench_consolidation  # noqa: E402
 import bench_extraction  # noqa: E402
 import bench_import  # noqa: E402
 import bench_pages  # noqa: E402
+import bench_prefix_cache  # noqa: E402
 import bench_search  # noqa: E402
 import bench_verify  # noqa: E402
 
@@ -43,6 +44,8 @@ def main() -> int:
     figures += bench_consolidation.main(["--n", "50", "200"] if q else ["--n", "50", "200", "500", "2000"])
     print("== replay verification")
     figures += bench_verify.main(["--n", "10" if q else "40", "--latency", "0.5"])
+    print("== prefix cache")
+    figures += bench_prefix_cache.main(["--n", "10" if q else "20"])
     print("== token compaction")
     figures += bench_compaction.main()
     print("== search")

@@ -84,7 +84,7 @@ def test_version_3_prompts_say_why_in_a_header_that_is_never_sent():
         assert prompt.version == 3 and prompt.ref == f"{name}@3"
         assert "because" in prompt.changes and "Version 3" in prompt.changes
         assert "Version 3" not in prompt.text and "changes:" not in prompt.text and not prompt.text.startswith("---")
-    assert load_prompt("consolidate_input").version == 2 and "context" in load_prompt("consolidate_input").changes
+    assert load_prompt("consolidate_input").version == 3 and "context" in load_prompt("consolidate_input").changes
     analyst = load_prompt("error_analyst").text
     assert "When <situation>, <do this>, because <reason>." in analyst
     assert "empty list is a correct answer" in analyst and "platitudes" in analyst.lower()

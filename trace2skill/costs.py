@@ -202,6 +202,27 @@ def spend_line(spend: RunSpend) -> str:
     return text
 
 
+def cache_hit_rate(usage: RunSpend | TokenUsage) -> float | None:
+    """The share of prompt tokens the endpoint served from its prompt cache (0 to 1); None when
+    nothing was sent. Endpoints with prefix caching serve the start of a prompt that an earlier
+    request began with; one that reports nothing counts as 0."""
+    if usage.prompt_tokens <= 0:
+        return None
+    return min(usage.cached_tokens, usage.prompt_tokens) / usage.prompt_tokens
+
+
+def cache_line(usage: RunSpend | TokenUsage) -> str:
+    """"62% of prompt tokens came from the endpoint's cache (8,000 of 12,900)"; "" when nothing
+    was sent."""
+    rate = cache_hit_rate(usage)
+    if rate is None:
+        return ""
+    if not usage.cached_tokens:
+        return "no prompt tokens came from the endpoint's cache (or the endpoint does not report its cache)"
+    return (f"{rate:.0%} of prompt tokens came from the endpoint's cache "
+            f"({usage.cached_tokens:,} of {usage.prompt_tokens:,})")
+
+
 def short_spend(spend: RunSpend) -> str:
     """For a progress line: "12,345 tok · $0.0123"."""
     return f"{spend.tokens:,} tok · {money(spend.usd)}" + ("+?" if spend.unpriced else "")

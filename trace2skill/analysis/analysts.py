@@ -4,6 +4,12 @@ Each sees the same frozen starting skill, the run's deterministic signals, its g
 the data has it (with the rule never to copy it) and the compacted run fenced as untrusted data.
 One LLM call per trajectory with a strict JSON schema; the answer becomes lessons whose evidence
 is checked against the trajectory.
+
+The prompt is ordered for endpoints with prefix caching: the system prompt and then the skill are
+the same, byte for byte, in every analyst call of a run (a skill too large for the prompt is shown
+as the same section index and sections for every trajectory, not picked by each task's words), and
+the parts of one trajectory come after them, so the endpoint computes and bills the shared start
+once.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from trace2skill.llm.protocol import StructuredClient
 from trace2skill.models import Evidence, Lesson, StoredSignal, StoredTrajectory, content_hash
 from trace2skill.prompts import fence, load_prompt
 from trace2skill.redaction import redact
-from trace2skill.skill.excerpt import Need, context_excerpt
+from trace2skill.skill.excerpt import NO_NEED, context_excerpt
 
 AnalystName = Literal["error", "success"]
 SIGNAL_LINES = 20
@@ -87,6 +93,15 @@ def _signals_text(signals: list[StoredSignal]) -> str:
     return "\n".join(lines)
 
 
+def shared_skill(skill_text: str | None, budget: PromptBudget = PromptBudget()) -> str:
+    """The skill as every analyst prompt of a run shows it: whole when it fits the budget, else its
+    section index and the sections that fit in document order; the same for every trajectory, so it
+    is part of the prompt's cacheable start."""
+    if not skill_text:
+        return "(no skill yet: a new one will be written)"
+    return context_excerpt(skill_text, budget.skill, NO_NEED)
+
+
 def build_messages(analyst: Analyst, trajectory: StoredTrajectory, skill_text: str | None,
                    max_lessons: int, budget: PromptBudget = PromptBudget()) -> list[dict[str, str]]:
     rendered = render_trajectory(trajectory.steps, budget=budget.trajectory)
@@ -97,8 +112,7 @@ def build_messages(analyst: Analyst, trajectory: StoredTrajectory, skill_text: s
     user = load_prompt("analyst_input").render(
         task=_fence(head_tail(trajectory.task or "(no task text)", budget.task)),
         outcome=outcome,
-        skill=(context_excerpt(skill_text, budget.skill, Need(texts=(trajectory.task or "",)))
-               if skill_text else "(no skill yet: a new one will be written)"),
+        skill=shared_skill(skill_text, budget),
         signals=_fence(_signals_text(trajectory.signals)),
         ground_truth=_fence(head_tail(json.dumps(truth, ensure_ascii=False), budget.truth)) if truth else "(none)",
         trajectory=_fence(rendered.text),

@@ -11,6 +11,8 @@ from trace2skill.models import LLMCall
 
 def _line(call: LLMCall) -> str:
     tokens = f"{call.usage.get('prompt_tokens', 0)}+{call.usage.get('completion_tokens', 0)} tokens"
+    if call.usage.get("cached_tokens"):  # the part of the prompt the endpoint served from its prompt cache
+        tokens += f" ({call.usage['cached_tokens']} cached)"
     how = "cache hit" if call.cached else (f"{call.latency_s:.2f} s" if call.latency_s is not None else "-")
     outcome = f"ERROR {clip(call.error, 80)}" if call.error else "ok"
     return f"{call.created}  {call.run_id or '-'}  {call.item_id or '-'}  {call.model}  {tokens}  {how}  {outcome}"

@@ -22,7 +22,16 @@ from trace2skill.cli.common import (
     open_workspace,
     print_json,
 )
-from trace2skill.costs import budget_text, config_price, money, require_price, short_spend, spend_line
+from trace2skill.costs import (
+    budget_text,
+    cache_hit_rate,
+    cache_line,
+    config_price,
+    money,
+    require_price,
+    short_spend,
+    spend_line,
+)
 from trace2skill.errors import InvalidValueError
 from trace2skill.models import Run
 from trace2skill.runs import execute as execute_run
@@ -101,7 +110,7 @@ def report(ws: Workspace, run: Run, as_json: bool, extra: dict[str, Any] | None 
     if as_json:
         print_json({**(extra or {}), "run": run.id, "kind": run.kind, "status": run.status,
                     "progress": run.progress.model_dump(), "counters": run.counters, "error": run.error,
-                    "spend": spent.model_dump(), **data}, ws=ws)
+                    "spend": spent.model_dump(), "cache_hit_rate": cache_hit_rate(spent), **data}, ws=ws)
     else:
         for line in lines:
             click.echo(line)
@@ -109,6 +118,8 @@ def report(ws: Workspace, run: Run, as_json: bool, extra: dict[str, Any] | None 
         click.echo(f"run {run.id}: {run.status} - {p.done} done, {p.failed} failed, {p.cancelled} cancelled"
                    + (f", {p.queued} queued" if p.queued else ""))
         click.echo(f"spent: {spend_line(spent)}")
+        if cache_line(spent):
+            click.echo(f"prompt cache: {cache_line(spent)}")
         if run.error:
             click.echo(f"  error: {clip(run.error, 300)}", err=True)
         for item in run_store.list_items(ws.db, run.id, status="failed", limit=20):
@@ -234,8 +245,10 @@ def runs_cmd(ctx: click.Context, kind: str | None, limit: int, as_json: bool) ->
     ws = open_workspace()
     states = [engine.describe(ws, r.id) for r in run_store.list_runs(ws.db, kind=kind, limit=limit)]
     if as_json:
+        spends = [engine.spend(ws, s.run) for s in states]
         print_json([{**s.run.model_dump(), "state": s.headline, "alive": s.alive, "eta_s": s.eta_s,
-                     "spend": engine.spend(ws, s.run).model_dump()} for s in states])
+                     "spend": spent.model_dump(), "cache_hit_rate": cache_hit_rate(spent)}
+                    for s, spent in zip(states, spends)])
         return
     for s in states:
         p = s.run.progress

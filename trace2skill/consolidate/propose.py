@@ -82,7 +82,7 @@ def propose_patch(client: StructuredClient, run_id: str, trajectory_id: str, les
     messages = [
         {"role": "system", "content": load_prompt("patch_proposer").render()},
         {"role": "user", "content": redact(load_prompt("consolidate_input").render(
-            skill=proposal_skill(skill_files, lessons, budget), what="Reviewed lessons from one agent run",
+            skill=proposal_skill(skill_files, lessons, budget), ledger="", what="Reviewed lessons from one agent run",
             items=items, context=context))},
     ]
     result = client.structured(messages, ProposalOut, schema_name="patch_proposal", run_id=run_id,

@@ -157,8 +157,8 @@ def merge_group(client: StructuredClient, run_id: str, level: int, idx: int, inp
         {"role": "system", "content": load_prompt("merger").render()},
         {"role": "user", "content": redact(load_prompt("consolidate_input").render(
             skill=skill_context(skill_files, budget.skill_chars, merge_need(edits_in), what="A merge of patches"),
-            what=f"{len(inputs)} patches to merge",
-            items=_edits_text(inputs, labels, support_of), context=ledger_context(rejected, budget)))},
+            ledger=ledger_context(rejected, budget),  # the same for every merge of the run: before the edits
+            what=f"{len(inputs)} patches to merge", items=_edits_text(inputs, labels, support_of), context=""))},
     ]
     answer, problem, calls = _attempt(client, messages, run_id, labels, max_tokens,
                                       targeted_schema(MergeOut, skill_files, budget, edit_labels=list(labels)))

@@ -1,8 +1,9 @@
 """A real OpenAI-compatible HTTP server on 127.0.0.1 for tests and benchmarks (standard library only).
 
 Serves POST /v1/chat/completions, GET /v1/models and GET /health. With `prompt_cache=True` it acts
-like an endpoint with prefix caching: the leading messages of a request that an earlier request
-began with are reported as `usage.prompt_tokens_details.cached_tokens`. What the assistant says comes
+like an endpoint with prefix caching (see `PromptCache`): the start of a request that an earlier
+request began with, to the character and across message boundaries, is reported as
+`usage.prompt_tokens_details.cached_tokens`. What the assistant says comes
 from a `responder(request_json)` callback: a str is the message content, a dict is JSON-encoded as
 the content, a `Fault` is answered as that HTTP error. Fixed latency is slept per request (requests
 run concurrently, one thread each). Faults are drawn from a seeded RNG in arrival order: HTTP 429
@@ -13,7 +14,6 @@ not the requested JSON.
 from __future__ import annotations
 
 import collections
-import hashlib
 import itertools
 import json
 import random
@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from trace2skill.llm.prefix_cache import PromptCache
 
 FAULT_KINDS = ("429", "500", "timeout", "malformed")
 MALFORMED_CONTENT = "Sure! Here is the answer you asked for: {not json"
@@ -100,10 +102,10 @@ class FakeLLMServer:
     def __init__(self, responder: Responder | None = None, *, latency_s: float = 0.0,
                  fault_rate: float = 0.0, faults: Iterable[str] = FAULT_KINDS, seed: int = 0,
                  slow_s: float = 5.0, model: str = "fake-model", keep_requests: bool = True, port: int = 0,
-                 prompt_cache: bool = False):
+                 prompt_cache: bool = False, cache_block_tokens: int = 1, cache_min_tokens: int = 0):
         self.responder = responder or schema_responder
         self.prompt_cache = prompt_cache
-        self._prefixes: set[str] = set()  # hashes of the message prefixes seen (prompt_cache)
+        self._cache = PromptCache(block_tokens=cache_block_tokens, min_tokens=cache_min_tokens)
         self.latency_s = latency_s
         self.fault_rate = fault_rate
         self.fault_kinds = tuple(faults)
@@ -187,21 +189,10 @@ class FakeLLMServer:
         if seconds > 0:
             self._stopping.wait(seconds)
 
-    def cached_tokens(self, messages: list[dict[str, Any]]) -> int:
-        """Prefix caching: the tokens of the longest run of leading messages an earlier request began
-        with (then this request's prefixes are remembered too)."""
-        digest, cached_chars, chars = hashlib.sha256(), 0, 0
-        keys = []
-        for message in messages:
-            digest.update(json.dumps(message, sort_keys=True).encode())
-            chars += len(str(message.get("content") or ""))
-            keys.append((digest.hexdigest(), chars))
-        with self._lock:
-            for key, upto in keys:
-                if key in self._prefixes:
-                    cached_chars = upto
-            self._prefixes.update(key for key, _ in keys)
-        return cached_chars // 4
+    def cached_tokens(self, messages: list[dict[str, Any]], model: str = "") -> int:
+        """Prefix caching: the tokens of the longest start of this request an earlier request began
+        with (see `PromptCache`; then this request is remembered too)."""
+        return self._cache.lookup_and_add(messages, model)
 
     def completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
         prompt_chars = sum(len(str(m.get("content") or "")) for m in body.get("messages", []))
@@ -209,7 +200,8 @@ class FakeLLMServer:
         usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
                                  "total_tokens": prompt + completion}
         if self.prompt_cache:
-            usage["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens(body.get("messages", []))}
+            usage["prompt_tokens_details"] = {
+                "cached_tokens": self.cached_tokens(body.get("messages", []), str(body.get("model") or ""))}
         return {
             "id": f"chatcmpl-fake-{next(self._ids)}", "object": "chat.completion",
             "created": int(time.time()), "model": body.get("model") or self.model,
@@ -298,9 +290,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--slow", type=float, default=5.0)
+    parser.add_argument("--prompt-cache", action="store_true", help="Report cached prefixes (see PromptCache).")
+    parser.add_argument("--cache-block", type=int, default=1, help="Cached tokens in steps of this many.")
+    parser.add_argument("--cache-min", type=int, default=0, help="Nothing is cached below this many tokens.")
     args = parser.parse_args(argv)
     server = FakeLLMServer(latency_s=args.latency, fault_rate=args.fault_rate, seed=args.seed,
-                           slow_s=args.slow, keep_requests=False, port=args.port).start()
+                           slow_s=args.slow, keep_requests=False, port=args.port, prompt_cache=args.prompt_cache,
+                           cache_block_tokens=args.cache_block, cache_min_tokens=args.cache_min).start()
     print(server.base_url, flush=True)
     try:
         while True:

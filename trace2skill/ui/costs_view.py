@@ -12,6 +12,7 @@ from trace2skill.errors import Trace2SkillError
 from trace2skill.llm import LLMConfig
 from trace2skill.models import Run, RunBudget, RunSpend
 from trace2skill.store import Workspace
+from trace2skill.ui.cache_view import cache_caption
 
 PRICE_COLUMNS = ["model", "prompt", "cached_prompt", "completion"]
 
@@ -102,7 +103,8 @@ def _left(spend: RunSpend) -> str:
 
 
 def cost_meter(ws: Workspace, run: Run) -> RunSpend:
-    """Tokens (prompt, cached, completion) and money spent, the budget and what is left."""
+    """Tokens (prompt, cached, completion) and money spent, the budget and what is left, and the
+    share of prompt tokens the endpoint's cache served."""
     spend = runs.spend(ws, run)
     cols = st.columns(5)
     cols[0].metric("Prompt tokens", f"{spend.prompt_tokens:,}")
@@ -114,4 +116,5 @@ def cost_meter(ws: Workspace, run: Run) -> RunSpend:
                         + (f" No price for: {', '.join(spend.unpriced)}." if spend.unpriced else ""))
     cols[4].metric("Budget", budget_text(spend.budget) if spend.budget else "none", _left(spend),
                    delta_color="off")
+    cache_caption(spend)
     return spend
