@@ -364,3 +364,36 @@ def seed_conflicts(ws: Workspace, n: int = 6, batch_size: int = 2) -> Seeded:
     result = consolidate(ws, ConsolidationConfig(base_version=base, batch_size=batch_size, embeddings=False,
                                                  skill_chars=20000), client)
     return Seeded(ws, client, base, result.run_id, result)
+
+
+# --------------------------------------------------------------------------- a run with a known clock (run panels)
+
+
+def seed_timed_run(ws: Workspace, n: int = 30, per_second: int = 3, failed: int = 2) -> str:
+    """The demo workspace with a finished extraction run of `n` trajectories that began an hour
+    ago: `per_second` finished each second (the last `failed` of them failed), so its pace is
+    `per_second * 60` a minute. Returns the run id."""
+    from datetime import UTC, datetime, timedelta
+
+    load_demo(ws)
+    ids = select_trajectories(ws, outcome="all", limit=n)
+    run_id = create_extraction_run(ws, ids, ExtractionConfig())
+    execution = run_store.mark_running(ws.db, run_id, "elsewhere:1")
+    for k, tid in enumerate(ids):
+        bad = k >= n - failed
+        run_store.start_item(ws.db, run_id, tid, execution=execution)
+        run_store.finish_item(ws.db, run_id, tid, "failed" if bad else "done", execution=execution,
+                              error="the endpoint refused" if bad else None)
+    run_store.finish_run(ws.db, run_id, "done")
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+
+    def at(seconds: int) -> str:
+        return (start + timedelta(seconds=seconds)).isoformat(timespec="seconds")
+
+    with ws.db.conn:  # the clock of a run that really took n / per_second seconds
+        ws.db.execute("UPDATE runs SET started = ?, resumed = ?, finished = ? WHERE id = ?",
+                      [at(0), at(0), at(-(-n // per_second)), run_id])
+        ws.db.conn.executemany("UPDATE run_items SET started = ?, finished = ? WHERE run_id = ? AND item_id = ?",
+                               [(at(k // per_second), at(k // per_second + 1), run_id, tid)
+                                for k, tid in enumerate(ids)])
+    return run_id

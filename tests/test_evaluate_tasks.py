@@ -165,4 +165,4 @@ def test_leakage_check_finds_copied_task_text_in_lessons_and_skill(tau):
     assert line.task == f"task:{wtq[1].id}"
 
     clean = check_leakage(tau.db, lesson_ids=["L1"])
-    assert clean.clean and clean.checked == ["1 lessons"]
+    assert clean.clean and clean.checked == ["1 lesson"]

@@ -113,7 +113,7 @@ def test_delete_removes_what_the_import_added_with_its_lessons_after_asking(tmp_
     question = re.search(r"Delete .*?\? ", answer.output)
     assert question and question.group(0).startswith(
         f"Delete 4 trajectories and 2 lessons from import {first_import.id} (file {a}, "
-        f"{first_import.started[:10]} {first_import.started[11:16]})?")
+        f"{first_import.started[:10]} {first_import.started[11:16]} UTC)?")
     assert "1 trajectory it added stays: another import also brought it." in answer.output
     assert "Nothing deleted." in answer.output
     assert ws.db.execute("SELECT count(*) FROM trajectories").fetchone()[0] == 8

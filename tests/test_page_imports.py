@@ -53,7 +53,7 @@ def test_delete_an_import_from_the_page_after_a_question_naming_the_counts():
     assert not at.exception
     question = next(w.value for w in at.warning if w.value.startswith("Delete "))
     assert question.startswith(f"Delete 2 trajectories and 1 lesson from import {monday.id} (file monday.jsonl, "
-                               f"{monday.started[:10]} {monday.started[11:16]})?")
+                               f"{monday.started[:10]} {monday.started[11:16]} UTC)?")
     assert "1 trajectory it added stays" in question
 
     at.button(key="imports_delete_no").click().run()  # cancel: nothing happens

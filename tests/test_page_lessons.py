@@ -212,7 +212,7 @@ def test_flagged_lessons_are_hidden_by_policy_and_need_confirmation_in_bulk(seed
     set_setting(ws.db, "flagged_lessons", "hide")
     at = _page()
     assert "les-junk" not in _table(at).index
-    assert any("1 lessons hidden as unusable: repeated text 1" in w.value for w in at.warning)
+    assert any("1 lesson hidden as unusable: repeated text 1" in w.value for w in at.warning)
     at.button(key="les_show_hidden").click().run()
     assert _table(at).loc["les-junk", "flags"] == "repeated text"
     at.button(key="les_bulk_approve").click().run()  # the box is not ticked: flagged ones stay

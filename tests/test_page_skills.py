@@ -5,6 +5,7 @@ refused; history, a diff of two versions; locked sections saved and recorded."""
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -113,7 +114,13 @@ def test_history_diff_and_locked_sections(ws):
     load_demo(ws)
     at = _page()
     assert at.selectbox(key="sk_skill").value == DEMO_SKILL
-    assert list(at.dataframe[1].value["source"]) == ["import"]
+    assert list(at.dataframe[1].value["state"]) == ["imported"]
+    library = at.dataframe[0].value
+    assert list(library.columns) == ["skill", "description", "versions", "current version", "drafts to review",
+                                     "locked sections", "created"]
+    assert library["locked sections"][0] == "none" and library["drafts to review"][0] == 0
+    created = json.loads(at.dataframe[0].proto.columns)["created"]["type_config"]
+    assert created == {"type": "datetime", "format": "distance"}  # shown as "… ago", sorted by time
     assert any("Only one version so far" in c.value for c in at.caption)
 
     options = at.multiselect(key=f"sk_locks_{DEMO_SKILL}").options
@@ -125,7 +132,7 @@ def test_history_diff_and_locked_sections(ws):
     assert any("1 locked section(s) saved" in s.value for s in at.success)
     detail = ws.db.execute("SELECT action, detail FROM decisions WHERE subject_type = 'skill'").fetchall()
     assert detail == [("lock_sections", '{"before": [], "after": ["Airline Agent Policy > Cancel flight"]}')]
-    assert at.dataframe[0].value["locked_sections"][0] == "Airline Agent Policy > Cancel flight"
+    assert at.dataframe[0].value["locked sections"][0] == "Airline Agent Policy > Cancel flight"
 
     from trace2skill.skill.folder import SkillFolder
     from trace2skill.store.skills import import_skill

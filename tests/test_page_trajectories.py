@@ -135,12 +135,12 @@ def test_step_viewer_escapes_marks_signals_and_collapses_long_output():
     assert at.code[0].value == tid  # the selected trajectory opened
     # Signals: listed in a table and marked at their step, escaped.
     signals = next(d.value for d in at.dataframe if "signal" in d.value.columns)
-    assert "tool_error" in set(signals["signal"])
+    assert "tool error" in set(signals["signal"])  # signals in words, not their codes
     marked = [h.value for h in at.html if "t2s-signal" in h.value]
     assert marked and all("<script>" not in h for h in marked)
-    assert any("tool_error" in h and "&lt;script&gt;" in h for h in marked)
+    assert any("tool error" in h and "&lt;script&gt;" in h for h in marked)
     labels = [e.label for e in at.expander]
-    assert any(label.startswith("[3] tool") and "error" in label and "tool_error" in label for label in labels)
+    assert any(label.startswith("[3] tool") and "error" in label and "tool error" in label for label in labels)
     # Untrusted text is shown as text (code blocks), never as markdown.
     assert any(INJECTION in c.value for c in at.code)
     assert not any("<script>" in m.value or "javascript:" in m.value for m in at.markdown)
@@ -232,8 +232,9 @@ def test_split_the_demo_by_task_and_move_one_task_back():
 def test_the_table_speaks_plain_words():
     from trace2skill.ui.words import plural, trajectory_table_row
 
-    row = trajectory_table_row({"split": None, "signals": "tool_error,repeated_call"})
-    assert (row["split"], row["signals"]) == ("evolve", "tool_error, repeated_call")
+    row = trajectory_table_row({"split": None, "signals": "tool_error,gold_extra", "source_format": "tau_bench"})
+    assert (row["split"], row["signals"]) == ("evolve", "tool error, call beyond the expected actions")
+    assert row["source_format"] == "τ-bench"
     assert trajectory_table_row({"split": "heldout", "signals": None})["split"] == "held out"
     assert (plural(1, "edit"), plural(2, "edit"), plural(1, "trajectory", "trajectories"),
             plural(3, "trajectory", "trajectories")) == ("1 edit", "2 edits", "1 trajectory", "3 trajectories")

@@ -123,7 +123,7 @@ def test_search_hides_the_shared_policy_unless_asked_and_marks_matches(seeded):
     at = _trajectories()
     at.text_input(key="traj_search").input("insurance").run()
     assert not at.exception
-    assert any(c.value == "1 trajectories match" for c in at.caption)
+    assert any(c.value == "1 trajectory matches" for c in at.caption)
     assert any("2 more trajectories mention “insurance” only in system prompts or shared text" in c.value
                for c in at.caption)
     hits = [b for b in _html(at) if "t2s-hit" in b and "<style>" not in b]

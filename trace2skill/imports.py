@@ -6,17 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from trace2skill.humanize import minute as when
+from trace2skill.humanize import plural
 from trace2skill.models import ImportRecord
 from trace2skill.store.imports import DeletionPlan
 
-
-def plural(n: int, one: str, many: str | None = None) -> str:
-    return f"{n:,} {one if n == 1 else (many or one + 's')}"
-
-
-def when(timestamp: str | None) -> str:
-    """'2026-11-26 10:02' from a stored ISO time (UTC)."""
-    return (timestamp or "")[:16].replace("T", " ")
+__all__ = ["deletion_done", "deletion_question", "import_row", "plural", "status_text", "when", "who"]
 
 
 def who(record: ImportRecord) -> str:
@@ -47,12 +42,12 @@ def describe(record: ImportRecord) -> str:
 def deletion_question(plan: DeletionPlan) -> str:
     """'Delete 1,319 trajectories and 42 lessons from import 3 (file x.jsonl, 2026-11-26 10:02)?'"""
     one = plan.kept == 1
-    kept = (f" {plural(plan.kept, 'trajectory', 'trajectories')} it added {'stays' if one else 'stay'}: another "
+    kept = (f" {plural(plan.kept, 'trajectory')} it added {'stays' if one else 'stay'}: another "
             f"import also brought {'it' if one else 'them'}.") if plan.kept else ""
-    return (f"Delete {plural(plan.trajectories, 'trajectory', 'trajectories')} and "
+    return (f"Delete {plural(plan.trajectories, 'trajectory')} and "
             f"{plural(plan.lessons, 'lesson')} from {describe(plan.record)}?{kept}")
 
 
 def deletion_done(plan: DeletionPlan) -> str:
-    return (f"Deleted {plural(plan.trajectories, 'trajectory', 'trajectories')} and "
+    return (f"Deleted {plural(plan.trajectories, 'trajectory')} and "
             f"{plural(plan.lessons, 'lesson')} from {describe(plan.record)}.")

@@ -16,12 +16,14 @@ from trace2skill.consolidate.run import (
     diagnoses_note,
 )
 from trace2skill.errors import Trace2SkillError
+from trace2skill.humanize import ago
 from trace2skill.runs.state import RunState
 from trace2skill.settings import get_settings, llm_config
 from trace2skill.store import runs as run_store
 from trace2skill.store.lessons import approved_counts
 from trace2skill.store.skills import list_proposals, list_skills, list_versions
 from trace2skill.ui.costs_view import apply_budget, budget_inputs, check_new_budget
+from trace2skill.ui.live_select import live_selectbox
 from trace2skill.ui.merge_node_view import leaf_detail, node_detail
 from trace2skill.ui.merge_tree_panel import opened, render_conflict_summary, render_leaf, render_node, render_tree
 from trace2skill.ui.merge_tree_view import tree_view
@@ -67,7 +69,7 @@ with st.expander("New consolidation run", icon=":material/add_circle:", expanded
     lessons, trajectories = approved_counts(ws.db)
     st.metric("Approved lessons to use", lessons,
               help="Every approved lesson goes in; review them on the Lessons page.")
-    st.caption(f"{plural(lessons, 'approved lesson')} from {plural(trajectories, 'trajectory', 'trajectories')}: "
+    st.caption(f"{plural(lessons, 'approved lesson')} from {plural(trajectories, 'trajectory')}: "
                f"{plural(trajectories, 'proposal')} of edits, one per trajectory.", help=GLOSSARY["proposal"])
     c1, c2, c3, c4 = st.columns(4)
     batch_size = c1.number_input("Proposals per merge", min_value=2, max_value=64, value=8, key="con_batch",
@@ -122,10 +124,11 @@ if not con_runs:
     st.caption("No consolidation runs yet.")
     st.stop()
 run_labels = {r["id"]: f"{r['id']} · {('new skill ' + r['new_skill']) if r['new_skill'] else 'deepen'} · "
-                       f"{r['lessons']} lessons · {r['status']} · created {r['created']}" for r in con_runs}
+                       f"{plural(r['lessons'], 'lesson')} · {r['status']} · created {ago(r['created'])}"
+              for r in con_runs}
 if st.session_state.get("con_run") not in run_labels:
     st.session_state["con_run"] = con_runs[0]["id"]
-run_id = st.selectbox("Run", list(run_labels), format_func=run_labels.get, key="con_run")
+run_id = live_selectbox("Run", run_labels, key="con_run")
 
 
 def tree_panel(state: RunState) -> None:
@@ -153,7 +156,8 @@ def tree_panel(state: RunState) -> None:
 
 
 run_controls(ws, run_id, lambda: run_client(run_id), key="con")
-render_run_panel(ws, run_id, key="con", extra=tree_panel, show_items=False)
+render_run_panel(ws, run_id, key="con", extra=tree_panel, show_items=False,
+                 shown_status=next(r["status"] for r in con_runs if r["id"] == run_id))
 state = state_of(ws, run_id)
 active, status, run_now = state.alive, state.run.status, state.run
 

@@ -7,6 +7,7 @@ import streamlit as st
 from trace2skill import runs
 from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, select_trajectories
 from trace2skill.errors import Trace2SkillError
+from trace2skill.humanize import ago, plural
 from trace2skill.settings import get_settings, llm_config
 from trace2skill.store.runs import list_runs
 from trace2skill.store.skills import latest_version, list_skills
@@ -14,6 +15,7 @@ from trace2skill.store.trajectories import TrajectoryFilter, distinct_values
 from trace2skill.ui.costs_view import apply_budget, budget_inputs, check_new_budget
 from trace2skill.ui.estimate import estimate_plan
 from trace2skill.ui.extract_pick import PICKED_KEY, render_picked, render_run_list
+from trace2skill.ui.live_select import live_selectbox
 from trace2skill.ui.run_progress import render_run_panel, run_controls
 from trace2skill.ui.state import llm_client, run_client, workspace
 from trace2skill.ui.verify_panel import run_summary, verify_panel
@@ -76,7 +78,7 @@ with st.expander("New extraction run", icon=":material/add_circle:",
     m[2].metric("Prompt tokens (est.)", f"{plan['prompt_tokens']:,}")
     m[3].metric("Cost (est.)", f"${plan['estimated_cost_usd']:.4f}" if plan["priced"] else "n/a")
     st.caption(f"At most {plan['max_completion_tokens']:,} completion tokens."
-               + (f" Estimated from a sample of {plan['sampled']} trajectories." if plan["sampled"] else "")
+               + (f" Estimated from a sample of {plural(plan['sampled'], 'trajectory')}." if plan["sampled"] else "")
                + ("" if plan["priced"] else f" The price table on Home has no price for {llm.model}, so no cost "
                                             "is shown."))
     budget_tokens, budget_usd = budget_inputs("ext_new_budget")
@@ -94,7 +96,7 @@ with st.expander("New extraction run", icon=":material/add_circle:",
             st.error(str(exc), icon=":material/error:")
         else:
             st.session_state["ext_run"] = run_id
-            st.session_state["ext_flash"] = f"Extraction run {run_id} started over {len(ids)} trajectories."
+            st.session_state["ext_flash"] = f"Extraction run {run_id} started over {plural(len(ids), 'trajectory')}."
             st.session_state.pop(PICKED_KEY, None)  # the picked ones are on their way; the form starts afresh
             st.rerun()
 
@@ -103,12 +105,13 @@ st.subheader("Runs")
 if not recent:
     st.caption("No extraction runs yet.")
     st.stop()
-labels = {r.id: f"{r.id} · {r.kind} · {r.status} · created {r.created}" for r in recent}
+labels = {r.id: f"{r.id} · {r.kind} · {r.status} · created {ago(r.created)}" for r in recent}
 if st.session_state.get("ext_run") not in labels:
     st.session_state["ext_run"] = recent[0].id
-run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="ext_run")
+run_id = live_selectbox("Run", labels, key="ext_run")
 
 run_controls(ws, run_id, lambda: run_client(run_id), key="ext")
-render_run_panel(ws, run_id, key="ext", extra=lambda state: run_summary(ws, state.run))
+render_run_panel(ws, run_id, key="ext", extra=lambda state: run_summary(ws, state.run),
+                 shown_status=next(r.status for r in recent if r.id == run_id))
 verify_panel(ws, run_id, llm)
 st.page_link("views/lessons.py", label="Review the lessons", icon=":material/checklist:")

@@ -9,6 +9,7 @@ from trace2skill import runs
 from trace2skill.costs import short_spend
 from trace2skill.demo import load_demo
 from trace2skill.errors import Trace2SkillError
+from trace2skill.humanize import plural
 from trace2skill.llm import check_connection
 from trace2skill.llm.config import ENV_API_KEY
 from trace2skill.settings import effective_settings, get_settings, llm_config, set_setting
@@ -17,6 +18,7 @@ from trace2skill.store.stats import workspace_stats
 from trace2skill.ui.costs_view import price_editor
 from trace2skill.ui.local_model import local_model_status
 from trace2skill.ui.state import workspace
+from trace2skill.ui.words import as_time, format_words, signal_words, time_column
 
 ws = workspace()
 stats = workspace_stats(ws.db)
@@ -44,7 +46,7 @@ if stats["trajectories"] == 0:
     if st.button("Load demo data", type="primary", key="home_load_demo", icon=":material/download:"):
         with st.spinner("Importing demo trajectories…"):
             report = load_demo(ws)
-        st.session_state["home_demo_report"] = f"Imported {report.imported} trajectories."
+        st.session_state["home_demo_report"] = f"Imported {plural(report.imported, 'trajectory')}."
         st.rerun()
 if "home_demo_report" in st.session_state:
     st.success(st.session_state.pop("home_demo_report"), icon=":material/check_circle:")
@@ -57,22 +59,25 @@ if recent:
     table = pd.DataFrame([{
         "run": s.run.id, "kind": s.run.kind, "status": s.headline, "progress": s.run.progress.fraction_done,
         "done": s.run.progress.done, "failed": s.run.progress.failed, "cancelled": s.run.progress.cancelled,
-        "items": s.run.progress.total, "spent": short_spend(runs.spend(ws, s.run)), "created": s.run.created,
+        "items": s.run.progress.total, "spent": short_spend(runs.spend(ws, s.run)), "created": as_time(s.run.created),
     } for s in states])
     st.dataframe(table, hide_index=True, width="stretch", key="home_runs", column_config={
         "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent",
-                                                    help="Share of the run's items done")})
+                                                    help="Share of the run's items done"),
+        "created": time_column("created")})
 else:
     st.caption("No runs yet: start one on the Extract page.")
 
 left, right = st.columns(2)
 with left:
     st.subheader("Formats")
-    st.dataframe(pd.DataFrame(list(stats["formats"].items()), columns=["format", "trajectories"]),
+    st.dataframe(pd.DataFrame([(format_words(k), n) for k, n in stats["formats"].items()],
+                              columns=["format", "trajectories"]),
                  hide_index=True, width="stretch")
 with right:
     st.subheader("Signals")
-    st.dataframe(pd.DataFrame(list(stats["signals"].items()), columns=["signal", "trajectories"]),
+    st.dataframe(pd.DataFrame([(signal_words(k), n) for k, n in stats["signals"].items()],
+                              columns=["signal", "trajectories"]),
                  hide_index=True, width="stretch")
 
 # ------------------------------------------------------------------ LLM settings

@@ -7,6 +7,7 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
+from trace2skill.humanize import ago, plural
 from trace2skill.models import LESSON_KINDS, LESSON_STATUSES
 from trace2skill.settings import flag_policy, llm_config
 from trace2skill.store.lessons import LessonFilter, count_lessons, lesson_ids, page_lessons
@@ -15,6 +16,7 @@ from trace2skill.ui.lesson_charts import render_lesson_charts
 from trace2skill.ui.lesson_quality import QUALITY, VERIFICATION, bulk_decision, hidden_notice
 from trace2skill.ui.lesson_view import apply_edits, column_config, duplicate_groups, render_lesson, table_of
 from trace2skill.ui.state import workspace
+from trace2skill.ui.words import kind_words
 
 PAGE_SIZE = 50
 DUPLICATE_THRESHOLD = 0.8
@@ -45,11 +47,12 @@ render_lesson_charts(ws)
 # ------------------------------------------------------------------ filters
 f1, f2, f3, f4 = st.columns([2, 1, 1, 1])
 search = f1.text_input("Search title, description and guidance", key="les_search")
-kind = f2.selectbox("Kind", ["all", *LESSON_KINDS], key="les_kind")
+kind = f2.selectbox("Kind", ["all", *LESSON_KINDS], key="les_kind",
+                    format_func=lambda k: k if k == "all" else kind_words(k))
 status = f3.selectbox("Status", ["all", *LESSON_STATUSES], key="les_status")
 grounded = f4.selectbox("Grounded", ["any", "yes", "no", "unchecked"], key="les_grounded")
 f5, f6, f7, f8 = st.columns([1, 1, 1, 1])
-runs = {r.id: f"{r.id} · created {r.created}" for r in list_runs(ws.db, "extraction", 50, with_progress=False)}
+runs = {r.id: f"{r.id} · created {ago(r.created)}" for r in list_runs(ws.db, "extraction", 50, with_progress=False)}
 run = f5.selectbox("Run", ["all", *runs], format_func=lambda r: runs.get(r, r), key="les_run")
 trajectory = f6.text_input("Trajectory id", key="les_trajectory")
 policy = flag_policy(ws.db, local_model=llm_config(ws.db).is_local)
@@ -77,7 +80,7 @@ if st.session_state.get("les_page", 1) > pages:
     st.session_state["les_page"] = 1
 c1, c2, c3, c4 = st.columns([1, 2, 1, 1], vertical_alignment="bottom")
 page = c1.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="les_page")
-c2.caption(f"{total} lessons match")
+c2.caption(f"{plural(total, 'lesson')} {'matches' if total == 1 else 'match'}")
 for col, status, verb, icon in ((c3, "approved", "Approve", ":material/done_all:"),
                                  (c4, "rejected", "Reject", ":material/remove_done:")):
     if col.button(f"{verb} all {total}", key=f"les_bulk_{verb.lower()}", disabled=not total, icon=icon,
@@ -113,7 +116,7 @@ if st.toggle("Show near-duplicate groups on this page", key="les_dups",
         with st.container(border=True):
             st.caption(f"Group {n}: {len(group)} similar lessons")
             st.dataframe(pd.DataFrame([{"status": rows[i].status, "title": rows[i].title,
-                                        "content": rows[i].content, "id": rows[i].id} for i in group]),
+                                        "guidance": rows[i].content, "id": rows[i].id} for i in group]),
                          hide_index=True, width="stretch", key=f"les_dup_{n}")
 
 # ------------------------------------------------------------------ one lesson and its evidence

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from trace2skill.errors import Trace2SkillError
+from trace2skill.humanize import plural
 from trace2skill.provenance import blame, deleted_lines
 from trace2skill.store.skills import get_version, list_skills, list_versions, version_skill
 from trace2skill.ui.escape import STYLE, safe_label
@@ -113,7 +114,8 @@ with right:
                    f"{r['replaced_line'] + 1} of version {r['replaced_version'][:12]}, which read:")
         st.code(r["replaced"] or " ", language=None, wrap_lines=True)
     if origin["kind"] == "edit":
-        badges.badge(f"{len(found.get('trajectories', []))} trajectories · {len(found['lessons'])} lessons",
+        behind = [plural(len(found.get("trajectories", [])), "trajectory"), plural(len(found["lessons"]), "lesson")]
+        badges.badge(" · ".join(behind),
                      icon=":material/groups:", color="violet")
         st.caption(f"Edit {origin['edit_id']} of consolidation run {origin['run_id']}, applied in version "
                    f"{origin['version'][:12]}.")

@@ -14,15 +14,23 @@ import streamlit as st
 
 from trace2skill.diff import accept_file_hunks, diff_files, unified_diff
 from trace2skill.errors import Trace2SkillError
+from trace2skill.humanize import ago
 from trace2skill.models import content_hash
 from trace2skill.skill import SkillFolder, export_dir, has_errors, lint_skill, to_zip, validate_skill
 from trace2skill.skill_review import count_decisions, kept_hunks, save_review
 from trace2skill.store.skills import folder_of, get_version, list_proposals, list_skills, list_versions
 from trace2skill.store.verifications import verified_ids
 from trace2skill.store.version_states import current_version_id, version_states
-from trace2skill.ui.diff_view import added_new_lines, hunk_support, line_support, run_trajectory_texts
+from trace2skill.ui.diff_view import (
+    added_new_lines,
+    hunk_support,
+    line_support,
+    run_trajectory_texts,
+    support_spread,
+)
 from trace2skill.ui.escape import safe_label
 from trace2skill.ui.evaluation_view import render_evaluation, save_refused
+from trace2skill.ui.live_select import live_selectbox
 from trace2skill.ui.pickers import version_labels
 from trace2skill.ui.proposal_checks import confirm_findings, proposal_counters, render_edit_budget
 from trace2skill.ui.review_panels import (
@@ -32,6 +40,7 @@ from trace2skill.ui.review_panels import (
     render_hunk,
     render_preview,
     render_state,
+    render_support_chart,
     save_message,
 )
 from trace2skill.ui.review_view import REVIEW_CSS, result_support, side_by_side_html
@@ -57,19 +66,19 @@ mode = st.segmented_control("Compare", MODES, required=True, key="rev_mode")
 if mode == MODES[0]:
     rows = list_proposals(ws.db)
     state_of = {s.id: s.label for name in {r.skill for r in rows} for s in version_states(ws.db, name)}
-    labels = {r.id: f"{r.skill} · {r.id[:12]} · {state_of.get(r.id, r.source)} · {r.created}"
+    labels = {r.id: f"{r.skill} · {r.id[:12]} · {state_of.get(r.id, r.source)} · {ago(r.created)}"
               + (f" · run {r.run_id}" if r.run_id else "") for r in rows}
     wanted = st.session_state.get("rev_version")
     if wanted and wanted not in labels:
         try:
             extra = get_version(ws.db, wanted)
-            labels = {extra.id: f"{extra.skill} · {extra.id[:12]} · {extra.created}", **labels}
+            labels = {extra.id: f"{extra.skill} · {extra.id[:12]} · {ago(extra.created)}", **labels}
         except Trace2SkillError:
             st.session_state.pop("rev_version")
     if not labels:
         st.info("No proposals yet: run a consolidation, or compare any two versions.", icon=":material/info:")
         st.stop()
-    new_id = st.selectbox("Proposal (newest first)", list(labels), format_func=labels.get, key="rev_version")
+    new_id = live_selectbox("Proposal (newest first)", labels, key="rev_version")
     new = get_version(ws.db, new_id)
     if not new.parent:
         st.info("This version has no parent to compare with.", icon=":material/info:")
@@ -143,12 +152,17 @@ use_texts = bar.toggle("Check copied values against the run's trajectories", val
                        disabled=not new.run_id)
 counts = count_decisions(d for per in decisions.values() for d in per.values())
 render_counts(counts)
+supports = {}  # per file: each added line's support, and each hunk's
+for fd in diffs:
+    support = line_support(ws.db, new.id, fd.path, added_new_lines(fd))
+    supports[fd.path] = support, hunk_support(fd.hunks, support,
+                                              verified_ids(ws.db, {x for s in support.values() for x in s.lessons}))
+render_support_chart(support_spread(hs for _, per_hunk in supports.values() for hs in per_hunk))
 
 # ------------------------------------------------------------------ per file
 slots = {}
 for n, fd in enumerate(diffs):
-    support = line_support(ws.db, new.id, fd.path, added_new_lines(fd))
-    per_hunk = hunk_support(fd.hunks, support, verified_ids(ws.db, {x for s in support.values() for x in s.lessons}))
+    support, per_hunk = supports[fd.path]
     result = final.get(fd.path)
     with st.container(border=True):
         st.subheader(f"{safe_label(fd.path, 120)} · {fd.status}", divider="gray")

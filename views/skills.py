@@ -9,6 +9,7 @@ import streamlit as st
 
 from trace2skill.diff import diff_files
 from trace2skill.errors import Trace2SkillError
+from trace2skill.humanize import plural
 from trace2skill.skill import parse_sections, to_zip
 from trace2skill.store.skills import (
     folder_of,
@@ -19,11 +20,14 @@ from trace2skill.store.skills import (
     locked_sections,
     set_locked_sections,
 )
+from trace2skill.store.version_states import current_version_id
 from trace2skill.ui.escape import safe_label
 from trace2skill.ui.pickers import version_labels
+from trace2skill.ui.review_panels import render_history
 from trace2skill.ui.skill_text import render_skill_text
 from trace2skill.ui.skill_upload import folder_from_files, folder_from_markdown, folder_from_zip, import_folder
 from trace2skill.ui.state import workspace
+from trace2skill.ui.words import library_row, time_column
 
 SOURCES = ["Zip", "Folder files", "Markdown document"]
 ws = workspace()
@@ -82,7 +86,8 @@ with st.expander("Import a human-written skill", icon=":material/upload_file:", 
             st.session_state["sk_skill"] = imported.skill
             st.rerun()
     if report:
-        st.success(f"Imported {safe_label(report['skill'])} as version {report['version']} ({report['files']} files).",
+        st.success(f"Imported {safe_label(report['skill'])} as version {report['version']} "
+                   f"({plural(report['files'], 'file')}).",
                    icon=":material/check_circle:")
         if report["warnings"]:
             st.warning(f"{len(report['warnings'])} warning(s): the skill departs from the spec or our conventions "
@@ -98,11 +103,16 @@ st.subheader("Library")
 if not skills:
     st.caption("No skills yet.")
     st.stop()
-table = pd.DataFrame([{**s, "locked_sections": " | ".join(s["locked_sections"])} for s in skills],
-                     columns=["name", "description", "n_versions", "latest", "locked_sections", "created"])
+table = pd.DataFrame([library_row(ws.db, s) for s in skills],
+                     columns=["skill", "description", "versions", "current version", "drafts to review",
+                              "locked sections", "created"])
 st.dataframe(table, hide_index=True, width="stretch", key="sk_table",
-             column_config={"description": st.column_config.TextColumn("description", width="large"),
-                            "n_versions": st.column_config.NumberColumn("versions")})
+             column_config={"description": st.column_config.TextColumn("description", width="medium"),
+                            "current version": st.column_config.TextColumn(
+                                "current version", help="The version saved (or imported) last"),
+                            "drafts to review": st.column_config.NumberColumn(
+                                "drafts to review", help="Proposals nobody has saved yet (Review & diff)"),
+                            "created": time_column("created")})
 names = [s["name"] for s in skills]
 if st.session_state.get("sk_skill") not in names:
     st.session_state["sk_skill"] = names[0]
@@ -115,10 +125,7 @@ with text_tab:
     shown = st.selectbox("Version", list(labels), format_func=labels.get, key="sk_text_version")
     render_skill_text(get_version(ws.db, shown), key="sk_text")
 with history:
-    st.dataframe(pd.DataFrame([v.model_dump() for v in versions],
-                              columns=["id", "source", "parent", "run_id", "message", "created"]),
-                 hide_index=True, width="stretch", key="sk_history",
-                 column_config={"message": st.column_config.TextColumn("message", width="large")})
+    render_history(ws.db, skill, current_version_id(ws.db, skill), key="sk_history")
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     chosen = c1.selectbox("Version to download", list(labels), format_func=labels.get, key="sk_download_version")
     try:

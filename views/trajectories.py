@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from trace2skill.errors import MappingError
+from trace2skill.humanize import plural
 from trace2skill.store.trajectories import TrajectoryFilter, count_trajectories, distinct_values, list_trajectories
 from trace2skill.ui.escape import safe_label
 from trace2skill.ui.extract_pick import render_send_to_extract, row_to_open
@@ -25,7 +26,7 @@ from trace2skill.ui.uploads import (
     record_paths,
     report_row,
 )
-from trace2skill.ui.words import GLOSSARY, trajectory_table_row
+from trace2skill.ui.words import GLOSSARY, format_words, signal_words, trajectory_table_row
 
 PAGE_SIZE = 50
 ws = workspace()
@@ -69,8 +70,8 @@ with st.expander("Import trajectory files", icon=":material/upload_file:",
         n_present = sum(u.report.duplicates for u in uploads)
         n_errors = sum(len(u.report.errors) for u in uploads)
         n_relabelled = sum(u.report.relabelled for u in uploads)
-        summary = (f"Import report: {n_imported} trajectories imported, {n_present} already present, "
-                   f"{n_errors} errors in {len(uploads)} file(s)."
+        summary = (f"Import report: {plural(n_imported, 'trajectory')} imported, {n_present} already present, "
+                   f"{plural(n_errors, 'error')} in {plural(len(uploads), 'file')}."
                    + (f" {n_relabelled} already present now have the outcome the file gives (relabelled)."
                       if n_relabelled else ""))
         if n_errors:
@@ -150,9 +151,10 @@ render_imports(ws)
 f1, f2, f3, f4, f5 = st.columns([1, 1, 1, 1, 2])
 outcome = f1.selectbox("Outcome", ["all", "success", "failure", "unknown"], key="traj_outcome")
 source_format = f2.selectbox("Format", ["all", *distinct_values(ws.db, "trajectories", "source_format")],
-                             key="traj_format")
+                             key="traj_format", format_func=lambda v: v if v == "all" else format_words(v))
 model = f3.selectbox("Model", ["all", *distinct_values(ws.db, "trajectories", "model")], key="traj_model")
-signal = f4.selectbox("Signal", ["any", *distinct_values(ws.db, "signals", "kind")], key="traj_signal")
+signal = f4.selectbox("Signal", ["any", *distinct_values(ws.db, "signals", "kind")], key="traj_signal",
+                      format_func=lambda v: v if v == "any" else signal_words(v))
 search = f5.text_input("Search text (task, steps, tool output)", key="traj_search")
 include_shared = f5.checkbox(SHARED_LABEL, key="traj_search_shared", help=SHARED_HELP)
 
@@ -170,7 +172,7 @@ if st.session_state.get("traj_page", 1) > pages:
     st.session_state["traj_page"] = 1
 c1, c2 = st.columns([1, 4], vertical_alignment="bottom")
 page = c1.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="traj_page")
-c2.caption(f"{total} trajectories match")
+c2.caption(f"{plural(total, 'trajectory')} {'matches' if total == 1 else 'match'}")
 render_split(ws, flt, total)
 render_bulk_outcome(ws, flt, total)
 rows = list_trajectories(ws.db, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)

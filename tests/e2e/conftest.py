@@ -136,3 +136,10 @@ def full_screenshot(page, name: str) -> Path:
         return screenshot(page, name)
     finally:
         page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def grid_text(page, column: str) -> str:
+    """What the table with `column` shows, read from the grid's accessible copy of its cells."""
+    grid = page.locator("[data-testid=stDataFrame] table[role=grid]").filter(
+        has=page.locator("th", has_text=column))
+    return grid.first.text_content() or ""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.e2e.conftest import full_screenshot, open_app, screenshot, wait_idle
+from tests.e2e.conftest import full_screenshot, grid_text, open_app, screenshot, wait_idle
 from tests.fakes import http_analyst_responder
 from trace2skill.demo import load_demo
 from trace2skill.llm.fake_server import FakeLLMServer
@@ -18,13 +18,6 @@ from trace2skill.store.trajectories import list_trajectories
 from trace2skill.textcut import task_words
 
 ROWS = (0, 2, 3)
-
-
-def _grid_text(page, column: str) -> str:
-    """What the table with `column` shows, read from the grid's accessible copy of its cells."""
-    grid = page.locator("[data-testid=stDataFrame] table[role=grid]").filter(
-        has=page.locator("th", has_text=column))
-    return grid.first.text_content() or ""
 
 
 def test_pick_three_send_them_to_extract_and_run_exactly_those(app_env, page, request):
@@ -54,7 +47,7 @@ def test_pick_three_send_them_to_extract_and_run_exactly_those(app_env, page, re
         page.get_by_text("3 trajectories picked on the Trajectories screen").wait_for(timeout=30000)
         page.get_by_text("This run will process 3 trajectories").wait_for(timeout=30000)
         wait_idle(page)
-        listed = _grid_text(page, "analyst")
+        listed = grid_text(page, "analyst")
         for row in picked:
             assert row.id in listed and task_words(row.task, 12)[:30] in listed
         others = [r for r in table_rows if r not in picked]

@@ -29,7 +29,7 @@ def test_upload_report_open_and_signal(app, page, tmp_path):
     open_app(page, app, "Trajectories")
     page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(data))
     page.get_by_role("button", name="Import 1 file(s)").click()
-    page.get_by_text("Import report: 2 trajectories imported, 0 already present, 1 errors in 1 file(s).").wait_for(
+    page.get_by_text("Import report: 2 trajectories imported, 0 already present, 1 error in 1 file.").wait_for(
         timeout=30000)
     page.get_by_text("chats.jsonl: record 1 (line 2): invalid JSON").wait_for(timeout=10000)
     page.get_by_text("2 trajectories match").wait_for()
@@ -38,7 +38,7 @@ def test_upload_report_open_and_signal(app, page, tmp_path):
     # Open the first row of the table (the failed run with the tool error).
     table = page.locator("[data-testid=stDataFrame]").last
     table.click(position={"x": 15, "y": 35 + 17})
-    signal = page.locator(".t2s-signal").filter(has_text="tool_error").first
+    signal = page.locator(".t2s-signal").filter(has_text="tool error").first
     signal.wait_for(timeout=30000)
     wait_idle(page)
     signal.scroll_into_view_if_needed()

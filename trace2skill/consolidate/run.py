@@ -20,6 +20,7 @@ from trace2skill.consolidate.schemas import FULL, LOCAL, Budget
 from trace2skill.consolidate.tree import build_tree
 from trace2skill.context_window import CONSOLIDATION_SHARE
 from trace2skill.errors import Trace2SkillError
+from trace2skill.humanize import plural
 from trace2skill.llm.protocol import StructuredClient
 from trace2skill.models import Edit, Lesson, Patch, Run, SkillVersion
 from trace2skill.settings import skill_chars_setting
@@ -237,10 +238,11 @@ def report_lines(result: ConsolidationResult, base_version: str) -> list[str]:
     if result.budget:
         lines.insert(0, f"  {describe_budget(result.budget)}")
     if result.version == base_version or not result.applied:
-        return [f"nothing was applied ({len(result.rejected)} edits rejected): no new proposal to review",
+        return [f"nothing was applied ({plural(len(result.rejected), 'edit')} rejected): no new proposal to review",
                 *([f"  {why}"] if (why := diagnoses_note(result)) else []), *lines]
     return [f"proposal {result.version}: {result.levels} levels, {result.merge_calls} merge calls, "
-            f"{result.applied} edits applied, {len(result.rejected)} rejected, {len(result.conflicts)} conflicts",
+            f"{plural(result.applied, 'edit')} applied, {len(result.rejected)} rejected, "
+            f"{plural(len(result.conflicts), 'conflict')}",
             *lines, f"review it: trace2skill diff {base_version} {result.version}"]
 
 

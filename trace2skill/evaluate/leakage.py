@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from trace2skill.humanize import plural
 from trace2skill.models import normalise_text
 from trace2skill.store import evaluation as eval_store
 from trace2skill.store.lessons import lesson_texts
@@ -104,7 +105,7 @@ def check_leakage(db: Database, *, version_id: str | None = None, lesson_ids: li
                 report.findings.append(LeakFinding("heldout_source", f"trajectory:{trajectory_id}", "",
                                                    f"lesson {lesson_id}", "extracted from a held-out trajectory"))
             report.findings.extend(index.find(text, f"lesson {lesson_id}"))
-        report.checked.append(f"{len(rows)} lessons")
+        report.checked.append(plural(len(rows), "lesson"))
     if version_id:
         version = get_version(db, version_id)
         for path, text in version.files.items():

@@ -113,3 +113,18 @@ def format_duration(seconds: float | None) -> str:
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
+
+
+def format_pace(per_minute: float | None) -> str:
+    """Items per minute in at most eight characters: "180/min", "7.3/min" (a decimal only under
+    10), "1.2k/min", or per hour when slower than one in ten minutes ("2.4/h"); "-" without a pace."""
+    if not per_minute or per_minute <= 0:
+        return "-"
+    if per_minute < 0.1:
+        return f"{per_minute * 60:.1f}/h"
+    if round(per_minute, 1) < 10:
+        return f"{per_minute:.1f}/min"
+    if round(per_minute) < 1000:
+        return f"{round(per_minute)}/min"
+    thousands = per_minute / 1000
+    return f"{thousands:.1f}k/min" if round(thousands, 1) < 10 else f"{round(thousands)}k/min"

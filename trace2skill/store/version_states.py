@@ -32,6 +32,7 @@ class VersionState:
     saved_at: str | None  # when it was last saved (or imported)
     saved_by: str | None
     order: tuple[int, int, int]  # sorts saves: horizon, saved (1) or imported (0), decision id
+    created: str | None = None  # when the version was made (imported or proposed)
 
     @property
     def label(self) -> str:
@@ -61,7 +62,7 @@ def version_states(db: Database, skill: str) -> list[VersionState]:
             state, at, by, order = "imported", r["created"], None, (r["row"], 0, 0)
         else:
             state, at, by, order = "draft", None, None, (0, 0, 0)
-        out.append(VersionState(r["id"], r["source"], r["parent"], state, at, by, order))
+        out.append(VersionState(r["id"], r["source"], r["parent"], state, at, by, order, r["created"]))
     return out
 
 

@@ -1,7 +1,7 @@
 """What the Review screen shows beside a diff (no streamlit): for each added line of the new
 version, the edit that wrote it and how many distinct trajectories support that edit; per hunk the
-union; hunk text; the trajectory texts lint checks values against (the side-by-side table is in
-`trace2skill.ui.review_view`).
+union; over all hunks the spread of that support (for its chart); hunk text; the trajectory texts
+lint checks values against (the side-by-side table is in `trace2skill.ui.review_view`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from sqlite_utils import Database
 
 from trace2skill.diff import FileDiff, Hunk
 from trace2skill.errors import NotFoundError
+from trace2skill.humanize import plural
 from trace2skill.models import Edit
 from trace2skill.provenance import line_origin
 from trace2skill.store.lessons import lesson_trajectories, run_lesson_trajectories
@@ -105,6 +106,69 @@ def hunk_support(hunks: Iterable[Hunk], support: dict[int, LineSupport],
         hs.verified = len(hs.lessons & (verified or set()))
         out.append(hs)
     return out
+
+
+@dataclass(frozen=True)
+class SupportSpread:
+    """How many trajectories stand behind the changes (hunks) of a diff: trajectories -> number of
+    changes backed by that many, and the changes no consolidation edit wrote (removals, base text)."""
+
+    counts: dict[int, int]
+    untraced: int = 0
+
+    @property
+    def changes(self) -> int:
+        return sum(self.counts.values())
+
+
+def support_spread(per_hunk: Iterable[HunkSupport]) -> SupportSpread:
+    """The spread over every hunk of a diff (`hunk_support` of each file, all together)."""
+    counts: dict[int, int] = {}
+    untraced = 0
+    for hs in per_hunk:
+        if hs.lines:
+            counts[hs.count] = counts.get(hs.count, 0) + 1
+        else:
+            untraced += 1
+    return SupportSpread(dict(sorted(counts.items())), untraced)
+
+
+def spread_rows(spread: SupportSpread, fill_up_to: int = 12) -> list[tuple[int, int]]:
+    """(trajectories, changes) to chart, smallest support first; every count from 1 to the largest
+    is listed (0 changes where none) when the largest is at most `fill_up_to`."""
+    if not spread.counts:
+        return []
+    top = max(spread.counts)
+    keys = sorted({*spread.counts, *range(1, top + 1)}) if top <= fill_up_to else sorted(spread.counts)
+    return [(k, spread.counts.get(k, 0)) for k in keys]
+
+
+def _by(n: int) -> str:
+    return {0: "no trajectory", 1: "one trajectory"}.get(n, f"{n} trajectories")
+
+
+def spread_words(spread: SupportSpread) -> str:
+    """The spread in one line: "2 changes: 1 backed by 3 trajectories, 1 by 6 trajectories." (at most
+    three groups: one trajectory, two, three or more, when the supports are more varied)."""
+    total = spread.changes
+    if not total:
+        return ""
+    groups = [(_by(k), n) for k, n in spread.counts.items()]
+    if len(groups) > 3:
+        wanted = {"no trajectory": lambda k: k == 0, "one trajectory": lambda k: k == 1,
+                  "two trajectories": lambda k: k == 2, "three or more": lambda k: k >= 3}
+        groups = [(name, n) for name, test in wanted.items()
+                  if (n := sum(c for k, c in spread.counts.items() if test(k)))]
+    if len(groups) == 1:
+        text = f"{plural(total, 'change')}, {'all ' if total > 1 else ''}backed by {groups[0][0]}"
+    else:
+        text = f"{plural(total, 'change')}: " + ", ".join(
+            f"{n} {'backed by ' if i == 0 else 'by '}{name}" for i, (name, n) in enumerate(groups))
+    if spread.untraced:
+        text += (f"; {plural(spread.untraced, 'more change')} "
+                 + ("has no consolidation edit behind it" if spread.untraced == 1 else
+                    "have no consolidation edit behind them"))
+    return text + "."
 
 
 def hunk_text(h: Hunk) -> str:

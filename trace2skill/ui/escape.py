@@ -7,6 +7,7 @@ import html
 import re
 
 from trace2skill.textcut import cut_words
+from trace2skill.ui.words import signal_words
 
 _LABEL_SAFE = re.compile(r"[^A-Za-z0-9 _.:/@+-]")
 
@@ -32,7 +33,8 @@ def safe_label(text: object, limit: int = 60) -> str:
 
 def signal_html(kind: str, step_idx: int | None, detail: str) -> str:
     where = f"step {step_idx}" if step_idx is not None else "whole run"
-    return (f'<div class="t2s-box t2s-signal"><b>{html.escape(kind)}</b> · {html.escape(where)}'
+    words = signal_words(kind)
+    return (f'<div class="t2s-box t2s-signal"><b>{html.escape(words)}</b> · {html.escape(where)}'
             f"<br>{html.escape(detail)}</div>")
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from trace2skill.analysis.picked import LIST_UP_TO, PLAN_COLUMNS, plan_rows, usable_picked
+from trace2skill.humanize import plural
 from trace2skill.store import Workspace
 from trace2skill.store.trajectories import TrajectoryFilter, trajectory_ids
 
@@ -51,7 +52,7 @@ def render_picked(ws: Workspace) -> list[str] | None:
         return None
     usable = usable_picked(ws.db, picked)
     box = st.container(horizontal=True, vertical_alignment="center")
-    box.info(f"{len(picked)} trajectories picked on the Trajectories screen"
+    box.info(f"{plural(len(picked), 'trajectory')} picked on the Trajectories screen"
              + (f"; left out: {usable.note()}" if usable.note() else "") + ".", icon=":material/checklist:")
     if box.button("Clear the selection", key="ext_clear_picked", icon=":material/close:",
                   help="Forget the picked trajectories and choose with the filters instead."):
@@ -64,7 +65,7 @@ def render_run_list(ws: Workspace, ids: Sequence[str], analysts: Sequence[str]) 
     """The trajectories a run over `ids` will process, in order, before it starts."""
     rows = plan_rows(ws.db, ids, analysts)
     more = f" (the first {LIST_UP_TO} listed)" if len(ids) > LIST_UP_TO else ""
-    st.markdown(f"**This run will process {len(ids)} trajectories**{more}")
+    st.markdown(f"**This run will process {plural(len(ids), 'trajectory')}**{more}")
     if not rows:
         st.caption("None: change the selection.")
         return

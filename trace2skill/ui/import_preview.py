@@ -11,6 +11,7 @@ from typing import Any
 import streamlit as st
 
 from trace2skill.errors import MappingError
+from trace2skill.humanize import plural
 from trace2skill.ingest.issue_groups import grouped_lines
 from trace2skill.ingest.preview import FilePreview, outcome_counts, sample_lines
 from trace2skill.store import Workspace
@@ -46,7 +47,7 @@ def render_preview(p: FilePreview) -> None:
     else:
         present = f"{p.already_present:,} already present" + (f", {p.repeated:,} repeated" if p.repeated else "")
         st.caption(f"**{safe_label(p.file)}** ({p.format}): {p.records:,} records → {p.trajectories:,} trajectories "
-                   f"({outcome_counts(p.outcomes)}); {p.new:,} new, {present}, {len(p.errors):,} errors")
+                   f"({outcome_counts(p.outcomes)}); {p.new:,} new, {present}, {plural(len(p.errors), 'error')}")
     if p.warnings:  # the data's own key names are in them: shown as code, never as Markdown
         st.warning(f"{len(p.warnings)} warning(s) about how the fields were found:", icon=":material/warning:")
         st.code("\n".join(p.warnings), language=None, wrap_lines=True)

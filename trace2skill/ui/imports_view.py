@@ -34,7 +34,7 @@ def _safe(plan: DeletionPlan) -> DeletionPlan:
 
 def _line(record: ImportRecord) -> str:
     counts = (f"{record.imported:,} added · {record.duplicates:,} already present · {record.relabelled:,} relabelled"
-              f" · {record.errors:,} errors · {plural(record.trajectories, 'trajectory', 'trajectories')} still here")
+              f" · {record.errors:,} errors · {plural(record.trajectories, 'trajectory')} still here")
     state = "" if record.status == "done" else f" · {status_text(record)}"
     return (f"{record.id} · {safe_label(record.file, 80)} · {safe_label(record.format or 'not recognised', 20)} · "
             f"{when(record.started)} · {safe_label(who(record), 40)} — {counts}{state}")
@@ -90,14 +90,14 @@ def render_imports(ws: Workspace) -> None:
 def render_bulk_outcome(ws: Workspace, flt: TrajectoryFilter, matching: int) -> None:
     """Set the outcome of every trajectory matching the filters (asked first; one decision each)."""
     asking = st.session_state.get(CONFIRM_OUTCOME)
-    with st.expander(f"Set outcomes · {plural(matching, 'matching trajectory', 'matching trajectories')}",
+    with st.expander(f"Set outcomes · {plural(matching, 'matching trajectory')}",
                      icon=":material/label:", expanded=asking is not None):
         st.caption("Set the outcome of every trajectory that matches the filters above, e.g. when the data's "
                    "labels were wrong. Each change is recorded as your decision; importing the file again "
                    "leaves these outcomes as you set them.")
         c1, c2 = st.columns([1, 2], vertical_alignment="bottom")
         label = c1.selectbox("New outcome", OUTCOMES, key="bulk_outcome")
-        if c2.button(f"Set {plural(matching, 'trajectory', 'trajectories')} to {label}…", key="bulk_outcome_set",
+        if c2.button(f"Set {plural(matching, 'trajectory')} to {label}…", key="bulk_outcome_set",
                      disabled=not matching, icon=":material/edit:"):
             st.session_state[CONFIRM_OUTCOME] = (label, trajectory_ids(ws.db, flt))
             st.rerun()
@@ -105,7 +105,7 @@ def render_bulk_outcome(ws: Workspace, flt: TrajectoryFilter, matching: int) -> 
             return
         outcome, ids = asking
         with st.container(border=True):
-            st.warning(f"Set the outcome of {plural(len(ids), 'trajectory', 'trajectories')} to {outcome}?",
+            st.warning(f"Set the outcome of {plural(len(ids), 'trajectory')} to {outcome}?",
                        icon=":material/label:")
             yes, no = st.columns(2)
             if yes.button("Set outcomes", key="bulk_outcome_yes", type="primary", icon=":material/check:"):
@@ -116,7 +116,7 @@ def render_bulk_outcome(ws: Workspace, flt: TrajectoryFilter, matching: int) -> 
                     st.error(str(exc), icon=":material/error:")
                     return
                 st.session_state.pop(CONFIRM_OUTCOME, None)
-                st.session_state[FLASH] = (f"Set {plural(len(done.changed), 'trajectory', 'trajectories')} to "
+                st.session_state[FLASH] = (f"Set {plural(len(done.changed), 'trajectory')} to "
                                            f"{outcome} ({done.unchanged:,} already were); recorded as your "
                                            "decisions.")
                 st.rerun()

@@ -8,14 +8,12 @@ import streamlit as st
 
 from trace2skill.store import Workspace
 from trace2skill.store.stats import lesson_breakdown
-
-KIND_WORDS = {"failure_lesson": "from a failure", "failure_cause": "diagnosis of a failure",
-              "success_lesson": "from a success"}
+from trace2skill.ui.words import kind_words
 
 
 def breakdown_frame(rows: list[tuple[str, str, str, int]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["kind", "outcome", "status", "lessons"])
-    frame["kind"] = frame["kind"].map(lambda k: KIND_WORDS.get(k, k.replace("_", " ")))
+    frame["kind"] = frame["kind"].map(kind_words)
     return frame
 
 

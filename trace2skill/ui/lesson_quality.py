@@ -35,7 +35,7 @@ def hidden_notice(ws: Workspace, flt: LessonFilter, quality: str) -> None:
         return
     reasons = ", ".join(f"{label(code)} {n}" for code, n in flag_counts(ws.db, flagged).items())
     box = st.container(horizontal=True, vertical_alignment="center")
-    box.warning(f"{hidden} lessons hidden as unusable: {reasons}.", icon=":material/visibility_off:")
+    box.warning(f"{plural(hidden, 'lesson')} hidden as unusable: {reasons}.", icon=":material/visibility_off:")
     box.button("Show them", key="les_show_hidden", icon=":material/visibility:", on_click=_show_all)
 
 
@@ -82,7 +82,8 @@ def render_checks(ws: Workspace, lesson: Lesson) -> None:
         "green" if check.verdict in ("fixed", "kept") else "gray" if check.verdict == "not_verifiable" else "red")
     st.badge(f"Replay: {WORDS[check.verdict]}{rates}", color=color, icon=":material/replay:")
     if check.round:
-        st.caption(f"Written in round {check.round} of the fix loop (revising {len(lesson.revises)} lessons).")
+        revising = plural(len(lesson.revises), "lesson")
+        st.caption(f"Written in round {check.round} of the fix loop (revising {revising}).")
     with st.expander("Replay evidence"):
         _replays("With the lesson", check.evidence.get("with_lesson", []))
         _replays("Without it (the frozen skill alone)", check.evidence.get("baseline", []))

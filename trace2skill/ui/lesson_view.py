@@ -11,7 +11,7 @@ import streamlit as st
 
 from trace2skill.analysis.flags import label
 from trace2skill.analysis.grounding import locate_in_step, step_text
-from trace2skill.errors import InvalidValueError, NotFoundError, StaleEditError
+from trace2skill.errors import InvalidValueError, NotFoundError, StaleEditError, Trace2SkillError
 from trace2skill.models import LESSON_STATUSES, Evidence, Lesson, StoredStep
 from trace2skill.review import approve, problems
 from trace2skill.store import Workspace
@@ -20,9 +20,11 @@ from trace2skill.store.trajectories import get_steps, get_trajectory
 from trace2skill.ui.escape import STYLE, missing_step_html, quote_html
 from trace2skill.ui.lesson_quality import render_checks, render_flags
 from trace2skill.ui.step_links import StepLink, step_page_link
+from trace2skill.ui.words import kind_words
 from trace2skill.verify.verdicts import WORDS
 
 EDITABLE_COLUMNS = ("status", "title", "content")
+ID_HELP = "Shortened to fit; select a cell and copy it (Ctrl+C) for the whole id."
 COLUMNS = ["status", "title", "content", "flags", "replay", "kind", "grounded", "evidence", "trajectory", "run", "id",
            "version"]
 
@@ -34,7 +36,8 @@ def grounded_label(value: bool | None) -> str:
 def table_of(rows: list[Lesson]) -> pd.DataFrame:
     return pd.DataFrame([{
         "status": r.status, "title": r.title, "content": r.content,
-        "flags": ", ".join(label(f.code) for f in r.flags), "replay": WORDS.get(r.verdict or "", ""), "kind": r.kind,
+        "flags": ", ".join(label(f.code) for f in r.flags), "replay": WORDS.get(r.verdict or "", ""),
+        "kind": kind_words(r.kind),
         "grounded": grounded_label(r.grounded), "evidence": len(r.evidence), "trajectory": r.trajectory_id,
         "run": r.run_id or "", "id": r.id, "version": r.version,
     } for r in rows], columns=COLUMNS)
@@ -45,11 +48,14 @@ def column_config() -> dict[str, Any]:
         "status": st.column_config.SelectboxColumn("status", options=list(LESSON_STATUSES), required=True,
                                                    width="small"),
         "title": st.column_config.TextColumn("title", required=True, width="large", max_chars=300),
-        "content": st.column_config.TextColumn("content", required=True, width="large", max_chars=4000),
+        "content": st.column_config.TextColumn("guidance", required=True, width="large", max_chars=4000,
+                                               help="Long text: edit it under Evidence below, in a full-size box."),
         "kind": st.column_config.TextColumn("kind", width="small"),
         "grounded": st.column_config.TextColumn("grounded", width="small"),
         "evidence": st.column_config.NumberColumn("evidence", width="small", help="quotes cited"),
         "version": st.column_config.NumberColumn("version", width="small"),
+        **{name: st.column_config.TextColumn(name, width="small", help=ID_HELP)
+           for name in ("trajectory", "run", "id")},
     }
 
 
@@ -135,6 +141,7 @@ def render_lesson(ws: Workspace, lesson_id: str) -> None:
         return
     st.html(STYLE)
     _lesson_text(lesson)
+    _edit_form(ws, lesson)
     render_flags(lesson)
     render_checks(ws, lesson)
     _decision_buttons(ws, lesson)
@@ -145,7 +152,7 @@ def render_lesson(ws: Workspace, lesson_id: str) -> None:
 def _lesson_text(lesson: Lesson) -> None:
     head = st.columns([3, 1], vertical_alignment="center")
     with head[0]:
-        st.caption(f"{lesson.kind} · {lesson.status} · version {lesson.version}"
+        st.caption(f"{kind_words(lesson.kind)} · {lesson.status} · version {lesson.version}"
                    + (f" · last edited by {lesson.edited_by}" if lesson.edited_by else ""))
     with head[1]:
         _badge(lesson.grounded)
@@ -157,6 +164,29 @@ def _lesson_text(lesson: Lesson) -> None:
     st.caption("Guidance")
     st.code(lesson.content, language=None, wrap_lines=True)
     st.caption(f"From trajectory {lesson.trajectory_id}" + (f" · run {lesson.run_id}" if lesson.run_id else ""))
+
+
+def _edit_form(ws: Workspace, lesson: Lesson) -> None:
+    """Title, description and guidance edited in full-size boxes, saved against the version shown."""
+    with st.expander("Edit this lesson", icon=":material/edit:"), st.form(f"les_edit_{lesson.id}_{lesson.version}"):
+        title = st.text_input("Title", lesson.title, max_chars=300)
+        description = st.text_area("Description (when it applies)", lesson.description, height=80)
+        content = st.text_area("Guidance", lesson.content, height=220, max_chars=4000,
+                               help="What the agent should do; this is what a skill edit is built from.")
+        if not st.form_submit_button("Save changes", icon=":material/save:", type="primary"):
+            return
+    wanted = {k: v for k, v in (("title", title), ("description", description), ("content", content))
+              if v != getattr(lesson, k)}
+    if not wanted:
+        st.session_state["les_flash"] = "Nothing changed."
+        st.rerun()
+    try:
+        save_lesson_row(ws.db, lesson.id, wanted, expected_version=lesson.version, actor="ui")
+    except Trace2SkillError as exc:
+        st.session_state["les_errors"] = [f"Not saved: {exc}"]
+    else:
+        st.session_state["les_flash"] = "Lesson saved (recorded as your edit)."
+    st.rerun()
 
 
 def _decision_buttons(ws: Workspace, lesson: Lesson) -> None:

@@ -11,6 +11,7 @@ import streamlit as st
 from sqlite_utils import Database
 
 from trace2skill.consolidate.conflicts import run_conflicts
+from trace2skill.humanize import plural
 from trace2skill.ui.escape import safe_label
 from trace2skill.ui.merge_node_view import (
     ACCOUNT_COLUMNS,
@@ -73,8 +74,8 @@ def render_tree(view: TreeView, selected: tuple[int, int] | str | None) -> None:
                 st.session_state[OPEN_KEY] = cell.key
                 st.rerun(scope="app")
     if len(view.leaves) > LEAF_LIMIT:
-        st.caption(f"{len(view.leaves)} trajectories, one proposal each (too many to draw: open a level-1 merge "
-                   "to see its proposals).")
+        st.caption(f"{plural(len(view.leaves), 'trajectory')}, one proposal each (too many to draw: open a "
+                   "level-1 merge to see its proposals).")
     legend = st.container(horizontal=True, vertical_alignment="center")
     for status, words in STATUS_WORDS.items():
         legend.caption(f"{ICONS[status]} {words.split(':')[0]}")
@@ -93,7 +94,7 @@ def render_conflict_summary(db: Database, run_id: str, counters: dict[str, Any],
     if not conflicts:
         return
     rows = [{"where": f"Level {c.level} · #{c.idx}" if c.node else "applying the final patch",
-             "edits": ", ".join(c.labels) or f"{len(c.edit_ids)} edits", "what was said": c.reason}
+             "edits": ", ".join(c.labels) or plural(len(c.edit_ids), 'edit'), "what was said": c.reason}
             for c in conflicts]
     with st.expander(f"Conflicts of this run ({len(conflicts)}): open a node to see how each was settled"):
         st.dataframe(pd.DataFrame(rows, columns=["where", "edits", "what was said"]), hide_index=True,

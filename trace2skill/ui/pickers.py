@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from trace2skill.humanize import ago
 from trace2skill.models import SkillVersion
 from trace2skill.store.runs import list_runs
 from trace2skill.textcut import cut_words
@@ -26,5 +27,5 @@ def version_labels(versions: list[SkillVersion], latest: str | None = None) -> d
     for v in versions:
         message = cut_words(v.message, 50, where=None, fold=True)
         tag = " (latest)" if v.id == latest else ""
-        out[v.id] = f"{v.id[:12]}{tag} · {v.source} · {v.created}" + (f" · {message}" if message else "")
+        out[v.id] = f"{v.id[:12]}{tag} · {v.source} · {ago(v.created)}" + (f" · {message}" if message else "")
     return out

@@ -1,37 +1,34 @@
 """The Review & diff screen's parts: where the version under review stands (draft or saved), the
-hunk counts, one hunk with its decision and support, a file's hand edits, the rendered preview, the
-history with each version's state, and what a save says."""
+hunk counts, the chart of how many trajectories stand behind each change, one hunk with its
+decision and support, a file's hand edits, the rendered preview, the history with each version's
+state, and what a save says."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 from sqlite_utils import Database
 
 from trace2skill.diff import Hunk, unified_diff
+from trace2skill.humanize import minute as when
 from trace2skill.models import SkillVersion
 from trace2skill.skill_review import DECISIONS, HunkCounts, SaveOutcome
 from trace2skill.store.skills import list_versions
 from trace2skill.store.version_states import VersionState, version_states
-from trace2skill.ui.diff_view import HunkSupport, hunk_text
+from trace2skill.ui.diff_view import HunkSupport, SupportSpread, hunk_text, spread_rows, spread_words
 from trace2skill.ui.escape import safe_label
 from trace2skill.ui.provenance_view import reviewer
 from trace2skill.ui.review_view import HUNK_STATES, STATE_CLASS, preview_of
+from trace2skill.ui.words import as_time, time_column
 
 DECISION_LABELS = {"accept": "Accept", "reject": "Reject"}
 
 
 def _decision_label(value: str) -> str:
     return DECISION_LABELS.get(value, value)
-
-
-def when(timestamp: str | None) -> str:
-    """A stored UTC timestamp as people read it: "2026-05-04 13:07 UTC"."""
-    if not timestamp:
-        return ""
-    return timestamp.replace("T", " ")[:16] + " UTC" if timestamp.endswith("+00:00") else timestamp
 
 
 def _by(state: VersionState) -> str:
@@ -68,6 +65,29 @@ def render_counts(counts: HunkCounts) -> None:
         st.badge(f"{counts.accepted} accepted", icon=HUNK_STATES["accept"][1], color="green")
         st.badge(f"{counts.rejected} rejected", icon=HUNK_STATES["reject"][1], color="red")
         st.badge(f"{counts.undecided} undecided", icon=HUNK_STATES[None][1], color="gray")
+
+
+SINGLE_COLOR, SHARED_COLOR = "#f08c00", "#2f9e44"  # as the hunks' support badges: orange for one trajectory
+
+
+def render_support_chart(spread: SupportSpread) -> None:
+    """A bar per support level: how many changes that many trajectories stand behind (nothing when
+    no change comes from a consolidation edit)."""
+    if not spread.changes:
+        return
+    frame = pd.DataFrame(spread_rows(spread), columns=["trajectories", "changes"])
+    chart = alt.Chart(frame).mark_bar().encode(
+        x=alt.X("trajectories:O", title="trajectories behind the change", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("changes:Q", title="changes", axis=alt.Axis(tickMinStep=1, format="d")),
+        color=alt.condition("datum.trajectories > 1", alt.value(SHARED_COLOR), alt.value(SINGLE_COLOR)),
+        tooltip=[alt.Tooltip("trajectories:O", title="trajectories"), alt.Tooltip("changes:Q", title="changes")],
+    ).properties(height=170)
+    with st.container(key="rev_support", border=True):
+        words, picture = st.columns([2, 3], vertical_alignment="center")
+        words.markdown("**How many trajectories stand behind each change**")
+        words.caption(spread_words(spread), help="A change backed by many trajectories is a lesson seen again and "
+                      "again; one backed by a single trajectory deserves a closer look.")
+        picture.altair_chart(chart, width="stretch")
 
 
 def render_hunk(h: Hunk, hs: HunkSupport, total: int, state: str | None, key: str, box: str, locked: bool) -> None:
@@ -118,7 +138,7 @@ def render_preview(path: str, text: str | None, key: str) -> None:
         st.markdown(preview.body)
 
 
-def render_history(db: Database, skill: str, current: str | None) -> None:
+def render_history(db: Database, skill: str, current: str | None, key: str = "rev_history") -> None:
     """Every version, newest first: draft or saved, which one is current, who saved it and when."""
     states = version_states(db, skill)
     messages = {v.id: v.message for v in list_versions(db, skill)}
@@ -132,10 +152,13 @@ def render_history(db: Database, skill: str, current: str | None) -> None:
         return v.label
 
     rows = [{"id": v.id, "state": label(v), "current": "current" if v.id == current else "", "parent": v.parent,
-             "saved by": reviewer(v.saved_by) if v.saved_by else "", "saved": when(v.saved_at),
-             "message": messages.get(v.id, "")} for v in states]
-    st.dataframe(pd.DataFrame(rows, columns=["id", "state", "current", "parent", "saved by", "saved", "message"]),
-                 hide_index=True, width="stretch", key="rev_history")
+             "saved by": reviewer(v.saved_by) if v.saved_by else "", "saved": as_time(v.saved_at),
+             "made": as_time(v.created), "message": messages.get(v.id, "")} for v in states]
+    table = pd.DataFrame(rows, columns=["id", "state", "current", "parent", "saved by", "saved", "made", "message"])
+    st.dataframe(table, hide_index=True, width="stretch", key=key,
+                 column_config={"saved": time_column("saved", "When a reviewer saved it (sorts by time)"),
+                                "made": time_column("made", "When it was imported or proposed"),
+                                "message": st.column_config.TextColumn("message", width="large")})
 
 
 def save_message(outcome: SaveOutcome, skill: str, reviewed: SkillVersion) -> tuple[str, str]:

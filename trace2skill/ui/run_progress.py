@@ -15,11 +15,13 @@ import streamlit as st
 from trace2skill import runs
 from trace2skill.errors import Trace2SkillError
 from trace2skill.models import ITEM_STATUSES, RunItem, utcnow
-from trace2skill.runs.state import RunState, format_duration, seconds_between
+from trace2skill.runs.state import RunState, format_duration, format_pace, seconds_between
 from trace2skill.store import Workspace
 from trace2skill.store import runs as run_store
 from trace2skill.ui.call_log import render_call_log
 from trace2skill.ui.costs_view import budget_form, cost_meter
+from trace2skill.ui.run_timeline import render_run_timeline
+from trace2skill.ui.words import as_time, time_column, time_html
 
 ITEMS_PER_PAGE = 50
 POLL_S = 1.0
@@ -47,7 +49,7 @@ def items_frame(items: list[RunItem]) -> pd.DataFrame:
     return pd.DataFrame([{
         "item": i.item_id, "status": i.status, "attempts": i.attempts, "last error": i.error or "",
         "retry in": retry_in(i), "prompt tokens": i.prompt_tokens, "completion tokens": i.completion_tokens,
-        "started": i.started or "", "finished": i.finished or "",
+        "started": as_time(i.started), "finished": as_time(i.finished),
     } for i in items], columns=ITEM_COLUMNS)
 
 
@@ -74,18 +76,19 @@ def _act(action: Callable[[], object]) -> None:
     st.rerun()
 
 
-def _headline(state: RunState) -> None:
+def _headline(state: RunState, key: str) -> None:
     p = state.run.progress
     st.progress(p.fraction_done, text=f"Run {state.run.id}: {state.headline} — {p.done} of {p.total} "
                                       f"{runs.get_kind(state.run.kind).items} done")
-    cols = st.columns(8)
-    for col, status in zip(cols, ITEM_STATUSES):
-        col.metric(status.capitalize(), getattr(p, status))
-    cols[5].metric("Elapsed", format_duration(state.elapsed_s))
-    cols[6].metric("Pace", f"{state.per_minute:.1f} / min" if state.per_minute else "-",
-                   help="Items finished per minute since the run last started.")
-    cols[7].metric("ETA", format_duration(state.eta_s) if state.eta_s is not None else "-",
-                   help="Time to finish the queued and running items at this pace.")
+    # Each number as wide as it needs (never cut off); the row wraps when the screen is narrow.
+    row = st.container(horizontal=True, horizontal_alignment="distribute", key=f"{key}_counts")
+    for status in ITEM_STATUSES:
+        row.metric(status.capitalize(), getattr(p, status), width="content")
+    row.metric("Elapsed", format_duration(state.elapsed_s), width="content")
+    row.metric("Pace", format_pace(state.per_minute), width="content",
+               help="Items finished per minute since the run last started.")
+    row.metric("ETA", format_duration(state.eta_s) if state.eta_s is not None else "-", width="content",
+               help="Time to finish the queued and running items at this pace.")
 
 
 def _notes(state: RunState) -> None:
@@ -114,17 +117,20 @@ def _items(ws: Workspace, run_id: str, total: dict[str, int], key: str) -> None:
     items = run_store.list_items(ws.db, run_id, status=None if status == "all" else status,
                                  limit=ITEMS_PER_PAGE, offset=(int(page) - 1) * ITEMS_PER_PAGE)
     st.dataframe(items_frame(items), hide_index=True, width="stretch", key=f"{key}_items_table",
-                 column_config={"last error": st.column_config.TextColumn("last error", width="medium")})
+                 column_config={"last error": st.column_config.TextColumn("last error", width="medium"),
+                                "started": time_column("started"), "finished": time_column("finished")})
 
 
 def _panel_body(ws: Workspace, run_id: str, was_active: bool, key: str, extra: Callable[[RunState], None] | None,
-                show_items: bool) -> None:
+                show_items: bool, shown_status: str | None) -> None:
     state = state_of(ws, run_id)
-    _headline(state)
+    _headline(state, key)
     p = state.run.progress
     cost_meter(ws, state.run)
-    st.caption(f"Created {state.run.created}" + (f" · started {state.run.started}" if state.run.started else "")
-               + (f" · finished {state.run.finished}" if state.run.finished else ""))
+    run = state.run
+    st.caption(f"Created {time_html(run.created)}" + (f" · started {time_html(run.started)}" if run.started else "")
+               + (f" · finished {time_html(run.finished)}" if run.finished else ""), unsafe_allow_html=True)
+    render_run_timeline(ws, state.run, key)
     if extra is not None:
         extra(state)
     _notes(state)
@@ -132,12 +138,23 @@ def _panel_body(ws: Workspace, run_id: str, was_active: bool, key: str, extra: C
         _items(ws, run_id, {s: getattr(p, s) for s in ITEM_STATUSES}, key)
     if was_active and not state.alive:
         st.rerun(scope="app")  # stop polling; show the final state with the right buttons
+    if shown_status is not None and _settled(state.run.status) != _settled(shown_status):
+        st.rerun(scope="app")  # the page's picker still says the run is under way (or not): draw it again
+
+
+def _settled(status: str) -> str:
+    """Queued and running count as one here: a page drawn as a run starts (its flash message shown
+    once) is not drawn again for that step, only when the run ends or starts again."""
+    return "under way" if status in ("queued", "running") else status
 
 
 def render_run_panel(ws: Workspace, run_id: str, *, key: str = "ext",
-                     extra: Callable[[RunState], None] | None = None, show_items: bool = True) -> None:
-    """The live panel; polls once a second while something executes the run."""
+                     extra: Callable[[RunState], None] | None = None, show_items: bool = True,
+                     shown_status: str | None = None) -> None:
+    """The live panel; polls once a second while something executes the run. `shown_status`: the
+    run's status as the page shows it elsewhere (in its run picker); when the run's status moves on
+    from it, the whole page is drawn again, so no label keeps an old status."""
     active = is_active(ws, run_id)
     fragment = st.fragment(run_every=POLL_S if active else None)(_panel_body)
-    fragment(ws, run_id, active, key, extra, show_items)
+    fragment(ws, run_id, active, key, extra, show_items, shown_status)
     render_call_log(ws, run_id, key=key)

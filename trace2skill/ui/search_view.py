@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import streamlit as st
 
+from trace2skill.humanize import plural
 from trace2skill.models import TrajectoryRow
 from trace2skill.store import Workspace
 from trace2skill.store.search import MARK, SearchHit, search_hits
@@ -34,7 +35,7 @@ def marked_html(snippet: str) -> str:
 
 def hit_html(rank: int, row: TrajectoryRow, hit: SearchHit | None) -> str:
     head = (f'<div class="t2s-where">#{rank} · trajectory {html.escape(row.id[:12])} · {html.escape(row.outcome)}'
-            f" · {row.n_steps} steps</div>")
+            f" · {plural(row.n_steps, 'step')}</div>")
     parts = [head]
     if hit is not None and hit.task:
         parts.append(f'<div><span class="t2s-where">task or final answer:</span> {marked_html(hit.task)}</div>')

@@ -3,6 +3,7 @@ their steps, long observations collapsed, the outcome editable and the lessons d
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
@@ -17,6 +18,7 @@ from trace2skill.store.trajectories import get_trajectory, set_outcome
 from trace2skill.ui.escape import STYLE, missing_step_html, safe_label, signal_html, split_long
 from trace2skill.ui.split_view import render_trajectory_split
 from trace2skill.ui.step_links import StepLink, focus_html, linked_step, open_step, scroll_to
+from trace2skill.ui.words import format_words, outcome_detail_words, plural, signal_words, time_html
 
 OUTCOMES: list[OutcomeLabel] = ["success", "failure", "unknown"]
 STEPS_PER_PAGE = 40
@@ -52,7 +54,7 @@ def _step(step: StoredStep, marks: list[StoredSignal], expanded: bool = False, m
     if step.is_error:
         label += " · error"
     if marks:
-        label += " · " + ", ".join(sorted({safe_label(m.kind, 20) for m in marks}))
+        label += " · " + ", ".join(sorted({safe_label(signal_words(m.kind), 40) for m in marks}))
     icon = ":material/error:" if step.is_error else (":material/flag:" if marks else None)
     with st.expander(label, expanded=expanded or bool(marks) or step.is_error or step.role != "system", icon=icon):
         for m in marks:
@@ -92,7 +94,8 @@ def _outcome_editor(ws: Workspace, t: StoredTrajectory) -> None:
     reward = "" if t.reward is None else f" · reward {t.reward}"
     cols[2].caption(f"Outcome {source}{reward}")
     if t.outcome_detail:
-        st.text(f"Outcome detail: {t.outcome_detail}")
+        st.caption(f"Why: {outcome_detail_words(t.outcome_detail)}",
+                   help=f"As the data records it: `{t.outcome_detail.replace('`', '')}`")
 
 
 def _lessons(ws: Workspace, trajectory_id: str) -> None:
@@ -120,8 +123,9 @@ def render_trajectory(ws: Workspace, trajectory_id: str) -> None:
     st.subheader("Trajectory")
     st.code(t.id, language=None)
     render_trajectory_split(ws, t.id)
-    st.caption(f"{safe_label(t.source_format)} · {t.n_steps} steps · {t.n_tool_calls} tool calls · "
-               f"{t.n_errors} errors · imported {t.imported_at}")
+    st.caption(f"{html.escape(format_words(t.source_format))} · {plural(t.n_steps, 'step')} · "
+               f"{plural(t.n_tool_calls, 'tool call')} · {plural(t.n_errors, 'error')} · imported "
+               f"{time_html(t.imported_at)}", unsafe_allow_html=True)
     meta = {"source file": t.source_name, "task id": t.task_id, "model": t.model}
     st.dataframe(pd.DataFrame([meta]), hide_index=True, width="stretch")
     st.caption("Task")
@@ -137,8 +141,8 @@ def render_trajectory(ws: Workspace, trajectory_id: str) -> None:
     marks = signals_by_step(t.signals)
     st.subheader(f"Signals ({len(t.signals)})")
     if t.signals:
-        table = pd.DataFrame([{"step": "whole run" if s.step_idx is None else f"step {s.step_idx}", "signal": s.kind,
-                               "detail": s.detail} for s in t.signals])
+        table = pd.DataFrame([{"step": "whole run" if s.step_idx is None else f"step {s.step_idx}",
+                               "signal": signal_words(s.kind), "detail": s.detail} for s in t.signals])
         step_column = st.column_config.ButtonColumn("step", type="tertiary", key="traj_signal_step", alignment="left",
                                                     help="Go to the step", on_click=_to_signal_step,
                                                     args=(t.id, [s.step_idx for s in t.signals]))

@@ -7,6 +7,7 @@ import streamlit as st
 
 from trace2skill import runs
 from trace2skill.errors import Trace2SkillError
+from trace2skill.humanize import plural
 from trace2skill.llm import LLMConfig
 from trace2skill.models import Run
 from trace2skill.store import Workspace
@@ -24,11 +25,12 @@ def run_summary(ws: Workspace, run: Run) -> None:
         counts = verdict_counts(ws.db, run.id)
         words = "; ".join(f"{n} {WORDS[v]}" for v, n in sorted(counts.items())) or "no verdict yet"
         revised = count_lessons(ws.db, LessonFilter(run_id=run.id))
-        st.caption(f"Verdicts: {words}" + (f" · {revised} lessons revised by the fix loop" if revised else ""))
+        st.caption(f"Verdicts: {words}"
+                   + (f" · {plural(revised, 'lesson')} revised by the fix loop" if revised else ""))
     elif run.kind == "collection":
         st.caption(f"{run.progress.done} attempts kept as trajectories")
     else:
-        st.caption(f"{count_lessons(ws.db, LessonFilter(run_id=run.id))} lessons so far")
+        st.caption(f"{plural(count_lessons(ws.db, LessonFilter(run_id=run.id)), 'lesson')} so far")
 
 
 def verify_panel(ws: Workspace, run_id: str, llm: LLMConfig) -> None:
