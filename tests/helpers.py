@@ -397,3 +397,23 @@ def seed_timed_run(ws: Workspace, n: int = 30, per_second: int = 3, failed: int 
                                [(at(k // per_second), at(k // per_second + 1), run_id, tid)
                                 for k, tid in enumerate(ids)])
     return run_id
+
+
+def unlabelled_react(ws: Workspace, folder: Path) -> dict[str, str]:
+    """The three ReAct runs of tests/data/react_episodes.log with their "Result:" lines taken out,
+    imported (all outcomes unknown): task id -> trajectory id."""
+    import yaml
+
+    from trace2skill.ingest import import_paths
+    from trace2skill.store.trajectories import TrajectoryFilter, get_trajectory, list_trajectories
+
+    data = Path(__file__).parent / "data"
+    mapping = yaml.safe_load((data / "react_mapping.yaml").read_text())
+    mapping.pop("outcome")
+    (folder / "unlabelled.yaml").write_text(yaml.safe_dump(mapping))
+    lines = (data / "react_episodes.log").read_text().splitlines(keepends=True)
+    (folder / "unlabelled.log").write_text("".join(x for x in lines if not x.startswith("Result:")))
+    import_paths(ws, [folder / "unlabelled.log"], text_mapping=folder / "unlabelled.yaml")
+    rows = list_trajectories(ws.db, TrajectoryFilter(), limit=10)
+    assert {r.outcome for r in rows} == {"unknown"}
+    return {get_trajectory(ws.db, r.id).task_id or "": r.id for r in rows}

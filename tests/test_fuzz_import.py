@@ -36,7 +36,11 @@ def _check(ws, payload: bytes) -> None:
     for issue in report.errors:
         assert str(issue).startswith("fuzz.json"), str(issue)
         assert issue.problem
-    # every stored trajectory is complete
+    _complete(ws, report)
+
+
+def _complete(ws, report) -> None:
+    """Every stored trajectory has all its steps."""
     for tid in report.trajectory_ids:
         n_steps, = ws.db.execute("SELECT n_steps FROM trajectories WHERE id = ?", [tid]).fetchone()
         stored, = ws.db.execute("SELECT count(*) FROM steps WHERE trajectory_id = ?", [tid]).fetchone()
@@ -83,3 +87,29 @@ def test_truncated_real_records(ws, cut):
 
     text = TAU_BENCH.read_bytes()[:20000]
     _check(ws, text[:cut])
+
+
+REACT_LINES = st.lists(st.sampled_from(["=== Episode x", "Question: q?", "Thought: hmm", "Action: search[a]",
+                                        "Action: sql", "Action Input: {\"q\": 1}", "Action Input: {broken",
+                                        "Observation: Error: nope", "Observation: fine", "Final Answer: 4",
+                                        "Gold answer: 4", "Result: correct", "Result: maybe", "", "   ",
+                                        "Action: ", "Action: (", "Thought:"]) | st.text(max_size=30), max_size=25)
+
+
+@FUZZ
+@given(lines=REACT_LINES, noise=st.binary(max_size=40))
+def test_text_logs_fail_only_with_located_errors(ws, lines, noise):
+    from trace2skill.ingest.text_log import TextLogFormat, TextMapping
+
+    mapping = TextMapping(record_start="^=== Episode", markers={
+        "user": "Question:", "thought": "Thought:", "action": "Action:", "action_input": "Action Input:",
+        "observation": "Observation:", "answer": "Final Answer:"}, gold=r"^Gold answer:\s*(.+)",
+        outcome=r"^Result:\s*(\w+)")
+    payload = "\n".join(lines).encode() + noise
+    before = _counts(ws)
+    report = import_stream(ws, io.BytesIO(payload), "fuzz.log", fmt=TextLogFormat(mapping))
+    assert all(str(issue).startswith("fuzz.log") and issue.problem for issue in report.errors)
+    assert not any("could not read record" in issue.problem for issue in report.errors)  # no importer bug
+    if report.imported == 0:
+        assert _counts(ws) == before
+    _complete(ws, report)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from trace2skill.ingest.text_log import EXAMPLE_MAPPING
 from trace2skill.models import Lesson
 from trace2skill.store import Workspace
 from trace2skill.store.lessons import insert_lessons
@@ -238,3 +239,46 @@ def test_the_table_speaks_plain_words():
     assert trajectory_table_row({"split": "heldout", "signals": None})["split"] == "held out"
     assert (plural(1, "edit"), plural(2, "edit"), plural(1, "trajectory", "trajectories"),
             plural(3, "trajectory", "trajectories")) == ("1 edit", "2 edits", "1 trajectory", "3 trajectories")
+
+
+def test_outcomes_set_by_rule_after_a_preview(tmp_path):
+    from tests.helpers import unlabelled_react
+
+    ids = unlabelled_react(Workspace(), tmp_path)
+    at = _page()
+    at.selectbox(key="rule_kind").select("answer_is_gold").run()
+    at.selectbox(key="rule_else").select("failure").run()
+    assert any("If applied: 2 trajectories → success; 1 trajectory → failure" in i.value for i in at.info)
+    assert Workspace().db.execute("SELECT count(*) FROM trajectories WHERE outcome = 'unknown'").fetchone()[0] == 3
+    at.button(key="rule_apply").click().run()
+    assert not at.exception
+    db = Workspace().db
+    assert db.execute("SELECT outcome FROM trajectories WHERE id = ?", [ids["wtq-18"]]).fetchone()[0] == "failure"
+    assert any("Outcomes set by rule (the final answer states the gold answer → success, else failure)" in s.value
+               for s in at.success)
+    at.selectbox(key="rule_kind").select("answer_matches").run()
+    assert any("needs a pattern" in c for c in _captions(at))  # no pattern yet: said, nothing offered
+
+
+def test_a_text_log_is_read_with_a_text_mapping_from_the_page():
+    log = (REPO / "tests" / "data" / "react_episodes.log").read_bytes()
+    at = _page()
+    at.file_uploader[0].set_value([("runs.log", log, "text/plain")])
+    at.run()
+    assert any("not JSON: after Import you can read it as a text log" in c.value for c in at.caption)
+    at.button(key="traj_import").click().run()
+    assert not at.exception
+    form = at.text_area(key="traj_text_0_mapping")
+    assert form.value.startswith("record_start: '^=== Episode '")  # the README's ReAct example to start from
+    at.button(key="traj_text_0_preview").click().run()
+    assert any("(text_log): 3 records → 3 trajectories (success 2, failure 1" in c.value for c in at.caption)
+    form.set_value("markers: {thought: 'Thought:'}\noutcome: '(unclosed'\n").run()
+    at.button(key="traj_text_0_import").click().run()
+    assert any("not a regular expression" in e.value for e in at.error)
+    assert Workspace().db.execute("SELECT count(*) FROM trajectories").fetchone()[0] == 0
+    at.text_area(key="traj_text_0_mapping").set_value(EXAMPLE_MAPPING).run()
+    at.button(key="traj_text_0_import").click().run()
+    assert not at.exception
+    rows = Workspace().db.execute("SELECT source_format, outcome FROM trajectories ORDER BY task_id").fetchall()
+    assert rows == [("text_log", "success"), ("text_log", "failure"), ("text_log", "success")]
+    assert not [t for t in at.text_area if t.key == "traj_text_0_mapping"]  # imported: the form is gone

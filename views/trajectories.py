@@ -11,10 +11,12 @@ from trace2skill.ui.escape import safe_label
 from trace2skill.ui.extract_pick import render_send_to_extract, row_to_open
 from trace2skill.ui.import_preview import forget_previews, render_mapping_preview, render_upload_previews
 from trace2skill.ui.imports_view import render_bulk_outcome, render_imports
+from trace2skill.ui.outcome_rules_view import render_outcome_rules
 from trace2skill.ui.search_view import SHARED_HELP, SHARED_LABEL, render_search_hits
 from trace2skill.ui.split_view import render_split
 from trace2skill.ui.state import workspace
 from trace2skill.ui.step_links import follow_link, take_step_link
+from trace2skill.ui.text_log_upload import render_text_log_form
 from trace2skill.ui.trajectory_view import render_trajectory
 from trace2skill.ui.uploads import (
     error_lines,
@@ -46,7 +48,8 @@ with st.expander("Import trajectory files", icon=":material/upload_file:",
                "Re-importing a trajectory adds nothing (ids are content hashes); one whose outcome the file now "
                "gives differently is relabelled. Each import is kept in the import history below, where it can "
                "be deleted.")
-    files = st.file_uploader("Trajectory files", type=["json", "jsonl", "ndjson", "traj"], accept_multiple_files=True,
+    files = st.file_uploader("Trajectory files (JSON, JSONL, or text logs read with a text mapping)",
+                             type=["json", "jsonl", "ndjson", "traj", "log", "txt"], accept_multiple_files=True,
                              key=f"traj_upload_{st.session_state['traj_upload_gen']}")
     if files:
         render_upload_previews(ws, files)
@@ -56,8 +59,8 @@ with st.expander("Import trajectory files", icon=":material/upload_file:",
         with st.spinner("Importing…"):
             for f in files:
                 upload = import_upload(ws, f.name, f.getvalue())
-                if not upload.unrecognised:
-                    upload.data = b""  # only files waiting for a field mapping keep their bytes
+                if not upload.unrecognised and not upload.plain_text:
+                    upload.data = b""  # only files waiting for a field or text mapping keep their bytes
                 uploads.append(upload)
         st.session_state["traj_reports"] = uploads
         st.session_state["traj_upload_gen"] += 1  # clears the uploader
@@ -92,6 +95,8 @@ with st.expander("Import trajectory files", icon=":material/upload_file:",
             st.rerun()
 
     for n, u in enumerate(uploads):
+        if u.plain_text:
+            render_text_log_form(ws, uploads, n)
         if not u.unrecognised:
             continue
         record = first_record(u.data)
@@ -175,6 +180,7 @@ page = c1.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="
 c2.caption(f"{plural(total, 'trajectory')} {'matches' if total == 1 else 'match'}")
 render_split(ws, flt, total)
 render_bulk_outcome(ws, flt, total)
+render_outcome_rules(ws, flt, total)
 rows = list_trajectories(ws.db, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
 render_search_hits(ws, flt, rows, total, offset=(page - 1) * PAGE_SIZE)
 table = pd.DataFrame([trajectory_table_row(r.model_dump()) for r in rows],

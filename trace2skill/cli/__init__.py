@@ -8,6 +8,7 @@ from trace2skill.cli import (  # noqa: F401  (register the commands)
     lessons,
     local_model,
     logs,
+    outcome_rules,
     runs,
     settings,
     skills,

@@ -29,19 +29,21 @@ from trace2skill.store.trajectories import TrajectoryFilter, count_trajectories,
 @click.option("--format", "format_name", default=None, help="Skip detection and read every file as this format.")
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Field mapping (JSON/YAML) for the generic importer.")
+@click.option("--text-mapping", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Text mapping (JSON/YAML) for plain-text logs: record separator, line markers, patterns.")
 @click.option("--dry-run", is_flag=True,
               help="Show what would be imported (counts, warnings, a sample); write nothing.")
 @json_option
 @db_option
-def import_cmd(paths: tuple[str, ...], format_name: str | None, mapping: str | None, dry_run: bool,
-               as_json: bool) -> None:
+def import_cmd(paths: tuple[str, ...], format_name: str | None, mapping: str | None, text_mapping: str | None,
+               dry_run: bool, as_json: bool) -> None:
     """Import trajectory files (or folders of them); formats are detected."""
     from trace2skill.ingest.pipeline import import_paths
 
     if dry_run:
         from trace2skill.cli.dry_run import dry_run as preview
 
-        sys.exit(preview(paths, format_name, mapping, as_json))
+        sys.exit(preview(paths, format_name, mapping, as_json, text_mapping))
     ws = open_workspace()
 
     def on_file(report: Any) -> None:
@@ -54,7 +56,8 @@ def import_cmd(paths: tuple[str, ...], format_name: str | None, mapping: str | N
                 err=True,
             )
 
-    report = import_paths(ws, paths, format_name=format_name, mapping=mapping, on_file=on_file, actor="cli")
+    report = import_paths(ws, paths, format_name=format_name, mapping=mapping, on_file=on_file, actor="cli",
+                          text_mapping=text_mapping)
     if as_json:
         print_json(report.as_dict(), ws=ws)
     else:

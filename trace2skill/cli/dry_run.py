@@ -19,10 +19,12 @@ def _existing_workspace() -> Workspace | None:
     return Workspace(path) if path.is_file() else None
 
 
-def dry_run(paths: tuple[str, ...], format_name: str | None, mapping: str | None, as_json: bool) -> int:
+def dry_run(paths: tuple[str, ...], format_name: str | None, mapping: str | None, as_json: bool,
+            text_mapping: str | None = None) -> int:
     """Print the preview; the exit status is 1 when the import would report errors."""
     ws = _existing_workspace()
-    preview = preview_paths(paths, format_name=format_name, mapping=mapping, db=ws.db if ws else None)
+    preview = preview_paths(paths, format_name=format_name, mapping=mapping, db=ws.db if ws else None,
+                            text_mapping=text_mapping)
     where = str((Path(selected_db() or default_db_path())).expanduser().resolve())
     if as_json:
         print_json({**preview.as_dict(), "workspace": where})

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from trace2skill.ingest.base import Format
 from trace2skill.ingest.generic import GenericFormat
+from trace2skill.ingest.text_log import TextLogFormat
 from trace2skill.store import Workspace
 from trace2skill.store.imports import discard_import, finish_import, start_import
 
@@ -29,6 +30,8 @@ def mapping_of(fmt: Format | None) -> dict[str, Any] | None:
     """The field mapping a generic import used, as it would be written in a mapping file."""
     if isinstance(fmt, GenericFormat):
         return fmt.mapping.model_dump(mode="json", exclude_defaults=True)
+    if isinstance(fmt, TextLogFormat):
+        return {"text_mapping": fmt.mapping.model_dump(mode="json", exclude_defaults=True)}
     return None
 
 

@@ -27,6 +27,7 @@ from trace2skill.ingest.issue_groups import IssueGroup, group_issues
 from trace2skill.ingest.mapping_check import check_open_file, check_source
 from trace2skill.ingest.reader import RawRecord, Sniffed, iter_records, open_binary, sniff
 from trace2skill.ingest.registry import BY_NAME, FORMATS
+from trace2skill.ingest.text_log import TextLogFormat, TextMapping, iter_text_records
 from trace2skill.models import Trajectory
 from trace2skill.signals import compute_signals
 from trace2skill.store import Workspace
@@ -34,7 +35,8 @@ from trace2skill.store.trajectories import PreparedTrajectory, prepare, store_ba
 
 BATCH_SIZE = 500
 SUFFIXES = {".json", ".jsonl", ".traj", ".ndjson"}
-FORMAT_NAMES = sorted([*BY_NAME, "generic"])
+TEXT_SUFFIXES = {".log", ".txt", ".md"}  # searched in folders when a text mapping is given
+FORMAT_NAMES = sorted([*BY_NAME, "generic", "text_log"])
 
 
 @dataclass
@@ -114,8 +116,16 @@ class ImportReport:
 Progress = Callable[[FileReport], None]
 
 
-def resolve_format(name: str | None, mapping: FieldMapping | str | Path | dict | None) -> Format | None:
-    """The format to force, if any: a --mapping means the generic importer."""
+def resolve_format(name: str | None, mapping: FieldMapping | str | Path | dict | None,
+                   text_mapping: TextMapping | str | Path | dict | None = None) -> Format | None:
+    """The format to force, if any: a --mapping means the generic importer, a --text-mapping the
+    text log reader."""
+    if text_mapping is not None:
+        if mapping is not None or name not in (None, "text_log"):
+            raise MappingError("--text-mapping reads text logs; it goes with neither --mapping nor --format")
+        return TextLogFormat(text_mapping if isinstance(text_mapping, TextMapping) else TextMapping.load(text_mapping))
+    if name == "text_log":
+        raise MappingError("text logs need a text mapping (--text-mapping FILE)")
     if mapping is not None:
         if name not in (None, "generic"):
             raise MappingError(f"--mapping goes with the generic importer, not --format {name}")
@@ -129,13 +139,13 @@ def resolve_format(name: str | None, mapping: FieldMapping | str | Path | dict |
     return BY_NAME[name]
 
 
-def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+def expand_paths(paths: Iterable[str | os.PathLike[str]], suffixes: set[str] = SUFFIXES) -> list[Path]:
     """Files as given; folders are searched (recursively) for trajectory-looking files."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES))
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes))
         else:
             found.append(path)
     return found
@@ -199,6 +209,10 @@ def _import_file(ws: Workspace, source: str | os.PathLike[str] | IO[bytes], repo
         report.errors.append(ImportIssue(name, f"cannot open file: {exc.strerror or exc}"))
         return
     try:
+        if isinstance(fmt, TextLogFormat):
+            report.format = fmt.name
+            _store_records(ws, iter_text_records(f, fmt.mapping), fmt, name, report, batch_size)
+            return
         try:
             if fmt is None:
                 fmt, sniffed = detect(f, FORMATS)
@@ -222,9 +236,15 @@ def _import_records(ws: Workspace, f: IO[bytes], fmt: Format, sniffed: Sniffed, 
     unit = fmt.unit_for(sniffed.sample, sniffed.shape)
     if isinstance(fmt, GenericFormat):  # a path found in none of the first records: MappingError
         report.warnings.extend(check_open_file(fmt.mapping, f, sniffed.shape, unit))
+    _store_records(ws, iter_records(f, sniffed.shape, unit), fmt, name, report, batch_size)
+
+
+def _store_records(ws: Workspace, records: Iterator[RawRecord], fmt: Format, name: str, report: FileReport,
+                   batch_size: int) -> None:
+    """Parse the records and store them in batches (see `_write_behind`)."""
 
     def parsed() -> Iterator[PreparedTrajectory]:
-        for raw in iter_records(f, sniffed.shape, unit):
+        for raw in records:
             if not raw.error:
                 report.records += 1
             for t in _parse(fmt, raw, name, report):
@@ -284,10 +304,11 @@ def import_paths(
     on_file: Progress | None = None,
     batch_size: int = BATCH_SIZE,
     actor: str = "user",
+    text_mapping: TextMapping | str | Path | dict | None = None,
 ) -> ImportReport:
-    fmt = resolve_format(format_name, mapping)
+    fmt = resolve_format(format_name, mapping, text_mapping)
     report = ImportReport()
-    files = expand_paths(paths)
+    files = expand_paths(paths, TEXT_SUFFIXES if isinstance(fmt, TextLogFormat) else SUFFIXES)
     if isinstance(fmt, GenericFormat):  # every file's mapping check before anything is written
         for path in files:
             check_source(fmt.mapping, path)

@@ -24,9 +24,18 @@ from trace2skill.ingest.detect import detect
 from trace2skill.ingest.generic import FieldMapping, GenericFormat
 from trace2skill.ingest.issue_groups import IssueGroup, group_issues
 from trace2skill.ingest.mapping_check import check_open_file, check_source
-from trace2skill.ingest.pipeline import FileReport, ImportIssue, _parse, expand_paths, resolve_format
+from trace2skill.ingest.pipeline import (
+    SUFFIXES,
+    TEXT_SUFFIXES,
+    FileReport,
+    ImportIssue,
+    _parse,
+    expand_paths,
+    resolve_format,
+)
 from trace2skill.ingest.reader import iter_records, open_binary, sniff
 from trace2skill.ingest.registry import FORMATS
+from trace2skill.ingest.text_log import TextLogFormat, TextMapping, iter_text_records
 from trace2skill.models import Step, Trajectory
 from trace2skill.store.trajectories import existing_ids
 from trace2skill.textcut import cut_words
@@ -115,6 +124,10 @@ def preview_stream(source: str | os.PathLike[str] | IO[bytes], name: str | None 
         preview.errors.append(ImportIssue(name, f"cannot open file: {exc.strerror or exc}"))
         return preview
     try:
+        if isinstance(fmt, TextLogFormat):
+            preview.format = fmt.name
+            _count(fmt, iter_text_records(f, fmt.mapping), preview, db)
+            return preview
         try:
             fmt, sniffed = detect(f, FORMATS) if fmt is None else (fmt, sniff(f))
         except TrajectoryFormatError as exc:
@@ -168,10 +181,11 @@ def _count(fmt: Format, records: Iterable[Any], preview: FilePreview, db: Databa
 
 def preview_paths(paths: Iterable[str | os.PathLike[str]], *, format_name: str | None = None,
                   mapping: FieldMapping | str | Path | dict | None = None,
-                  db: Database | None = None) -> ImportPreview:
+                  db: Database | None = None,
+                  text_mapping: TextMapping | str | Path | dict | None = None) -> ImportPreview:
     """`import_paths` without the writing."""
-    fmt = resolve_format(format_name, mapping)
-    files = expand_paths(paths)
+    fmt = resolve_format(format_name, mapping, text_mapping)
+    files = expand_paths(paths, TEXT_SUFFIXES if isinstance(fmt, TextLogFormat) else SUFFIXES)
     if isinstance(fmt, GenericFormat):
         for path in files:
             check_source(fmt.mapping, path)
@@ -194,7 +208,8 @@ def summary_line(p: FilePreview) -> str:
 
 
 def _step_text(step: Step) -> str:
-    parts = [step.text] if step.text else []
+    parts = [f"(thinks) {step.reasoning}"] if step.reasoning else []
+    parts += [step.text] if step.text else []
     parts += [f"-> {call.name}({call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments)})"
               for call in step.tool_calls]
     parts += [f"<- {result.content}" for result in step.tool_results]

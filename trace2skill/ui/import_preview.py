@@ -42,8 +42,10 @@ def forget_previews() -> None:
 def render_preview(p: FilePreview) -> None:
     """One file's preview: a summary line, warnings, grouped errors and the sample."""
     if p.format is None:
-        st.caption(f"**{safe_label(p.file)}**: format not recognised" + (
-            " — after Import you can map its fields." if any("unrecognised" in e.problem for e in p.errors) else "."))
+        after = ("." if not any("unrecognised" in e.problem or "not JSON" in e.problem for e in p.errors) else
+                 " — after Import you can map its fields." if any("unrecognised" in e.problem for e in p.errors) else
+                 " — not JSON: after Import you can read it as a text log with a text mapping.")
+        st.caption(f"**{safe_label(p.file)}**: format not recognised{after}")
     else:
         present = f"{p.already_present:,} already present" + (f", {p.repeated:,} repeated" if p.repeated else "")
         st.caption(f"**{safe_label(p.file)}** ({p.format}): {p.records:,} records → {p.trajectories:,} trajectories "

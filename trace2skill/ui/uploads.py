@@ -14,10 +14,12 @@ from trace2skill.ingest.generic import GenericFormat
 from trace2skill.ingest.issue_groups import grouped_lines
 from trace2skill.ingest.preview import FilePreview, preview_stream
 from trace2skill.ingest.reader import sniff
+from trace2skill.ingest.text_log import TextLogFormat, TextMapping
 from trace2skill.store import Workspace
 from trace2skill.textcut import cut_words
 
 UNRECOGNISED = "unrecognised trajectory format"
+NOT_JSON = "not JSON or JSONL"
 PREVIEW_CHARS = 3000
 STEP_DEFAULTS = {"role": "role", "text": "text"}  # what the generic importer assumes when not told
 
@@ -41,6 +43,17 @@ class Upload:
     name: str
     data: bytes
     report: FileReport
+
+    @property
+    def plain_text(self) -> bool:
+        """A text file, not JSON: a text mapping can read it as a log."""
+        if self.report.format is not None or not any(e.problem.startswith(NOT_JSON) for e in self.report.errors):
+            return False
+        try:
+            self.data[:65536].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return exc.start > 65530  # a character cut at the end of the sample is still text
+        return True
 
     @property
     def unrecognised(self) -> bool:
@@ -69,6 +82,17 @@ def import_with_mapping(ws: Workspace, name: str, data: bytes, mapping: dict[str
     """Import one file with the generic importer; MappingError when the mapping is invalid or
     fits none of the file's first records."""
     return Upload(name, data, import_stream(ws, io.BytesIO(data), name, fmt=mapping_format(mapping), actor="ui"))
+
+
+def import_text_log(ws: Workspace, name: str, data: bytes, mapping_text: str) -> Upload:
+    """Import one file as a text log; MappingError when the text mapping is wrong."""
+    fmt = TextLogFormat(TextMapping.from_text(mapping_text))
+    return Upload(name, data, import_stream(ws, io.BytesIO(data), name, fmt=fmt, actor="ui"))
+
+
+def preview_text_log(ws: Workspace, name: str, data: bytes, mapping_text: str) -> FilePreview:
+    fmt = TextLogFormat(TextMapping.from_text(mapping_text))
+    return preview_stream(io.BytesIO(data), name, fmt=fmt, db=ws.db)
 
 
 def preview_upload(ws: Workspace, name: str, data: bytes, mapping: dict[str, Any] | None = None) -> FilePreview:
