@@ -23,6 +23,7 @@ from trace2skill.store import runs as run_store
 from trace2skill.store.lessons import approved_counts
 from trace2skill.store.skills import list_proposals, list_skills, list_versions
 from trace2skill.ui.costs_view import apply_budget, budget_inputs, check_new_budget
+from trace2skill.ui.flash import set_flash, show_flash
 from trace2skill.ui.live_select import live_selectbox
 from trace2skill.ui.merge_node_view import leaf_detail, node_detail
 from trace2skill.ui.merge_tree_panel import opened, render_conflict_summary, render_leaf, render_node, render_tree
@@ -37,8 +38,7 @@ ws = workspace()
 llm = llm_config(ws.db)
 
 st.title("Consolidate")
-if "con_flash" in st.session_state:
-    st.success(st.session_state.pop("con_flash"), icon=":material/check_circle:")
+show_flash("con_flash")
 
 # ------------------------------------------------------------------ plan a run
 con_runs = consolidation_runs(ws.db)
@@ -115,7 +115,7 @@ with st.expander("New consolidation run", icon=":material/add_circle:", expanded
         else:
             st.session_state["con_run"] = run_id
             note = left_out_note(run_store.get_run(ws.db, run_id).config.get("heldout_left_out") or {})
-            st.session_state["con_flash"] = f"Consolidation run {run_id} started." + (f" {note}." if note else "")
+            set_flash("con_flash", f"Consolidation run {run_id} started." + (f" {note}." if note else ""))
             st.rerun()
 
 # ------------------------------------------------------------------ follow a run

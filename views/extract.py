@@ -15,6 +15,7 @@ from trace2skill.store.trajectories import TrajectoryFilter, distinct_values
 from trace2skill.ui.costs_view import apply_budget, budget_inputs, check_new_budget
 from trace2skill.ui.estimate import estimate_plan
 from trace2skill.ui.extract_pick import PICKED_KEY, render_picked, render_run_list
+from trace2skill.ui.flash import set_flash, show_flash
 from trace2skill.ui.live_select import live_selectbox
 from trace2skill.ui.run_progress import render_run_panel, run_controls
 from trace2skill.ui.state import llm_client, run_client, workspace
@@ -26,8 +27,7 @@ ws = workspace()
 llm = llm_config(ws.db)
 
 st.title("Extract lessons")
-if "ext_flash" in st.session_state:
-    st.success(st.session_state.pop("ext_flash"), icon=":material/check_circle:")
+show_flash("ext_flash")
 
 # ------------------------------------------------------------------ plan a run
 recent = list_runs(ws.db, ("extraction", "verification", "collection"), 30, with_progress=False)
@@ -96,7 +96,7 @@ with st.expander("New extraction run", icon=":material/add_circle:",
             st.error(str(exc), icon=":material/error:")
         else:
             st.session_state["ext_run"] = run_id
-            st.session_state["ext_flash"] = f"Extraction run {run_id} started over {plural(len(ids), 'trajectory')}."
+            set_flash("ext_flash", f"Extraction run {run_id} started over {plural(len(ids), 'trajectory')}.")
             st.session_state.pop(PICKED_KEY, None)  # the picked ones are on their way; the form starts afresh
             st.rerun()
 

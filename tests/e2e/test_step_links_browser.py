@@ -19,6 +19,7 @@ from trace2skill.store import Workspace
 from trace2skill.store.lessons import lesson_ids, set_status
 from trace2skill.store.skills import get_version, latest_version
 from trace2skill.store.trajectories import TrajectoryFilter, get_trajectory, list_trajectories
+from trace2skill.ui.words import signal_words
 
 IN_VIEW = "el => { const r = el.getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight; }"
 MISSING = 99
@@ -133,5 +134,5 @@ def test_a_step_number_in_the_signal_table_goes_to_the_step(app_env, page, reque
     _lands_on(page, signal.step_idx)
     focus = page.locator(".st-key-t2s_focus_step")
     assert f"You are at step {signal.step_idx}." in focus.inner_text()
-    assert signal.kind in focus.locator(".t2s-signal").first.inner_text()
+    assert signal_words(signal.kind) in focus.locator(".t2s-signal").first.inner_text()
     screenshot(page, "step-link-from-signal")
