@@ -151,10 +151,12 @@ def render_history(db: Database, skill: str, current: str | None, key: str = "re
             return f"proposal (draft; its result saved as {saved_as[v.id][:12]})"
         return v.label
 
-    rows = [{"id": v.id, "state": label(v), "current": "current" if v.id == current else "", "parent": v.parent,
+    rows = [{"id": v.id, "state": label(v), "current": "current" if v.id == current else "", "parent": v.parent or "",
              "saved by": reviewer(v.saved_by) if v.saved_by else "", "saved": as_time(v.saved_at),
              "made": as_time(v.created), "message": messages.get(v.id, "")} for v in states]
     table = pd.DataFrame(rows, columns=["id", "state", "current", "parent", "saved by", "saved", "made", "message"])
+    for column in ("saved", "made"):  # never saved: an empty cell, not "None"
+        table[column] = pd.to_datetime(table[column], utc=True)
     st.dataframe(table, hide_index=True, width="stretch", key=key,
                  column_config={"saved": time_column("saved", "When a reviewer saved it (sorts by time)"),
                                 "made": time_column("made", "When it was imported or proposed"),

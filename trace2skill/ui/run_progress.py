@@ -46,11 +46,14 @@ def items_frame(items: list[RunItem]) -> pd.DataFrame:
             return ""
         return format_duration(seconds_between(now, item.retry_at))
 
-    return pd.DataFrame([{
+    frame = pd.DataFrame([{
         "item": i.item_id, "status": i.status, "attempts": i.attempts, "last error": i.error or "",
         "retry in": retry_in(i), "prompt tokens": i.prompt_tokens, "completion tokens": i.completion_tokens,
         "started": as_time(i.started), "finished": as_time(i.finished),
     } for i in items], columns=ITEM_COLUMNS)
+    for column in ("started", "finished"):  # not yet: an empty cell, not "None"
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
 
 
 def run_controls(ws: Workspace, run_id: str, client_factory: Callable[[], Any], key: str) -> None:
