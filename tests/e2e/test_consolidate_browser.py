@@ -23,7 +23,7 @@ def test_start_a_run_and_watch_the_tree_fill_in(app_env, page, request):
     db = Path(app_env["TRACE2SKILL_DB"])
     ws = Workspace(db)
     seed_lessons(ws)
-    with FakeLLMServer(http_responder, model="fake", latency_s=1.2) as server:
+    with FakeLLMServer(http_responder, model="fake", latency_s=2.5) as server:  # a partial tree stays on screen a while
         set_setting(ws.db, "base_url", server.base_url)
         set_setting(ws.db, "model", "fake")
         app = request.getfixturevalue("app")  # start the app after seeding
