@@ -173,8 +173,8 @@ class TextLogFormat(Format):
 
     def __init__(self, mapping: TextMapping) -> None:
         self.mapping = mapping
-        markers = sorted(((m, b) for b, m in mapping.markers.items() if m), key=lambda mb: -len(mb[0]))
-        self._markers = [(marker, block) for marker, block in markers]
+        # longest first: "Action Input:" is tried before "Action:"
+        self._markers = sorted(((m, b) for b, m in mapping.markers.items() if m), key=lambda mb: -len(mb[0]))
         self._patterns = {f: re.compile(p, re.MULTILINE) for f in ("task", "task_id", "gold", "outcome", "reward")
                           if (p := getattr(mapping, f))}
         self._model = re.compile(mapping.model, re.MULTILINE) if isinstance(mapping.model, str) else None

@@ -68,7 +68,12 @@ def version_states(db: Database, skill: str) -> list[VersionState]:
 
 def current_version_id(db: Database, skill: str) -> str | None:
     """The version saved (or imported) last; None when every version is a draft."""
-    saved = [v for v in version_states(db, skill) if v.state != "draft"]
+    return current_of(version_states(db, skill))
+
+
+def current_of(states: list[VersionState]) -> str | None:
+    """`current_version_id` from states already read."""
+    saved = [v for v in states if v.state != "draft"]
     return max(saved, key=lambda v: v.order).id if saved else None
 
 

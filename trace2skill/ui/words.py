@@ -12,7 +12,7 @@ from sqlite_utils import Database
 
 from trace2skill.humanize import ago, exact, parse_time
 from trace2skill.humanize import plural as plural  # re-exported: screens import it from here
-from trace2skill.store.version_states import current_version_id, version_states
+from trace2skill.store.version_states import current_of, version_states
 
 GLOSSARY = {
     "proposal": "What one trajectory's approved lessons suggest changing in the skill: a short list of edits "
@@ -115,7 +115,7 @@ def library_row(db: Database, skill: dict[str, Any]) -> dict[str, Any]:
     """One skill of the Skills library in words: its current (saved) version, drafts waiting for
     review, locked sections listed."""
     states = version_states(db, skill["name"])
-    current = current_version_id(db, skill["name"])
+    current = current_of(states)
     reviewed = {s.parent for s in states if s.state == "saved"}  # drafts whose reviewed result was saved
     return {"skill": skill["name"], "description": skill["description"], "versions": skill["n_versions"],
             "current version": current[:12] if current else "none saved yet",
