@@ -109,6 +109,11 @@ class RunCancelled(Trace2SkillError):
     """The run this work belongs to was cancelled: stop without starting anything new."""
 
 
+class BatchWaiting(RunCancelled):
+    """The run's requests were written to a batch file for an engine to run: the run stops
+    ("stopped") until `trace2skill batch ingest` brings the answers back and resumes it."""
+
+
 class BudgetExceeded(RunCancelled):
     """The run's budget (tokens or money) would be exceeded by the next call: the run stops
     ("stopped"), no new request starts, and it can be resumed after the budget is raised."""

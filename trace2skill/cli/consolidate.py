@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
+from trace2skill.cli.batch_options import batch_choice, with_batch_options
 from trace2skill.cli.common import cli_concurrency, cli_llm_config, db_option, json_option, main, open_workspace
 from trace2skill.cli.runs import apply_budget, execute_with_progress, report, with_budget_options, with_llm_options
+from trace2skill.runs.batch_mode import set_batch
 from trace2skill.skill.budget import DEFAULT_MAX_ADDED_LINES, DEFAULT_MAX_CHANGED_SHARE
 
 
@@ -30,6 +32,7 @@ from trace2skill.skill.budget import DEFAULT_MAX_ADDED_LINES, DEFAULT_MAX_CHANGE
               help="Edits over the budget, least supported first: move them to references/ or drop them.")
 @with_llm_options
 @with_budget_options
+@with_batch_options
 @json_option
 @db_option
 def consolidate(base_skill: str | None, new_skill: str | None, description: str, batch_size: int, min_support: int,
@@ -37,7 +40,8 @@ def consolidate(base_skill: str | None, new_skill: str | None, description: str,
                 base_url: str | None,
                 model: str | None,
                 concurrency: int | None, budget_tokens: int | None, budget_usd: float | None, as_json: bool,
-                max_added_lines: int, max_changed_share: float, over_budget: str) -> None:
+                max_added_lines: int, max_changed_share: float, over_budget: str, batch_api: bool,
+                batch_file: str | None, batch_retry: str, batch_poll: float, batch_gather: float) -> None:
     """Merge the approved lessons into a proposed skill version (saved; review it with `diff`)."""
     if base_skill and new_skill:
         raise click.UsageError("--base-skill and --new-skill cannot be used together: deepen a skill or create one")
@@ -52,6 +56,7 @@ def consolidate(base_skill: str | None, new_skill: str | None, description: str,
 
     ws = open_workspace()
     llm = cli_llm_config(ws, base_url, model)
+    batch = batch_choice(llm, batch_api, batch_file, batch_retry, batch_poll, batch_gather)
     base_version = None
     if base_skill:
         latest = latest_version(ws.db, base_skill)
@@ -66,6 +71,7 @@ def consolidate(base_skill: str | None, new_skill: str | None, description: str,
         require_price(ws.db, llm)
     run_id = create_consolidation_run(ws, config)
     apply_budget(ws, run_id, budget_tokens, budget_usd)
+    set_batch(ws, run_id, batch)
     if not as_json:
         click.echo(f"consolidation run {run_id} on {llm.describe()}", err=True)
         if note := left_out_note(get_run(ws.db, run_id).config.get("heldout_left_out") or {}):

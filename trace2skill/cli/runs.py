@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from trace2skill import runs as engine
+from trace2skill.cli.batch_options import batch_choice, with_batch_options
 from trace2skill.cli.common import (
     cli_concurrency,
     cli_llm_config,
@@ -35,7 +36,9 @@ from trace2skill.costs import (
 from trace2skill.errors import InvalidValueError
 from trace2skill.models import Run
 from trace2skill.runs import execute as execute_run
+from trace2skill.runs.batch_mode import describe_batch, set_batch
 from trace2skill.store import Workspace
+from trace2skill.store import batches as batch_store
 
 llm_options = [
     click.option("--base-url", default=None,
@@ -107,13 +110,18 @@ def report(ws: Workspace, run: Run, as_json: bool, extra: dict[str, Any] | None 
 
     lines, data = engine.get_kind(run.kind).report(ws, run)
     spent = engine.spend(ws, run)
+    batches = batch_store.list_batches(ws.db, run_id=run.id)
+    waiting = run.status == "stopped" and batches and batches[0].status == "written"
     if as_json:
-        print_json({**(extra or {}), "run": run.id, "kind": run.kind, "status": run.status,
+        print_json({**(extra or {}), "batches": [b.__dict__ for b in batches], "run": run.id, "kind": run.kind,
+                    "status": run.status,
                     "progress": run.progress.model_dump(), "counters": run.counters, "error": run.error,
                     "spend": spent.model_dump(), "cache_hit_rate": cache_hit_rate(spent), **data}, ws=ws)
     else:
         for line in lines:
             click.echo(line)
+        for batch in batches[:5]:
+            click.echo(describe_batch(batch))
         p = run.progress
         click.echo(f"run {run.id}: {run.status} - {p.done} done, {p.failed} failed, {p.cancelled} cancelled"
                    + (f", {p.queued} queued" if p.queued else ""))
@@ -124,14 +132,17 @@ def report(ws: Workspace, run: Run, as_json: bool, extra: dict[str, Any] | None 
             click.echo(f"  error: {clip(run.error, 300)}", err=True)
         for item in run_store.list_items(ws.db, run.id, status="failed", limit=20):
             click.echo(f"  failed {item.item_id[:30]}: {clip(item.error, 150)}", err=True)
-        if run.status == "stopped":
+        if waiting:
+            click.echo(f"when the answers are in: trace2skill batch ingest RESULTS.jsonl (run {run.id} then goes on)",
+                       err=True)
+        elif run.status == "stopped":
             click.echo(f"raise the budget and resume: trace2skill resume {run.id} --budget-tokens N "
                        "(or --budget-usd X)", err=True)
         elif p.failed or run.status in ("cancelled", "failed"):
             click.echo(f"resume with: trace2skill resume {run.id}", err=True)
         echo_workspace(ws)
-    if run.status in ("failed", "cancelled", "stopped"):
-        sys.exit(1)
+    if run.status in ("failed", "cancelled", "stopped") and not waiting:
+        sys.exit(1)  # (a run waiting for its batch file's answers did what was asked)
 
 
 @main.command()
@@ -147,11 +158,13 @@ def report(ws: Workspace, run: Run, as_json: bool, extra: dict[str, Any] | None 
               help="Then verify the lessons by replay (as `trace2skill verify --run RUN`, 2 replays, 1 fix round).")
 @with_llm_options
 @with_budget_options
+@with_batch_options
 @json_option
 @db_option
 def extract(outcome: str, limit: int | None, sample: int | None, seed: int, balance: bool, max_lessons: int,
             max_tokens: int, estimate_only: bool, then_verify: bool, base_url: str | None, model: str | None,
-            concurrency: int | None, budget_tokens: int | None, budget_usd: float | None, as_json: bool) -> None:
+            concurrency: int | None, budget_tokens: int | None, budget_usd: float | None, batch_api: bool,
+            batch_file: str | None, batch_retry: str, batch_poll: float, batch_gather: float, as_json: bool) -> None:
     """Run the analysts over trajectories (failures -> error analyst, successes -> success analyst)."""
     from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, estimate, select_trajectories
     from trace2skill.llm import LLMClient
@@ -160,6 +173,7 @@ def extract(outcome: str, limit: int | None, sample: int | None, seed: int, bala
     ids = select_trajectories(ws, outcome=outcome, limit=limit, sample=sample, seed=seed,  # type: ignore[arg-type]
                               balance=balance)
     llm = cli_llm_config(ws, base_url, model)
+    batch = batch_choice(llm, batch_api, batch_file, batch_retry, batch_poll, batch_gather)
     config = ExtractionConfig(outcome=outcome, max_lessons=max_lessons,  # type: ignore[arg-type]
                               concurrency=cli_concurrency(ws, concurrency), max_tokens=max_tokens, model=llm.model,
                               base_url=llm.base_url)
@@ -174,6 +188,7 @@ def extract(outcome: str, limit: int | None, sample: int | None, seed: int, bala
         require_price(ws.db, llm)
     run_id = create_extraction_run(ws, ids, config)
     apply_budget(ws, run_id, budget_tokens, budget_usd)
+    set_batch(ws, run_id, batch)
     if not as_json:
         click.echo(f"extraction run {run_id}: {len(ids)} trajectories, ~{plan['prompt_tokens']} prompt tokens; "
                    f"model {llm.describe()}", err=True)
@@ -184,7 +199,7 @@ def extract(outcome: str, limit: int | None, sample: int | None, seed: int, bala
         from trace2skill.verify.run import verify_extraction
 
         config = verify_config(ws, 2, 1, "qa", None, base_url, model, concurrency)
-        run_verification(ws, verify_extraction(ws, run.id, config), base_url, model, as_json)
+        run_verification(ws, verify_extraction(ws, run.id, config), base_url, model, as_json, batch=batch)
 
 
 @main.command()

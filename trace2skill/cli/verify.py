@@ -7,8 +7,11 @@ from typing import Any
 
 import click
 
+from trace2skill.cli.batch_options import batch_choice, with_batch_options
 from trace2skill.cli.common import cli_concurrency, cli_llm_config, db_option, json_option, main, open_workspace
 from trace2skill.cli.runs import execute_with_progress, report, with_llm_options
+from trace2skill.llm.batch import BatchOptions
+from trace2skill.runs.batch_mode import set_batch
 
 verify_options = [
     click.option("--repeats", type=click.IntRange(1, 20), default=2, show_default=True,
@@ -36,9 +39,11 @@ def verify_config(ws: Any, repeats: int, rounds: int, evaluator: str, command: s
                         base_url=llm.base_url, model=llm.model, concurrency=cli_concurrency(ws, concurrency, 4))
 
 
-def run_verification(ws: Any, run_id: str, base_url: str | None, model: str | None, as_json: bool) -> None:
+def run_verification(ws: Any, run_id: str, base_url: str | None, model: str | None, as_json: bool, *,
+                     batch: BatchOptions | None = None) -> None:
     from trace2skill.llm import LLMClient
 
+    set_batch(ws, run_id, batch)
     client = LLMClient(ws, cli_llm_config(ws, base_url, model))
     if not as_json:
         click.echo(f"verification run {run_id}", err=True)
@@ -52,10 +57,12 @@ def run_verification(ws: Any, run_id: str, base_url: str | None, model: str | No
               help="Verify every lesson with this status (instead of ids or --run).")
 @with_verify_options
 @with_llm_options
+@with_batch_options
 @json_option
 @db_option
 def verify(lesson_ids: tuple[str, ...], source_run: str | None, status: str | None, repeats: int, rounds: int,
            evaluator: str, command: str | None, base_url: str | None, model: str | None, concurrency: int | None,
+           batch_api: bool, batch_file: str | None, batch_retry: str, batch_poll: float, batch_gather: float,
            as_json: bool) -> None:
     """Replay each lesson's task with the lesson in the skill: verified when it fixes the failure
     (or keeps the success). A failure no lesson fixes is revised by the analyst (--rounds)."""
@@ -67,12 +74,14 @@ def verify(lesson_ids: tuple[str, ...], source_run: str | None, status: str | No
         raise click.UsageError("give lesson ids, --run RUN or --status STATUS (one of them)")
     ws = open_workspace()
     config = verify_config(ws, repeats, rounds, evaluator, command, base_url, model, concurrency)
+    batch = batch_choice(cli_llm_config(ws, base_url, model), batch_api, batch_file, batch_retry, batch_poll,
+                         batch_gather)
     if source_run:
         run_id = verify_extraction(ws, source_run, config)
     else:
         ids = ids_of(ws.db, LessonFilter(status=status)) if status else [get_lesson(ws.db, i).id for i in lesson_ids]
         run_id = create_verification_run(ws, ids, config)
-    run_verification(ws, run_id, base_url, model, as_json)
+    run_verification(ws, run_id, base_url, model, as_json, batch=batch)
 
 
 @main.command()

@@ -92,6 +92,14 @@ class LLMClient:
             assert self._resolved is not None
             return self._resolved, self._sdk
 
+    def _offline_config(self) -> LLMConfig | None:
+        """The config as given when this thread's run writes its requests to a batch file: no
+        endpoint is reached (nor the local model started); the requests name the model given."""
+        scope = current_scope()
+        if scope is not None and scope.batch is not None and scope.batch.options.mode == "file" and self._config.model:
+            return self._config
+        return None
+
     def close(self) -> None:
         with self._init_lock:
             if self._sdk is not None:
@@ -122,7 +130,7 @@ class LLMClient:
         Raises LLMResponseError when every answer was invalid, LLMUnavailableError when the
         endpoint kept failing or refused the request.
         """
-        config, _ = self._setup()
+        config = self._offline_config() or self._setup()[0]
         limit = max_tokens or config.max_tokens
         response_format = {"type": "json_schema",
                            "json_schema": {"name": schema_name, "schema": schema or self._schema(output),
@@ -183,13 +191,17 @@ class LLMClient:
     def _send(self, config: LLMConfig, request: dict[str, Any], key: str,
               run_id: str | None) -> tuple[_Answer, str, int]:
         """Send until an answer arrives; failed attempts are logged here, the answer by the caller."""
-        _, sdk = self._setup()
         body = {"model": request["model"], "messages": request["messages"],
                 "response_format": request["response_format"], "temperature": request["temperature"],
                 config.max_tokens_param: request["max_tokens"]}
         if config.frequency_penalty is not None:
             body["frequency_penalty"] = config.frequency_penalty
         scope = current_scope()
+        if scope is not None and scope.batch is not None:
+            batched = self._send_batched(config, request, key, run_id, body, scope)
+            if batched is not None:
+                return batched
+        _, sdk = self._setup()
         for attempt in range(config.max_retries + 1):
             settle = self._admit(scope, config, request)
             call_id, started = calllog.new_call_id(), time.monotonic()
@@ -221,6 +233,35 @@ class LLMClient:
             return answer, call_id, attempt + 1
         raise AssertionError("unreachable")
 
+    def _send_batched(self, config: LLMConfig, request: dict[str, Any], key: str, run_id: str | None,
+                      body: dict[str, Any], scope: CallScope) -> tuple[_Answer, str, int] | None:
+        """Send in the run's next batch and wait for the answer (see `llm/batch.py`). None when the
+        batch could not run the request and the run chose to send such requests live."""
+        batch = scope.batch
+        assert batch is not None
+        sdk = self._setup()[1] if batch.options.mode == "api" else None
+        settle = self._admit(scope, config, request)
+        call_id = calllog.new_call_id()
+        try:
+            outcome = batch.request(body, sdk, scope)
+        except BaseException:
+            settle(None)
+            raise
+        if outcome.body is not None:
+            try:
+                answer = self._answer_data(outcome.body, request, outcome.latency_s)
+            except (AttributeError, IndexError, TypeError) as exc:
+                settle(None)
+                raise LLMUnavailableError(f"{config.describe()}: a batch answer is not a chat completion") from exc
+            settle(answer.usage)
+            return answer, call_id, 1
+        settle(None)
+        self._log(call_id, run_id, key, config, request, None, f"in a batch: {outcome.error}", outcome.latency_s)
+        if outcome.go_live:
+            return None
+        raise LLMUnavailableError(f"{config.describe()}: the batch could not run the request: {outcome.error}",
+                                  status=outcome.status, attempts=1)
+
     @staticmethod
     def _admit(scope: CallScope | None, config: LLMConfig, request: dict[str, Any]) -> Settle:
         """Before each request: a cancelled run, or one this request would take past its budget,
@@ -250,13 +291,17 @@ class LLMClient:
         """The assistant message of a chat.completion body; a body of another shape is an APIError
         (retried like a transport failure)."""
         try:
-            data = orjson.loads(response.content)
-            choice = (data.get("choices") or [{}])[0]
-            message = choice.get("message") or {}
+            return LLMClient._answer_data(orjson.loads(response.content), request, latency)
         except (orjson.JSONDecodeError, AttributeError, IndexError, TypeError) as exc:
             body = cut_words(response.text, 200, where=None)
             raise openai.APIError(f"the endpoint answered 200 with a body that is not a chat completion: {body!r}",
                                   response.request, body=None) from exc
+
+    @staticmethod
+    def _answer_data(data: Any, request: dict[str, Any], latency: float) -> _Answer:
+        """The assistant message of a chat.completion body (live or from a batch)."""
+        choice = (data.get("choices") or [{}])[0]
+        message = choice.get("message") or {}
         content = message.get("content") or ""
         if not isinstance(content, str):  # content parts
             content = "".join(p.get("text", "") for p in content if isinstance(p, dict))

@@ -1,7 +1,7 @@
 """A real OpenAI-compatible HTTP server on 127.0.0.1 for tests and benchmarks (standard library only).
 
-Serves POST /v1/chat/completions, GET /v1/models and GET /health. With `prompt_cache=True` it acts
-like an endpoint with prefix caching (see `PromptCache`): the start of a request that an earlier
+Serves POST /v1/chat/completions, GET /v1/models, GET /health, and the batch API (/v1/files,
+/v1/batches: `fake_batches.py`). With `prompt_cache=True` it acts like an endpoint with prefix caching (see `PromptCache`): the start of a request that an earlier
 request began with, to the character and across message boundaries, is reported as
 `usage.prompt_tokens_details.cached_tokens`. What the assistant says comes
 from a `responder(request_json)` callback: a str is the message content, a dict is JSON-encoded as
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from trace2skill.llm.fake_batches import FakeBatchAPI
 from trace2skill.llm.prefix_cache import PromptCache
 
 FAULT_KINDS = ("429", "500", "timeout", "malformed")
@@ -102,9 +103,11 @@ class FakeLLMServer:
     def __init__(self, responder: Responder | None = None, *, latency_s: float = 0.0,
                  fault_rate: float = 0.0, faults: Iterable[str] = FAULT_KINDS, seed: int = 0,
                  slow_s: float = 5.0, model: str = "fake-model", keep_requests: bool = True, port: int = 0,
-                 prompt_cache: bool = False, cache_block_tokens: int = 1, cache_min_tokens: int = 0):
+                 prompt_cache: bool = False, cache_block_tokens: int = 1, cache_min_tokens: int = 0,
+                 batch_run_s: float = 0.0):
         self.responder = responder or schema_responder
         self.prompt_cache = prompt_cache
+        self.batch_api = FakeBatchAPI(self, run_s=batch_run_s)  # /v1/files and /v1/batches
         self._cache = PromptCache(block_tokens=cache_block_tokens, min_tokens=cache_min_tokens)
         self.latency_s = latency_s
         self.fault_rate = fault_rate
@@ -219,11 +222,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence access logs
         pass
 
-    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
+    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None,
+              content_type: str = "application/json") -> None:
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
@@ -236,8 +240,18 @@ class _Handler(BaseHTTPRequestHandler):
         kind = {429: "rate_limit_exceeded", 500: "server_error"}.get(status, "invalid_request_error")
         self._send(status, {"error": {"message": message, "type": kind, "code": status}}, headers)
 
+    def _batch_route(self, method: str, raw: bytes = b"") -> bool:
+        """Files and batches (the batch API, fake_batches.py): answered here when the path is theirs."""
+        if not self.path.startswith(("/v1/files", "/v1/batches")):
+            return False
+        status, payload, content_type = self.fake.batch_api.handle(method, self.path, self.headers, raw)
+        self._send(status, payload, content_type=content_type)
+        return True
+
     def do_GET(self) -> None:  # noqa: N802 - http.server naming
         path = self.path.split("?", 1)[0].rstrip("/")
+        if self._batch_route("GET"):
+            return
         if path in ("/health", "/v1/health"):
             self._send(200, {"status": "ok"})
         elif path in ("/v1/models", "/models"):
@@ -249,6 +263,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if self._batch_route("POST", raw):
+            return
         if self.path.split("?", 1)[0].rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
             self._error(404, f"no route {self.path}")
             return

@@ -6,7 +6,8 @@ request once the run is cancelled (raising `RunCancelled`), waits out a back-off
 flag instead of sleeping through it, and reports each retry so the item can show its attempts,
 its last error and when it tries again. With a `budget_check` the client also asks, before each
 request, whether the run's budget allows it, and reports each request's usage to the run's cost
-meter. Outside a scope (a test, a one-off call) nothing changes.
+meter. With a `batch` sender the client sends its requests in batches (`llm/batch.py`) instead of
+live. Outside a scope (a test, a one-off call) nothing changes.
 
 The scope lives in a context variable that each thread sets for itself: new threads start with an
 empty context, so a scope never leaks from one worker to another.
@@ -19,8 +20,12 @@ import contextvars
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from trace2skill.errors import BudgetExceeded, RunCancelled
+
+if TYPE_CHECKING:
+    from trace2skill.llm.batch import BatchSender
 
 RetryCallback = Callable[[int, str, float], None]  # (requests sent so far, error, seconds until the retry)
 Settle = Callable[[dict[str, int] | None], None]  # a request ended: its usage (None: no answer came)
@@ -43,6 +48,7 @@ class CallScope:
     requests: int = 0  # requests sent inside this scope
     budget_check: BudgetCheck | None = None  # set by the engine: the run's cost meter and budget
     over_budget: bool = False  # a request of this scope was refused by the budget
+    batch: BatchSender | None = None  # set by the engine for a run in batch mode: requests go out in batches
 
     def check(self) -> None:
         """Raise RunCancelled when the run was cancelled: no new request is started."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from sqlite_utils import Database
 
-from trace2skill.errors import BudgetExceeded, RunCancelled, Trace2SkillError
+from trace2skill.errors import BatchWaiting, BudgetExceeded, RunCancelled, Trace2SkillError
 from trace2skill.llm.protocol import StructuredClient
 from trace2skill.llm.scope import BudgetCheck, CallScope, call_scope
 from trace2skill.models import Run
@@ -27,6 +27,7 @@ from trace2skill.store import runs as run_store
 from trace2skill.textcut import cut_words
 
 if TYPE_CHECKING:
+    from trace2skill.llm.batch import BatchSender
     from trace2skill.runs.budget import RunMeter
 
 T = TypeVar("T")
@@ -53,13 +54,14 @@ ItemWork = Callable[[str], ItemResult]
 class RunContext:
     def __init__(self, ws: Workspace, run: Run, client: StructuredClient | None, cancelled: threading.Event, *,
                  concurrency: int | None = None, on_item: ItemCallback | None = None, execution: int = 0,
-                 meter: RunMeter | None = None):
+                 meter: RunMeter | None = None, batch: BatchSender | None = None):
         self.ws, self.run, self._client = ws, run, client
         self.execution = execution  # which execution of the run this is (items remember who started them)
         self.cancelled = cancelled
         self.meter = meter  # what the run spends, and its budget's gate (None: not metered)
         self.concurrency = concurrency  # an override for this execution; None: the run's own setting
         self.on_item = on_item
+        self.batch = batch  # batch mode: the sender every request of this execution goes through
 
     @property
     def config(self) -> dict[str, Any]:
@@ -76,6 +78,10 @@ class RunContext:
         return self._client
 
     def workers(self, default: int) -> int:
+        if self.batch is not None:  # every item of a stage at once, so that its requests fill one batch
+            from trace2skill.llm.batch import batch_workers
+
+            return batch_workers()
         return max(1, self.concurrency or default)
 
     def checkpoint(self) -> None:
@@ -83,6 +89,8 @@ class RunContext:
         (call between phases, levels, steps)."""
         if self.cancelled.is_set():
             raise RunCancelled(f"run {self.run.id} was cancelled")
+        if self.batch is not None and self.batch.waiting:
+            raise BatchWaiting(self.batch.waiting)
         if self.over_budget:
             raise BudgetExceeded(f"run {self.run.id} is at its budget")
 
@@ -104,7 +112,7 @@ class RunContext:
         as the run is cancelled; the first error of a step is re-raised once all steps ended."""
         def scoped(arg: T) -> R:
             scope = CallScope(self.run.id, item_of(arg) if item_of else None, self.cancelled,
-                              budget_check=self.budget_check)
+                              budget_check=self.budget_check, batch=self.batch)
             with call_scope(scope):
                 return fn(arg)
 
@@ -130,7 +138,7 @@ class RunContext:
                                                                                     self.execution):
             return
         scope = CallScope(run_id, item_id, self.cancelled, on_retry=self._retry_recorder(item_id),
-                          budget_check=self.budget_check)
+                          budget_check=self.budget_check, batch=self.batch)
         try:
             with call_scope(scope):
                 result = work(item_id)

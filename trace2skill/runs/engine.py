@@ -18,7 +18,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from trace2skill.errors import BudgetExceeded, RunCancelled, RunStateError
+from trace2skill.errors import BatchWaiting, BudgetExceeded, RunCancelled, RunStateError
+from trace2skill.llm.batch import BatchSender, options_of
 from trace2skill.llm.protocol import StructuredClient
 from trace2skill.models import Run
 from trace2skill.runs.budget import RunMeter
@@ -98,14 +99,17 @@ def _execute(ws: Workspace, run: Run, execution: _Execution, client: StructuredC
     monitor.start()
     current = run_store.get_run(ws.db, run.id)
     meter = execution.meter = RunMeter(ws, current, execution.cancelled)
+    batch = _batch_sender(ws, current)
     ctx = RunContext(ws, current, client, execution.cancelled, concurrency=concurrency, on_item=on_item,
-                     execution=execution_no, meter=meter)
+                     execution=execution_no, meter=meter, batch=batch)
     status, error = "done", None
     try:
         kind.work(ctx)
         ctx.checkpoint()  # a kind that swallowed a refusal of the budget still ends "stopped"
     except BudgetExceeded:
         status, error = ("cancelled", None) if execution.cancelled.is_set() else ("stopped", meter.stop_message())
+    except BatchWaiting as exc:
+        status, error = "stopped", str(exc)
     except RunCancelled:
         status = "cancelled"
     except KeyboardInterrupt:
@@ -116,10 +120,18 @@ def _execute(ws: Workspace, run: Run, execution: _Execution, client: StructuredC
         status, error = "failed", cut_words(f"{type(exc).__name__}: {exc}", 2000)
     finally:
         execution.stop.set()
+        if batch is not None:
+            batch.close()
         if status == "done" and (execution.cancelled.is_set() or run_store.run_status(ws.db, run.id) == "cancelled"):
             status = "cancelled"
         run_store.finish_run(ws.db, run.id, status, error)
     return run_store.get_run(ws.db, run.id)
+
+
+def _batch_sender(ws: Workspace, run: Run) -> BatchSender | None:
+    """The run's batch sender when its config says to send in batches (see `llm/batch.py`)."""
+    options = options_of(run.config)
+    return BatchSender(ws, run.id, options) if options is not None else None
 
 
 def _monitor(ws: Workspace, run_id: str, execution: _Execution) -> None:

@@ -473,3 +473,59 @@ def m015_search(db: Database) -> None:
             UPDATE search_state SET generation = generation + 1;
         END""",
     )
+
+
+@MIGRATIONS()
+def m016_batches(db: Database) -> None:
+    """Batch inference: each batch a run submitted (to an endpoint's batch API) or wrote (to a file
+    for an engine such as `vllm run-batch`), and each request in it by its custom id (a hash of the
+    request body), with the answer once one came back. A request is sent once: a resumed run finds
+    its request pending in a batch, or answered, before it writes a new one."""
+    _run(
+        db,
+        """CREATE TABLE batches (
+            id TEXT PRIMARY KEY,
+            run_id TEXT,
+            mode TEXT NOT NULL,
+            remote_id TEXT,
+            path TEXT,
+            status TEXT NOT NULL,
+            requests INTEGER NOT NULL DEFAULT 0,
+            answered INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            created TEXT NOT NULL,
+            updated TEXT,
+            finished TEXT
+        )""",
+        "CREATE INDEX batches_run ON batches (run_id, created)",
+        """CREATE TABLE batch_requests (
+            custom_id TEXT NOT NULL,
+            batch_id TEXT NOT NULL REFERENCES batches(id) ON DELETE CASCADE,
+            status TEXT NOT NULL DEFAULT 'pending',
+            response TEXT,
+            error TEXT,
+            error_status INTEGER,
+            finished TEXT,
+            PRIMARY KEY (custom_id, batch_id)
+        )""",
+        "CREATE INDEX batch_requests_batch ON batch_requests (batch_id, status)",
+    )
+
+
+@MIGRATIONS()
+def m017_large_workspace_indexes(db: Database) -> None:
+    """Indexes for a workspace of 100,000 trajectories and 500,000 lessons: choosing the approved
+    lessons of a consolidation (status, trajectory, kind and id read from the index alone), the
+    newest rejected lessons (the reviewers' ledger), and the Lessons screen's counts by kind, status
+    and the outcome of the lesson's trajectory. Each replaces the index that was its first column."""
+    _run(
+        db,
+        "DROP INDEX IF EXISTS idx_lessons_status",
+        "CREATE INDEX idx_lessons_status_refs ON lessons(status, trajectory_id, kind, id)",
+        "CREATE INDEX idx_lessons_status_updated ON lessons(status, updated)",
+        "DROP INDEX IF EXISTS idx_lessons_trajectory",
+        "CREATE INDEX idx_lessons_trajectory_kind ON lessons(trajectory_id, kind, status)",
+        "DROP INDEX IF EXISTS idx_trajectories_outcome",
+        "CREATE INDEX idx_trajectories_outcome_id ON trajectories(outcome, id)",
+    )
