@@ -17,17 +17,19 @@ from trace2skill.consolidate.run import (
 )
 from trace2skill.errors import Trace2SkillError
 from trace2skill.humanize import ago
+from trace2skill.runs.batch_mode import set_batch
 from trace2skill.runs.state import RunState
 from trace2skill.settings import get_settings, llm_config
 from trace2skill.store import runs as run_store
 from trace2skill.store.lessons import approved_counts
 from trace2skill.store.skills import list_proposals, list_skills, list_versions
+from trace2skill.ui.batch_view import batch_input
 from trace2skill.ui.costs_view import apply_budget, budget_inputs, check_new_budget
 from trace2skill.ui.flash import set_flash, show_flash
 from trace2skill.ui.live_select import live_selectbox
 from trace2skill.ui.merge_node_view import leaf_detail, node_detail
 from trace2skill.ui.merge_tree_panel import opened, render_conflict_summary, render_leaf, render_node, render_tree
-from trace2skill.ui.merge_tree_view import tree_view
+from trace2skill.ui.merge_tree_view import TreeView, tree_view
 from trace2skill.ui.pickers import consolidation_runs, version_labels
 from trace2skill.ui.proposal_checks import edit_budget_inputs, render_edit_budget
 from trace2skill.ui.run_progress import render_run_panel, run_controls, state_of
@@ -90,6 +92,7 @@ with st.expander("New consolidation run", icon=":material/add_circle:", expanded
                                        "them anyway and records your choice on the run.")
     max_added, max_share, over_budget = edit_budget_inputs("con_edit_budget")
     budget_tokens, budget_usd = budget_inputs("con_new_budget")
+    batch = batch_input(llm, "con_run_batch")
     st.text(f"Model: {llm.describe()} (change it on Home)")
     if llm.is_local:
         st.warning("No endpoint is configured: the embedded SmolLM2-135M model will run. It is a tiny model for "
@@ -108,6 +111,7 @@ with st.expander("New consolidation run", icon=":material/add_circle:", expanded
             check_new_budget(ws, llm, budget_usd)
             run_id = create_consolidation_run(ws, config)
             apply_budget(ws, run_id, budget_tokens, budget_usd)
+            set_batch(ws, run_id, batch)
             runs.start_background(ws, run_id, llm_client())
         except Trace2SkillError as exc:
             st.error("The consolidation could not start", icon=":material/error:")
@@ -131,9 +135,12 @@ if st.session_state.get("con_run") not in run_labels:
 run_id = live_selectbox("Run", run_labels, key="con_run")
 
 
+views_now: dict[str, TreeView] = {}  # the tree read in this run of the page (read once: 100,000s of leaves)
+
+
 def tree_panel(state: RunState) -> None:
     """The merge tree, live: inside the run panel's fragment, so it refreshes with it."""
-    view = tree_view(ws.db, state.run.id)
+    view = views_now[state.run.id] = tree_view(ws.db, state.run.id)
     counts = view.counts()
     merged = counts["done"] + counts["fallback"]
     if view.nodes:
@@ -208,7 +215,7 @@ render_edit_budget(run_now.counters, key="con_over_budget")
 
 # ------------------------------------------------------------------ the opened node or leaf
 st.subheader("Opened from the tree")
-view_now = tree_view(ws.db, run_id)
+view_now = views_now.get(run_id) or tree_view(ws.db, run_id)
 picked = opened(view_now)
 if picked is None:
     st.caption("The merge tree starts once every trajectory's proposal is in.")

@@ -8,10 +8,12 @@ from trace2skill import runs
 from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, select_trajectories
 from trace2skill.errors import Trace2SkillError
 from trace2skill.humanize import ago, plural
+from trace2skill.runs.batch_mode import set_batch
 from trace2skill.settings import get_settings, llm_config
 from trace2skill.store.runs import list_runs
 from trace2skill.store.skills import latest_version, list_skills
 from trace2skill.store.trajectories import TrajectoryFilter, distinct_values
+from trace2skill.ui.batch_view import batch_input
 from trace2skill.ui.costs_view import apply_budget, budget_inputs, check_new_budget
 from trace2skill.ui.estimate import estimate_plan
 from trace2skill.ui.extract_pick import PICKED_KEY, render_picked, render_run_list
@@ -82,6 +84,7 @@ with st.expander("New extraction run", icon=":material/add_circle:",
                + ("" if plan["priced"] else f" The price table on Home has no price for {llm.model}, so no cost "
                                             "is shown."))
     budget_tokens, budget_usd = budget_inputs("ext_new_budget")
+    batch = batch_input(llm, "ext_run_batch")
     if llm.is_local:
         st.warning("No endpoint is configured: the embedded SmolLM2-135M model will run. It is a tiny model for "
                    "trying the pipeline, not for real lessons.", icon=":material/warning:")
@@ -91,6 +94,7 @@ with st.expander("New extraction run", icon=":material/add_circle:",
             check_new_budget(ws, llm, budget_usd)
             run_id = create_extraction_run(ws, ids, config)
             apply_budget(ws, run_id, budget_tokens, budget_usd)
+            set_batch(ws, run_id, batch)
             runs.start_background(ws, run_id, llm_client())
         except Trace2SkillError as exc:
             st.error(str(exc), icon=":material/error:")

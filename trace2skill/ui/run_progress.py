@@ -18,6 +18,7 @@ from trace2skill.models import ITEM_STATUSES, RunItem, utcnow
 from trace2skill.runs.state import RunState, format_duration, format_pace, seconds_between
 from trace2skill.store import Workspace
 from trace2skill.store import runs as run_store
+from trace2skill.ui.batch_view import batch_panel, waiting_for_file
 from trace2skill.ui.call_log import render_call_log
 from trace2skill.ui.costs_view import budget_form, cost_meter
 from trace2skill.ui.run_timeline import render_run_timeline
@@ -94,9 +95,11 @@ def _headline(state: RunState, key: str) -> None:
                help="Time to finish the queued and running items at this pace.")
 
 
-def _notes(state: RunState) -> None:
+def _notes(ws: Workspace, state: RunState) -> None:
     run = state.run
-    if run.status == "stopped":
+    if run.status == "stopped" and waiting_for_file(ws, run):
+        pass  # the batches panel says what the run waits for
+    elif run.status == "stopped":
         st.warning(f"{run.error or 'Stopped at its budget.'} (raise the budget above, then Resume)",
                    icon=":material/savings:")
     elif run.error:
@@ -136,7 +139,8 @@ def _panel_body(ws: Workspace, run_id: str, was_active: bool, key: str, extra: C
     render_run_timeline(ws, state.run, key)
     if extra is not None:
         extra(state)
-    _notes(state)
+    batch_panel(ws, run, key)
+    _notes(ws, state)
     if show_items:
         _items(ws, run_id, {s: getattr(p, s) for s in ITEM_STATUSES}, key)
     if was_active and not state.alive:
