@@ -15,6 +15,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent))
 
+import bench_batch  # noqa: E402
 import bench_compaction  # noqa: E402
 import bench_consolidation  # noqa: E402
 import bench_extraction  # noqa: E402
@@ -44,6 +45,8 @@ def main() -> int:
     figures += bench_consolidation.main(["--n", "50", "200"] if q else ["--n", "50", "200", "500", "2000"])
     print("== replay verification")
     figures += bench_verify.main(["--n", "10" if q else "40", "--latency", "0.5"])
+    print("== batch mode")
+    figures += bench_batch.main(["--n", "40" if q else "200"])
     print("== prefix cache")
     figures += bench_prefix_cache.main(["--n", "10" if q else "20"])
     print("== token compaction")

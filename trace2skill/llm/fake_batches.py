@@ -38,6 +38,7 @@ class FakeBatchAPI:
         self.batches: dict[str, dict[str, Any]] = {}
         self.line_counts: collections.Counter[str] = collections.Counter()
         self.created = 0  # batches created
+        self.http_calls = 0  # requests to /v1/files and /v1/batches (uploads, creates, polls, downloads)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._released = threading.Event()
@@ -53,6 +54,8 @@ class FakeBatchAPI:
 
     # ------------------------------------------------------------------ routes
     def handle(self, method: str, path: str, headers: Any, raw: bytes) -> Reply:
+        with self._lock:
+            self.http_calls += 1
         parts = [p for p in path.split("?", 1)[0].split("/") if p]  # ["v1", "files", ...]
         if parts and parts[0] == "v1":
             parts = parts[1:]
