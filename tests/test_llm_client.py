@@ -410,3 +410,26 @@ def test_fault_injected_endpoint_every_fault_is_one_logged_error(ws: Workspace) 
     kinds = [r["error"] for r in rows(ws) if r["error"]]
     assert sum("timed out" in e for e in kinds) == server.fault_counts["timeout"]
     assert sum(e.startswith("invalid response") for e in kinds) == server.fault_counts["malformed"]
+
+
+@pytest.mark.parametrize("local", [True, False])
+def test_an_answer_cut_off_is_asked_again_except_on_the_embedded_model(ws: Workspace, local: bool) -> None:
+    import httpx2
+
+    sent = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        sent.append(1)
+        return httpx2.Response(200, json={
+            "id": "x", "object": "chat.completion", "created": 0, "model": "m",
+            "choices": [{"index": 0, "finish_reason": "length",
+                         "message": {"role": "assistant", "content": '{"answer": "Skills_Skills_Skills'}}],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 64, "total_tokens": 75}})
+
+    config = LLMConfig(base_url="http://nowhere.invalid/v1", model="m", local=local, validation_retries=2)
+    client = LLMClient(ws, config, transport=httpx2.MockTransport(handler))
+    with pytest.raises(LLMResponseError, match="cut off") as info:
+        client.structured(MESSAGES, Answer, schema_name="answer")
+    # the toy model runs on to the limit again: one call, not three
+    assert len(sent) == (1 if local else 3)
+    assert f"after {len(sent)} attempt" in str(info.value)

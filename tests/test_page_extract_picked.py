@@ -89,7 +89,7 @@ def test_ticked_rows_go_to_extract_which_lists_exactly_them(demo):
     at.button(key="ext_clear_picked").click().run()
     assert "ext_picked" not in at.session_state
     assert at.segmented_control(key="ext_outcome").value == "failure"
-    assert _metrics(at)["Trajectories"] == "20" and len(_plan(at)) == 20  # back to the filters
+    assert _metrics(at)["Trajectories"] == "4" and len(_plan(at)) == 4  # back to the filters (the embedded model: 4)
 
 
 def test_all_matching_the_filter(demo):

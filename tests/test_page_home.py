@@ -132,3 +132,31 @@ def test_the_context_window_is_saved_and_cleared():
     at.number_input(key="home_context").set_value(0)  # 0: back to the default
     at.button(key="home_save").click().run()
     assert "context_window" not in get_settings(Workspace().db)
+
+
+def test_first_run_says_how_long_and_starts_a_small_extraction():
+    from tests.fakes import http_analyst_responder
+    from trace2skill import runs
+    from trace2skill.demo import load_demo
+
+    ws = Workspace()
+    load_demo(ws)
+    at = _home()
+    [info] = [i for i in at.info if "Your first run" in i.value]
+    assert "Extract lessons from 4 failed runs with the airline-policy skill" in info.value
+    assert "about 2 minutes on this machine (52 s a call, as measured on 2 idle cores)" in info.value
+    assert at.button(key="home_first_run").label == "Extract from 4 failures"
+    with FakeLLMServer(http_analyst_responder, model="fake") as srv:
+        set_setting(ws.db, "base_url", srv.base_url)
+        set_setting(ws.db, "model", "fake")
+        at = _home()
+        [info] = [i for i in at.info if "Your first run" in i.value]
+        assert "from 20 failed runs" in info.value and "minute" not in info.value  # this endpoint: no pace yet
+        at.button(key="home_first_run").click().run()
+        assert not at.exception
+        [run] = run_store.list_runs(ws.db)
+        assert run.kind == "extraction" and run.progress.total == 20 and run.config["skill_version"]
+        runs.wait(run.id, 60)
+        assert run_store.get_run(ws.db, run.id).status == "done"
+        at = _home()  # a run exists: the first-run box is gone
+        assert not [i for i in at.info if "Your first run" in i.value]

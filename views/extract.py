@@ -8,6 +8,7 @@ from trace2skill import runs
 from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, select_trajectories
 from trace2skill.errors import Trace2SkillError
 from trace2skill.humanize import ago, plural
+from trace2skill.llm.pace import pace_words, run_pace
 from trace2skill.runs.batch_mode import set_batch
 from trace2skill.settings import get_settings, llm_config
 from trace2skill.store.runs import list_runs
@@ -17,6 +18,7 @@ from trace2skill.ui.batch_view import batch_input
 from trace2skill.ui.costs_view import apply_budget, budget_inputs, check_new_budget
 from trace2skill.ui.estimate import estimate_plan
 from trace2skill.ui.extract_pick import PICKED_KEY, render_picked, render_run_list
+from trace2skill.ui.first_run import first_run_size
 from trace2skill.ui.flash import set_flash, show_flash
 from trace2skill.ui.live_select import live_selectbox
 from trace2skill.ui.run_progress import render_run_panel, run_controls
@@ -45,7 +47,9 @@ with st.expander("New extraction run", icon=":material/add_circle:",
         signal = c2.selectbox("With signal", ["any", *distinct_values(ws.db, "signals", "kind")], key="ext_signal")
         search = c3.text_input("Text search (task, steps, tool output)", key="ext_search")
         c1, c2, c3, c4 = st.columns(4)
-        limit = c1.number_input("Limit (0 = no limit)", min_value=0, value=20, step=10, key="ext_limit")
+        limit = c1.number_input("Limit (0 = no limit)", min_value=0, value=first_run_size(llm), step=10,
+                                key="ext_limit", help="The embedded model starts at 4: about 2 minutes on 2 cores."
+                                if llm.is_local else None)
         sample = c2.number_input("Random sample size (0 = no sampling)", min_value=0, value=0, key="ext_sample")
         seed = c3.number_input("Seed", min_value=0, value=0, key="ext_seed")
         balance = c4.checkbox("Balance failures and successes", key="ext_balance",
@@ -79,7 +83,9 @@ with st.expander("New extraction run", icon=":material/add_circle:",
     m[1].metric("Analyst calls", plan["calls"])
     m[2].metric("Prompt tokens (est.)", f"{plan['prompt_tokens']:,}")
     m[3].metric("Cost (est.)", f"${plan['estimated_cost_usd']:.4f}" if plan["priced"] else "n/a")
-    st.caption(f"At most {plan['max_completion_tokens']:,} completion tokens."
+    pace = run_pace(ws, llm, plan["calls"], int(concurrency))
+    st.caption((f"Time: {pace_words(pace)}. " if pace else "")
+               + f"At most {plan['max_completion_tokens']:,} completion tokens."
                + (f" Estimated from a sample of {plural(plan['sampled'], 'trajectory')}." if plan["sampled"] else "")
                + ("" if plan["priced"] else f" The price table on Home has no price for {llm.model}, so no cost "
                                             "is shown."))

@@ -16,6 +16,7 @@ from trace2skill.settings import effective_settings, get_settings, llm_config, s
 from trace2skill.store.runs import list_runs
 from trace2skill.store.stats import workspace_stats
 from trace2skill.ui.costs_view import price_editor
+from trace2skill.ui.first_run import first_run
 from trace2skill.ui.local_model import local_model_status
 from trace2skill.ui.state import workspace
 from trace2skill.ui.words import as_time, format_words, signal_words, time_column
@@ -50,6 +51,8 @@ if stats["trajectories"] == 0:
         st.rerun()
 if "home_demo_report" in st.session_state:
     st.success(st.session_state.pop("home_demo_report"), icon=":material/check_circle:")
+if stats["trajectories"] and not stats["runs"]:
+    first_run(ws, llm_config(ws.db))
 
 # ------------------------------------------------------------------ recent runs
 st.subheader("Recent runs")

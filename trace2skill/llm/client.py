@@ -18,6 +18,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from trace2skill.errors import LLMConfigError, LLMResponseError, LLMUnavailableError
+from trace2skill.humanize import plural
 from trace2skill.llm import calllog
 from trace2skill.llm.config import LLMConfig
 from trace2skill.llm.estimate import estimate_messages_tokens, estimate_tokens
@@ -161,7 +162,9 @@ class LLMClient:
         conversation = list(messages)
         usage = {"prompt_tokens": 0, "completion_tokens": 0}
         sent, error = 0, ""
+        asked = 0
         for round_ in range(config.validation_retries + 1):
+            asked = round_ + 1
             request = {"model": config.model, "messages": conversation, "response_format": response_format,
                        "temperature": config.temperature, "max_tokens": limit, "round": round_}
             answer, call_id, tries = self._send(config, request, key, run_id)
@@ -175,6 +178,8 @@ class LLMClient:
                 if answer.finish_reason == "length":
                     error = f"the answer was cut off at {limit} tokens ({error}); answer more briefly"
                 self._log(call_id, run_id, key, config, request, answer, f"invalid response: {error}")
+                if answer.finish_reason == "length" and config.local:
+                    break  # the embedded toy model runs on to the limit again: a re-ask costs a whole call for nothing
                 conversation = conversation + [
                     {"role": "assistant", "content": answer.content[:MAX_ECHOED_ANSWER_CHARS]},
                     {"role": "user", "content": f"Your answer was not valid: {error}. "
@@ -184,8 +189,8 @@ class LLMClient:
             self._log(call_id, run_id, key, config, request, answer, None)
             return StructuredResult(value, usage, False, call_id, answer.latency_s, sent)
         raise LLMResponseError(
-            f"{schema_name}: no valid answer from {config.model} after {config.validation_retries + 1} "
-            f"attempts; last problem: {error}", last_error=error, attempts=sent)
+            f"{schema_name}: no valid answer from {config.model} after {plural(asked, 'attempt')}; "
+            f"last problem: {error}", last_error=error, attempts=sent)
 
     # ------------------------------------------------------------------ transport
     def _send(self, config: LLMConfig, request: dict[str, Any], key: str,

@@ -154,3 +154,10 @@ def run_usage(db: Any, run_id: str) -> list[TokenUsage]:
     return [TokenUsage(model=model or "", calls=int(n), prompt_tokens=int(p), cached_tokens=int(c),
                        completion_tokens=int(o))
             for model, n, p, c, o in db.execute(_USAGE_SQL, [run_id]).fetchall()]
+
+
+def recent_latencies(db: Any, model: str, limit: int = 30) -> list[float]:
+    """Seconds the latest answered requests to `model` took (newest first)."""
+    rows = db.execute("SELECT latency_s FROM llm_calls WHERE model = ? AND error IS NULL AND latency_s IS NOT NULL "
+                      "ORDER BY created DESC LIMIT ?", [model, limit]).fetchall()
+    return [float(r[0]) for r in rows]
