@@ -8,6 +8,7 @@ link gets the frame."""
 import streamlit as st
 
 from trace2skill.settings import llm_config
+from trace2skill.ui.reviewer import reviewer_panel
 from trace2skill.ui.run_toasts import watch_runs
 from trace2skill.ui.state import workspace
 from trace2skill.ui.workspace_picker import render_workspace_panel
@@ -34,6 +35,7 @@ PAGES = {
 navigation = st.navigation(PAGES)
 with st.sidebar:
     render_workspace_panel()
+    reviewer_panel(workspace())
     st.caption(f"Model: {llm_config(workspace().db).describe()}")
     watch_runs(workspace())
 navigation.run()

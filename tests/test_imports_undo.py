@@ -17,6 +17,7 @@ from trace2skill.cli import main
 from trace2skill.ingest import import_paths
 from trace2skill.ingest.registry import BY_NAME
 from trace2skill.models import Lesson, LessonCheck
+from trace2skill.reviewers import os_user
 from trace2skill.signals import compute_signals
 from trace2skill.store import Workspace
 from trace2skill.store.content_keys import old_id
@@ -118,7 +119,7 @@ def test_delete_removes_what_the_import_added_with_its_lessons_after_asking(tmp_
     assert "Nothing deleted." in answer.output
     assert ws.db.execute("SELECT count(*) FROM trajectories").fetchone()[0] == 8
 
-    answer = cli("imports", "delete", str(first_import.id), "--db", db_path, input="y\n")
+    answer = cli("imports", "delete", str(first_import.id), "--db", db_path, "--reviewer", "Dana Reyes", input="y\n")
     assert answer.exit_code == 0 and "Deleted 4 trajectories and 2 lessons" in answer.output
     assert set(_ids_by_flight(ws.db)) == {4, 5, 6, 7}  # flight 4 stays: the second import brought it too
     assert {r[0] for r in ws.db.execute("SELECT id FROM lessons")} == {"L4", "L6"}
@@ -129,7 +130,7 @@ def test_delete_removes_what_the_import_added_with_its_lessons_after_asking(tmp_
     assert ws.db.execute("SELECT count(*) FROM lesson_checks").fetchone()[0] == 0
     assert ws.db.execute("SELECT count(*) FROM steps_fts WHERE steps_fts MATCH 'flight 0'").fetchone()[0] == 0
     [decision] = list_decisions(ws.db, "import")
-    assert decision.action == "delete" and decision.actor == "cli"
+    assert decision.action == "delete" and decision.actor == "Dana Reyes"  # --reviewer
     assert (decision.detail["trajectories"], decision.detail["lessons"]) == (4, 2)
     assert [r.file for r in list_imports(ws.db)] == [str(b)]
 
@@ -163,7 +164,7 @@ def test_bulk_relabel_from_the_cli_is_recorded_and_survives_a_reimport(tmp_path)
                            "--db", db_path).output)
     assert (again["changed"], again["unchanged"]) == (1, 1)
     decisions = [d for d in list_decisions(db, "trajectory") if d.action == "set_outcome"]
-    assert len(decisions) == 4 and all(d.actor == "cli" and d.detail == {"outcome": "success", "previous": "failure"}
+    assert len(decisions) == 4 and all(d.actor == os_user() and d.detail == {"outcome": "success", "previous": "failure"}
                                        for d in decisions)
     assert set(_outcomes(db).values()) == {"success"}
     # Re-importing the file leaves the outcomes a person set.

@@ -9,6 +9,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from trace2skill.models import Lesson
+from trace2skill.reviewers import UNNAMED_APP_USER
 from trace2skill.store import Workspace
 from trace2skill.store.decisions import list_decisions
 from trace2skill.store.imports import list_imports
@@ -67,7 +68,7 @@ def test_delete_an_import_from_the_page_after_a_question_naming_the_counts():
     assert (_count(ws, "trajectories"), _count(ws, "lessons")) == (2, 0)
     assert [r.id for r in list_imports(ws.db)] == [tuesday.id]
     [decision] = list_decisions(ws.db, "import")
-    assert (decision.subject_id, decision.action, decision.actor) == (str(monday.id), "delete", "ui")
+    assert (decision.subject_id, decision.action, decision.actor) == (str(monday.id), "delete", UNNAMED_APP_USER)
     assert any(e.label == "Import history · 1 import" for e in at.expander)
     assert any("2 trajectories match" in c.value for c in at.caption)
 
@@ -88,6 +89,6 @@ def test_set_the_outcome_of_every_matching_trajectory():
     assert any(s.value.startswith("Set 3 trajectories to success (0 already were)") for s in at.success)
     assert ws.db.execute("SELECT outcome, count(*) FROM trajectories GROUP BY 1").fetchall() == [("success", 4)]
     decisions = list_decisions(ws.db, "trajectory")
-    assert len(decisions) == 3 and all(d.actor == "ui" and d.detail == {"outcome": "success", "previous": "failure"}
+    assert len(decisions) == 3 and all(d.actor == UNNAMED_APP_USER and d.detail == {"outcome": "success", "previous": "failure"}
                                        for d in decisions)
     assert any("0 trajectories match" in c.value for c in at.caption)  # the failure filter now matches none

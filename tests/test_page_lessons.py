@@ -126,6 +126,7 @@ def test_bulk_approve_and_reject_apply_to_everything_matching(seeded):
 def test_table_edits_are_saved_through_the_store(seeded):
     ws, _ = seeded
     at = _page()
+    at.session_state["reviewer_name"] = "Dana Reyes"  # given once in the sidebar
     row = list(_table(at).index).index("les-03")
     at.session_state[_editor_key(at)] = {
         "edited_rows": {row: {"status": "approved", "title": "Confirm before changing a booking"}},
@@ -135,7 +136,7 @@ def test_table_edits_are_saved_through_the_store(seeded):
     lesson = get_lesson(ws.db, "les-03")
     assert (lesson.status, lesson.title, lesson.version) == ("approved", "Confirm before changing a booking", 3)
     decisions = list_decisions(ws.db, "lesson", "les-03")  # newest first
-    assert [(d.action, d.actor) for d in decisions] == [("approved", "user"), ("edit", "user")]
+    assert [(d.action, d.actor) for d in decisions] == [("approved", "Dana Reyes"), ("edit", "Dana Reyes")]
     assert decisions[1].detail == {"changes": {"title": "Confirm before changing a booking"}, "from_version": 1}
     assert any(s.value == "Saved 1 lesson." for s in at.success)
     assert _table(at).loc["les-03", "title"] == "Confirm before changing a booking"

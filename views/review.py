@@ -16,6 +16,7 @@ from trace2skill.diff import accept_file_hunks, diff_files, unified_diff
 from trace2skill.errors import Trace2SkillError
 from trace2skill.humanize import ago
 from trace2skill.models import content_hash
+from trace2skill.reviewers import UNNAMED_APP_USER
 from trace2skill.skill import SkillFolder, export_dir, has_errors, lint_skill, to_zip, validate_skill
 from trace2skill.skill_review import count_decisions, kept_hunks, save_review
 from trace2skill.store.skills import folder_of, get_version, list_proposals, list_skills, list_versions
@@ -44,6 +45,7 @@ from trace2skill.ui.review_panels import (
     save_message,
 )
 from trace2skill.ui.review_view import REVIEW_CSS, result_support, side_by_side_html
+from trace2skill.ui.reviewer import ui_reviewer
 from trace2skill.ui.state import workspace
 
 MODES = ["Proposal vs its base", "Any two versions"]
@@ -241,7 +243,9 @@ st.caption(counts.text() + (f"; {len(edited)} file(s) edited by hand" if edited 
            + safe_label(skill) + (": this version itself, as it is." if as_is
                                   else f", as a new version whose parent is {new.id[:12]}."))
 c1, c2 = st.columns([1, 2])
+named = ui_reviewer()
 who = c1.text_input("Reviewer", key="rev_reviewer", placeholder="your name",
+                    value="" if named == UNNAMED_APP_USER else named,
                     help="Recorded with the save: a line you reword is shown as reworded by you.")
 message = c2.text_input("Message", key="rev_message", placeholder=f"review of {new.id[:12]}")
 st.toggle("Refuse to save when the held-out score regresses", key="rev_gate",
@@ -253,7 +257,7 @@ may_save, confirmed = confirm_findings([*lint, *validation], {id(f): "spec" for 
                                        key=f"rev_confirm:{pair}")
 if st.button("Save as the current version", type="primary", key="rev_save", icon=":material/save:",
              disabled=bool(refused) or not may_save):
-    outcome = save_review(ws.db, new, old, merged, final, actor=who.strip() or "ui", confirmed=confirmed,
+    outcome = save_review(ws.db, new, old, merged, final, actor=who.strip() or named, confirmed=confirmed,
                           message=message.strip() or f"review of {new.id[:12]}: {counts.text()}")
     kind, text = save_message(outcome, skill, new)
     st.session_state[f"rev_flash_{kind}"] = text

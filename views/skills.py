@@ -24,6 +24,7 @@ from trace2skill.store.version_states import current_version_id
 from trace2skill.ui.escape import safe_label
 from trace2skill.ui.pickers import version_labels
 from trace2skill.ui.review_panels import render_history
+from trace2skill.ui.reviewer import ui_reviewer
 from trace2skill.ui.skill_text import render_skill_text
 from trace2skill.ui.skill_upload import folder_from_files, folder_from_markdown, folder_from_zip, import_folder
 from trace2skill.ui.state import workspace
@@ -161,6 +162,6 @@ with locks:
     picked = st.multiselect("Locked sections", options, default=current, key=f"sk_locks_{skill}",
                             placeholder="No section locked")
     if st.button("Save locks", key="sk_save_locks", icon=":material/lock:", disabled=picked == current):
-        saved = set_locked_sections(ws.db, skill, picked)
+        saved = set_locked_sections(ws.db, skill, picked, actor=ui_reviewer())
         st.session_state["sk_flash"] = f"{len(saved)} locked section(s) saved for {safe_label(skill)}."
         st.rerun()

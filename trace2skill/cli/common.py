@@ -40,7 +40,7 @@ def _db_callback(ctx: click.Context, _param: click.Parameter, value: str | None)
         remember_db(ctx, value)
 
 
-db_option = click.option(
+_db_only = click.option(
     "--db",
     type=click.Path(dir_okay=False),
     default=None,
@@ -49,6 +49,36 @@ db_option = click.option(
     help="Workspace database file (default: $TRACE2SKILL_DB or the per-user data folder). "
          "Accepted before or after any command name.",
 )
+REVIEWER_META_KEY = "trace2skill_reviewer"
+
+
+def _reviewer_callback(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        from trace2skill.reviewers import check_name
+
+        ctx.find_root().meta[REVIEWER_META_KEY] = check_name(value)
+
+
+_reviewer_only = click.option(
+    "--reviewer", default=None, expose_value=False, callback=_reviewer_callback,
+    help="Who makes this command's decisions, recorded with each (default: $TRACE2SKILL_REVIEWER, else the "
+         "operating-system user). Accepted before or after any command name.")
+
+
+def db_option(func: Any) -> Any:
+    """`--db FILE` and `--reviewer NAME`, accepted on the root, a group or a command."""
+    return _db_only(_reviewer_only(func))
+
+
+def cli_reviewer() -> str:
+    """Who this command line's decisions are recorded as: its --reviewer, else the default."""
+    from trace2skill.reviewers import default_reviewer
+
+    ctx = click.get_current_context(silent=True)
+    given = ctx.find_root().meta.get(REVIEWER_META_KEY) if ctx is not None else None
+    return given or default_reviewer()
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import click
 
-from trace2skill.cli.common import clip, db_option, echo_workspace, json_option, main, open_workspace, print_json
+from trace2skill.cli.common import (
+    cli_reviewer,
+    clip,
+    db_option,
+    echo_workspace,
+    json_option,
+    main,
+    open_workspace,
+    print_json,
+)
 from trace2skill.cli.data import trajectories
 from trace2skill.imports import deletion_done, deletion_question, import_row
 
@@ -57,7 +66,7 @@ def imports_delete(import_id: int, yes: bool, as_json: bool) -> None:
         if not click.confirm(deletion_question(plan), default=False, err=True):
             click.echo("Nothing deleted.", err=True)
             return
-    plan = delete_import(ws.db, import_id, actor="cli")
+    plan = delete_import(ws.db, import_id, actor=cli_reviewer())
     if as_json:
         print_json({"deleted": plan.as_dict()}, ws=ws)
     else:
@@ -80,7 +89,7 @@ def trajectories_relabel(ids: tuple[str, ...], outcome: str, as_json: bool) -> N
     from trace2skill.relabel import relabel
 
     ws = open_workspace()
-    done = relabel(ws.db, ids, outcome, actor="cli")
+    done = relabel(ws.db, ids, outcome, actor=cli_reviewer())
     if as_json:
         print_json(done.as_dict(), ws=ws)
     else:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import click
 
-from trace2skill.cli.common import clip, db_option, echo_workspace, json_option, main, open_workspace, print_json
+from trace2skill.cli.common import (
+    cli_reviewer,
+    clip,
+    db_option,
+    echo_workspace,
+    json_option,
+    main,
+    open_workspace,
+    print_json,
+)
 
 # --------------------------------------------------------------------------- lessons
 
@@ -57,10 +66,10 @@ def _review(status: str, ids: tuple[str, ...], all_: bool, only: str | None, as_
     targets = lesson_ids(ws.db, LessonFilter(status=only)) if all_ else [get_lesson(ws.db, i).id for i in ids]
     held: list[str] = []
     if status == "approved":
-        outcome = approve(ws.db, targets, actor="cli", despite_problems=despite_flags)
+        outcome = approve(ws.db, targets, actor=cli_reviewer(), despite_problems=despite_flags)
         changed, held = outcome.approved, [lesson.id for lesson in outcome.needs_confirmation]
     else:
-        changed = set_status(ws.db, targets, status, actor="cli")
+        changed = set_status(ws.db, targets, status, actor=cli_reviewer())
     if as_json:
         print_json({"status": status, "changed": changed, "selected": len(targets), "held_back": held}, ws=ws)
     else:

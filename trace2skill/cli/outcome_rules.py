@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from trace2skill.cli.common import db_option, echo_workspace, json_option, open_workspace, print_json
+from trace2skill.cli.common import cli_reviewer, db_option, echo_workspace, json_option, open_workspace, print_json
 from trace2skill.cli.data import trajectories
 from trace2skill.outcome_rules import RULE_KINDS, RULE_WORDS, OutcomeRule, apply_rule, plan_rule
 from trace2skill.store.trajectories import TrajectoryFilter
@@ -41,7 +41,7 @@ def label_by_rule(kind: str, pattern: str | None, threshold: float | None, then:
                            search=search)
     plan = plan_rule(ws.db, rule, flt)
     if apply:
-        apply_rule(ws.db, plan, actor="cli")
+        apply_rule(ws.db, plan, actor=cli_reviewer())
     if as_json:
         print_json({**plan.as_dict(), "applied": apply}, ws=ws)
     else:

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from trace2skill.cli.common import db_option, echo_workspace, json_option, main, open_workspace, print_json
+from trace2skill.cli.common import (
+    cli_reviewer,
+    db_option,
+    echo_workspace,
+    json_option,
+    main,
+    open_workspace,
+    print_json,
+)
 
 
 @main.group()
@@ -128,7 +136,7 @@ def lock_cmd(name: str, sections: tuple[str, ...]) -> None:
     from trace2skill.store.skills import set_locked_sections
 
     ws = open_workspace()
-    for title in set_locked_sections(ws.db, name, sections):
+    for title in set_locked_sections(ws.db, name, sections, actor=cli_reviewer()):
         click.echo(title)
     echo_workspace(ws)
 

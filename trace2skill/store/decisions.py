@@ -30,3 +30,10 @@ def list_decisions(db: Database, subject_type: str | None = None, subject_id: st
             params.append(value)
     rows = db.table("decisions").rows_where(" AND ".join(clauses) or None, params, order_by="id DESC", limit=limit)
     return [Decision(**{**row, "detail": json.loads(row["detail"] or "{}")}) for row in rows]
+
+
+def known_reviewers(db: Database, *, limit: int = 50) -> list[str]:
+    """Names that made decisions here, most recent first."""
+    rows = db.execute("SELECT actor, MAX(id) AS last FROM decisions GROUP BY actor ORDER BY last DESC LIMIT ?",
+                      [limit]).fetchall()
+    return [r[0] for r in rows]

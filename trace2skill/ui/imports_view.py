@@ -17,8 +17,8 @@ from trace2skill.store.imports import DeletionPlan, count_imports, delete_import
 from trace2skill.store.outcomes import set_outcomes
 from trace2skill.store.trajectories import TrajectoryFilter, trajectory_ids
 from trace2skill.ui.escape import safe_label
+from trace2skill.ui.reviewer import ui_reviewer
 
-ACTOR = "ui"
 SHOWN = 20
 FLASH = "traj_flash"  # the page shows and clears it
 CONFIRM_DELETE = "imports_confirm_delete"
@@ -54,7 +54,7 @@ def _ask_delete(ws: Workspace, import_id: int) -> None:
                    "back, not the lessons).")
         yes, no = st.columns(2)
         if yes.button("Delete", key="imports_delete_yes", type="primary", icon=":material/delete:"):
-            done = delete_import(ws.db, import_id, actor=ACTOR)
+            done = delete_import(ws.db, import_id, actor=ui_reviewer())
             st.session_state.pop(CONFIRM_DELETE, None)
             st.session_state[FLASH] = deletion_done(_safe(done))
             st.rerun()
@@ -110,7 +110,7 @@ def render_bulk_outcome(ws: Workspace, flt: TrajectoryFilter, matching: int) -> 
             yes, no = st.columns(2)
             if yes.button("Set outcomes", key="bulk_outcome_yes", type="primary", icon=":material/check:"):
                 try:
-                    done = set_outcomes(ws.db, ids, outcome, actor=ACTOR)
+                    done = set_outcomes(ws.db, ids, outcome, actor=ui_reviewer())
                 except NotFoundError as exc:  # deleted meanwhile
                     st.session_state.pop(CONFIRM_OUTCOME, None)
                     st.error(str(exc), icon=":material/error:")

@@ -16,13 +16,13 @@ from trace2skill.review import approve
 from trace2skill.store import Workspace
 from trace2skill.store.lessons import LessonFilter, count_lessons, flag_counts, set_status
 from trace2skill.store.verifications import checks_of
+from trace2skill.ui.reviewer import ui_reviewer
 from trace2skill.ui.words import plural
 from trace2skill.verify.verdicts import WORDS
 
 QUALITY: dict[str, bool | None] = {"without flags": False, "all": None, "flagged only": True}
 VERIFICATION: dict[str, str | None] = {"any": None, "verified": "verified", "not verified": "not_verified",
                                        "cannot be checked": "not_verifiable", "not checked yet": "unchecked"}
-ACTOR = "ui"
 
 
 def hidden_notice(ws: Workspace, flt: LessonFilter, quality: str) -> None:
@@ -46,8 +46,8 @@ def _show_all() -> None:
 def bulk_decision(ws: Workspace, ids: list[str], status: str, *, despite: bool) -> str:
     """Approve or reject every lesson of `ids`; flagged ones are approved only with `despite`."""
     if status != "approved":
-        return f"{status.capitalize()} {plural(set_status(ws.db, ids, status, actor=ACTOR), 'lesson')}."
-    outcome = approve(ws.db, ids, actor=ACTOR, despite_problems=despite)
+        return f"{status.capitalize()} {plural(set_status(ws.db, ids, status, actor=ui_reviewer()), 'lesson')}."
+    outcome = approve(ws.db, ids, actor=ui_reviewer(), despite_problems=despite)
     held = len(outcome.needs_confirmation)
     left = "1 flagged lesson was left as it was" if held == 1 else f"{held:,} flagged lessons were left as they were"
     return f"Approved {plural(outcome.approved, 'lesson')}." + (

@@ -19,6 +19,7 @@ from trace2skill.store.lessons import get_lesson, save_lesson_row, set_status_ch
 from trace2skill.store.trajectories import get_steps, get_trajectory
 from trace2skill.ui.escape import STYLE, missing_step_html, quote_html
 from trace2skill.ui.lesson_quality import render_checks, render_flags
+from trace2skill.ui.reviewer import ui_reviewer
 from trace2skill.ui.step_links import StepLink, step_page_link
 from trace2skill.ui.words import kind_words
 from trace2skill.verify.verdicts import WORDS
@@ -81,7 +82,7 @@ def apply_edits(ws: Workspace, shown: list[tuple[str, int]], edited_rows: dict[A
                                   "open it below and approve it there, confirming its problems")
             continue
         try:
-            save_lesson_row(ws.db, lesson_id, wanted, expected_version=version)
+            save_lesson_row(ws.db, lesson_id, wanted, expected_version=version, actor=ui_reviewer())
         except StaleEditError as exc:
             result.refused.append(f"Not saved: {exc}")
         except (InvalidValueError, NotFoundError) as exc:
@@ -181,7 +182,7 @@ def _edit_form(ws: Workspace, lesson: Lesson) -> None:
         st.session_state["les_flash"] = "Nothing changed."
         st.rerun()
     try:
-        save_lesson_row(ws.db, lesson.id, wanted, expected_version=lesson.version, actor="ui")
+        save_lesson_row(ws.db, lesson.id, wanted, expected_version=lesson.version, actor=ui_reviewer())
     except Trace2SkillError as exc:
         st.session_state["les_errors"] = [f"Not saved: {exc}"]
     else:
@@ -202,7 +203,7 @@ def _decide(ws: Workspace, lesson: Lesson, status: str) -> None:
         st.session_state[f"les_confirming_{lesson.id}"] = True
         st.rerun()
     try:
-        set_status_checked(ws.db, lesson.id, status, expected_version=lesson.version)
+        set_status_checked(ws.db, lesson.id, status, expected_version=lesson.version, actor=ui_reviewer())
     except StaleEditError as exc:
         st.session_state["les_errors"] = [str(exc)]
     else:
@@ -220,7 +221,7 @@ def _confirmation(ws: Workspace, lesson: Lesson) -> None:
             st.text(f"- {issue}")
         if st.button("Approve", key=f"les_confirm_go_{lesson.id}", type="primary", icon=":material/check:",
                      disabled=not st.checkbox("I checked these problems", key=f"les_confirm_{lesson.id}")):
-            approve(ws.db, [lesson.id], actor="ui", despite_problems=True)
+            approve(ws.db, [lesson.id], actor=ui_reviewer(), despite_problems=True)
             st.session_state.pop(f"les_confirming_{lesson.id}", None)
             st.session_state["les_flash"] = "Lesson approved; the problems you confirmed are recorded with it."
             st.rerun()

@@ -9,6 +9,7 @@ from trace2skill.errors import Trace2SkillError
 from trace2skill.outcome_rules import RULE_KINDS, RULE_WORDS, OutcomeRule, apply_rule, plan_rule
 from trace2skill.store import Workspace
 from trace2skill.store.trajectories import TrajectoryFilter
+from trace2skill.ui.reviewer import ui_reviewer
 from trace2skill.ui.words import plural
 
 OUTCOMES = ["success", "failure", "unknown"]
@@ -41,6 +42,6 @@ def render_outcome_rules(ws: Workspace, flt: TrajectoryFilter, matching: int) ->
         st.info(f"If applied: {plan.summary()}.", icon=":material/preview:")
         if st.button(f"Apply to {plural(plan.changed, 'trajectory')}", key="rule_apply", disabled=not plan.changed,
                      icon=":material/rule:"):
-            apply_rule(ws.db, plan, actor="ui")
+            apply_rule(ws.db, plan, actor=ui_reviewer())
             st.session_state[FLASH] = f"Outcomes set by rule ({rule.describe()}): {plan.summary()}."
             st.rerun()

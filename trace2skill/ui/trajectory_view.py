@@ -16,6 +16,7 @@ from trace2skill.store import Workspace
 from trace2skill.store.lessons import LessonFilter, count_lessons, list_lessons
 from trace2skill.store.trajectories import get_trajectory, set_outcome
 from trace2skill.ui.escape import STYLE, missing_step_html, safe_label, signal_html, split_long
+from trace2skill.ui.reviewer import ui_reviewer
 from trace2skill.ui.split_view import render_trajectory_split
 from trace2skill.ui.step_links import StepLink, focus_html, linked_step, open_step, scroll_to
 from trace2skill.ui.words import format_words, outcome_detail_words, plural, signal_words, time_html
@@ -87,7 +88,7 @@ def _outcome_editor(ws: Workspace, t: StoredTrajectory) -> None:
     choice = cols[0].selectbox("Outcome", OUTCOMES, index=OUTCOMES.index(current), key=f"traj_outcome_edit_{t.id}")
     if cols[1].button("Save outcome", key="traj_outcome_save", disabled=choice == current,
                       icon=":material/save:"):
-        set_outcome(ws.db, t.id, choice, actor="ui")
+        set_outcome(ws.db, t.id, choice, actor=ui_reviewer())
         st.session_state["traj_flash"] = f"Outcome set to {choice} (recorded as your decision)."
         st.rerun()
     source = "set by you" if t.outcome_source == "user" else "from the data"
