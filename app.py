@@ -19,6 +19,7 @@ PAGES = {
     "Workspace": [
         st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
         st.Page("views/trajectories.py", title="Trajectories", icon=":material/timeline:"),
+        st.Page("views/activity.py", title="Activity", icon=":material/history:"),
     ],
     "Distil": [
         st.Page("views/extract.py", title="Extract", icon=":material/psychology:"),

@@ -1,6 +1,7 @@
 """The `trace2skill` command line: the same library functions the app calls."""
 
 from trace2skill.cli import (  # noqa: F401  (register the commands)
+    activity,
     batch,
     consolidate,
     data,

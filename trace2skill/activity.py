@@ -1,0 +1,47 @@
+"""The activity log: every decision (who, what, about which object, when) in words, and as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+
+from trace2skill.models import Decision
+
+KIND_WORDS = {"lesson": "lesson", "trajectory": "trajectory", "skill_version": "skill version", "skill": "skill",
+              "import": "import", "run": "run", "hunk": "hunk", "proposal": "proposal", "comment": "comment"}
+ACTION_WORDS = {
+    ("lesson", "approved"): "approved the lesson", ("lesson", "rejected"): "rejected the lesson",
+    ("lesson", "proposed"): "sent the lesson back to proposed", ("lesson", "edit"): "edited the lesson",
+    ("trajectory", "set_outcome"): "set the outcome", ("skill_version", "save"): "saved the version",
+    ("skill_version", "approve"): "approved the proposal", ("skill", "lock_sections"): "changed the locked sections",
+    ("import", "delete"): "deleted what the import added", ("run", "include_heldout"): "used held-out lessons",
+}
+
+
+def what(d: Decision) -> str:
+    """The decision in a few words: "approved the lesson", "set the outcome to success"."""
+    words = ACTION_WORDS.get((d.subject_type, d.action), f"{d.action.replace('_', ' ')}")
+    if d.subject_type == "trajectory" and d.action == "set_outcome" and d.detail.get("outcome"):
+        words += f" to {d.detail['outcome']}"
+    if d.subject_type == "skill" and d.action == "lock_sections":
+        words += f" ({', '.join(d.detail.get('after') or []) or 'none'})"
+    return words
+
+
+COLUMNS = ["when", "reviewer", "what", "kind", "object", "detail"]
+
+
+def rows(decisions: Iterable[Decision]) -> list[dict[str, str]]:
+    return [{"when": d.created, "reviewer": d.actor, "what": what(d), "kind": KIND_WORDS.get(d.subject_type,
+             d.subject_type), "object": d.subject_id, "detail": json.dumps(d.detail, ensure_ascii=False)
+             if d.detail else ""} for d in decisions]
+
+
+def to_csv(decisions: Iterable[Decision]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows(decisions))
+    return out.getvalue()
