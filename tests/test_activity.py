@@ -82,3 +82,15 @@ def test_the_activity_screen_filters_by_reviewer():
     [table] = [d.value for d in at.dataframe if "reviewer" in d.value.columns]
     assert list(table["reviewer"]) == ["Dana Reyes"] and list(table["what"]) == ["rejected the lesson"]
     assert any(m.value.startswith("**1 decision**") for m in at.markdown)
+
+
+def test_split_changes_record_who_made_them(tmp_path):
+    db = str(tmp_path / "s.db")
+    _cli("demo", "--db", db)
+    _cli("split", "random", "--heldout", "0.2", "--reviewer", "Ana Lima", "--db", db)
+    trajectory = Workspace(db).db.execute("SELECT id FROM trajectories ORDER BY id LIMIT 1").fetchone()[0]
+    _cli("split", "heldout", trajectory, "--reviewer", "Ana Lima", "--db", db)
+    log = json.loads(_cli("activity", "--by", "Ana Lima", "--json", "--limit", "500", "--db", db))
+    whats = {d["what"] for d in log["decisions"]}
+    assert "split the tasks at random" in whats and "moved the trajectory to held-out" in whats
+    assert trajectory in {d["object"] for d in log["decisions"] if d["kind"] == "trajectory"}

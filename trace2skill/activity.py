@@ -16,7 +16,8 @@ ACTION_WORDS = {
     ("lesson", "proposed"): "sent the lesson back to proposed", ("lesson", "edit"): "edited the lesson",
     ("trajectory", "set_outcome"): "set the outcome", ("skill_version", "save"): "saved the version",
     ("skill_version", "approve"): "approved the proposal", ("skill", "lock_sections"): "changed the locked sections",
-    ("import", "delete"): "deleted what the import added", ("run", "include_heldout"): "used held-out lessons",
+    ("import", "delete"): "deleted what the import added", ("trajectory", "set_split"): "moved the trajectory",
+    ("split", "random_split"): "split the tasks at random", ("run", "include_heldout"): "used held-out lessons",
 }
 
 
@@ -25,6 +26,8 @@ def what(d: Decision) -> str:
     words = ACTION_WORDS.get((d.subject_type, d.action), f"{d.action.replace('_', ' ')}")
     if d.subject_type == "trajectory" and d.action == "set_outcome" and d.detail.get("outcome"):
         words += f" to {d.detail['outcome']}"
+    if d.action == "set_split":
+        words += " to held-out" if d.detail.get("split") == "heldout" else " to evolve"
     if d.subject_type == "skill" and d.action == "lock_sections":
         words += f" ({', '.join(d.detail.get('after') or []) or 'none'})"
     return words

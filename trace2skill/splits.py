@@ -19,8 +19,10 @@ from sqlite_utils import Database
 from trace2skill.errors import HeldOutError, InvalidValueError
 from trace2skill.models import content_hash, normalise_text
 from trace2skill.store import evaluation as store
+from trace2skill.store.decisions import record_decision
 from trace2skill.store.evaluation import Split
 from trace2skill.store.trajectories import TrajectoryFilter, task_rows
+from trace2skill.store.workspace import write_transaction
 
 
 def task_key(source_format: str, task_id: str | None, task: str) -> str:
@@ -37,18 +39,23 @@ def _task_groups(db: Database, flt: TrajectoryFilter | None = None) -> dict[str,
     return groups
 
 
-def set_split(db: Database, trajectory_ids: Iterable[str], split: Split, *, by_task: bool = True) -> int:
-    """Mark trajectories (with `by_task`, every run of their tasks) as evolve or held-out; returns
-    how many trajectories were marked."""
+def set_split(db: Database, trajectory_ids: Iterable[str], split: Split, *, by_task: bool = True,
+              actor: str = "user") -> int:
+    """Mark trajectories (with `by_task`, every run of their tasks) as evolve or held-out, recorded
+    as `actor`'s decision on each; returns how many trajectories were marked."""
     ids = set(trajectory_ids)
     if by_task:
         groups = _task_groups(db).values()
         ids = {t for group in groups if ids.intersection(group) for t in group}
-    return store.mark_split(db, sorted(ids), split)
+    with write_transaction(db):
+        marked = store.mark_split(db, sorted(ids), split)
+        for trajectory_id in sorted(ids):
+            record_decision(db, "trajectory", trajectory_id, "set_split", actor=actor, detail={"split": split})
+    return marked
 
 
 def random_split(db: Database, heldout_fraction: float, *, seed: int = 0,
-                 flt: TrajectoryFilter | None = None) -> dict[str, int]:
+                 flt: TrajectoryFilter | None = None, actor: str = "user") -> dict[str, int]:
     """Hold out about `heldout_fraction` of the tasks (all their runs) of the matching
     trajectories, at random with `seed`; mark the rest evolve. Returns counts of trajectories."""
     if not 0.0 < heldout_fraction < 1.0:
@@ -59,10 +66,14 @@ def random_split(db: Database, heldout_fraction: float, *, seed: int = 0,
     n_heldout = max(1, round(len(keys) * heldout_fraction)) if keys else 0
     heldout = [t for k in keys[:n_heldout] for t in groups[k]]
     evolve = [t for k in keys[n_heldout:] for t in groups[k]]
-    store.mark_split(db, heldout, "heldout")
-    store.mark_split(db, evolve, "evolve")
-    return {"heldout": len(heldout), "evolve": len(evolve), "heldout_tasks": n_heldout,
-            "evolve_tasks": len(keys) - n_heldout}
+    counts = {"heldout": len(heldout), "evolve": len(evolve), "heldout_tasks": n_heldout,
+              "evolve_tasks": len(keys) - n_heldout}
+    with write_transaction(db):
+        store.mark_split(db, heldout, "heldout")
+        store.mark_split(db, evolve, "evolve")
+        record_decision(db, "split", "random", "random_split", actor=actor,
+                        detail={**counts, "fraction": heldout_fraction, "seed": seed})
+    return counts
 
 
 def heldout_ids(db: Database, trajectory_ids: Iterable[str] | None = None) -> set[str]:

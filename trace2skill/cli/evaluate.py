@@ -10,6 +10,7 @@ import click
 from trace2skill.cli.common import (
     cli_llm_client,
     cli_llm_config,
+    cli_reviewer,
     clip,
     db_option,
     echo_workspace,
@@ -181,7 +182,7 @@ def split_random(fraction: float, seed: int, flt: str, as_json: bool) -> None:
     from trace2skill.evaluate import random_split
 
     ws = open_workspace()
-    counts = random_split(ws.db, fraction, seed=seed, flt=parse_filter(flt))
+    counts = random_split(ws.db, fraction, seed=seed, flt=parse_filter(flt), actor=cli_reviewer())
     print_json(counts, ws=ws) if as_json else click.echo(
         f"{counts['heldout']} trajectories ({counts['heldout_tasks']} tasks) held out, "
         f"{counts['evolve']} ({counts['evolve_tasks']} tasks) evolve")
@@ -194,7 +195,7 @@ def _mark(ids: tuple[str, ...], which: str) -> None:
 
     ws = open_workspace()
     full = [get_trajectory(ws.db, i, with_steps=False).id for i in ids]
-    n = set_split(ws.db, full, which)  # type: ignore[arg-type]
+    n = set_split(ws.db, full, which, actor=cli_reviewer())  # type: ignore[arg-type]
     click.echo(f"{n} trajectories (every run of their tasks) marked {which}")
     echo_workspace(ws)
 

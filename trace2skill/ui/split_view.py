@@ -12,6 +12,7 @@ from trace2skill.store import Workspace
 from trace2skill.store import evaluation as eval_store
 from trace2skill.store.evaluation import Split
 from trace2skill.store.trajectories import TrajectoryFilter, count_trajectories
+from trace2skill.ui.reviewer import ui_reviewer
 
 SIDE = {"evolve": "evolve (lessons may be learnt from it)", "heldout": "held out (kept back to evaluate skills)"}
 
@@ -28,7 +29,7 @@ def render_split(ws: Workspace, flt: TrajectoryFilter, matching: int) -> None:
         seed = c2.number_input("Seed", 0, 1_000_000, 0, key="split_seed")
         if c3.button(f"Split the {matching} matching trajectories", key="split_random", disabled=not matching,
                      icon=":material/shuffle:"):
-            done = random_split(ws.db, float(share), seed=int(seed), flt=flt)
+            done = random_split(ws.db, float(share), seed=int(seed), flt=flt, actor=ui_reviewer())
             st.session_state["traj_flash"] = (
                 f"Held out {done['heldout']} trajectories ({done['heldout_tasks']} tasks); "
                 f"{done['evolve']} ({done['evolve_tasks']} tasks) are on the evolve side.")
@@ -43,7 +44,7 @@ def render_trajectory_split(ws: Workspace, trajectory_id: str) -> None:
     other: Split = "evolve" if side == "heldout" else "heldout"
     label = "Hold out this task" if other == "heldout" else "Move this task to evolve"
     if row.button(label, key="split_move", icon=":material/swap_horiz:"):
-        moved = set_split(ws.db, [trajectory_id], other)
+        moved = set_split(ws.db, [trajectory_id], other, actor=ui_reviewer())
         st.session_state["traj_flash"] = f"Marked {moved} trajector{'y' if moved == 1 else 'ies'} of this task " \
                                          f"{'held out' if other == 'heldout' else 'evolve'}."
         st.rerun()
