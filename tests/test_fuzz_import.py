@@ -6,8 +6,10 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mutation import mutate
 
 from trace2skill.ingest import import_stream
 from trace2skill.ingest.registry import FORMATS
@@ -113,3 +115,86 @@ def test_text_logs_fail_only_with_located_errors(ws, lines, noise):
     if report.imported == 0:
         assert _counts(ws) == before
     _complete(ws, report)
+
+
+# --------------------------------------------------------------------------- OpenTelemetry traces
+
+OTLP_KEYS = ["traceId", "spanId", "parentSpanId", "name", "kind", "startTimeUnixNano", "endTimeUnixNano",
+             "attributes", "events", "status", "context", "parent_id", "resource", "timeUnixNano", "body", "eventName"]
+ATTRIBUTE_KEYS = ["gen_ai.operation.name", "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.tool.name",
+                  "gen_ai.tool.call.id", "gen_ai.system_instructions", "openinference.span.kind", "input.value",
+                  "llm.input_messages.0.message.role", "llm.output_messages.0.message.tool_calls.0.tool_call.id",
+                  "gen_ai.prompt.0.content", "tool.name", "output.value", "input.mime_type"]
+attribute_values = json_values | st.sampled_from(["chat", "execute_tool", "invoke_agent", "LLM", "TOOL", "AGENT",
+                                                  "application/json", "[{\"role\": \"user\", \"parts\": 1}]",
+                                                  "[{\"role\": 5, \"parts\": [{\"type\": \"tool_call\"}]}]", "{"])
+otlp_attributes = st.lists(st.fixed_dictionaries({"key": st.sampled_from(ATTRIBUTE_KEYS), "value": st.one_of(
+    st.builds(lambda v: {"stringValue": v}, attribute_values), st.dictionaries(
+        st.sampled_from(["stringValue", "intValue", "arrayValue", "kvlistValue", "boolValue"]), json_values,
+        max_size=2))}), max_size=5) | json_values
+otlp_spans = st.dictionaries(st.sampled_from(OTLP_KEYS), json_values | otlp_attributes | st.sampled_from(
+    ["a" * 32, "b" * 16, "CvdlGRbNQ92ESOshHIAxnA==", "0x" + "c" * 16, "12", "2026-01-01T00:00:00Z"]), max_size=10)
+
+
+@FUZZ
+@given(spans=st.lists(otlp_spans, max_size=4), logs=st.lists(otlp_spans, max_size=2), trace=st.text(max_size=8))
+def test_trace_parsers_fail_only_with_format_errors(spans, logs, trace):
+    from trace2skill.errors import TrajectoryFormatError
+    from trace2skill.ingest.traces import OpenInferenceFormat, TraceFormat
+
+    for fmt in (TraceFormat("verdict"), OpenInferenceFormat()):
+        try:
+            fmt.parse({"traceId": trace or "t", "spans": spans, "logs": logs}, "fuzz")
+        except TrajectoryFormatError:
+            pass
+
+
+@pytest.fixture(scope="module")
+def otel_lines(tmp_path_factory) -> list[str]:
+    """A real trace file (opentelemetry-instrumentation-openai-v2, one span a line)."""
+    from otel_samples import weather_responder, write_genai_trace
+
+    from trace2skill.llm.fake_server import FakeLLMServer
+
+    path = tmp_path_factory.mktemp("fuzz-otel") / "traces.jsonl"
+    with FakeLLMServer(weather_responder) as server:
+        write_genai_trace(path, server.base_url, "m", ["Oslo", "Atlantis", "Lima"], simple=True)
+    return path.read_text().splitlines()
+
+
+def _trace_ids(line: str) -> set[str]:
+    return {span["traceId"] for rs in json.loads(line)["resourceSpans"] for ss in rs["scopeSpans"]
+            for span in ss["spans"]}
+
+
+@FUZZ
+@given(data=st.data())
+def test_damaged_trace_files_import_the_undamaged_traces_whole(ws, otel_lines, data):
+    """One line of a real trace file damaged (a value replaced or removed): every error names the file,
+    no importer breaks, and every trace the damaged line does not touch imports exactly as it would
+    from the intact file; nothing is half-written."""
+    from trace2skill.ingest.traces import TraceFormat
+
+    def parsed(lines: list[str]) -> dict[str, str]:
+        fmt, out = TraceFormat(), {}
+        for raw in fmt.records(io.BytesIO("\n".join(lines).encode()), "jsonl", "record"):
+            if raw.data is not None:
+                out[raw.data["traceId"]] = fmt.parse(raw.data, "fuzz.jsonl")[0].with_id().id
+        return out
+
+    clean = parsed(otel_lines)
+    which = data.draw(st.integers(0, len(otel_lines) - 1))
+    lines = list(otel_lines)
+    lines[which] = json.dumps(mutate(json.loads(lines[which]), data))
+    before = _counts(ws)
+    report = import_stream(ws, io.BytesIO("\n".join(lines).encode()), "fuzz.jsonl")
+    assert all(str(issue).startswith("fuzz.jsonl: ") and issue.problem for issue in report.errors)
+    assert not any("could not read record" in issue.problem for issue in report.errors)
+    _complete(ws, report)
+    if report.format is None:  # the first line decides the format: damaged past recognition, nothing is read
+        assert which == 0 and _counts(ws) == before and report.errors[0].record is None
+        return
+    untouched = set(clean) - _trace_ids(otel_lines[which])
+    assert untouched <= {t for t in clean if clean[t] in report.trajectory_ids}
+    if report.imported == 0 and not report.duplicates:
+        assert _counts(ws) == before

@@ -31,19 +31,22 @@ from trace2skill.store.trajectories import TrajectoryFilter, count_trajectories,
               help="Field mapping (JSON/YAML) for the generic importer.")
 @click.option("--text-mapping", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Text mapping (JSON/YAML) for plain-text logs: record separator, line markers, patterns.")
+@click.option("--outcome-attribute", default=None, metavar="NAME",
+              help="OpenTelemetry traces: the span attribute that holds each run's outcome (success/failure, "
+                   "true/false, 1/0).")
 @click.option("--dry-run", is_flag=True,
               help="Show what would be imported (counts, warnings, a sample); write nothing.")
 @json_option
 @db_option
 def import_cmd(paths: tuple[str, ...], format_name: str | None, mapping: str | None, text_mapping: str | None,
-               dry_run: bool, as_json: bool) -> None:
+               outcome_attribute: str | None, dry_run: bool, as_json: bool) -> None:
     """Import trajectory files (or folders of them); formats are detected."""
     from trace2skill.ingest.pipeline import import_paths
 
     if dry_run:
         from trace2skill.cli.dry_run import dry_run as preview
 
-        sys.exit(preview(paths, format_name, mapping, as_json, text_mapping))
+        sys.exit(preview(paths, format_name, mapping, as_json, text_mapping, outcome_attribute))
     ws = open_workspace()
 
     def on_file(report: Any) -> None:
@@ -57,7 +60,7 @@ def import_cmd(paths: tuple[str, ...], format_name: str | None, mapping: str | N
             )
 
     report = import_paths(ws, paths, format_name=format_name, mapping=mapping, on_file=on_file, actor="cli",
-                          text_mapping=text_mapping)
+                          text_mapping=text_mapping, outcome_attribute=outcome_attribute)
     if as_json:
         print_json(report.as_dict(), ws=ws)
     else:

@@ -20,11 +20,11 @@ def _existing_workspace() -> Workspace | None:
 
 
 def dry_run(paths: tuple[str, ...], format_name: str | None, mapping: str | None, as_json: bool,
-            text_mapping: str | None = None) -> int:
+            text_mapping: str | None = None, outcome_attribute: str | None = None) -> int:
     """Print the preview; the exit status is 1 when the import would report errors."""
     ws = _existing_workspace()
     preview = preview_paths(paths, format_name=format_name, mapping=mapping, db=ws.db if ws else None,
-                            text_mapping=text_mapping)
+                            text_mapping=text_mapping, outcome_attribute=outcome_attribute)
     where = str((Path(selected_db() or default_db_path())).expanduser().resolve())
     if as_json:
         print_json({**preview.as_dict(), "workspace": where})

@@ -21,12 +21,16 @@ pipeline adds the file name and record index.
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar, Literal
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal
 
 import orjson
 
 from trace2skill.errors import TrajectoryFormatError
 from trace2skill.models import Trajectory
+
+if TYPE_CHECKING:
+    from trace2skill.ingest.reader import RawRecord
 
 Shape = Literal["jsonl", "array", "object"]
 Unit = Literal["record", "document"]
@@ -46,6 +50,16 @@ class Format:
     def unit_for(self, sample: Any, shape: Shape) -> Unit:
         """The unit for this file; formats whose unit depends on the file's shape override it."""
         return self.unit
+
+    def among(self) -> list[Format] | None:
+        """When this format stands for several (an option that goes with any of them), the ones a
+        file is detected among; None: this format itself, undetected."""
+        return None
+
+    def records(self, f: IO[bytes], shape: Shape, unit: Unit) -> Iterator[RawRecord] | None:
+        """The file's records when this format reads them its own way (trace files: spans grouped
+        by trace); None: the usual reader (`trace2skill.ingest.reader.iter_records`)."""
+        return None
 
     def parse(self, record: Any, source_name: str) -> list[Trajectory]:  # pragma: no cover
         raise NotImplementedError

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from trace2skill.ingest.base import Format
 from trace2skill.ingest.generic import GenericFormat
 from trace2skill.ingest.text_log import TextLogFormat
+from trace2skill.ingest.traces import TraceFormat
 from trace2skill.store import Workspace
 from trace2skill.store.imports import discard_import, finish_import, start_import
 
@@ -32,6 +33,8 @@ def mapping_of(fmt: Format | None) -> dict[str, Any] | None:
         return fmt.mapping.model_dump(mode="json", exclude_defaults=True)
     if isinstance(fmt, TextLogFormat):
         return {"text_mapping": fmt.mapping.model_dump(mode="json", exclude_defaults=True)}
+    if isinstance(fmt, TraceFormat) and fmt.outcome_attribute:
+        return {"outcome_attribute": fmt.outcome_attribute}
     return None
 
 

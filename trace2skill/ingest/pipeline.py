@@ -28,6 +28,7 @@ from trace2skill.ingest.mapping_check import check_open_file, check_source
 from trace2skill.ingest.reader import RawRecord, Sniffed, iter_records, open_binary, sniff
 from trace2skill.ingest.registry import BY_NAME, FORMATS
 from trace2skill.ingest.text_log import TextLogFormat, TextMapping, iter_text_records
+from trace2skill.ingest.traces import trace_format
 from trace2skill.models import Trajectory
 from trace2skill.signals import compute_signals
 from trace2skill.store import Workspace
@@ -117,9 +118,15 @@ Progress = Callable[[FileReport], None]
 
 
 def resolve_format(name: str | None, mapping: FieldMapping | str | Path | dict | None,
-                   text_mapping: TextMapping | str | Path | dict | None = None) -> Format | None:
+                   text_mapping: TextMapping | str | Path | dict | None = None,
+                   outcome_attribute: str | None = None) -> Format | None:
     """The format to force, if any: a --mapping means the generic importer, a --text-mapping the
-    text log reader."""
+    text log reader, an --outcome-attribute a trace importer."""
+    if outcome_attribute is not None:
+        if mapping is not None or text_mapping is not None:
+            raise MappingError("--outcome-attribute reads OpenTelemetry traces; it goes with neither --mapping "
+                               "nor --text-mapping")
+        return trace_format(name, outcome_attribute)
     if text_mapping is not None:
         if mapping is not None or name not in (None, "text_log"):
             raise MappingError("--text-mapping reads text logs; it goes with neither --mapping nor --format")
@@ -216,6 +223,8 @@ def _import_file(ws: Workspace, source: str | os.PathLike[str] | IO[bytes], repo
         try:
             if fmt is None:
                 fmt, sniffed = detect(f, FORMATS)
+            elif (choices := fmt.among()) is not None:  # an option that goes with several formats
+                fmt, sniffed = detect(f, choices)
             else:
                 sniffed = sniff(f)
         except TrajectoryFormatError as exc:
@@ -236,7 +245,9 @@ def _import_records(ws: Workspace, f: IO[bytes], fmt: Format, sniffed: Sniffed, 
     unit = fmt.unit_for(sniffed.sample, sniffed.shape)
     if isinstance(fmt, GenericFormat):  # a path found in none of the first records: MappingError
         report.warnings.extend(check_open_file(fmt.mapping, f, sniffed.shape, unit))
-    _store_records(ws, iter_records(f, sniffed.shape, unit), fmt, name, report, batch_size)
+    own = fmt.records(f, sniffed.shape, unit)
+    records = own if own is not None else iter_records(f, sniffed.shape, unit)
+    _store_records(ws, records, fmt, name, report, batch_size)
 
 
 def _store_records(ws: Workspace, records: Iterator[RawRecord], fmt: Format, name: str, report: FileReport,
@@ -305,8 +316,9 @@ def import_paths(
     batch_size: int = BATCH_SIZE,
     actor: str = "user",
     text_mapping: TextMapping | str | Path | dict | None = None,
+    outcome_attribute: str | None = None,
 ) -> ImportReport:
-    fmt = resolve_format(format_name, mapping, text_mapping)
+    fmt = resolve_format(format_name, mapping, text_mapping, outcome_attribute)
     report = ImportReport()
     files = expand_paths(paths, TEXT_SUFFIXES if isinstance(fmt, TextLogFormat) else SUFFIXES)
     if isinstance(fmt, GenericFormat):  # every file's mapping check before anything is written

@@ -129,7 +129,12 @@ def preview_stream(source: str | os.PathLike[str] | IO[bytes], name: str | None 
             _count(fmt, iter_text_records(f, fmt.mapping), preview, db)
             return preview
         try:
-            fmt, sniffed = detect(f, FORMATS) if fmt is None else (fmt, sniff(f))
+            if fmt is None:
+                fmt, sniffed = detect(f, FORMATS)
+            elif (choices := fmt.among()) is not None:  # an option that goes with several formats
+                fmt, sniffed = detect(f, choices)
+            else:
+                sniffed = sniff(f)
         except TrajectoryFormatError as exc:
             preview.errors.append(ImportIssue(name, exc.problem))
             return preview
@@ -140,7 +145,8 @@ def preview_stream(source: str | os.PathLike[str] | IO[bytes], name: str | None 
         unit = fmt.unit_for(sniffed.sample, sniffed.shape)
         if isinstance(fmt, GenericFormat):
             preview.warnings.extend(check_open_file(fmt.mapping, f, sniffed.shape, unit))
-        _count(fmt, iter_records(f, sniffed.shape, unit), preview, db)
+        own = fmt.records(f, sniffed.shape, unit)
+        _count(fmt, own if own is not None else iter_records(f, sniffed.shape, unit), preview, db)
     finally:
         if isinstance(source, (str, os.PathLike)):
             f.close()
@@ -182,9 +188,10 @@ def _count(fmt: Format, records: Iterable[Any], preview: FilePreview, db: Databa
 def preview_paths(paths: Iterable[str | os.PathLike[str]], *, format_name: str | None = None,
                   mapping: FieldMapping | str | Path | dict | None = None,
                   db: Database | None = None,
-                  text_mapping: TextMapping | str | Path | dict | None = None) -> ImportPreview:
+                  text_mapping: TextMapping | str | Path | dict | None = None,
+                  outcome_attribute: str | None = None) -> ImportPreview:
     """`import_paths` without the writing."""
-    fmt = resolve_format(format_name, mapping, text_mapping)
+    fmt = resolve_format(format_name, mapping, text_mapping, outcome_attribute)
     files = expand_paths(paths, TEXT_SUFFIXES if isinstance(fmt, TextLogFormat) else SUFFIXES)
     if isinstance(fmt, GenericFormat):
         for path in files:

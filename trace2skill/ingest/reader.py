@@ -140,9 +140,10 @@ def _load_document(f: IO[bytes]) -> Any:
     except UnicodeDecodeError:
         raise TrajectoryFormatError("file is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
+        hint = ("several JSON values one after another? Write one per line (JSONL)" if exc.msg == "Extra data"
+                else "truncated file?")
         raise TrajectoryFormatError(
-            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg} (truncated file?)"
-        ) from None
+            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg} ({hint})") from None
     except RecursionError:
         raise TrajectoryFormatError("JSON nested too deeply") from None
 

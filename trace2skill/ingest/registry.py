@@ -10,8 +10,11 @@ from trace2skill.ingest.openai_chat import OpenAIChatFormat
 from trace2skill.ingest.openhands import OpenHandsFormat
 from trace2skill.ingest.swe_agent import SWEAgentFormat
 from trace2skill.ingest.tau_bench import TauBenchFormat
+from trace2skill.ingest.traces import OpenInferenceFormat, TraceFormat
 
 FORMATS: list[Format] = [
+    OpenInferenceFormat(),  # OpenTelemetry files (resourceSpans, spans): OpenInference spans first,
+    TraceFormat(),  # then any other (GenAI conventions)
     TauBenchFormat(),
     SWEAgentFormat(),
     ATIFFormat(),

@@ -1,14 +1,15 @@
 """A real OpenAI-compatible HTTP server on 127.0.0.1 for tests and benchmarks (standard library only).
 
 Serves POST /v1/chat/completions, GET /v1/models, GET /health, and the batch API (/v1/files,
-/v1/batches: `fake_batches.py`). With `prompt_cache=True` it acts like an endpoint with prefix caching (see `PromptCache`): the start of a request that an earlier
+/v1/batches: `fake_batches.py`). With `prompt_cache=True` it acts
+like an endpoint with prefix caching (see `PromptCache`): the start of a request that an earlier
 request began with, to the character and across message boundaries, is reported as
 `usage.prompt_tokens_details.cached_tokens`. What the assistant says comes
 from a `responder(request_json)` callback: a str is the message content, a dict is JSON-encoded as
-the content, a `Fault` is answered as that HTTP error. Fixed latency is slept per request (requests
-run concurrently, one thread each). Faults are drawn from a seeded RNG in arrival order: HTTP 429
-(Retry-After: 0), HTTP 500, a response slower than the client's timeout, or a 200 whose content is
-not the requested JSON.
+the content, a `ToolCalls` is an assistant turn calling tools, a `Fault` is answered as that HTTP error.
+Fixed latency is slept per request (requests run concurrently, one thread each). Faults are drawn
+from a seeded RNG in arrival order: HTTP 429 (Retry-After: 0), HTTP 500, a response slower than the
+client's timeout, or a 200 whose content is not the requested JSON.
 """
 
 from __future__ import annotations
@@ -40,7 +41,16 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-Responder = Callable[[dict[str, Any]], "str | dict[str, Any] | Fault"]
+@dataclass
+class ToolCalls:
+    """An assistant turn that calls tools (a responder may return one): `calls` are (name, arguments)
+    pairs; each gets the id `call_<n>` (n counts calls across the server's life)."""
+
+    calls: list[tuple[str, dict[str, Any]]]
+    content: str | None = None
+
+
+Responder = Callable[[dict[str, Any]], "str | dict[str, Any] | ToolCalls | Fault"]
 
 
 def example_for(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> Any:
@@ -80,14 +90,14 @@ def schema_responder(request: dict[str, Any]) -> str | dict[str, Any]:
     return example_for(schema) if schema else "Hello from the fake server."
 
 
-def scripted(replies: Iterable[str | dict[str, Any] | Fault], *, repeat_last: bool = True) -> Responder:
+def scripted(replies: Iterable[str | dict[str, Any] | ToolCalls | Fault], *, repeat_last: bool = True) -> Responder:
     """A responder that plays `replies` in order (thread-safe); afterwards it repeats the last one
     (or answers HTTP 500 when `repeat_last` is False)."""
     queue = collections.deque(replies)
     lock = threading.Lock()
     last: list[Any] = [Fault(500, "script exhausted")]
 
-    def respond(_: dict[str, Any]) -> str | dict[str, Any] | Fault:
+    def respond(_: dict[str, Any]) -> str | dict[str, Any] | ToolCalls | Fault:
         with lock:
             if queue:
                 last[0] = queue.popleft()
@@ -128,6 +138,7 @@ class FakeLLMServer:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._ids = itertools.count(1)
+        self._call_ids = itertools.count(1)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -197,7 +208,7 @@ class FakeLLMServer:
         with (see `PromptCache`; then this request is remembered too)."""
         return self._cache.lookup_and_add(messages, model)
 
-    def completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
+    def completion(self, body: dict[str, Any], content: str, calls: ToolCalls | None = None) -> dict[str, Any]:
         prompt_chars = sum(len(str(m.get("content") or "")) for m in body.get("messages", []))
         prompt, completion = prompt_chars // 4 + 1, len(content) // 4 + 1
         usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
@@ -205,11 +216,17 @@ class FakeLLMServer:
         if self.prompt_cache:
             usage["prompt_tokens_details"] = {
                 "cached_tokens": self.cached_tokens(body.get("messages", []), str(body.get("model") or ""))}
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        if calls is not None:
+            message["content"] = calls.content
+            message["tool_calls"] = [
+                {"id": f"call_{next(self._call_ids)}", "type": "function",
+                 "function": {"name": name, "arguments": json.dumps(arguments)}} for name, arguments in calls.calls]
         return {
             "id": f"chatcmpl-fake-{next(self._ids)}", "object": "chat.completion",
             "created": int(time.time()), "model": body.get("model") or self.model,
-            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                         "message": {"role": "assistant", "content": content}}],
+            "choices": [{"index": 0, "finish_reason": "tool_calls" if calls is not None else "stop",
+                         "logprobs": None, "message": message}],
             "usage": usage,
         }
 
@@ -290,6 +307,9 @@ class _Handler(BaseHTTPRequestHandler):
             reply = Fault(500, f"responder failed: {type(exc).__name__}: {exc}")
         if isinstance(reply, Fault):
             self._error(reply.status, reply.message, reply.headers)
+            return
+        if isinstance(reply, ToolCalls):
+            self._send(200, fake.completion(body, reply.content or "", reply))
             return
         content = reply if isinstance(reply, str) else json.dumps(reply)
         self._send(200, fake.completion(body, content))
