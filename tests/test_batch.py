@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from conftest import REPO
 
 from tests.fakes import http_analyst_responder
-from tests.helpers import DEMO_SKILL, responder
+from tests.helpers import DEMO_SKILL, responder, seed_lessons
 from trace2skill import runs
 from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, select_trajectories
 from trace2skill.cli import main
@@ -230,3 +230,24 @@ def test_batch_mode_needs_an_endpoint_or_a_model(tmp_path):
     result = runner.invoke(main, ["extract", "--batch", "--batch-file", "x.jsonl", "--base-url", "http://h/v1",
                                   "--model", "m", "--db", db])
     assert result.exit_code != 0 and "cannot be used together" in result.output
+
+
+def test_a_consolidation_goes_through_batch_files_one_round_trip_per_stage(tmp_path):
+    db, requests, results = str(tmp_path / "c.db"), tmp_path / "requests.jsonl", tmp_path / "results.jsonl"
+    ws = Workspace(db)
+    seed_lessons(ws, 8)  # the demo with the lessons of 8 trajectories approved
+    runner = CliRunner()
+    args = ["consolidate", "--base-skill", DEMO_SKILL, "--batch-size", "2", "--no-embeddings", "--batch-file",
+            str(requests), "--batch-gather", "0.3", "--model", "m", "--json", "--db", db]
+    out = json.loads(runner.invoke(main, args, catch_exceptions=False).output)
+    rounds = [len(requests.read_text().splitlines())]
+    while out["status"] == "stopped":
+        assert out["batches"][0]["status"] == "written", out
+        _run_like_vllm(requests, results, responder)
+        out = json.loads(runner.invoke(main, ["batch", "ingest", str(results), "--json", "--db", db],
+                                       catch_exceptions=False).output)
+        if out["status"] == "stopped":
+            rounds.append(len(requests.read_text().splitlines()))
+    assert out["status"] == "done" and out["version"], out
+    assert out["levels"] >= 2 and len(rounds) == 1 + out["levels"]  # the proposals, then each level of the tree
+    assert rounds[0] > rounds[1] and rounds[-1] == 1  # the root merge alone
