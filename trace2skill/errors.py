@@ -140,3 +140,17 @@ class ReviewError(InvalidValueError):
 class PromptTemplateError(Trace2SkillError):
     """A prompt template and the values given to render it do not match: a placeholder without a
     value (a mistyped ``$name``), a value without a placeholder, or a stray ``$`` (write ``$$``)."""
+
+
+class GitFolderError(Trace2SkillError):
+    """A skill cannot be exported to a git folder: not a repository, uncommitted changes, a bad
+    branch name, git missing or refusing the commit."""
+
+
+class ApprovalError(Trace2SkillError):
+    """A save the workspace's approval policy refuses: too few reviewers approved the result, or only
+    the person who made its last edit did; or an approval that cannot be given."""
+
+
+class CommentError(InvalidValueError):
+    """A comment cannot be written: empty or too long text, an unknown comment or thing to comment on."""

@@ -11,6 +11,7 @@ from trace2skill.diff import diff_files
 from trace2skill.errors import Trace2SkillError
 from trace2skill.humanize import plural
 from trace2skill.skill import parse_sections, to_zip
+from trace2skill.skill_git import export_to_git
 from trace2skill.store.skills import (
     folder_of,
     get_version,
@@ -128,7 +129,8 @@ with text_tab:
 with history:
     render_history(ws.db, skill, current_version_id(ws.db, skill), key="sk_history")
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    chosen = c1.selectbox("Version to download", list(labels), format_func=labels.get, key="sk_download_version")
+    chosen = c1.selectbox("Version to download or export", list(labels), format_func=labels.get,
+                          key="sk_download_version")
     try:
         data = to_zip(folder_of(get_version(ws.db, chosen)), dirname=skill)
     except Trace2SkillError as exc:
@@ -137,6 +139,24 @@ with history:
     else:
         c2.download_button("Download zip", data=data, file_name=f"{skill}.zip", mime="application/zip",
                            key="sk_download", icon=":material/download:")
+    g1, g2 = st.columns([3, 1], vertical_alignment="bottom")
+    git_folder = g1.text_input("Git folder (on the machine that runs this app)", key="sk_git_folder",
+                               placeholder="/srv/team-skills",
+                               help="A folder inside a git repository: the version chosen above is committed there "
+                                    "as <folder>/<skill name>/, written by who saved it and committed by you.")
+    if g2.button("Export to a git folder", key="sk_git_export", disabled=not git_folder.strip(),
+                 icon=":material/commit:"):
+        try:
+            done = export_to_git(ws.db, chosen, git_folder.strip(), committer=ui_reviewer())
+        except Trace2SkillError as exc:
+            st.error("Export to git refused", icon=":material/error:")
+            st.code(str(exc), language=None, wrap_lines=True)
+        else:
+            st.session_state["sk_flash"] = (f"Committed version {chosen[:12]} to {done.repository / done.path} as "
+                                            f"{done.commit[:12]}." if done.commit else
+                                            f"Nothing to commit: {done.repository / done.path} already holds "
+                                            f"version {chosen[:12]}.")
+            st.rerun()
 
 with compare:
     if len(versions) < 2:

@@ -39,6 +39,7 @@ def import_cmd(source: str, name: str | None, description: str | None, as_json: 
     from trace2skill.skill import SkillFolder, load_skill
     from trace2skill.skill.conventions import import_findings
     from trace2skill.skill.validate import describe
+    from trace2skill.skill_git import git_base, record_git_base
     from trace2skill.store.skills import import_skill
 
     path = Path(source)
@@ -49,13 +50,20 @@ def import_cmd(source: str, name: str | None, description: str | None, as_json: 
     else:
         folder = load_skill(path, name=name).with_identity(name, description)
     warnings = list(dict.fromkeys(describe(f) for f in import_findings(folder)))
+    base = git_base(path)
     ws = open_workspace()
-    version = import_skill(ws.db, folder, message=f"imported from {path.name}")
+    version = import_skill(ws.db, folder, message=f"imported from {path.name}" + (f" at {base.words()}" if base
+                                                                                  else ""))
+    if base:
+        record_git_base(ws.db, version, base, actor=cli_reviewer())
     if as_json:
-        print_json({"skill": folder.name, "version": version, "warnings": warnings}, ws=ws)
+        print_json({"skill": folder.name, "version": version, "warnings": warnings,
+                    "git_commit": base.commit if base else None}, ws=ws)
         return
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
+    if base:
+        click.echo(f"base: {base.words()}", err=True)
     click.echo(version)
     echo_workspace(ws)
 
@@ -67,6 +75,7 @@ def import_cmd(source: str, name: str | None, description: str | None, as_json: 
 def list_cmd(name: str | None, as_json: bool) -> None:
     """List skills, or the versions of one skill (newest first)."""
     from trace2skill.errors import NotFoundError
+    from trace2skill.skill_git import base_commit
     from trace2skill.store.skills import list_skills, list_versions
 
     db = open_workspace().db
@@ -81,11 +90,14 @@ def list_cmd(name: str | None, as_json: bool) -> None:
     versions = list_versions(db, name)
     if not versions:
         raise NotFoundError(f"no skill named {name!r} (list them with `trace2skill skills list`)")
+    bases = {v.id: base_commit(db, v.id) for v in versions}
     if as_json:
-        print_json([v.model_dump(exclude={"files"}) for v in versions])
+        print_json([{**v.model_dump(exclude={"files"}), "git_base": bases[v.id]} for v in versions])
     else:
         for v in versions:
-            click.echo(f"{v.id}  {v.source:<8}  parent={v.parent or '-':<16}  {v.created}  {v.message}")
+            base = bases[v.id]
+            shown = f"  (git base {base[:12]})" if base and base not in v.message else ""
+            click.echo(f"{v.id}  {v.source:<8}  parent={v.parent or '-':<16}  {v.created}  {v.message}{shown}")
 
 
 @main.command("diff")
@@ -102,28 +114,53 @@ def diff_cmd(old: str, new: str) -> None:
 
 @main.command("export")
 @click.argument("version")
-@click.option("--out", "dest", required=True, type=click.Path(),
+@click.option("--out", "dest", default=None, type=click.Path(),
               help="A folder (the skill is written to OUT/<name>/) or a FILE.zip.")
+@click.option("--git", "git_folder", default=None, type=click.Path(file_okay=False),
+              help="A folder inside a git repository: the version is committed there as FOLDER/<name>/ "
+              "(author: who saved it; committer: --reviewer).")
+@click.option("--branch", default=None, help="With --git: commit on this branch (switched to; created from the "
+              "current commit when new).")
+@click.option("--path", "subdir", default=None, help="With --git: the skill's folder under FOLDER (default: the "
+              "skill's name).")
 @click.option("--force", is_flag=True, help="Export even when the Agent Skills spec check finds errors.")
 @db_option
-def export_cmd(version: str, dest: str, force: bool) -> None:
+def export_cmd(version: str, dest: str | None, git_folder: str | None, branch: str | None, subdir: str | None,
+               force: bool) -> None:
     """Export a skill version as a folder or a .zip that passes the Agent Skills validator
-    (`agentskills validate`). Executable files stay executable."""
-    as_zip = dest.lower().endswith(".zip")
+    (`agentskills validate`), or as a commit in a git repository (--git). Executable files stay
+    executable."""
+    if (dest is None) == (git_folder is None):
+        raise click.UsageError("give either --out (a folder or a .zip) or --git (a folder in a git repository)")
+    if git_folder is None and (branch or subdir):
+        raise click.UsageError("--branch and --path go with --git")
     from trace2skill.errors import SkillFormatError
     from trace2skill.skill import export_dir, to_zip, validate_skill
     from trace2skill.store.skills import folder_of, get_version
 
-    folder = folder_of(get_version(open_workspace().db, version))
+    ws = open_workspace()
+    stored = get_version(ws.db, version)
+    folder = folder_of(stored)
     errors = [f for f in validate_skill(folder, dirname=folder.name) if f.severity == "error"]
     for f in errors:
         click.echo(f"error: {f.file}{f':{f.line}' if f.line else ''}: {f.message}", err=True)
     if errors and not force:
         raise SkillFormatError(f"{len(errors)} spec errors; fix them or pass --force")
-    if as_zip:
+    if git_folder is not None:
+        from trace2skill.skill_git import export_to_git
+
+        done = export_to_git(ws.db, stored.id, git_folder, committer=cli_reviewer(), branch=branch, subdir=subdir)
+        where = f"{done.repository / done.path}" + (f" on branch {done.branch}" if done.branch else "")
+        if done.commit is None:
+            click.echo(f"nothing to commit: {where} already holds version {stored.id[:12]}", err=True)
+        else:
+            click.echo(done.commit)
+            click.echo(f"committed version {stored.id[:12]} to {where}", err=True)
+            echo_workspace(ws)
+    elif dest is not None and dest.lower().endswith(".zip"):
         to_zip(folder, dest)
         click.echo(dest)
-    else:
+    elif dest is not None:
         click.echo(str(export_dir(folder, dest)))
 
 

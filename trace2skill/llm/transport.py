@@ -20,7 +20,7 @@ from trace2skill.llm.config import LLMConfig
 try:  # openai >= 3
     import httpx2 as httpx
 except ImportError:  # pragma: no cover - openai 1.x/2.x
-    import httpx  # type: ignore[no-redef,import-not-found]
+    import httpx  # type: ignore[no-redef,import-not-found,unused-ignore]
 
 NO_KEY_PLACEHOLDER = "sk-no-key-required"  # local servers ignore the key; the SDK insists on one
 
