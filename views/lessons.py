@@ -1,10 +1,10 @@
 """Lessons: review the analysts' lessons — an editable table of the current page (status, title,
 content saved through the store, stale edits refused), bulk decisions over everything matching the
-filters, near-duplicate groups, and one lesson's evidence beside the steps it quotes."""
+filters, near-duplicate groups settled at once, and one lesson's evidence beside the steps it
+quotes, reviewed with the keyboard (J/K next/previous, A approve, X reject, E edit)."""
 
 from dataclasses import replace
 
-import pandas as pd
 import streamlit as st
 
 from trace2skill.humanize import ago, plural
@@ -13,8 +13,10 @@ from trace2skill.settings import flag_policy, llm_config
 from trace2skill.store.lessons import LessonFilter, count_lessons, lesson_ids, page_lessons
 from trace2skill.store.runs import list_runs
 from trace2skill.ui.lesson_charts import render_lesson_charts
+from trace2skill.ui.lesson_groups import render_duplicate_groups
+from trace2skill.ui.lesson_keys import choose_lesson
 from trace2skill.ui.lesson_quality import QUALITY, VERIFICATION, bulk_decision, hidden_notice
-from trace2skill.ui.lesson_view import apply_edits, column_config, duplicate_groups, render_lesson, table_of
+from trace2skill.ui.lesson_view import apply_edits, column_config, render_lesson, table_of
 from trace2skill.ui.state import workspace
 from trace2skill.ui.words import kind_words
 
@@ -108,22 +110,10 @@ st.data_editor(table_of(rows), key=editor_key, hide_index=True, width="stretch",
 
 # ------------------------------------------------------------------ near-duplicates on this page
 if st.toggle("Show near-duplicate groups on this page", key="les_dups",
-             help=f"Embedding similarity of title + guidance ≥ {DUPLICATE_THRESHOLD}"):
-    groups = duplicate_groups(tuple(f"{r.title}\n{r.content}" for r in rows), DUPLICATE_THRESHOLD)
-    if not groups:
-        st.caption("No near-duplicates on this page.")
-    for n, group in enumerate(groups, start=1):
-        with st.container(border=True):
-            st.caption(f"Group {n}: {len(group)} similar lessons")
-            st.dataframe(pd.DataFrame([{"status": rows[i].status, "title": rows[i].title,
-                                        "guidance": rows[i].content, "id": rows[i].id} for i in group]),
-                         hide_index=True, width="stretch", key=f"les_dup_{n}")
+             help=f"Embedding similarity of title + guidance ≥ {DUPLICATE_THRESHOLD}; settle a group at once"):
+    render_duplicate_groups(ws, rows, DUPLICATE_THRESHOLD)
 
-# ------------------------------------------------------------------ one lesson and its evidence
+# ------------------------------------------------------------------ one lesson and its evidence (keys: J K A X E)
 st.subheader("Evidence")
-options = [r.id for r in rows]
-titles = {r.id: f"{r.title[:80]} · {r.id[:10]}" for r in rows}
-if st.session_state.get("les_inspect") not in options:
-    st.session_state["les_inspect"] = options[0]
-chosen = st.selectbox("Lesson", options, format_func=titles.get, key="les_inspect")
-render_lesson(ws, chosen)
+chosen, after = choose_lesson(rows, page=int(page), pages=pages)
+render_lesson(ws, chosen, after)

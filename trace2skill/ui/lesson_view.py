@@ -1,5 +1,6 @@
 """Lessons screen helpers: the editable table's rows, applying its edits through the store (stale
-edits refused), near-duplicate groups, and one lesson's evidence beside the steps it quotes."""
+edits refused), near-duplicate groups, and one lesson's evidence beside the steps it quotes, with
+its decisions on keys (approve, reject, edit)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from trace2skill.store import Workspace
 from trace2skill.store.lessons import get_lesson, save_lesson_row, set_status_checked
 from trace2skill.store.trajectories import get_steps, get_trajectory
 from trace2skill.ui.escape import STYLE, missing_step_html, quote_html
+from trace2skill.ui.lesson_keys import APPROVE, EDIT, GOTO, REJECT, edit_open_key, focus_editor_if_asked, open_editor
 from trace2skill.ui.lesson_quality import render_checks, render_flags
 from trace2skill.ui.reviewer import ui_reviewer
 from trace2skill.ui.step_links import StepLink, step_page_link
@@ -133,8 +135,9 @@ def evidence_caption(ev: Evidence, span: tuple[int, int] | None) -> str:
     return f" · quote found{how}" if span else f" · quote grounded{how} but not located in this step"
 
 
-def render_lesson(ws: Workspace, lesson_id: str) -> None:
-    """One lesson: its text, decision buttons, and each quote beside the step it cites."""
+def render_lesson(ws: Workspace, lesson_id: str, after: str | None = None) -> None:
+    """One lesson: its text, decision buttons, and each quote beside the step it cites. A decision
+    moves on to `after` (the next lesson), if any."""
     try:
         lesson = get_lesson(ws.db, lesson_id)
     except NotFoundError as exc:
@@ -145,8 +148,8 @@ def render_lesson(ws: Workspace, lesson_id: str) -> None:
     _edit_form(ws, lesson)
     render_flags(lesson)
     render_checks(ws, lesson)
-    _decision_buttons(ws, lesson)
-    _confirmation(ws, lesson)
+    _decision_buttons(ws, lesson, after)
+    _confirmation(ws, lesson, after)
     _evidence(ws, lesson)
 
 
@@ -169,8 +172,10 @@ def _lesson_text(lesson: Lesson) -> None:
 
 def _edit_form(ws: Workspace, lesson: Lesson) -> None:
     """Title, description and guidance edited in full-size boxes, saved against the version shown."""
-    with st.expander("Edit this lesson", icon=":material/edit:"), st.form(f"les_edit_{lesson.id}_{lesson.version}"):
-        title = st.text_input("Title", lesson.title, max_chars=300)
+    with (st.expander("Edit this lesson", icon=":material/edit:", key=edit_open_key(lesson.id), on_change="rerun"),
+          st.form(f"les_edit_{lesson.id}_{lesson.version}")):
+        focus_editor_if_asked(lesson.id)
+        title = st.text_input("Title", lesson.title, max_chars=300, key=f"les_edit_title_{lesson.id}_{lesson.version}")
         description = st.text_area("Description (when it applies)", lesson.description, height=80)
         content = st.text_area("Guidance", lesson.content, height=220, max_chars=4000,
                                help="What the agent should do; this is what a skill edit is built from.")
@@ -190,15 +195,19 @@ def _edit_form(ws: Workspace, lesson: Lesson) -> None:
     st.rerun()
 
 
-def _decision_buttons(ws: Workspace, lesson: Lesson) -> None:
+def _decision_buttons(ws: Workspace, lesson: Lesson, after: str | None) -> None:
     buttons = st.container(horizontal=True)
     labels = {"proposed": "Mark proposed", "approved": "Approve", "rejected": "Reject"}
+    keys = {"approved": APPROVE, "rejected": REJECT}
     for status, icon in zip(LESSON_STATUSES, (":material/undo:", ":material/check:", ":material/close:"), strict=True):
-        if buttons.button(labels[status], key=f"les_set_{status}", disabled=lesson.status == status, icon=icon):
-            _decide(ws, lesson, status)
+        if buttons.button(labels[status], key=f"les_set_{status}", disabled=lesson.status == status, icon=icon,
+                          shortcut=keys.get(status)):
+            _decide(ws, lesson, status, after)
+    buttons.button("Edit", key="les_edit_key", icon=":material/edit:", shortcut=EDIT, on_click=open_editor,
+                   args=(lesson.id,), help="Open the edit form above, ready to type in its title.")
 
 
-def _decide(ws: Workspace, lesson: Lesson, status: str) -> None:
+def _decide(ws: Workspace, lesson: Lesson, status: str, after: str | None = None) -> None:
     if status == "approved" and problems(lesson):
         st.session_state[f"les_confirming_{lesson.id}"] = True
         st.rerun()
@@ -208,10 +217,12 @@ def _decide(ws: Workspace, lesson: Lesson, status: str) -> None:
         st.session_state["les_errors"] = [str(exc)]
     else:
         st.session_state["les_flash"] = f"Lesson marked {status}."
+        if after:
+            st.session_state[GOTO] = after
     st.rerun()
 
 
-def _confirmation(ws: Workspace, lesson: Lesson) -> None:
+def _confirmation(ws: Workspace, lesson: Lesson, after: str | None) -> None:
     """A flagged lesson's approval, asked for and confirmed explicitly."""
     if not st.session_state.get(f"les_confirming_{lesson.id}") or lesson.status == "approved":
         return
@@ -224,6 +235,8 @@ def _confirmation(ws: Workspace, lesson: Lesson) -> None:
             approve(ws.db, [lesson.id], actor=ui_reviewer(), despite_problems=True)
             st.session_state.pop(f"les_confirming_{lesson.id}", None)
             st.session_state["les_flash"] = "Lesson approved; the problems you confirmed are recorded with it."
+            if after:
+                st.session_state[GOTO] = after
             st.rerun()
 
 
