@@ -17,7 +17,13 @@ ACTION_WORDS = {
     ("trajectory", "set_outcome"): "set the outcome", ("skill_version", "save"): "saved the version",
     ("skill_version", "approve"): "approved the proposal", ("skill", "lock_sections"): "changed the locked sections",
     ("import", "delete"): "deleted what the import added", ("trajectory", "set_split"): "moved the trajectory",
-    ("split", "random_split"): "split the tasks at random", ("run", "include_heldout"): "used held-out lessons",
+    ("split", "random_split"): "split the tasks at random",
+    ("skill_version", "export_to_git"): "exported the version to git",
+    ("skill_version", "import_from_git"): "imported the skill from git",
+    ("trajectory", "split_session"): "split the session into tasks",
+    ("queue", "assigned_lessons"): "assigned lessons", ("queue", "unassigned_lessons"): "took lessons off a queue",
+    ("comment", "commented"): "commented", ("comment", "replied"): "replied",
+    ("comment", "resolved"): "resolved a thread", ("comment", "reopened"): "reopened a thread", ("run", "include_heldout"): "used held-out lessons",
 }
 
 
@@ -28,6 +34,8 @@ def what(d: Decision) -> str:
         words += f" to {d.detail['outcome']}"
     if d.action == "set_split":
         words += " to held-out" if d.detail.get("split") == "heldout" else " to evolve"
+    if d.subject_type == "comment" and d.detail.get("on"):
+        words += f" on a {KIND_WORDS.get(d.detail['on'], d.detail['on'])}: {d.detail.get('text', '')}"
     if d.subject_type == "skill" and d.action == "lock_sections":
         words += f" ({', '.join(d.detail.get('after') or []) or 'none'})"
     return words
