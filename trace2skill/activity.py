@@ -23,7 +23,8 @@ ACTION_WORDS = {
     ("trajectory", "split_session"): "split the session into tasks",
     ("queue", "assigned_lessons"): "assigned lessons", ("queue", "unassigned_lessons"): "took lessons off a queue",
     ("comment", "commented"): "commented", ("comment", "replied"): "replied",
-    ("comment", "resolved"): "resolved a thread", ("comment", "reopened"): "reopened a thread", ("run", "include_heldout"): "used held-out lessons",
+    ("comment", "resolved"): "resolved a thread", ("comment", "reopened"): "reopened a thread",
+    ("run", "include_heldout"): "used held-out lessons",
 }
 
 
