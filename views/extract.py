@@ -12,6 +12,7 @@ from trace2skill.llm.pace import pace_words, run_pace
 from trace2skill.runs.batch_mode import set_batch
 from trace2skill.settings import get_settings, llm_config
 from trace2skill.store.runs import list_runs
+from trace2skill.store.sessions import session_counts
 from trace2skill.store.skills import latest_version, list_skills
 from trace2skill.store.trajectories import TrajectoryFilter, distinct_values
 from trace2skill.ui.batch_view import batch_input
@@ -38,7 +39,9 @@ recent = list_runs(ws.db, ("extraction", "verification", "collection"), 30, with
 with st.expander("New extraction run", icon=":material/add_circle:",
                  expanded=not recent or bool(st.session_state.get(PICKED_KEY))):
     st.caption("One independent analyst per trajectory, all reading the same skill, unchanged during the run: the "
-               "error analyst reads failures, the success analyst successes.")
+               "error analyst reads failures, the success analyst successes."
+               + (" Sessions split into tasks are skipped: each of their tasks is analysed instead."
+                  if session_counts(ws.db)[0] else ""))
     picked = render_picked(ws)  # trajectories sent from the Trajectories screen, else choose with filters
     if picked is None:
         c1, c2, c3 = st.columns([1, 1, 2])

@@ -13,6 +13,7 @@ from trace2skill.ui.import_preview import forget_previews, render_mapping_previe
 from trace2skill.ui.imports_view import render_bulk_outcome, render_imports
 from trace2skill.ui.outcome_rules_view import render_outcome_rules
 from trace2skill.ui.search_view import SHARED_HELP, SHARED_LABEL, render_search_hits
+from trace2skill.ui.session_view import SPLIT_HELP, SPLIT_LABEL, session_filter, split_uploaded
 from trace2skill.ui.split_view import render_split
 from trace2skill.ui.state import workspace
 from trace2skill.ui.step_links import follow_link, take_step_link
@@ -54,6 +55,7 @@ with st.expander("Import trajectory files", icon=":material/upload_file:",
                              key=f"traj_upload_{st.session_state['traj_upload_gen']}")
     if files:
         render_upload_previews(ws, files)
+    split_new = st.checkbox(SPLIT_LABEL, key="traj_split_sessions", help=SPLIT_HELP)
     if st.button(f"Import {len(files or [])} file(s)", type="primary", disabled=not files, key="traj_import",
                  icon=":material/download:"):
         uploads = []
@@ -63,6 +65,9 @@ with st.expander("Import trajectory files", icon=":material/upload_file:",
                 if not upload.unrecognised and not upload.plain_text:
                     upload.data = b""  # only files waiting for a field or text mapping keep their bytes
                 uploads.append(upload)
+            if split_new:
+                new_ids = [i for u in uploads for i in u.report.trajectory_ids]
+                st.session_state["traj_flash"] = split_uploaded(ws, new_ids)
         st.session_state["traj_reports"] = uploads
         st.session_state["traj_upload_gen"] += 1  # clears the uploader
         forget_previews()
@@ -163,6 +168,7 @@ signal = f4.selectbox("Signal", ["any", *distinct_values(ws.db, "signals", "kind
                       format_func=lambda v: v if v == "any" else signal_words(v))
 search = f5.text_input("Search text (task, steps, tool output)", key="traj_search")
 include_shared = f5.checkbox(SHARED_LABEL, key="traj_search_shared", help=SHARED_HELP)
+sessions = session_filter(ws, f1)
 
 flt = TrajectoryFilter(
     outcome=None if outcome == "all" else outcome,
@@ -171,6 +177,7 @@ flt = TrajectoryFilter(
     signal=None if signal == "any" else signal,
     search=search or None,
     include_shared=include_shared,
+    extra_where=sessions,
 )
 total = count_trajectories(ws.db, flt)
 pages = max(1, -(-total // PAGE_SIZE))

@@ -9,7 +9,7 @@ client's cache, whose lessons the engine stores in the same transaction that mar
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from trace2skill import runs
@@ -31,6 +31,7 @@ from trace2skill.settings import flag_policy
 from trace2skill.splits import heldout_ids, refuse_heldout
 from trace2skill.store import Workspace
 from trace2skill.store.lessons import LessonFilter, count_lessons
+from trace2skill.store.sessions import kind_clause
 from trace2skill.store.trajectories import TrajectoryFilter, get_trajectory, trajectory_ids
 
 Which = Literal["failure", "success", "all"]
@@ -64,11 +65,14 @@ class ExtractionConfig:
 
 def select_trajectories(ws: Workspace, *, outcome: Which = "all", limit: int | None = None,
                         sample: int | None = None, seed: int = 0, balance: bool = False,
-                        flt: TrajectoryFilter | None = None) -> list[str]:
+                        flt: TrajectoryFilter | None = None, include_split_sessions: bool = False) -> list[str]:
     """Trajectories an extraction can use (known outcome, not held out), filtered, then sampled or cut.
 
-    `balance` samples failures and successes in equal numbers (as far as each has enough)."""
+    `balance` samples failures and successes in equal numbers (as far as each has enough). A session
+    split into tasks is left out (its tasks are analysed instead) unless `include_split_sessions`."""
     base = flt or TrajectoryFilter()
+    if not include_split_sessions:
+        base = replace(base, extra_where=[*base.extra_where, kind_clause("whole")])
     outcomes = ["failure", "success"] if outcome == "all" else [outcome]
     held = heldout_ids(ws.db)
     pools = {o: [i for i in trajectory_ids(ws.db, TrajectoryFilter(**{**base.__dict__, "outcome": o})) if i not in held]

@@ -11,6 +11,7 @@ from sqlite_utils import Database
 
 from trace2skill.analysis.analysts import analyst_for
 from trace2skill.splits import heldout_ids
+from trace2skill.store.sessions import split_session_ids
 from trace2skill.store.trajectories import TrajectoryFilter, list_trajectories
 from trace2skill.textcut import task_words
 
@@ -30,23 +31,25 @@ class Picked:
 
 def usable_picked(db: Database, ids: Sequence[str]) -> Picked:
     """The picked trajectories an extraction may read: still in the workspace, not held out for
-    evaluation (held-out data measures a skill and never shapes it), outcome known (an analyst
-    reads failures or successes)."""
+    evaluation (held-out data measures a skill and never shapes it), not a session split into tasks
+    (its tasks are analysed instead), outcome known (an analyst reads failures or successes)."""
     unique = list(dict.fromkeys(ids))
     rows = {r.id: r for r in list_trajectories(db, TrajectoryFilter(ids=unique), limit=len(unique) or 1)}
     held = heldout_ids(db, list(rows))
+    split = split_session_ids(db, list(rows))
     usable, gone, unknown = [], 0, 0
     for i in unique:
         if i not in rows:
             gone += 1
-        elif i in held:
+        elif i in held or i in split:
             continue
         elif rows[i].outcome == "unknown":
             unknown += 1
         else:
             usable.append(i)
     return Picked(usable, {"held out for evaluation": len(held), "with no known outcome": unknown,
-                           "no longer in the workspace": gone})
+                           "no longer in the workspace": gone,
+                           "split into tasks (their tasks are analysed instead)": len(split - held)})
 
 
 def plan_rows(db: Database, ids: Sequence[str], analysts: Sequence[str], *,

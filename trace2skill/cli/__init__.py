@@ -12,8 +12,10 @@ from trace2skill.cli import (  # noqa: F401  (register the commands)
     logs,
     outcome_rules,
     runs,
+    sessions,
     settings,
     skills,
+    team,
     ui,
     verify,
 )

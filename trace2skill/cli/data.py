@@ -32,14 +32,18 @@ from trace2skill.store.trajectories import TrajectoryFilter, count_trajectories,
 @click.option("--text-mapping", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Text mapping (JSON/YAML) for plain-text logs: record separator, line markers, patterns.")
 @click.option("--outcome-attribute", default=None, metavar="NAME",
-              help="OpenTelemetry traces: the span attribute that holds each run's outcome (success/failure, "
-                   "true/false, 1/0).")
+              help="Traces: where each run's outcome is (success/failure, true/false, 1/0): a span attribute "
+                   "(OpenTelemetry), a trace metadata key (OpenAI Agents SDK), a score (Langfuse) or a feedback "
+                   "key (LangSmith).")
 @click.option("--dry-run", is_flag=True,
               help="Show what would be imported (counts, warnings, a sample); write nothing.")
+@click.option("--split-sessions", is_flag=True,
+              help="Split each imported session that holds several requests into single-task trajectories "
+                   "(see `trajectories split`).")
 @json_option
 @db_option
 def import_cmd(paths: tuple[str, ...], format_name: str | None, mapping: str | None, text_mapping: str | None,
-               outcome_attribute: str | None, dry_run: bool, as_json: bool) -> None:
+               outcome_attribute: str | None, dry_run: bool, split_sessions: bool, as_json: bool) -> None:
     """Import trajectory files (or folders of them); formats are detected."""
     from trace2skill.ingest.pipeline import import_paths
 
@@ -61,8 +65,13 @@ def import_cmd(paths: tuple[str, ...], format_name: str | None, mapping: str | N
 
     report = import_paths(ws, paths, format_name=format_name, mapping=mapping, on_file=on_file, actor="cli",
                           text_mapping=text_mapping, outcome_attribute=outcome_attribute)
+    split = None
+    if split_sessions:
+        from trace2skill.cli.sessions import split_imported
+
+        split = split_imported(ws, [i for f in report.files for i in f.trajectory_ids])
     if as_json:
-        print_json(report.as_dict(), ws=ws)
+        print_json({**report.as_dict(), **({"sessions": split.as_dict()} if split else {})}, ws=ws)
     else:
         for warning in report.warnings:
             click.echo(f"  warning: {warning}", err=True)
@@ -71,6 +80,8 @@ def import_cmd(paths: tuple[str, ...], format_name: str | None, mapping: str | N
         click.echo(f"{report.imported} trajectories imported, {report.duplicates} already present, "
                    + (f"{report.relabelled} relabelled, " if report.relabelled else "")
                    + f"{len(report.errors)} errors")
+        if split is not None:
+            click.echo(f"sessions: {split.words()}")
     echo_workspace(ws, as_json=as_json)
     if report.errors:
         sys.exit(1)

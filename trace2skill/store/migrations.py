@@ -515,17 +515,66 @@ def m016_batches(db: Database) -> None:
 
 @MIGRATIONS()
 def m017_large_workspace_indexes(db: Database) -> None:
-    """Indexes for a workspace of 100,000 trajectories and 500,000 lessons: choosing the approved
-    lessons of a consolidation (status, trajectory, kind and id read from the index alone), the
-    newest rejected lessons (the reviewers' ledger), and the Lessons screen's counts by kind, status
-    and the outcome of the lesson's trajectory. Each replaces the index that was its first column."""
+    """Indexes for a workspace of 100,000 trajectories and 500,000 lessons: the approved lessons of
+    a consolidation and the Lessons screen's counts by status and kind (read from the index alone),
+    the newest rejected lessons (the reviewers' ledger), lessons with quality flags (a partial index:
+    few are), and lessons by the outcome of their trajectory (trajectories read by outcome from the
+    index alone). The first and the last replace the index that was their first column."""
     _run(
         db,
         "DROP INDEX IF EXISTS idx_lessons_status",
-        "CREATE INDEX idx_lessons_status_refs ON lessons(status, trajectory_id, kind, id)",
+        "CREATE INDEX idx_lessons_status_kind ON lessons(status, kind, trajectory_id, id)",
         "CREATE INDEX idx_lessons_status_updated ON lessons(status, updated)",
-        "DROP INDEX IF EXISTS idx_lessons_trajectory",
-        "CREATE INDEX idx_lessons_trajectory_kind ON lessons(trajectory_id, kind, status)",
+        "CREATE INDEX idx_lessons_flagged ON lessons(status) WHERE flags != '[]'",
         "DROP INDEX IF EXISTS idx_trajectories_outcome",
         "CREATE INDEX idx_trajectories_outcome_id ON trajectories(outcome, id)",
+    )
+
+
+@MIGRATIONS()
+def m018_team_review(db: Database) -> None:
+    """Team review: comment threads on lessons, hunks and proposals (a thread is a first comment and
+    its replies; it stays open until someone resolves it), and each reviewer's queue of lessons."""
+    _run(
+        db,
+        """CREATE TABLE comments (
+            id INTEGER PRIMARY KEY,
+            subject_type TEXT NOT NULL CHECK (subject_type IN ('lesson', 'hunk', 'proposal')),
+            subject_id TEXT NOT NULL,
+            parent_id INTEGER REFERENCES comments(id) ON DELETE CASCADE,
+            author TEXT NOT NULL,
+            text TEXT NOT NULL,
+            resolved INTEGER NOT NULL DEFAULT 0,
+            resolved_by TEXT,
+            resolved_at TEXT,
+            created TEXT NOT NULL
+        )""",
+        "CREATE INDEX idx_comments_subject ON comments(subject_type, subject_id, parent_id, resolved)",
+        """CREATE TABLE lesson_assignments (
+            lesson_id TEXT NOT NULL REFERENCES lessons(id) ON DELETE CASCADE,
+            reviewer TEXT NOT NULL,
+            assigned_by TEXT NOT NULL,
+            created TEXT NOT NULL,
+            PRIMARY KEY (lesson_id, reviewer)
+        )""",
+        "CREATE INDEX idx_lesson_assignments_reviewer ON lesson_assignments(reviewer)",
+    )
+
+
+@MIGRATIONS()
+def m019_sessions(db: Database) -> None:
+    """Long sessions split into single-task units (see `trace2skill.sessions`): each unit is a
+    trajectory of its own, linked here to the session it was cut from, with its part number, the
+    number of parts and the session's steps it holds. A session with units is "split"."""
+    _run(
+        db,
+        """CREATE TABLE session_units (
+            unit_id TEXT PRIMARY KEY REFERENCES trajectories(id) ON DELETE CASCADE,
+            session_id TEXT NOT NULL REFERENCES trajectories(id) ON DELETE CASCADE,
+            part INTEGER NOT NULL,
+            parts INTEGER NOT NULL,
+            first_step INTEGER NOT NULL,
+            last_step INTEGER NOT NULL
+        )""",
+        "CREATE INDEX idx_session_units_session ON session_units(session_id, part)",
     )

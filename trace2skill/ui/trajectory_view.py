@@ -17,6 +17,7 @@ from trace2skill.store.lessons import LessonFilter, count_lessons, list_lessons
 from trace2skill.store.trajectories import get_trajectory, set_outcome
 from trace2skill.ui.escape import STYLE, missing_step_html, safe_label, signal_html, split_long
 from trace2skill.ui.reviewer import ui_reviewer
+from trace2skill.ui.session_view import render_session
 from trace2skill.ui.split_view import render_trajectory_split
 from trace2skill.ui.step_links import StepLink, focus_html, linked_step, open_step, scroll_to
 from trace2skill.ui.words import format_words, outcome_detail_words, plural, signal_words, time_html
@@ -124,6 +125,7 @@ def render_trajectory(ws: Workspace, trajectory_id: str) -> None:
     st.subheader("Trajectory")
     st.code(t.id, language=None)
     render_trajectory_split(ws, t.id)
+    render_session(ws, t)
     st.caption(f"{html.escape(format_words(t.source_format))} · {plural(t.n_steps, 'step')} · "
                f"{plural(t.n_tool_calls, 'tool call')} · {plural(t.n_errors, 'error')} · imported "
                f"{time_html(t.imported_at)}", unsafe_allow_html=True)
