@@ -150,7 +150,7 @@ def test_resolution_order_per_field(ws: Workspace, no_llm_env: pytest.MonkeyPatc
     sources = effective_settings(ws.db, model="flag-model")
     assert {k: v.source for k, v in sources.items()} == {"base_url": "environment", "model": "flag",
                                                          "concurrency": "default", "flagged_lessons": "default",
-                                                         "context_window": "default"}
+                                                         "context_window": "default", "required_approvals": "default"}
 
 
 def test_the_app_and_the_cli_resolve_alike(ws: Workspace, no_llm_env: pytest.MonkeyPatch) -> None:

@@ -21,12 +21,13 @@ from trace2skill.llm import LLMConfig
 from trace2skill.llm.config import ENV_BASE_URL, ENV_MODEL
 from trace2skill.store.settings import put_setting, stored_settings
 
-KEYS = ("base_url", "model", "concurrency", "flagged_lessons", "context_window")
+KEYS = ("base_url", "model", "concurrency", "flagged_lessons", "context_window", "required_approvals")
 FORBIDDEN = ("api_key", "key", "token", "secret", "password")
 ENV_VARS: dict[str, str] = {"base_url": ENV_BASE_URL, "model": ENV_MODEL}  # concurrency has none
 DEFAULT_CONCURRENCY = 8
 FLAG_POLICIES = ("flag", "hide", "reject")  # what happens to a lesson flagged by code
 MAX_CONCURRENCY = 512
+APPROVAL_POLICIES = ("1", "2")  # reviewers who must approve a proposal before it is saved
 
 Source = Literal["flag", "environment", "workspace", "default"]
 
@@ -99,10 +100,18 @@ def _check_context(value: str) -> str:
     return str(number)
 
 
+def _check_approvals(value: str) -> str:
+    if value not in APPROVAL_POLICIES:
+        raise SettingsError("required_approvals is 1 (one reviewer, who approves by saving) or 2 (two reviewers "
+                            f"must approve a proposal before it is saved), not {value!r}")
+    return value
+
+
 def check_setting(key: str, value: str) -> str:
     """The value to store for `key` (normalised), or SettingsError saying what is wrong with it."""
     checks = {"base_url": _check_base_url, "model": _check_model, "concurrency": _check_concurrency,
-              "flagged_lessons": _check_policy, "context_window": _check_context}
+              "flagged_lessons": _check_policy, "context_window": _check_context,
+              "required_approvals": _check_approvals}
     return checks[check_key(key)](value.strip())
 
 
@@ -141,6 +150,8 @@ def effective_settings(db: Database, base_url: str | None = None, model: str | N
     window = stored.get("context_window")
     found["context_window"] = (Effective(window, "workspace") if window else
                                Effective(f"{LOCAL_CONTEXT_TOKENS} with the embedded model, else not set", "default"))
+    approvals = stored.get("required_approvals")
+    found["required_approvals"] = Effective(approvals, "workspace") if approvals else Effective("1", "default")
     return found
 
 
@@ -177,3 +188,10 @@ def flag_policy(db: Database, local_model: bool) -> str:
     embedded toy model (its lessons are mostly unusable) and "flag" for a real endpoint."""
     stored = get_settings(db).get("flagged_lessons")
     return stored if stored in FLAG_POLICIES else ("hide" if local_model else "flag")
+
+
+def required_approvals(db: Database) -> int:
+    """How many distinct reviewers must approve a proposal before it is saved: the workspace's
+    `required_approvals`, else 1 (the reviewer who saves)."""
+    stored = get_settings(db).get("required_approvals")
+    return int(stored) if stored in APPROVAL_POLICIES else 1

@@ -3,7 +3,9 @@ rejected or undecided (an undecided hunk stays as proposed); the result is the a
 undecided hunks, plus the reviewer's hand edits. Saving makes that result the skill's current
 version: the proposal itself when it was accepted in full as it is, else a new version whose parent
 is the proposal — with the links of its reworded, restored and deleted lines (`trace2skill.rewords`),
-so every line keeps its provenance.
+so every line keeps its provenance. A save the workspace's approval policy refuses (two-person
+approval: `trace2skill.approvals`) raises ApprovalError, and the approvals a save rests on are
+recorded with it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any, Literal
 
 from sqlite_utils import Database
 
+from trace2skill.approvals import check_save
 from trace2skill.models import SkillVersion
 from trace2skill.rewords import FileLinks, review_links
 from trace2skill.store.provenance import save_line_links
@@ -83,14 +86,17 @@ def save_review(db: Database, reviewed: SkillVersion, base: SkillVersion | None,
     current version."""
     skill = reviewed.skill
     current = current_version_id(db, skill)
+    if dict(saved) == dict(reviewed.files) and current == reviewed.id:
+        return SaveOutcome(reviewed.id, "already_current")
+    policy = check_save(db, reviewed, saved, actor)
+    approval = {"approved_by": policy.approved_by, "required_approvals": policy.required}
     if dict(saved) == dict(reviewed.files):
-        if current == reviewed.id:
-            return SaveOutcome(reviewed.id, "already_current")
-        mark_saved(db, reviewed.id, actor=actor, detail={"skill": skill, "as_is": True, "message": message})
+        mark_saved(db, reviewed.id, actor=actor, detail={"skill": skill, "as_is": True, "message": message,
+                                                          **approval})
         return SaveOutcome(reviewed.id, "saved_as_is")
     known = {v.id for v in version_states(db, skill)}
     vid = save_version(db, skill, saved, source="manual", parent=reviewed.id, message=message, actor=actor,
-                       confirmed=confirmed)
+                       confirmed=confirmed, detail=approval)
     links = _links(reviewed, base, merged, saved)
     save_line_links(db, vid, {p: ({k: v.as_json() for k, v in fl.links.items()}, [d.as_json() for d in fl.deleted])
                               for p, fl in links.items()}, actor)
@@ -100,5 +106,5 @@ def save_review(db: Database, reviewed: SkillVersion, base: SkillVersion | None,
         return SaveOutcome(vid, "new_version", reworded, deleted)
     if current == vid:
         return SaveOutcome(vid, "already_current", reworded, deleted)
-    mark_saved(db, vid, actor=actor, detail={"skill": skill, "again": True, "message": message})
+    mark_saved(db, vid, actor=actor, detail={"skill": skill, "again": True, "message": message, **approval})
     return SaveOutcome(vid, "saved_again", reworded, deleted)

@@ -1,7 +1,9 @@
 """Lessons: review the analysts' lessons — an editable table of the current page (status, title,
 content saved through the store, stale edits refused), bulk decisions over everything matching the
 filters, near-duplicate groups settled at once, and one lesson's evidence beside the steps it
-quotes, reviewed with the keyboard (J/K next/previous, A approve, X reject, E edit)."""
+quotes, reviewed with the keyboard (J/K next/previous, A approve, X reject, E edit). Team review:
+"My queue" (the lessons assigned to you), comment threads on the selected lesson (open threads
+counted in the table), and the review queue panel (assign lessons, progress per reviewer)."""
 
 from dataclasses import replace
 
@@ -17,6 +19,7 @@ from trace2skill.ui.lesson_groups import render_duplicate_groups
 from trace2skill.ui.lesson_keys import choose_lesson
 from trace2skill.ui.lesson_quality import QUALITY, VERIFICATION, bulk_decision, hidden_notice
 from trace2skill.ui.lesson_view import apply_edits, column_config, render_lesson, table_of
+from trace2skill.ui.review_queue import queue_filter, render_assign, render_lesson_comments, with_threads
 from trace2skill.ui.state import workspace
 from trace2skill.ui.words import kind_words
 
@@ -63,6 +66,7 @@ quality = f7.selectbox("Quality flags", list(QUALITY), key="les_quality",
                        help="Problems code found in a lesson (repeated text, quotes not found, platitudes, …).")
 verification = f8.selectbox("Replay verification", list(VERIFICATION), key="les_verification",
                             help="Whether re-running the task with the lesson fixed the failure (or kept the success).")
+mine = queue_filter(ws)
 
 flt = LessonFilter(
     status=None if status == "all" else status,
@@ -74,6 +78,7 @@ flt = LessonFilter(
     search=search.strip() or None,
     flagged=QUALITY[quality],
     verification=VERIFICATION[verification],
+    assigned_to=mine,
 )
 total = count_lessons(ws.db, flt)
 hidden_notice(ws, flt, quality)
@@ -104,16 +109,20 @@ if not rows:
     st.stop()
 st.caption("Edit status, title or guidance in the table; each change is saved at once and recorded as your "
            "decision. A row someone else saved meanwhile is refused, not overwritten.")
-st.data_editor(table_of(rows), key=editor_key, hide_index=True, width="stretch", column_config=column_config(),
+st.data_editor(with_threads(ws, table_of(rows), rows), key=editor_key, hide_index=True, width="stretch",
+               column_config=column_config(),
                num_rows="fixed", disabled=["flags", "replay", "kind", "grounded", "evidence", "trajectory", "run", "id",
-                                                  "version"])
+                                                  "version", "threads"])
 
 # ------------------------------------------------------------------ near-duplicates on this page
 if st.toggle("Show near-duplicate groups on this page", key="les_dups",
              help=f"Embedding similarity of title + guidance ≥ {DUPLICATE_THRESHOLD}; settle a group at once"):
     render_duplicate_groups(ws, rows, DUPLICATE_THRESHOLD)
 
+render_assign(ws, flt, rows)
+
 # ------------------------------------------------------------------ one lesson and its evidence (keys: J K A X E)
 st.subheader("Evidence")
 chosen, after = choose_lesson(rows, page=int(page), pages=pages)
 render_lesson(ws, chosen, after)
+render_lesson_comments(ws, chosen)

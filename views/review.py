@@ -5,23 +5,26 @@ the proposal itself when it is accepted in full as it is, else a new version who
 keep the provenance of the lines they replaced. Unified and side-by-side views show the result
 against the base, with a rendered preview, lint and spec findings beside each file, and the edit
 budget; saving a result with markup, cut-off or repeated text, or any error, asks for an explicit
-confirmation recorded with the save. Then export."""
+confirmation recorded with the save. Reviewers discuss each hunk and the whole proposal in comment
+threads, approve the result, and a workspace with two-person approval refuses the save until two of
+them did. Then export."""
 
 from functools import partial
 
 import pandas as pd
 import streamlit as st
 
+from trace2skill.comments import open_threads
 from trace2skill.diff import accept_file_hunks, diff_files, unified_diff
 from trace2skill.errors import Trace2SkillError
 from trace2skill.humanize import ago
 from trace2skill.models import content_hash
-from trace2skill.reviewers import UNNAMED_APP_USER
 from trace2skill.skill import SkillFolder, export_dir, has_errors, lint_skill, to_zip, validate_skill
-from trace2skill.skill_review import count_decisions, kept_hunks, save_review
+from trace2skill.skill_review import count_decisions, kept_hunks
 from trace2skill.store.skills import folder_of, get_version, list_proposals, list_skills, list_versions
 from trace2skill.store.verifications import verified_ids
 from trace2skill.store.version_states import current_version_id, version_states
+from trace2skill.ui.approval_view import hunk_open_counts, render_hunk_comments
 from trace2skill.ui.diff_view import (
     added_new_lines,
     hunk_support,
@@ -30,10 +33,10 @@ from trace2skill.ui.diff_view import (
     support_spread,
 )
 from trace2skill.ui.escape import safe_label
-from trace2skill.ui.evaluation_view import render_evaluation, save_refused
+from trace2skill.ui.evaluation_view import render_evaluation
 from trace2skill.ui.live_select import live_selectbox
 from trace2skill.ui.pickers import version_labels
-from trace2skill.ui.proposal_checks import confirm_findings, proposal_counters, render_edit_budget
+from trace2skill.ui.proposal_checks import proposal_counters, render_edit_budget
 from trace2skill.ui.review_panels import (
     render_counts,
     render_hand_edits,
@@ -42,8 +45,8 @@ from trace2skill.ui.review_panels import (
     render_preview,
     render_state,
     render_support_chart,
-    save_message,
 )
+from trace2skill.ui.review_save import render_save
 from trace2skill.ui.review_view import REVIEW_CSS, result_support, side_by_side_html
 from trace2skill.ui.reviewer import ui_reviewer
 from trace2skill.ui.state import workspace
@@ -68,8 +71,10 @@ mode = st.segmented_control("Compare", MODES, required=True, key="rev_mode")
 if mode == MODES[0]:
     rows = list_proposals(ws.db)
     state_of = {s.id: s.label for name in {r.skill for r in rows} for s in version_states(ws.db, name)}
+    talk = open_threads(ws.db, "proposal", [r.id for r in rows])
     labels = {r.id: f"{r.skill} · {r.id[:12]} · {state_of.get(r.id, r.source)} · {ago(r.created)}"
-              + (f" · run {r.run_id}" if r.run_id else "") for r in rows}
+              + (f" · run {r.run_id}" if r.run_id else "")
+              + (f" · {talk[r.id]} open thread{'s' if talk[r.id] > 1 else ''}" if r.id in talk else "") for r in rows}
     wanted = st.session_state.get("rev_version")
     if wanted and wanted not in labels:
         try:
@@ -163,6 +168,7 @@ render_support_chart(support_spread(hs for _, per_hunk in supports.values() for 
 
 # ------------------------------------------------------------------ per file
 slots = {}
+me, hunk_talk = ui_reviewer(), hunk_open_counts(ws, old.id, new.id)
 for n, fd in enumerate(diffs):
     support, per_hunk = supports[fd.path]
     result = final.get(fd.path)
@@ -178,6 +184,7 @@ for n, fd in enumerate(diffs):
                 for h, hs in zip(fd.hunks, per_hunk):
                     render_hunk(h, hs, len(fd.hunks), decisions[fd.path][h.index], hunk_key(fd.path, h.index),
                                 f"{n}-{h.index}", locked=fd.path in edited)
+                    render_hunk_comments(ws, old.id, new.id, fd.path, h.index, hunk_talk, me)
             with t_unified:
                 st.caption(f"The result as it will be saved, against {old.id[:12]}: rejected hunks left out, your "
                            "edits in.")
@@ -236,32 +243,7 @@ if others:
 
 # ------------------------------------------------------------------ held-out evaluation and save
 render_evaluation(ws, new.id, old.id)
-st.subheader("Save")
-as_is = final == new_files
-st.caption(counts.text() + (f"; {len(edited)} file(s) edited by hand" if edited else "")
-           + ". Undecided hunks are saved as proposed. Save makes the result the current version of "
-           + safe_label(skill) + (": this version itself, as it is." if as_is
-                                  else f", as a new version whose parent is {new.id[:12]}."))
-c1, c2 = st.columns([1, 2])
-named = ui_reviewer()
-who = c1.text_input("Reviewer", key="rev_reviewer", placeholder="your name",
-                    value="" if named == UNNAMED_APP_USER else named,
-                    help="Recorded with the save: a line you reword is shown as reworded by you.")
-message = c2.text_input("Message", key="rev_message", placeholder=f"review of {new.id[:12]}")
-st.toggle("Refuse to save when the held-out score regresses", key="rev_gate",
-          help=f"Uses the latest complete A/B result of {new.id[:12]} against {old.id[:12]}.")
-refused = save_refused(ws, new.id, old.id)
-if refused:
-    st.error(f"Saving is refused by the gate: {refused}", icon=":material/block:")
-may_save, confirmed = confirm_findings([*lint, *validation], {id(f): "spec" for f in validation},
-                                       key=f"rev_confirm:{pair}")
-if st.button("Save as the current version", type="primary", key="rev_save", icon=":material/save:",
-             disabled=bool(refused) or not may_save):
-    outcome = save_review(ws.db, new, old, merged, final, actor=who.strip() or named, confirmed=confirmed,
-                          message=message.strip() or f"review of {new.id[:12]}: {counts.text()}")
-    kind, text = save_message(outcome, skill, new)
-    st.session_state[f"rev_flash_{kind}"] = text
-    st.rerun()
+render_save(ws, new, old, merged, final, counts, edited, lint, validation, pair)
 
 with st.expander(f"History of {safe_label(skill)}", icon=":material/history:"):
     render_history(ws.db, skill, current)

@@ -94,7 +94,8 @@ def settings_group(ctx: click.Context, as_json: bool) -> None:
 @click.argument("value")
 @db_option
 def settings_set(key: str, value: str) -> None:
-    """Store KEY (base_url, model or concurrency) in the workspace."""
+    """Store KEY (base_url, model, concurrency, flagged_lessons, context_window or required_approvals) in the
+    workspace."""
     check_key(key)
     if not value.strip():
         raise SettingsError(f"give a value for {key}, or remove it with `trace2skill settings unset {key}`")

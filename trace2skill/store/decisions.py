@@ -91,3 +91,15 @@ def activity_count(db: Database, flt: ActivityFilter = ActivityFilter()) -> int:
 def decision_kinds(db: Database) -> list[str]:
     """The kinds of subject decisions were made about here."""
     return [r[0] for r in db.execute("SELECT DISTINCT subject_type FROM decisions ORDER BY subject_type")]
+
+
+def decisions_about(db: Database, subject_type: str, subject_ids: list[str], action: str) -> list[Decision]:
+    """The decisions of one action about any of these subjects, oldest first."""
+    ids = list(dict.fromkeys(subject_ids))
+    if not ids:
+        return []
+    rows = db.execute(f"SELECT id, subject_type, subject_id, action, actor, detail, created FROM decisions "
+                      f"WHERE subject_type = ? AND action = ? AND subject_id IN ({', '.join('?' * len(ids))}) "
+                      "ORDER BY id", [subject_type, action, *ids])
+    return [Decision(id=r[0], subject_type=r[1], subject_id=r[2], action=r[3], actor=r[4],
+                     detail=json.loads(r[5] or "{}"), created=r[6]) for r in rows.fetchall()]

@@ -56,11 +56,13 @@ def _clean_modes(modes: Mapping[str, int], files: Mapping[str, str]) -> dict[str
 
 def save_version(db: Database, skill: str, files: Mapping[str, str], *, source: VersionSource,
                  parent: str | None, run_id: str | None = None, message: str = "", actor: str = "user",
-                 confirmed: list[dict[str, Any]] | None = None, modes: Mapping[str, int] | None = None) -> str:
+                 confirmed: list[dict[str, Any]] | None = None, modes: Mapping[str, int] | None = None,
+                 detail: Mapping[str, Any] | None = None) -> str:
     """Store a version of `skill` (created when new) and return its id (an existing one for
     identical content). Manual saves are recorded as decisions, with the lint and spec findings
     the reviewer confirmed to save anyway (`confirmed`). `modes`: path -> permission bits of the
-    executable files (None: the parent's, for the files still there)."""
+    executable files (None: the parent's, for the files still there). `detail`: more to record with a
+    manual save's decision (the approvals it rests on)."""
     if source not in ("import", "proposal", "manual"):
         raise ValueError(f"unknown version source {source!r}")
     if not skill:
@@ -88,10 +90,10 @@ def save_version(db: Database, skill: str, files: Mapping[str, str], *, source: 
              json.dumps(kept)],
         )
         if source == "manual":
-            detail: dict[str, Any] = {"skill": skill, "parent": parent, "message": message}
+            recorded: dict[str, Any] = {"skill": skill, "parent": parent, "message": message, **(detail or {})}
             if confirmed:
-                detail["confirmed_findings"] = confirmed
-            record_decision(db, "skill_version", vid, "save", actor=actor, detail=detail)
+                recorded["confirmed_findings"] = confirmed
+            record_decision(db, "skill_version", vid, "save", actor=actor, detail=recorded)
     return vid
 
 

@@ -1,7 +1,7 @@
 """The Review & diff screen's parts: where the version under review stands (draft or saved), the
 hunk counts, the chart of how many trajectories stand behind each change, one hunk with its
 decision and support, a file's hand edits, the rendered preview, the history with each version's
-state, and what a save says."""
+state, who approved it and its open threads, and what a save says."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import pandas as pd
 import streamlit as st
 from sqlite_utils import Database
 
+from trace2skill.approvals import history_approvers
+from trace2skill.comments import open_threads
 from trace2skill.diff import Hunk, unified_diff
 from trace2skill.humanize import minute as when
 from trace2skill.models import SkillVersion
@@ -139,8 +141,11 @@ def render_preview(path: str, text: str | None, key: str) -> None:
 
 
 def render_history(db: Database, skill: str, current: str | None, key: str = "rev_history") -> None:
-    """Every version, newest first: draft or saved, which one is current, who saved it and when."""
+    """Every version, newest first: draft or saved, which one is current, who saved it and when, who
+    approved it (as it is) and its open threads."""
     states = version_states(db, skill)
+    talk = open_threads(db, "proposal", [v.id for v in states])
+    approvers = history_approvers(db, [(v.id, v.parent) for v in states])
     messages = {v.id: v.message for v in list_versions(db, skill)}
     saved_as = {}
     for v in sorted((v for v in states if v.state == "saved" and v.parent), key=lambda v: v.order):
@@ -152,9 +157,11 @@ def render_history(db: Database, skill: str, current: str | None, key: str = "re
         return v.label
 
     rows = [{"id": v.id, "state": label(v), "current": "current" if v.id == current else "", "parent": v.parent or "",
-             "saved by": reviewer(v.saved_by) if v.saved_by else "", "saved": as_time(v.saved_at),
-             "made": as_time(v.created), "message": messages.get(v.id, "")} for v in states]
-    table = pd.DataFrame(rows, columns=["id", "state", "current", "parent", "saved by", "saved", "made", "message"])
+             "saved by": reviewer(v.saved_by) if v.saved_by else "", "approved by": ", ".join(approvers.get(v.id, [])),
+             "saved": as_time(v.saved_at), "made": as_time(v.created), "open threads": talk.get(v.id, 0),
+             "message": messages.get(v.id, "")} for v in states]
+    table = pd.DataFrame(rows, columns=["id", "state", "current", "parent", "saved by", "approved by", "saved", "made",
+                                        "open threads", "message"])
     for column in ("saved", "made"):  # never saved: an empty cell, not "None"
         table[column] = pd.to_datetime(table[column], utc=True)
     st.dataframe(table, hide_index=True, width="stretch", key=key,
