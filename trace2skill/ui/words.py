@@ -34,7 +34,9 @@ KIND_WORDS = {"failure_lesson": "from a failure", "failure_cause": "diagnosis of
 
 FORMAT_WORDS = {"tau_bench": "τ-bench", "openai_chat": "OpenAI chat", "anthropic": "Anthropic messages",
                 "swe_agent": "SWE-agent", "openhands": "OpenHands", "claude_code": "Claude Code", "atif": "ATIF",
-                "generic": "mapped records", "text_log": "text log"}
+                "generic": "mapped records", "text_log": "text log", "otel_genai": "OpenTelemetry GenAI trace",
+                "openinference": "OpenInference trace", "openai_agents": "OpenAI Agents SDK trace",
+                "langfuse": "Langfuse trace", "langsmith": "LangSmith run"}
 
 SIGNAL_WORDS = {  # what trace2skill.signals found, as a reviewer says it
     "tool_error": "tool error",
