@@ -150,7 +150,7 @@ def tree_panel(state: RunState) -> None:
     m[1].metric("Merges done", merged)
     m[2].metric("Fallbacks", counts["fallback"], help="Merges whose answer stayed invalid: inputs passed up.")
     m[3].metric("Merges cancelled", counts["cancelled"])
-    if view.nodes or view.leaves:
+    if view.nodes or view.leaf_count:
         render_tree(view, opened(view))
     c = state.run.counters
     if state.run.status == "done" and c:

@@ -11,7 +11,6 @@ from sqlite_utils import Database
 
 from trace2skill.errors import HeldOutError
 from trace2skill.evaluate.leakage import check_leakage, heldout_texts
-from trace2skill.models import Lesson
 from trace2skill.store.decisions import record_decision
 
 FROM_HELDOUT = "from a held-out trajectory"
@@ -20,9 +19,9 @@ QUOTES_HELDOUT = "quoting a held-out task"
 
 @dataclass
 class HeldOutSelection:
-    """The lessons a consolidation may use, and those held-out data kept out (id -> reason)."""
+    """The lessons a consolidation may use (their ids), and those held-out data kept out (id -> reason)."""
 
-    lessons: list[Lesson]
+    lesson_ids: list[str]
     left_out: dict[str, str] = field(default_factory=dict)
     included: dict[str, str] = field(default_factory=dict)  # held-out lessons the user chose to use
 
@@ -35,11 +34,11 @@ def reasons_summary(reasons: dict[str, str]) -> str:
     return ", ".join(f"{n} {why}" for why, n in sorted(Counter(reasons.values()).items()))
 
 
-def heldout_reasons(db: Database, lessons: list[Lesson]) -> dict[str, str]:
+def heldout_reasons(db: Database, lesson_ids: list[str]) -> dict[str, str]:
     """Lesson id -> why it touches held-out data, for the lessons that do."""
-    if not lessons or not heldout_texts(db):
+    if not lesson_ids or not heldout_texts(db):
         return {}
-    report = check_leakage(db, lesson_ids=[lesson.id for lesson in lessons])
+    report = check_leakage(db, lesson_ids=lesson_ids)
     reasons: dict[str, str] = {}
     for finding in report.findings:
         lesson_id = finding.where.removeprefix("lesson ")
@@ -50,15 +49,15 @@ def heldout_reasons(db: Database, lessons: list[Lesson]) -> dict[str, str]:
     return reasons
 
 
-def select_for_consolidation(db: Database, lessons: list[Lesson], *, include_heldout: bool) -> HeldOutSelection:
+def select_for_consolidation(db: Database, lesson_ids: list[str], *, include_heldout: bool) -> HeldOutSelection:
     """Keep held-out lessons out (or in, with `include_heldout`); all kept out is an error."""
-    reasons = heldout_reasons(db, lessons)
+    reasons = heldout_reasons(db, lesson_ids)
     if include_heldout or not reasons:
-        return HeldOutSelection(lessons, included=reasons)
-    kept = [lesson for lesson in lessons if lesson.id not in reasons]
+        return HeldOutSelection(lesson_ids, included=reasons)
+    kept = [lesson_id for lesson_id in lesson_ids if lesson_id not in reasons]
     selection = HeldOutSelection(kept, left_out=reasons)
     if not kept:
-        raise HeldOutError(f"all {len(lessons)} approved lessons touch held-out data ({selection.summary()}); "
+        raise HeldOutError(f"all {len(lesson_ids)} approved lessons touch held-out data ({selection.summary()}); "
                            "held-out trajectories measure the skill and must not shape it; mark them evolve, or "
                            "include them explicitly (--include-heldout), which is recorded")
     return selection

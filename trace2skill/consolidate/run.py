@@ -8,6 +8,7 @@ proposal and merge node already done.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -29,7 +30,9 @@ from trace2skill.skill.budget import DEFAULT_MAX_ADDED_LINES, DEFAULT_MAX_CHANGE
 from trace2skill.skill.folder import SkillFolder
 from trace2skill.skill.lint import lint_skill
 from trace2skill.store import Workspace
-from trace2skill.store.lessons import approved_lessons, lessons_by_ids, rejected_for_skill
+from trace2skill.store import lessons as lesson_store
+from trace2skill.store.lesson_maps import approved_trajectories, trajectories_and_kinds
+from trace2skill.store.lessons import LessonFilter, lessons_by_ids, rejected_for_skill
 from trace2skill.store.patches import get_patch, save_patch
 from trace2skill.store.provenance import save_line_origins
 from trace2skill.store.runs import item_ids
@@ -90,14 +93,17 @@ def _check(config: ConsolidationConfig) -> None:
     config.edit_budget()  # InvalidValueError for a bad budget, before anything is stored
 
 
-def _check_prompts_fit(ws: Workspace, config: ConsolidationConfig, lessons: list[Lesson]) -> None:
+def _check_prompts_fit(ws: Workspace, config: ConsolidationConfig, lesson_ids: list[str]) -> None:
     """Size the prompts by the model's context window (workspace setting `context_window`), and refuse
-    now, before any call, when a proposal could not be shown the skill sections its lessons need."""
+    now, before any call, when a proposal could not be shown the skill sections its lessons need
+    (their text is read only when SKILL.md does not fit whole)."""
     if config.skill_chars is None:
         config.skill_chars = skill_chars_setting(ws.db, CONSOLIDATION_SHARE)
     files = get_version(ws.db, config.base_version or "").files
+    if len(files.get("SKILL.md", "")) <= config.budget().skill_chars:
+        return
     by_trajectory: dict[str, list[Lesson]] = defaultdict(list)
-    for lesson in lessons:
+    for lesson in lessons_by_ids(ws.db, lesson_ids):
         by_trajectory[lesson.trajectory_id].append(lesson)
     for group in by_trajectory.values():
         proposal_skill(files, group, config.budget())
@@ -106,26 +112,27 @@ def _check_prompts_fit(ws: Workspace, config: ConsolidationConfig, lessons: list
 def create_consolidation_run(ws: Workspace, config: ConsolidationConfig, lesson_ids: list[str] | None = None) -> str:
     """Create the run (one item per trajectory with approved lessons); nothing is sent yet."""
     _check(config)
-    lessons = approved_lessons(ws.db, lesson_ids)
-    if not lessons:
+    trajectory_of = approved_trajectories(ws.db, lesson_ids)
+    if not trajectory_of:
         raise Trace2SkillError("no approved lessons: approve some lessons first")
+    chosen = sorted(trajectory_of)
     if config.verified_only:
-        verified = verified_ids(ws.db, [lesson.id for lesson in lessons])
-        lessons = [lesson for lesson in lessons if lesson.id in verified]
-        if not lessons:
+        verified = verified_ids(ws.db, chosen)
+        chosen = [lesson_id for lesson_id in chosen if lesson_id in verified]
+        if not chosen:
             raise Trace2SkillError("none of the approved lessons is verified: verify them (trace2skill verify) or "
                                    "consolidate without --verified-only")
-    selection = select_for_consolidation(ws.db, lessons, include_heldout=config.include_heldout)
-    lessons = selection.lessons
+    selection = select_for_consolidation(ws.db, chosen, include_heldout=config.include_heldout)
+    chosen = selection.lesson_ids
     if config.new_skill:
         config.base_version = _new_skill_stub(ws, config.new_skill, config.description)
     else:
         config.base_version = get_version(ws.db, config.base_version or "").id
-    trajectories = sorted({lesson.trajectory_id for lesson in lessons})
+    trajectories = sorted(set(map(trajectory_of.__getitem__, chosen)))  # C speed: 166,667 lessons
     skill = config.new_skill or get_version(ws.db, config.base_version).skill
-    _check_prompts_fit(ws, config, lessons)
+    _check_prompts_fit(ws, config, chosen)
     ledger = rejected_for_skill(ws.db, skill, limit=config.budget().rejected_lessons, exclude_actors=(POLICY_ACTOR,))
-    data = asdict(config) | {"lesson_ids": sorted(lesson.id for lesson in lessons),
+    data = asdict(config) | {"lesson_ids": chosen,  # in id order
                              "rejected_ids": [lesson.id for lesson in ledger],
                              "heldout_left_out": selection.left_out}
     run_id = runs.create(ws, "consolidation", data, trajectories)
@@ -135,27 +142,35 @@ def create_consolidation_run(ws: Workspace, config: ConsolidationConfig, lesson_
 
 @dataclass
 class Plan:
-    """What a consolidation works from: its settings, the frozen base version and the lessons."""
+    """What a consolidation works from: its settings, the frozen base version and the lessons (by
+    id, trajectory and kind: a trajectory's lessons are read whole when its proposal is made)."""
 
     config: ConsolidationConfig
     base: SkillVersion
-    by_trajectory: dict[str, list[Lesson]] = field(default_factory=dict)
     trajectory_of: dict[str, str] = field(default_factory=dict)  # lesson id -> trajectory id
+    kind_of: dict[str, str] = field(default_factory=dict)  # lesson id -> kind
     rejected: list[str] = field(default_factory=list)  # the ledger: lessons reviewers rejected, newest first
 
     def support_of(self, edit: Edit) -> int:
         """Distinct trajectories behind an edit."""
         return len({self.trajectory_of.get(s, s) for s in edit.support})
 
+    def lessons_of(self, ws: Workspace, trajectory_id: str) -> list[Lesson]:
+        """The run's lessons of one trajectory, in id order (read on the calling thread's connection)."""
+        found = lesson_store.lesson_ids(ws.db, LessonFilter(trajectory_id=trajectory_id))
+        ids = [i for i in found if i in self.trajectory_of]
+        return lessons_by_ids(ws.db, ids)
+
+    def diagnoses_only(self, trajectories: Iterable[str]) -> int:
+        """How many of these trajectories have only diagnoses (failure causes) among the run's lessons."""
+        guided = {self.trajectory_of[i] for i, kind in self.kind_of.items() if kind != DIAGNOSIS}
+        return sum(t not in guided for t in trajectories)
+
 
 def load_plan(ws: Workspace, config_data: dict[str, Any]) -> Plan:
     config = ConsolidationConfig.from_dict(config_data)
     plan = Plan(config, get_version(ws.db, config.base_version or ""))
-    by_trajectory: dict[str, list[Lesson]] = defaultdict(list)
-    for lesson in lessons_by_ids(ws.db, config_data.get("lesson_ids") or []):
-        by_trajectory[lesson.trajectory_id].append(lesson)
-        plan.trajectory_of[lesson.id] = lesson.trajectory_id
-    plan.by_trajectory = dict(by_trajectory)
+    plan.trajectory_of, plan.kind_of = trajectories_and_kinds(ws.db, config_data.get("lesson_ids") or [])
     ledger_ids = config_data.get("rejected_ids") or []  # snapshot taken when the run was created
     texts = {lesson.id: f"{lesson.title}: {lesson.content}" for lesson in lessons_by_ids(ws.db, ledger_ids)}
     plan.rejected = [texts[i] for i in ledger_ids if i in texts]
@@ -208,8 +223,9 @@ def propose_version(ws: Workspace, run_id: str, plan: Plan, root: Patch, *, mess
         budget=result.budget.as_dict() if result.budget else {})
 
 
-def _propose_one(client: StructuredClient, run_id: str, plan: Plan, trajectory_id: str) -> runs.ItemResult:
-    patch = propose_patch(client, run_id, trajectory_id, plan.by_trajectory.get(trajectory_id, []),
+def _propose_one(ws: Workspace, client: StructuredClient, run_id: str, plan: Plan,
+                 trajectory_id: str) -> runs.ItemResult:
+    patch = propose_patch(client, run_id, trajectory_id, plan.lessons_of(ws, trajectory_id),
                           plan.base.files, max_tokens=plan.config.max_tokens, budget=plan.config.budget())
     return runs.ItemResult(save=lambda db: save_patch(db, patch))
 
@@ -217,7 +233,7 @@ def _propose_one(client: StructuredClient, run_id: str, plan: Plan, trajectory_i
 def _execute(ctx: runs.RunContext) -> None:
     plan, run_id, client = load_plan(ctx.ws, ctx.config), ctx.run.id, ctx.client
     workers = ctx.workers(plan.config.concurrency)
-    ctx.process_items(lambda t: _propose_one(client, run_id, plan, t), concurrency=workers)
+    ctx.process_items(lambda t: _propose_one(ctx.ws, client, run_id, plan, t), concurrency=workers)
     done = item_ids(ctx.ws.db, run_id, "done")
     leaves = [get_patch(ctx.ws.db, leaf_patch_id(run_id, t)) for t in sorted(done)]
     tree = build_tree(ctx, client, run_id, leaves, batch_size=plan.config.batch_size,
@@ -228,7 +244,7 @@ def _execute(ctx: runs.RunContext) -> None:
     outcome = propose_version(ctx.ws, run_id, plan, tree.root, message=f"proposal of consolidation run {run_id}")
     outcome.levels, outcome.merge_calls, outcome.proposals = tree.levels, tree.merge_calls, len(done)
     outcome.conflicts = [c.as_dict() for c in run_conflicts(ctx.ws.db, run_id, outcome.conflicts)]
-    outcome.diagnoses_only = sum(all(x.kind == DIAGNOSIS for x in plan.by_trajectory.get(t, [])) for t in done)
+    outcome.diagnoses_only = plan.diagnoses_only(done)
     ctx.set_counters(**outcome.as_dict())
 
 

@@ -7,21 +7,27 @@ import pandas as pd
 import streamlit as st
 
 from trace2skill.store import Workspace
-from trace2skill.store.stats import lesson_breakdown
+from trace2skill.store.stats import LessonBreakdown, lesson_breakdown
 from trace2skill.ui.words import kind_words
 
 
-def breakdown_frame(rows: list[tuple[str, str, str, int]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=["kind", "outcome", "status", "lessons"])
+def kind_frame(breakdown: LessonBreakdown) -> pd.DataFrame:
+    """Lessons by kind (in words) and status."""
+    frame = pd.DataFrame(breakdown.by_kind, columns=["kind", "status", "lessons"])
     frame["kind"] = frame["kind"].map(kind_words)
     return frame
 
 
+def outcome_series(breakdown: LessonBreakdown) -> pd.Series:
+    """Lessons by the outcome of the trajectory they came from."""
+    return pd.Series(dict(breakdown.by_outcome), name="lessons", dtype="int64").rename_axis("outcome")
+
+
 def render_lesson_charts(ws: Workspace) -> None:
-    rows = lesson_breakdown(ws.db)
-    if not rows:
+    breakdown = lesson_breakdown(ws.db)
+    if not breakdown.by_kind:
         return
-    frame = breakdown_frame(rows)
+    frame = kind_frame(breakdown)
     with st.expander("Lessons at a glance", icon=":material/bar_chart:"):
         left, right = st.columns(2)
         with left:
@@ -30,5 +36,4 @@ def render_lesson_charts(ws: Workspace) -> None:
             st.bar_chart(by_kind, horizontal=True, height=220)
         with right:
             st.caption("By the outcome of the trajectory they came from")
-            by_outcome = frame.groupby("outcome", as_index=True)["lessons"].sum()
-            st.bar_chart(by_outcome, horizontal=True, height=220)
+            st.bar_chart(outcome_series(breakdown), horizontal=True, height=220)

@@ -73,8 +73,8 @@ def render_tree(view: TreeView, selected: tuple[int, int] | str | None) -> None:
                                   f"{STATUS_WORDS.get(cell.status, cell.status)}. Click to open it below."):
                 st.session_state[OPEN_KEY] = cell.key
                 st.rerun(scope="app")
-    if len(view.leaves) > LEAF_LIMIT:
-        st.caption(f"{plural(len(view.leaves), 'trajectory')}, one proposal each (too many to draw: open a "
+    if view.leaf_count > LEAF_LIMIT:
+        st.caption(f"{plural(view.leaf_count, 'trajectory')}, one proposal each (too many to draw: open a "
                    "level-1 merge to see its proposals).")
     legend = st.container(horizontal=True, vertical_alignment="center")
     for status, words in STATUS_WORDS.items():

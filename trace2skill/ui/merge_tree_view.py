@@ -16,7 +16,7 @@ from sqlite_utils import Database
 from trace2skill.consolidate.conflicts import conflicts_by_node, run_conflicts
 from trace2skill.consolidate.propose import leaf_patch_id
 from trace2skill.store.patches import edit_counts, list_nodes
-from trace2skill.store.runs import item_statuses
+from trace2skill.store.runs import item_statuses, run_progress
 from trace2skill.store.trajectories import TrajectoryFilter, list_trajectories
 from trace2skill.textcut import task_words
 
@@ -28,7 +28,7 @@ LEAF_LIMIT = 40  # above this many trajectories, leaves are not drawn (open a le
 @dataclass
 class Leaf:
     trajectory_id: str
-    patch_id: str
+    patch_id: str  # "" until the proposer finished (its patch is stored then)
     status: str
     edits: int | None  # None until the proposer finished
     task: str = ""  # the trajectory's task in a few words
@@ -84,6 +84,11 @@ class Cell:
 class TreeView:
     leaves: list[Leaf] = field(default_factory=list)
     nodes: list[Node] = field(default_factory=list)
+    leaves_left_out: int = 0  # leaves not read: too many to draw (a run over 100,000 trajectories)
+
+    @property
+    def leaf_count(self) -> int:
+        return len(self.leaves) + self.leaves_left_out
 
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(STATUS_WORDS, 0)
@@ -106,19 +111,23 @@ def _edits(n: int | None) -> str:
 
 
 def tree_view(db: Database, run_id: str) -> TreeView:
+    """The run's tree as stored now. Leaves, named by their tasks, are read only when they are few
+    enough to draw (`LEAF_LIMIT`): a run over 100,000 trajectories has them counted instead."""
     counts = edit_counts(db, run_id)
-    statuses = item_statuses(db, run_id)
-    tasks = {r.id: task_words(r.task) for r in list_trajectories(
-        db, TrajectoryFilter(ids=[t for t, _s in statuses]), limit=len(statuses) or 1)}
-    leaves = [Leaf(item, leaf_patch_id(run_id, item), status,
-                   counts.get(leaf_patch_id(run_id, item)) if status == "done" else None, tasks.get(item, ""))
-              for item, status in statuses]
+    total = run_progress(db, run_id).total
+    statuses = item_statuses(db, run_id) if total <= LEAF_LIMIT else []
+    rows = list_trajectories(db, TrajectoryFilter(ids=[t for t, _s in statuses]), limit=LEAF_LIMIT) if statuses else []
+    tasks = {r.id: task_words(r.task) for r in rows}
+    leaves = []
+    for item, status in statuses:
+        patch_id = leaf_patch_id(run_id, item) if status == "done" else ""
+        leaves.append(Leaf(item, patch_id, status, counts.get(patch_id) if patch_id else None, tasks.get(item, "")))
     per_node = conflicts_by_node(run_conflicts(db, run_id))
     nodes = [Node(n["level"], n["idx"], n["status"], n["inputs"], n["output"],
                   sum(counts.get(p, 0) for p in n["inputs"]), counts.get(n["output"]) if n["output"] else None,
                   len(n["dropped"]), len(per_node.get((n["level"], n["idx"]), [])))
              for n in list_nodes(db, run_id)]
-    return TreeView(_distinct_tasks(leaves), nodes)
+    return TreeView(_distinct_tasks(leaves), nodes, leaves_left_out=total - len(leaves))
 
 
 def _distinct_tasks(leaves: list[Leaf]) -> list[Leaf]:
@@ -136,14 +145,18 @@ def tree_rows(view: TreeView, *, leaf_limit: int = LEAF_LIMIT) -> list[list[Cell
     each node's children in the rows below it in the same left-to-right order, so a row of boxes
     sized by `width` sits above what it merges."""
     producer = {n.output: n for n in view.nodes if n.output}
-    leaf_of = {leaf.patch_id: leaf for leaf in view.leaves}
+    leaf_of = {leaf.patch_id: leaf for leaf in view.leaves if leaf.patch_id}
+    draw_leaves = bool(view.leaves) and view.leaf_count <= leaf_limit
+
+    def is_leaf(patch_id: str) -> bool:  # with the leaves left out, any input no merge made is one
+        return patch_id in leaf_of or (view.leaves_left_out > 0 and patch_id not in producer)
     widths: dict[tuple[int, int], int] = {}
 
     def width(n: Node) -> int:
         if n.key not in widths:
             widths[n.key] = 0  # guards against a malformed (cyclic) record
             widths[n.key] = max(1, sum(width(producer[p]) if p in producer else 1
-                                       for p in n.inputs if p in producer or p in leaf_of))
+                                       for p in n.inputs if p in producer or is_leaf(p)))
         return widths[n.key]
 
     order: list[Node | Leaf] = []
@@ -151,7 +164,7 @@ def tree_rows(view: TreeView, *, leaf_limit: int = LEAF_LIMIT) -> list[list[Cell
 
     def visit(item: Node | Leaf) -> None:
         key = item.key if isinstance(item, Node) else item.trajectory_id
-        if key in placed:
+        if key in placed or (isinstance(item, Leaf) and not draw_leaves):
             return
         placed.add(key)
         order.append(item)
@@ -163,11 +176,11 @@ def tree_rows(view: TreeView, *, leaf_limit: int = LEAF_LIMIT) -> list[list[Cell
 
     for n in sorted(view.nodes, key=lambda n: (-n.level, n.idx)):
         visit(n)
-    for leaf in view.leaves:
+    for leaf in view.leaves if draw_leaves else ():
         visit(leaf)
     levels = sorted({n.level for n in view.nodes}, reverse=True)
     rows = [[Cell(n.key, n.label, n.status, width(n)) for n in order if isinstance(n, Node) and n.level == level]
             for level in levels]
-    if view.leaves and len(view.leaves) <= leaf_limit:
+    if draw_leaves:
         rows.append([Cell(x.trajectory_id, x.label, x.status, 1) for x in order if isinstance(x, Leaf)])
     return rows
