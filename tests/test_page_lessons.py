@@ -141,6 +141,9 @@ def test_table_edits_are_saved_through_the_store(seeded):
     assert any(s.value == "Saved 1 lesson." for s in at.success)
     assert _table(at).loc["les-03", "title"] == "Confirm before changing a booking"
     assert not (at.session_state[_editor_key(at)] or {}).get("edited_rows")  # a fresh editor
+    at.run()
+    table = _table(at)
+    assert table.loc["les-03", "decided by"] == "Dana Reyes" and table.loc["les-04", "decided by"] == ""
 
 
 def test_a_concurrent_edit_is_refused_not_overwritten(seeded):

@@ -112,7 +112,7 @@ st.caption("Edit status, title or guidance in the table; each change is saved at
 st.data_editor(with_threads(ws, table_of(rows), rows), key=editor_key, hide_index=True, width="stretch",
                column_config=column_config(),
                num_rows="fixed", disabled=["flags", "replay", "kind", "grounded", "evidence", "trajectory", "run", "id",
-                                                  "version", "threads"])
+                                                  "version", "threads", "decided by"])
 
 # ------------------------------------------------------------------ near-duplicates on this page
 if st.toggle("Show near-duplicate groups on this page", key="les_dups",

@@ -103,3 +103,14 @@ def decisions_about(db: Database, subject_type: str, subject_ids: list[str], act
                       "ORDER BY id", [subject_type, action, *ids])
     return [Decision(id=r[0], subject_type=r[1], subject_id=r[2], action=r[3], actor=r[4],
                      detail=json.loads(r[5] or "{}"), created=r[6]) for r in rows.fetchall()]
+
+
+def latest_deciders(db: Database, subject_type: str, ids: list[str]) -> dict[str, str]:
+    """Who made the latest decision on each of these subjects (those with none are left out)."""
+    if not ids:
+        return {}
+    marks = ", ".join("?" * len(ids))
+    rows = db.execute(f"SELECT subject_id, actor FROM decisions WHERE id IN (SELECT MAX(id) FROM decisions "
+                      f"WHERE subject_type = ? AND subject_id IN ({marks}) GROUP BY subject_id)",
+                      [subject_type, *ids]).fetchall()
+    return {r[0]: r[1] for r in rows}

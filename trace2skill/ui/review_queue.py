@@ -15,7 +15,7 @@ from trace2skill.humanize import plural
 from trace2skill.models import Lesson
 from trace2skill.reviewers import UNNAMED_APP_USER
 from trace2skill.store import Workspace
-from trace2skill.store.decisions import known_reviewers
+from trace2skill.store.decisions import known_reviewers, latest_deciders
 from trace2skill.store.lessons import LessonFilter, count_lessons, lesson_ids, lessons_by_ids
 from trace2skill.store.runs import list_runs
 from trace2skill.ui.comments_view import render_thread, threads_label
@@ -41,9 +41,13 @@ def queue_filter(ws: Workspace) -> str | None:
 
 
 def with_threads(ws: Workspace, table: pd.DataFrame, rows: list[Lesson]) -> pd.DataFrame:
-    """The lessons table with the open threads of each lesson."""
-    counts = open_threads(ws.db, "lesson", [r.id for r in rows])
-    return table.assign(threads=[counts.get(r.id, 0) for r in rows])
+    """The lessons table with who decided each lesson last and its open threads."""
+    ids = [r.id for r in rows]
+    counts = open_threads(ws.db, "lesson", ids)
+    deciders = latest_deciders(ws.db, "lesson", ids)
+    table = table.assign(threads=[counts.get(i, 0) for i in ids])
+    table.insert(1, "decided by", [deciders.get(i, "") for i in ids])
+    return table
 
 
 def render_lesson_comments(ws: Workspace, lesson_id: str) -> None:
