@@ -198,3 +198,150 @@ def test_damaged_trace_files_import_the_undamaged_traces_whole(ws, otel_lines, d
     assert untouched <= {t for t in clean if clean[t] in report.trajectory_ids}
     if report.imported == 0 and not report.duplicates:
         assert _counts(ws) == before
+
+
+# --------------------------------------------------------------------------- tracing tools' exports
+
+TREE_KEYS = {
+    "openai_agents": ["object", "id", "trace_id", "parent_id", "started_at", "ended_at", "span_data", "error",
+                      "type", "input", "output", "name", "from_agent", "to_agent", "triggered", "data", "response",
+                      "message", "metadata", "workflow_name", "group_id", "model", "usage", "role", "content",
+                      "tool_calls", "function", "arguments", "call_id"],
+    "langfuse": ["id", "traceId", "type", "name", "startTime", "endTime", "parentObservationId", "input", "output",
+                 "level", "statusMessage", "observations", "scores", "value", "stringValue", "dataType", "timestamp",
+                 "isRootObservation", "usageDetails", "model", "messages", "role", "content", "tool_calls"],
+    "langsmith": ["id", "run_type", "trace_id", "parent_run_id", "dotted_order", "start_time", "end_time", "inputs",
+                  "outputs", "error", "child_runs", "key", "score", "run_id", "feedback_stats", "messages",
+                  "generations", "choices", "message", "lc", "kwargs", "extra", "name", "output", "input"],
+}
+TREE_VALUES = st.sampled_from(["trace", "trace.span", "generation", "function", "handoff", "guardrail", "response",
+                               "custom", "agent", "GENERATION", "TOOL", "EVENT", "AGENT", "ERROR", "CATEGORICAL",
+                               "llm", "tool", "chain", "trace_" + "a" * 32, "span_1", "2026-01-01T00:00:00Z",
+                               "2026-01-01 00:00:00", "20260101T000000000000Zr0.20260101T000000000001Zr1", "r0",
+                               "assistant", "tool", "user", "{\"city\": 1}", "yesterday"])
+
+
+_T0, _T1 = "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z"
+_CHAT = {"input": [{"role": "user", "content": "q"}],
+         "output": [{"role": "assistant", "tool_calls": [{"id": "c1", "function": {"name": "f", "arguments": "{}"}}]}]}
+_SPAN_DATA = [("generation", _CHAT), ("function", {"name": "f", "input": "{}", "output": "ok"}),
+              ("handoff", {"from_agent": "a", "to_agent": "b"}), ("guardrail", {"name": "g", "triggered": True}),
+              ("response", {"response": {"output": [{"type": "function_call", "call_id": "c1", "name": "f"}]},
+                            "input": "q"}), ("agent", {"name": "a"}), ("custom", {"name": "c", "data": {"x": 1}})]
+_RUN = {"name": "f", "trace_id": "r-chain", "start_time": _T0, "end_time": _T1, "parent_run_id": "r-chain",
+        "inputs": {"messages": _CHAT["input"]}, "outputs": {"choices": [{"message": _CHAT["output"][0]}]},
+        "error": None, "child_runs": []}
+TREE_TEMPLATES = {  # entries that read, by the list of the trace record they go to, for the fuzzer to damage
+    "openai_agents": {
+        "traces": [{"object": "trace", "id": "trace_1", "workflow_name": "w", "group_id": None,
+                    "metadata": {"verdict": "yes"}}],
+        "spans": [{"object": "trace.span", "id": f"span_{kind}", "trace_id": "trace_1", "parent_id": None,
+                   "started_at": _T0, "ended_at": _T1, "span_data": {"type": kind, **extra}, "error": None}
+                  for kind, extra in _SPAN_DATA]},
+    "langfuse": {
+        "traces": [{"id": "t", "timestamp": _T0, "observations": [], "scores": [], "input": {"question": "q"}}],
+        "observations": [{"id": f"o-{kind}", "traceId": "t", "type": kind, "name": "f", "startTime": _T0,
+                          "endTime": _T1, "parentObservationId": None, "level": "DEFAULT", **_CHAT}
+                         for kind in ("GENERATION", "TOOL", "EVENT", "AGENT")],
+        "scores": [{"id": "s", "traceId": "t", "name": "verdict", "value": 1, "dataType": "BOOLEAN",
+                    "timestamp": _T0}]},
+    "langsmith": {
+        "runs": [{**_RUN, "id": "r-chain", "run_type": "chain", "parent_run_id": None},
+                 {**_RUN, "id": "r-llm", "run_type": "llm"}, {**_RUN, "id": "r-tool", "run_type": "tool"}],
+        "feedback": [{"id": "f", "key": "verdict", "score": 1, "run_id": "r-chain", "trace_id": "r-chain"}]},
+}
+
+
+def _tree_entries(fmt_name: str, kind: str):
+    """Lists of entries: templates of the format's entries with fields replaced, or made-up objects with
+    the format's keys (three levels deep: an entry, its data, the messages in it)."""
+    keys = st.sampled_from(TREE_KEYS[fmt_name])
+    leaf = json_scalars | TREE_VALUES | st.lists(json_scalars | TREE_VALUES, max_size=2)
+    inner = st.dictionaries(keys, leaf, max_size=4)
+    middle = st.dictionaries(keys, leaf | inner | st.lists(inner, max_size=2), max_size=5)
+    made_up = st.dictionaries(keys, leaf | middle | st.lists(middle, max_size=3), max_size=8)
+    damaged = st.builds(lambda template, changes: {**template, **changes}, st.sampled_from(TREE_TEMPLATES[fmt_name][kind]),
+                        st.dictionaries(keys, leaf | middle, max_size=1))
+    return st.lists(st.one_of(damaged, damaged, damaged, made_up), max_size=5)
+
+
+@pytest.mark.parametrize("fmt_name", sorted(TREE_KEYS))
+@FUZZ
+@given(data=st.data(), trace=st.text(max_size=8))
+def test_tracing_tool_parsers_fail_only_with_format_errors(fmt_name, data, trace):
+    """A trace record of hostile entries: a trajectory or a TrajectoryFormatError, nothing else; each
+    line of entries: the layout reads it or says why not."""
+    from trace2skill.errors import TrajectoryFormatError
+    from trace2skill.ingest.registry import BY_NAME
+
+    fmt = type(BY_NAME[fmt_name])("verdict")
+    record = {"traceId": trace or "t", **{kind: data.draw(_tree_entries(fmt_name, kind)) for kind in fmt.layout.kinds}}
+    try:
+        fmt.parse(record, "fuzz")
+    except TrajectoryFormatError:
+        pass
+    try:
+        fmt.layout.entries(data.draw(_tree_entries(fmt_name, data.draw(st.sampled_from(fmt.layout.kinds)))))
+    except TrajectoryFormatError:
+        pass
+
+
+@pytest.fixture(scope="module")
+def tracing_lines(tmp_path_factory) -> dict[str, list[str]]:
+    """Real files of each tracing tool (openai-agents, langfuse, langsmith), one entry or trace a line."""
+    from agents_samples import agents_responder, write_agents_trace
+    from langfuse_samples import write_langfuse_export
+    from langsmith_samples import write_langsmith_export
+    from otel_samples import question_for, weather_responder
+
+    from trace2skill.llm.fake_server import FakeLLMServer
+
+    folder = tmp_path_factory.mktemp("fuzz-tracing")
+    cities = ["Oslo", "Atlantis", "Lima"]
+    paths = {name: folder / f"{name}.jsonl" for name in ("openai_agents", "langfuse", "langsmith")}
+    with FakeLLMServer(agents_responder) as server:
+        write_agents_trace(paths["openai_agents"], server.base_url, "m", [question_for(c) for c in cities])
+    with FakeLLMServer(weather_responder) as server:
+        write_langfuse_export(paths["langfuse"], server.base_url, "m", cities, layout="observations")
+    with FakeLLMServer(weather_responder) as server:
+        write_langsmith_export(paths["langsmith"], server.base_url, "m", cities, layout="flat")
+    return {name: path.read_text().splitlines() for name, path in paths.items()}
+
+
+@pytest.mark.parametrize("fmt_name", ["openai_agents", "langfuse", "langsmith"])
+@FUZZ
+@given(data=st.data())
+def test_damaged_tracing_files_import_the_undamaged_traces_whole(ws, tracing_lines, fmt_name, data):
+    """One line of a real export damaged (a value replaced or removed): every error names the file, no
+    importer breaks, every trace the damaged line does not name imports exactly as from the intact
+    file, and nothing is half-written."""
+    from trace2skill.ingest.registry import BY_NAME
+
+    fmt = BY_NAME[fmt_name]
+    original = tracing_lines[fmt_name]
+
+    def parsed(lines: list[str]) -> dict[str, str]:
+        out = {}
+        for raw in fmt.records(io.BytesIO("\n".join(lines).encode()), "jsonl", "record"):
+            if raw.data is not None:
+                out[raw.data["traceId"]] = fmt.parse(raw.data, "fuzz.jsonl")[0].with_id().id
+        return out
+
+    clean = parsed(original)
+    assert len(clean) == 3
+    which = data.draw(st.integers(0, len(original) - 1))
+    lines = list(original)
+    lines[which] = json.dumps(mutate(json.loads(lines[which]), data))
+    before = _counts(ws)
+    report = import_stream(ws, io.BytesIO("\n".join(lines).encode()), "fuzz.jsonl")
+    assert all(str(issue).startswith("fuzz.jsonl: ") and issue.problem for issue in report.errors)
+    assert not any("could not read record" in issue.problem for issue in report.errors)
+    _complete(ws, report)
+    if report.format is None:  # the first line decides the format: damaged past recognition, nothing is read
+        assert which == 0 and _counts(ws) == before and report.errors[0].record is None
+        return
+    assert report.format == fmt_name
+    untouched = set(clean) - fmt.layout.trace_ids(json.loads(original[which]))
+    assert untouched <= {t for t in clean if clean[t] in report.trajectory_ids}
+    if report.imported == 0 and not report.duplicates:
+        assert _counts(ws) == before

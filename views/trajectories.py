@@ -45,7 +45,8 @@ if "traj_flash" in st.session_state:
 with st.expander("Import trajectory files", icon=":material/upload_file:",
                  expanded=count_trajectories(ws.db) == 0 or bool(st.session_state["traj_reports"])):
     st.caption("OpenAI chat, Anthropic messages, τ-bench results, SWE-agent .traj, OpenHands events, Claude Code "
-               "sessions, ATIF and OpenTelemetry traces (GenAI or OpenInference spans) are detected "
+               "sessions, ATIF, OpenTelemetry traces (GenAI or OpenInference spans) and OpenAI Agents SDK, "
+               "Langfuse and LangSmith exports are detected "
                "automatically; anything else can be mapped field by field. "
                "Re-importing a trajectory adds nothing (ids are content hashes); one whose outcome the file now "
                "gives differently is relabelled. Each import is kept in the import history below, where it can "

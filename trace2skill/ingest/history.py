@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from trace2skill.ingest.base import Format
 from trace2skill.ingest.generic import GenericFormat
 from trace2skill.ingest.text_log import TextLogFormat
-from trace2skill.ingest.traces import TraceFormat
 from trace2skill.store import Workspace
 from trace2skill.store.imports import discard_import, finish_import, start_import
 
@@ -33,8 +32,9 @@ def mapping_of(fmt: Format | None) -> dict[str, Any] | None:
         return fmt.mapping.model_dump(mode="json", exclude_defaults=True)
     if isinstance(fmt, TextLogFormat):
         return {"text_mapping": fmt.mapping.model_dump(mode="json", exclude_defaults=True)}
-    if isinstance(fmt, TraceFormat) and fmt.outcome_attribute:
-        return {"outcome_attribute": fmt.outcome_attribute}
+    outcome_attribute = getattr(fmt, "outcome_attribute", None)  # the trace formats' --outcome-attribute
+    if isinstance(outcome_attribute, str) and outcome_attribute:
+        return {"outcome_attribute": outcome_attribute}
     return None
 
 

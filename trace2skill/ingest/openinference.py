@@ -20,7 +20,7 @@ from trace2skill.ingest.otlp import Span
 from trace2skill.ingest.span_steps import Message, Moment
 
 KIND = "openinference.span.kind"
-_TASK_KEYS = ("input", "question", "query", "task", "prompt", "message", "user_input")
+TASK_KEYS = ("input", "question", "query", "task", "prompt", "message", "user_input")
 
 
 def is_openinference(span: Span) -> bool:
@@ -146,7 +146,7 @@ def root_text(span: Span, which: str) -> str | None:
         return None
     value = _json_value(span, f"{which}.value")
     if isinstance(value, dict):
-        value = next((value[k] for k in _TASK_KEYS if k in value), None) if which == "input" else (
+        value = next((value[k] for k in TASK_KEYS if k in value), None) if which == "input" else (
             value.get("output", value.get("answer")))
     text = text_of(value) if value is not None else ""
     return text or None

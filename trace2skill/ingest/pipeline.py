@@ -124,8 +124,7 @@ def resolve_format(name: str | None, mapping: FieldMapping | str | Path | dict |
     text log reader, an --outcome-attribute a trace importer."""
     if outcome_attribute is not None:
         if mapping is not None or text_mapping is not None:
-            raise MappingError("--outcome-attribute reads OpenTelemetry traces; it goes with neither --mapping "
-                               "nor --text-mapping")
+            raise MappingError("--outcome-attribute reads traces; it goes with neither --mapping nor --text-mapping")
         return trace_format(name, outcome_attribute)
     if text_mapping is not None:
         if mapping is not None or name not in (None, "text_log"):

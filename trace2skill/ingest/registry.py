@@ -6,6 +6,9 @@ from trace2skill.ingest.anthropic import AnthropicMessagesFormat
 from trace2skill.ingest.atif import ATIFFormat
 from trace2skill.ingest.base import Format
 from trace2skill.ingest.claude_code import ClaudeCodeFormat
+from trace2skill.ingest.langfuse import LangfuseFormat
+from trace2skill.ingest.langsmith import LangSmithFormat
+from trace2skill.ingest.openai_agents import OpenAIAgentsFormat
 from trace2skill.ingest.openai_chat import OpenAIChatFormat
 from trace2skill.ingest.openhands import OpenHandsFormat
 from trace2skill.ingest.swe_agent import SWEAgentFormat
@@ -15,6 +18,9 @@ from trace2skill.ingest.traces import OpenInferenceFormat, TraceFormat
 FORMATS: list[Format] = [
     OpenInferenceFormat(),  # OpenTelemetry files (resourceSpans, spans): OpenInference spans first,
     TraceFormat(),  # then any other (GenAI conventions)
+    OpenAIAgentsFormat(),  # tracing tools' exports: OpenAI Agents SDK spans,
+    LangfuseFormat(),  # Langfuse traces and observations,
+    LangSmithFormat(),  # LangSmith runs
     TauBenchFormat(),
     SWEAgentFormat(),
     ATIFFormat(),

@@ -1,12 +1,14 @@
-"""Steps from spans: what the trace conventions (GenAI, OpenInference) say happened, on one timeline.
+"""Steps from spans: what a trace's spans say happened, on one timeline (every trace importer).
 
 A convention turns its spans into *moments*: the messages a model call was sent (at its start), the
-messages it answered (at its end), a tool run starting and ending. Every model call is sent the whole
+messages it answered (at its end), a tool run starting and ending, something the agent's framework did
+(a handoff, a guardrail that tripped: an environment step). Every model call is sent the whole
 conversation so far, so messages already seen are not repeated: an input message becomes a step only
 the first time it appears (counting repeats, so a user who says "ok" twice says it twice); a model's
 answer is always new. A tool span gives the tool call (when no model answer showed it, e.g. content
-capture was off) and its result; the same result quoted in the next model call's input is not
-repeated, and fills in the tool span's result when that was not captured.
+capture was off) and its result (a tool span without a call id answers the oldest open call of its
+tool); the same result quoted in the next model call's input is not repeated, and fills in the tool
+span's result when that was not captured.
 
 Messages use the GenAI "parts" shape: `Message(role, [{"type": "text", "content": ...},
 {"type": "tool_call", "id", "name", "arguments"}, {"type": "tool_call_response", "id", "response"},
@@ -64,6 +66,7 @@ class Moment:
     counts: Counter[bytes] | None = None  # each message's occurrences in what was sent (set when added)
     tool: ToolRun | None = None
     ending: bool = False  # ends come before starts at the same instant
+    note: str | None = None  # something the agent's framework did (a handoff...): an environment step
 
     def key(self) -> tuple[int, int, int, int]:
         return (self.time, 0 if self.ending else 1, self.span.start, -self.span.end)
@@ -129,7 +132,10 @@ class StepBuilder:
                     self._messages(rest, request.time, request.ref, answer=False)
                 held = []
             when = moment.time
-            if moment.tool is not None:
+            if moment.note is not None:
+                self._append(Step(index=0, role="environment", text=moment.note, timestamp=iso(when),
+                                  raw_ref=moment.ref))
+            elif moment.tool is not None:
                 (self._tool_end if moment.ending else self._tool_start)(moment.tool, when, moment.ref)
             else:
                 prior = moment.follows.counts if moment.follows is not None else None

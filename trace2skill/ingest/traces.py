@@ -8,7 +8,8 @@ whose spans follow only the other convention is read with that one (the trajecto
 
 Outcome: the attribute the user names (`--outcome-attribute NAME`: on the root span, any span or
 the resource; success/failure words, booleans, 1/0 or a reward), else failure when a top-level span
-ended with status ERROR, else unknown.
+ended with status ERROR, else unknown. `--outcome-attribute` goes with the tracing tools' exports too
+(`trace_format`: OpenAI Agents SDK, Langfuse, LangSmith; `span_tree.py`).
 """
 
 from __future__ import annotations
@@ -19,10 +20,14 @@ from typing import IO, Any, ClassVar
 from trace2skill.errors import MappingError, TrajectoryFormatError
 from trace2skill.ingest import openinference, otel_genai
 from trace2skill.ingest.base import Format, Shape, Unit, expect_type, require
+from trace2skill.ingest.langfuse import LangfuseFormat
+from trace2skill.ingest.langsmith import LangSmithFormat
+from trace2skill.ingest.openai_agents import OpenAIAgentsFormat
 from trace2skill.ingest.otlp import Event, Span, is_bare_span, is_console_span, log_of, span_of
 from trace2skill.ingest.otlp_reader import entries_of, is_export, iter_trace_records
 from trace2skill.ingest.reader import RawRecord
 from trace2skill.ingest.span_steps import StepBuilder, first_user_text, last_assistant_text, outcome_of, roots
+from trace2skill.ingest.span_tree import TreeFormat
 from trace2skill.models import Task, Trajectory
 
 SNIFF_SPANS = 500
@@ -79,12 +84,12 @@ class TraceFormat(Format):
 
     def __init__(self, outcome_attribute: str | None = None, *, detect: bool = False) -> None:
         self.outcome_attribute = outcome_attribute
-        self.detect = detect  # stands for both trace formats: which one is detected per file
+        self.detect = detect  # stands for every trace format: which one is detected per file
 
     def among(self) -> list[Format] | None:
         if not self.detect:
             return None
-        return [OpenInferenceFormat(self.outcome_attribute), TraceFormat(self.outcome_attribute)]
+        return [cls(self.outcome_attribute) for cls in _trace_formats()]
 
     def sniff(self, sample: Any, shape: Shape) -> bool:
         return bool(_sample_spans(sample)) or is_export(sample)
@@ -125,17 +130,24 @@ class TraceFormat(Format):
                            final_output=final or last_assistant_text(steps), metadata=metadata)]
 
 
-def trace_format(name: str | None, outcome_attribute: str) -> TraceFormat:
-    """The trace format an outcome attribute goes with (`--outcome-attribute NAME`): the one named, or
-    `otel_genai` (which reads OpenInference traces too)."""
-    if name not in (None, TraceFormat.name, OpenInferenceFormat.name):
-        raise MappingError(f"--outcome-attribute reads OpenTelemetry traces (formats {TraceFormat.name}, "
-                           f"{OpenInferenceFormat.name}), not --format {name}")
+def _trace_formats() -> list[type[TraceFormat] | type[TreeFormat]]:
+    """Every trace format, in detection order."""
+    return [OpenInferenceFormat, TraceFormat, OpenAIAgentsFormat, LangfuseFormat, LangSmithFormat]
+
+
+def trace_format(name: str | None, outcome_attribute: str) -> Format:
+    """The trace format an outcome attribute goes with (`--outcome-attribute NAME`: a span attribute, a
+    trace's metadata key, a Langfuse score, a LangSmith feedback key): the one named, or any trace
+    format, detected per file."""
+    known = {cls.name: cls for cls in _trace_formats()}
+    if name is not None and name not in known:
+        raise MappingError(f"--outcome-attribute reads traces (formats {', '.join(known)}), not --format {name}")
     if not outcome_attribute.strip():
-        raise MappingError("--outcome-attribute needs the name of a span attribute")
+        raise MappingError("--outcome-attribute needs a name: a span attribute, a metadata key, a score or a "
+                           "feedback key")
     if name is None:
         return TraceFormat(outcome_attribute.strip(), detect=True)
-    return (OpenInferenceFormat if name == OpenInferenceFormat.name else TraceFormat)(outcome_attribute.strip())
+    return known[name](outcome_attribute.strip())
 
 
 class OpenInferenceFormat(TraceFormat):
