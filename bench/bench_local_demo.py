@@ -62,10 +62,12 @@ def demo_run(folder: Path, consolidate: bool = True) -> dict[str, float]:
     out["extraction_failed_items"] = float(done.progress.failed)
     out["extraction_cache_hit_rate"] = cache_hit_rate(runs.spend(ws, done)) or 0.0
     if consolidate:
-        set_status(ws.db, lesson_ids(ws.db), "approved")
-        start = time.perf_counter()
-        done = runs.execute(ws, create_consolidation_run(ws, ConsolidationConfig(base_version=skill.id)), client)
-        if not done.counters.get("merge_calls"):
+        done = None
+        if lesson_ids(ws.db):
+            set_status(ws.db, lesson_ids(ws.db), "approved")
+            start = time.perf_counter()
+            done = runs.execute(ws, create_consolidation_run(ws, ConsolidationConfig(base_version=skill.id)), client)
+        if done is None or not done.counters.get("merge_calls"):
             # the toy model's lessons gave nothing to merge (diagnoses only): consolidate the scripted
             # analyst's lessons of the same failures instead; every consolidation call still goes to the
             # embedded model
