@@ -112,6 +112,14 @@ def _agents(base_url: str, model: str) -> Any:
 def write_agents_trace(path: Path, base_url: str, model: str, questions: Sequence[str]) -> list[str | None]:
     """One trace per question, appended to `path` (the questions form one conversation: the traces share
     a `group_id`); returns each run's answer (None when the run failed)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    # run_sync refuses a thread whose event loop is running (the browser tests leave one in the main thread)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(_write_agents_trace, path, base_url, model, questions).result()
+
+
+def _write_agents_trace(path: Path, base_url: str, model: str, questions: Sequence[str]) -> list[str | None]:
     from agents import Runner, set_trace_processors, trace
     from agents.exceptions import AgentsException
 

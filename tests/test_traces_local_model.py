@@ -34,3 +34,36 @@ def test_an_agent_on_the_embedded_model_traced_and_imported(ws, tmp_path, writer
     asked = [s for s in t.steps if s.role == "user"]
     assert asked and "Paris" in (asked[0].text or "")  # the question
     assert any(s.role == "assistant" for s in t.steps)  # the model's calls, as it answered them
+
+
+def _agents(path, base_url, model):
+    from tests.agents_samples import write_agents_trace
+
+    write_agents_trace(path, base_url, model, ["What is the weather in Paris?"])
+
+
+def _langfuse(path, base_url, model):
+    from tests.langfuse_samples import write_langfuse_export
+
+    write_langfuse_export(path, base_url, model, ["Paris"])
+
+
+def _langsmith(path, base_url, model):
+    from tests.langsmith_samples import write_langsmith_export
+
+    write_langsmith_export(path, base_url, model, ["Paris"])
+
+
+@pytest.mark.parametrize("writer, fmt", [(_agents, "openai_agents"), (_langfuse, "langfuse"),
+                                         (_langsmith, "langsmith")])
+def test_agent_framework_traces_on_the_embedded_model_import(ws, tmp_path, writer, fmt):
+    local = resolve(LLMConfig(base_url=None))
+    path = tmp_path / "traces.jsonl"
+    assert local.base_url and local.model
+    writer(path, local.base_url, local.model)  # a run the toy model derails still writes its trace
+    report = import_paths(ws, [path])
+    assert report.imported == 1 and not report.errors, report
+    [row] = list_trajectories(ws.db)
+    t = get_trajectory(ws.db, row.id)
+    assert t.source_format == fmt and "Paris" in (t.task or "")
+    assert any(s.role == "assistant" for s in t.steps)

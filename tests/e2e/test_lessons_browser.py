@@ -59,8 +59,8 @@ def test_edit_a_status_in_the_data_editor(app_env, page, request):
     assert get_lesson(Workspace(db).db, "les-invented").status == "proposed"
 
     # The evidence of the selected lesson, with the quote marked in its step.
-    page.get_by_test_id("stSelectbox").filter(has_text="Lesson").last.click()
-    page.get_by_role("option").filter(has_text="Confirm before changing a booking").click()
+    page.get_by_test_id("stButton").filter(has_text="Next").first.click()  # the second lesson: the picker's Next (J)
+    page.get_by_text("2 of 2 on page 1").wait_for(timeout=20000)
     wait_idle(page)
     mark = page.locator(".t2s-quote mark")
     mark.wait_for(timeout=20000)
