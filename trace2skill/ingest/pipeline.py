@@ -21,6 +21,7 @@ from sqlite_utils import Database
 from trace2skill.errors import MappingError, TrajectoryFormatError
 from trace2skill.ingest.base import Format
 from trace2skill.ingest.detect import detect
+from trace2skill.ingest.gc_pause import fewer_collections
 from trace2skill.ingest.generic import FieldMapping, GenericFormat
 from trace2skill.ingest.history import recorded_import
 from trace2skill.ingest.issue_groups import IssueGroup, group_issues
@@ -201,7 +202,7 @@ def import_stream(
     """Import one file (a path, or an open binary file such as an upload), recorded in the import
     history (`actor`: who asked, as decisions name them: cli, ui, ...)."""
     report = FileReport(file=name or str(source))
-    with recorded_import(ws, report, fmt, actor):
+    with recorded_import(ws, report, fmt, actor), fewer_collections():
         _import_file(ws, source, report, fmt, batch_size)
     return report
 
