@@ -11,9 +11,12 @@ from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
 from tests.helpers import seed_lessons
+from trace2skill.activity import detail_words, rows, what
 from trace2skill.cli import main
+from trace2skill.models import Decision
 from trace2skill.reviewers import os_user
 from trace2skill.store import Workspace
+from trace2skill.store.decisions import ActivityFilter, activity
 from trace2skill.store.lessons import lesson_ids
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,3 +97,26 @@ def test_split_changes_record_who_made_them(tmp_path):
     whats = {d["what"] for d in log["decisions"]}
     assert "split the tasks at random" in whats and "moved the trajectory to held-out" in whats
     assert trajectory in {d["object"] for d in log["decisions"] if d["kind"] == "trajectory"}
+
+
+def test_the_screen_says_each_decisions_detail_in_words_and_the_csv_keeps_its_data(tmp_path):
+    db = str(tmp_path / "w.db")
+    _cli("demo", "--db", db)
+    _cli("split", "random", "--heldout", "0.25", "--seed", "3", "--reviewer", "Ana Lima", "--db", db)
+    ws = Workspace(db)
+    [split] = activity(ws.db, ActivityFilter(reviewers=("Ana Lima",)), limit=10)
+    words = detail_words(split)
+    assert words.startswith("held out: ") and "held-out tasks: " in words and "fraction: 0.25" in words
+    assert "seed: 3" in words and "{" not in words and "_" not in words
+    [row] = rows([split], words=True)
+    assert row["detail"] == words
+    [data] = rows([split])
+    assert json.loads(data["detail"])["seed"] == 3  # files and programs get the data itself
+
+    long = Decision(subject_type="queue", subject_id="Sam", action="unassigned_lessons", actor="Ana Lima",
+                    detail={"lessons": [f"lesson-{i}" for i in range(7)], "note": "x" * 200, "grouped": False})
+    assert detail_words(long) == ("lessons: lesson-0, lesson-1, lesson-2 and 4 more · note: " + "x" * 79 + "… · "
+                                  "grouped: no")
+    said = Decision(subject_type="trajectory", subject_id="t1", action="set_outcome", actor="Ana Lima",
+                    detail={"outcome": "failure", "previous": "success"})
+    assert what(said) == "set the outcome to failure" and detail_words(said) == "was: success"

@@ -44,11 +44,46 @@ def what(d: Decision) -> str:
 
 COLUMNS = ["when", "reviewer", "what", "kind", "object", "detail"]
 
+# What "what" already says, left out of the detail in words.
+_SAID = {("trajectory", "set_outcome"): {"outcome"}, ("comment", "commented"): {"on", "text"},
+         ("comment", "replied"): {"on", "text"}, ("comment", "resolved"): {"on", "text"},
+         ("comment", "reopened"): {"on", "text"}, ("skill", "lock_sections"): {"after"},
+         ("trajectory", "set_split"): {"split"}}
+_KEY_WORDS = {"previous": "was", "previous_reward": "reward was", "from_version": "from version",
+              "as_is": "as proposed", "first_steps": "first steps", "min_steps": "at least steps per task",
+              "lesson_checks": "lesson checks", "heldout": "held out", "heldout_tasks": "held-out tasks",
+              "evolve_tasks": "evolve tasks", "before": "locked before", "subject": "about"}
+_LIST_SHOWN = 3
+_VALUE_CHARS = 80
 
-def rows(decisions: Iterable[Decision]) -> list[dict[str, str]]:
+
+def _value_words(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None or value == "" or value == []:
+        return "none"
+    if isinstance(value, list):
+        shown = ", ".join(_value_words(v) for v in value[:_LIST_SHOWN])
+        return shown if len(value) <= _LIST_SHOWN else f"{shown} and {len(value) - _LIST_SHOWN} more"
+    if isinstance(value, dict):
+        return "; ".join(f"{_KEY_WORDS.get(k, k.replace('_', ' '))} {_value_words(v)}" for k, v in value.items())
+    text = str(value)
+    return text if len(text) <= _VALUE_CHARS else text[:_VALUE_CHARS - 1] + "…"
+
+
+def detail_words(d: Decision) -> str:
+    """The decision's recorded detail in words ("was failure · reward 1.0"), less what `what` says."""
+    said = _SAID.get((d.subject_type, d.action), set())
+    return " · ".join(f"{_KEY_WORDS.get(key, key.replace('_', ' '))}: {_value_words(value)}"
+                      for key, value in d.detail.items() if key not in said)
+
+
+def rows(decisions: Iterable[Decision], *, words: bool = False) -> list[dict[str, str]]:
+    """One row per decision; the detail as JSON (for files and programs) or, with `words`, in words."""
     return [{"when": d.created, "reviewer": d.actor, "what": what(d), "kind": KIND_WORDS.get(d.subject_type,
-             d.subject_type), "object": d.subject_id, "detail": json.dumps(d.detail, ensure_ascii=False)
-             if d.detail else ""} for d in decisions]
+             d.subject_type), "object": d.subject_id,
+             "detail": detail_words(d) if words else json.dumps(d.detail, ensure_ascii=False) if d.detail else ""}
+            for d in decisions]
 
 
 def to_csv(decisions: Iterable[Decision]) -> str:

@@ -30,7 +30,7 @@ found = activity(ws.db, flt, limit=PAGE)
 st.write(f"**{plural(total, 'decision')}**" + (f" (the newest {PAGE} below; the CSV holds them all)"
                                                if total > PAGE else ""))
 if found:
-    frame = pd.DataFrame(rows(found))
+    frame = pd.DataFrame(rows(found, words=True))
     frame["when"] = [as_time(d.created) for d in found]
     st.dataframe(frame, hide_index=True, width="stretch", key="act_table",
                  column_config={"when": time_column("when"),
