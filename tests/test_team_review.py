@@ -328,6 +328,7 @@ def test_the_lessons_screen_queue_and_comments() -> None:
     at.toggle(key="les_mine").set_value(False).run()
     at.multiselect(key="les_assign_to").set_value(["Cy"]).run()
     at.text_input(key="les_assign_new").input("Dana").run()
+    assert at.button(key="les_assign_go").label == f"Assign {len(ids)} lessons"  # counted; ids read on the click
     at.button(key="les_assign_go").click().run()
     assert not at.exception and any("Assigned 3 lessons to Cy" in s.value for s in at.success)
     progress_table = next(d.value for d in at.dataframe if "left" in d.value.columns)

@@ -119,7 +119,7 @@ if st.toggle("Show near-duplicate groups on this page", key="les_dups",
              help=f"Embedding similarity of title + guidance ≥ {DUPLICATE_THRESHOLD}; settle a group at once"):
     render_duplicate_groups(ws, rows, DUPLICATE_THRESHOLD)
 
-render_assign(ws, flt, rows)
+render_assign(ws, flt, rows, total)
 
 # ------------------------------------------------------------------ one lesson and its evidence (keys: J K A X E)
 st.subheader("Evidence")

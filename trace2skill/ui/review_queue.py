@@ -5,6 +5,9 @@ to one or several reviewers, and each reviewer's progress."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import pandas as pd
 import streamlit as st
 
@@ -71,35 +74,51 @@ def _progress_table(ws: Workspace) -> None:
                                     "decided by them", help="Decided by the reviewer whose queue it is")})
 
 
-def _chosen(ws: Workspace, choice: str, flt: LessonFilter, rows: list[Lesson]) -> tuple[list[str], str]:
-    """(lesson ids, how they were chosen) for the Assign panel's choice."""
+@dataclass
+class _Choice:
+    """The lessons the Assign panel would assign: how many, how to fetch their ids (only when the
+    button is pressed: "the lessons matching the filters" can be 500,000 ids), in words."""
+
+    count: int
+    ids: Callable[[], list[str]]
+    how: str
+
+
+def _chosen(ws: Workspace, choice: str, flt: LessonFilter, rows: list[Lesson], total: int) -> _Choice:
+    """The Assign panel's choice (`total`: how many lessons match the filters)."""
     if choice == CHOICES[1]:
-        return [r.id for r in rows], "the lessons on one page"
+        page = [r.id for r in rows]
+        return _Choice(len(page), lambda: page, "the lessons on one page")
     if choice == CHOICES[2]:
         runs = [r.id for r in list_runs(ws.db, "extraction", 50, with_progress=False)]
         run = st.selectbox("Run", runs, key="les_assign_run")
-        return (lesson_ids(ws.db, LessonFilter(run_id=run)) if run else []), f"run {run}"
+        if not run:
+            return _Choice(0, list, "")
+        of_run = LessonFilter(run_id=run)
+        return _Choice(count_lessons(ws.db, of_run), lambda: lesson_ids(ws.db, of_run), f"run {run}")
     if choice == CHOICES[3]:
         found = duplicate_groups(tuple(f"{r.title}\n{r.content}" for r in rows), DUPLICATE_THRESHOLD)
         groups = [[rows[i].id for i in group] for group in found]
         if not groups:
             st.caption("No near-duplicates on this page.")
-            return [], ""
+            return _Choice(0, list, "")
         titles = {r.id: r.title for r in rows}
         n = st.selectbox("Group", range(len(groups)), key="les_assign_group",
                          format_func=lambda i: f"{len(groups[i])} lessons like “{titles[groups[i][0]][:60]}”")
-        return list(groups[n or 0]), "a near-duplicate group"
-    return lesson_ids(ws.db, flt), "the lessons matching the filters"
+        group = list(groups[n or 0])
+        return _Choice(len(group), lambda: group, "a near-duplicate group")
+    return _Choice(total, lambda: lesson_ids(ws.db, flt), "the lessons matching the filters")
 
 
-def render_assign(ws: Workspace, flt: LessonFilter, rows: list[Lesson]) -> None:
-    """The review queue panel: assign lessons to reviewers, and progress per reviewer."""
+def render_assign(ws: Workspace, flt: LessonFilter, rows: list[Lesson], total: int) -> None:
+    """The review queue panel: assign lessons to reviewers, and progress per reviewer (`total`: how
+    many lessons match the filters)."""
     with st.expander("Review queue: assign lessons, progress per reviewer", icon=":material/assignment_ind:",
                      key="les_queue_panel"):
         _progress_table(ws)
         choice = st.segmented_control("Assign the lessons", CHOICES, default=CHOICES[0], required=True,
                                       key="les_assign_what")
-        ids, how = _chosen(ws, str(choice or CHOICES[0]), flt, rows)
+        chosen = _chosen(ws, str(choice or CHOICES[0]), flt, rows, total)
         known = [n for n in known_reviewers(ws.db, limit=50) if n != UNNAMED_APP_USER]
         c1, c2 = st.columns(2)
         picked = c1.multiselect("To", known, key="les_assign_to", help="Several reviewers: the lessons are shared "
@@ -108,8 +127,9 @@ def render_assign(ws: Workspace, flt: LessonFilter, rows: list[Lesson]) -> None:
         together = st.checkbox("Keep near-duplicates together (one reviewer settles a group)", key="les_assign_dups",
                                disabled=choice == CHOICES[3])
         names = [*picked, *(n.strip() for n in others.split(",") if n.strip())]
-        if st.button(f"Assign {plural(len(ids), 'lesson')}", key="les_assign_go", icon=":material/assignment_add:",
-                     disabled=not ids or not names):
+        if st.button(f"Assign {plural(chosen.count, 'lesson')}", key="les_assign_go", icon=":material/assignment_add:",
+                     disabled=not chosen.count or not names):
+            ids, how = chosen.ids(), chosen.how
             try:
                 groups = near_duplicate_units(lessons_by_ids(ws.db, ids)) if together else []
                 done = assign_lessons(ws.db, ids, names, actor=ui_reviewer(), groups=groups, how=how)
