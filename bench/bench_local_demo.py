@@ -1,6 +1,8 @@
 """The newcomer's path on the embedded model (SmolLM2-135M on llama.cpp, the shared server): the demo's
 extraction of 4 failed runs (the airline policy as the frozen skill) and the consolidation of their
-lessons into that policy. Measured three ways, each on fresh workspaces (nothing cached):
+lessons into that policy. Measured three ways, each on fresh workspaces and a freshly started model
+server (nothing cached, not even the server's prompt cache: a case after another once found its
+prompts' shared start already computed and looked faster than it is):
 
 - alone: this program is the only one using the model;
 - beside the app: `trace2skill ui` is running (it shares the one model server: before issue 14 it
@@ -37,6 +39,8 @@ from trace2skill.consolidate.run import ConsolidationConfig, create_consolidatio
 from trace2skill.costs import cache_hit_rate  # noqa: E402
 from trace2skill.demo import DEMO_SKILL, load_demo  # noqa: E402
 from trace2skill.llm import LLMClient, LLMConfig, ensure_local_server  # noqa: E402
+from trace2skill.llm.shared import stop_server  # noqa: E402
+from trace2skill.models import RunSpend  # noqa: E402
 from trace2skill.store import Workspace  # noqa: E402
 from trace2skill.store.lessons import lesson_ids, set_status  # noqa: E402
 from trace2skill.store.skills import latest_version  # noqa: E402
@@ -60,7 +64,7 @@ def demo_run(folder: Path, consolidate: bool = True) -> dict[str, float]:
     out["extraction"] = time.perf_counter() - start
     out["lessons"] = float(len(lesson_ids(ws.db)))
     out["extraction_failed_items"] = float(done.progress.failed)
-    out["extraction_cache_hit_rate"] = cache_hit_rate(runs.spend(ws, done)) or 0.0
+    _work(out, "extraction", runs.spend(ws, done))
     if consolidate:
         done = None
         if lesson_ids(ws.db):
@@ -81,9 +85,23 @@ def demo_run(folder: Path, consolidate: bool = True) -> dict[str, float]:
         out["consolidation_items"] = float(done.progress.total)
         out["consolidation_failed_items"] = float(done.progress.failed)
         out["consolidation_merge_calls"] = float(done.counters.get("merge_calls", 0))
-        out["consolidation_cache_hit_rate"] = cache_hit_rate(runs.spend(ws, done)) or 0.0
+        _work(out, "consolidation", runs.spend(ws, done))
     client.close()
     return out
+
+
+def _work(out: dict[str, float], stage: str, spent: RunSpend) -> None:
+    """The stage's cache hit rate and the tokens the model worked through: prompt tokens not served
+    from its cache, plus the tokens it wrote. The toy model's answers differ from run to run (one
+    consolidation merges twice, the next once), so two cases are compared per token of work too."""
+    out[f"{stage}_cache_hit_rate"] = cache_hit_rate(spent) or 0.0
+    out[f"{stage}_prompt_tokens"] = float(spent.prompt_tokens - spent.cached_tokens)
+    out[f"{stage}_completion_tokens"] = float(spent.completion_tokens)
+
+
+def _per_work(case: dict[str, float], stage: str) -> float:
+    """Seconds per 1,000 tokens of work (see `_work`)."""
+    return 1000 * case[stage] / max(case[f"{stage}_prompt_tokens"] + case[f"{stage}_completion_tokens"], 1.0)
 
 
 def _free_port() -> int:
@@ -121,12 +139,14 @@ def main() -> None:
     parser.add_argument("--skip-pair", action="store_true", help="skip the two-runs-at-once case")
     parser.add_argument("--alone", action="store_true", help="only the first case: this program alone")
     args = parser.parse_args()
-    server = ensure_local_server()  # started once, before timing: a newcomer's first call pays it once
-    print(f"model {server.model_name}: {server.threads} threads writing, {server.batch_threads} reading the prompt")
     results: dict[str, dict[str, float]] = {}
     for name, case in (("alone", demo_run), ("beside the app", beside_the_app), ("two runs at once", two_at_once)):
         if (name == "two runs at once" and args.skip_pair) or (name != "alone" and args.alone):
             continue
+        stop_server()  # a cold prompt cache for every case
+        server = ensure_local_server()  # started before timing: a newcomer's first call pays it once
+        print(f"model {server.model_name}: {server.threads} threads writing, {server.batch_threads} reading the "
+              f"prompt (started for the case {name!r})", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             results[name] = case(Path(tmp))
         print(f"{name}: " + ", ".join(f"{k} {v:.1f}" for k, v in results[name].items()), flush=True)
@@ -148,6 +168,10 @@ def main() -> None:
         ratio = beside / alone[stage]
         print(f"{stage} beside the app: {beside:.0f} s = {ratio:.2f}x alone (target <= 1.5x: "
               f"{'meets' if ratio <= 1.5 else 'misses'})")
+        mine, theirs = _per_work(alone, stage), _per_work(results["beside the app"], stage)
+        print(f"{stage} per 1,000 tokens of work (prompt not from the cache + written): {mine:.1f} s alone, "
+              f"{theirs:.1f} s beside the app = {theirs / mine:.2f}x (target <= 1.5x: "
+              f"{'meets' if theirs / mine <= 1.5 else 'misses'})")
     if "two runs at once" in results:
         pair = results["two runs at once"]
         print(f"extraction with a second run at once: {pair['extraction']:.0f} s and {pair['other_extraction']:.0f} s "
