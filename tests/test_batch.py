@@ -31,6 +31,7 @@ from trace2skill.runs.batch_mode import set_batch
 from trace2skill.store import Workspace
 from trace2skill.store import batches as batch_store
 from trace2skill.store.lessons import lesson_ids, set_status
+from trace2skill.store.runs import get_run
 from trace2skill.store.skills import latest_version
 
 FAST = {"gather_s": 0.5, "poll_s": 0.1}
@@ -251,3 +252,25 @@ def test_a_consolidation_goes_through_batch_files_one_round_trip_per_stage(tmp_p
     assert out["status"] == "done" and out["version"], out
     assert out["levels"] >= 2 and len(rounds) == 1 + out["levels"]  # the proposals, then each level of the tree
     assert rounds[0] > rounds[1] and rounds[-1] == 1  # the root merge alone
+
+
+def test_cancelling_a_run_cancels_its_batch_at_the_endpoint(ws):
+    load_demo(ws)
+    ids = select_trajectories(ws, outcome="failure", limit=4)
+    with FakeLLMServer(http_analyst_responder) as srv:
+        srv.batch_api.hold()  # the batch stays "in progress" until cancelled
+        client = LLMClient(ws, LLMConfig(base_url=srv.base_url, model="fake"))
+        run_id = create_extraction_run(ws, ids, ExtractionConfig())
+        set_batch(ws, run_id, BatchOptions(**FAST))
+        runs.start_background(ws, run_id, client)
+        _wait_for(lambda: any(b.remote_id for b in batch_store.list_batches(ws.db, run_id=run_id)))
+        runs.cancel(ws, run_id)
+        runs.wait(run_id, timeout=60)
+        run = get_run(ws.db, run_id)
+        assert run.status == "cancelled" and run.progress.done == 0
+        [batch] = batch_store.list_batches(ws.db, run_id=run_id)
+        remote = srv.batch_api.batches[batch.remote_id]
+        _wait_for(lambda: remote["status"] == "cancelled", timeout=10)  # the endpoint ends it: nothing ran
+        assert batch.status in ("cancelling", "cancelled") and not srv.batch_api.line_counts
+        assert srv.request_count == 0
+

@@ -16,6 +16,7 @@ Every batch and request is recorded (`store.batches`) before anything leaves thi
 the request's custom id a hash of its body: a run resumed after a crash finds its request answered
 or still pending in an open batch and waits for that instead of sending it again. A request the
 batch could not run is sent again in a later, smaller batch or live, as the run's options say.
+Cancelling the run cancels its batches still open at the endpoint (`cancel_open`).
 """
 
 from __future__ import annotations
@@ -205,6 +206,24 @@ class BatchSender:
             self._cond.notify_all()
         for thread in self._threads:
             thread.join(timeout=5)
+
+    def cancel_open(self) -> int:
+        """The run was cancelled: cancel its batches still open at the endpoint, which would go on
+        running (and being paid for) with nobody waiting. Call after `close`. Returns how many the
+        endpoint took the cancel of; a batch it refused keeps its state (a resumed run waits for it)."""
+        sdk, cancelled = self._sdk, 0
+        for batch in batch_store.list_batches(self.ws.db, run_id=self.run_id, open_only=True):
+            if batch.mode != "api" or not batch.remote_id or sdk is None:
+                continue
+            try:
+                remote = sdk.batches.cancel(batch.remote_id)
+            except openai.OpenAIError as exc:
+                log.warning("cancelling batch %s (%s): %s", batch.id, batch.remote_id, classify(exc).message)
+                continue
+            batch_store.set_status(self.ws.db, batch.id, remote.status)
+            cancelled += 1
+            log.info("batch %s (%s) cancelled with its run: %s", batch.id, batch.remote_id, remote.status)
+        return cancelled
 
     def _gather_loop(self) -> None:
         while not self._closed.is_set():

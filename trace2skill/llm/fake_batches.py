@@ -134,6 +134,8 @@ class FakeBatchAPI:
         while not self._released.wait(0.05):
             if self.server._stopping.is_set():
                 return
+            if batch["status"] == "cancelling":
+                break  # cancelled while held: ends at once, nothing run
         out, errors, ok, failed = [], [], 0, 0
         for n, line in enumerate(lines, 1):
             with self._lock:

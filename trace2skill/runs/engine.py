@@ -120,10 +120,13 @@ def _execute(ws: Workspace, run: Run, execution: _Execution, client: StructuredC
         status, error = "failed", cut_words(f"{type(exc).__name__}: {exc}", 2000)
     finally:
         execution.stop.set()
+        asked_to_cancel = execution.cancelled.is_set() or run_store.run_status(ws.db, run.id) == "cancelled"
+        if status == "done" and asked_to_cancel:
+            status = "cancelled"
         if batch is not None:
             batch.close()
-        if status == "done" and (execution.cancelled.is_set() or run_store.run_status(ws.db, run.id) == "cancelled"):
-            status = "cancelled"
+            if asked_to_cancel:  # not on Ctrl-C: a resumed run still wants the batch's answers
+                batch.cancel_open()
         run_store.finish_run(ws.db, run.id, status, error)
     return run_store.get_run(ws.db, run.id)
 
