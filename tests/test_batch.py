@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from conftest import REPO
 
@@ -22,6 +23,7 @@ from trace2skill import runs
 from trace2skill.analysis.fleet import ExtractionConfig, create_extraction_run, select_trajectories
 from trace2skill.cli import main
 from trace2skill.consolidate.run import ConsolidationConfig, create_consolidation_run
+from trace2skill.costs import set_price
 from trace2skill.demo import load_demo
 from trace2skill.ingest import import_paths
 from trace2skill.llm import LLMClient, LLMConfig
@@ -274,3 +276,21 @@ def test_cancelling_a_run_cancels_its_batch_at_the_endpoint(ws):
         assert batch.status in ("cancelling", "cancelled") and not srv.batch_api.line_counts
         assert srv.request_count == 0
 
+
+def test_the_estimate_of_a_batch_run_is_at_the_batch_price(tmp_path):
+    db = str(tmp_path / "e.db")
+    ws = Workspace(db)
+    load_demo(ws)
+    set_price(ws.db, "fake", prompt=2.0, completion=8.0)
+
+    def estimate(*extra: str) -> float:
+        result = CliRunner().invoke(main, ["extract", "--outcome", "failure", "--limit", "4", "--estimate", "--json",
+                                           "--base-url", "http://127.0.0.1:9/v1", "--model", "fake", *extra,
+                                           "--db", db], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)["estimated_cost_usd"]
+
+    live = estimate()
+    assert live > 0 and estimate("--batch") == pytest.approx(live / 2)
+    assert CliRunner().invoke(main, ["settings", "set", "batch_price", "25%", "--db", db]).exit_code == 0
+    assert estimate("--batch") == pytest.approx(live / 4)

@@ -14,7 +14,14 @@ from click.testing import CliRunner, Result
 from trace2skill.cli import main
 from trace2skill.cli.common import cli_llm_config
 from trace2skill.models import Lesson
-from trace2skill.settings import effective_settings, llm_config, resolve_concurrency, resolve_llm, set_setting
+from trace2skill.settings import (
+    batch_price,
+    effective_settings,
+    llm_config,
+    resolve_concurrency,
+    resolve_llm,
+    set_setting,
+)
 from trace2skill.store import Workspace
 from trace2skill.store.lessons import insert_lessons
 from trace2skill.store.trajectories import TrajectoryFilter, trajectory_ids
@@ -150,7 +157,8 @@ def test_resolution_order_per_field(ws: Workspace, no_llm_env: pytest.MonkeyPatc
     sources = effective_settings(ws.db, model="flag-model")
     assert {k: v.source for k, v in sources.items()} == {"base_url": "environment", "model": "flag",
                                                          "concurrency": "default", "flagged_lessons": "default",
-                                                         "context_window": "default", "required_approvals": "default"}
+                                                         "context_window": "default", "required_approvals": "default",
+                                                         "batch_price": "default"}
 
 
 def test_the_app_and_the_cli_resolve_alike(ws: Workspace, no_llm_env: pytest.MonkeyPatch) -> None:
@@ -203,3 +211,15 @@ def test_the_api_key_is_never_stored(tmp_path: Path, no_llm_env: pytest.MonkeyPa
     shown = invoke("settings", "--json", "--db", db).stdout
     assert "sk-very-secret" not in shown and json.loads(shown)["api_key"]["set"] is True
     assert Workspace(db).db.execute("SELECT count(*) FROM settings").fetchone()[0] == 0
+
+
+def test_the_batch_price_share_is_a_share_or_a_percentage(tmp_path: Path, no_llm_env: pytest.MonkeyPatch) -> None:
+    db = str(tmp_path / "w.db")
+    shown = json.loads(invoke("settings", "--json", "--db", db).stdout)
+    assert shown["batch_price"] == {"value": "0.5", "source": "default"}
+    assert invoke("settings", "set", "batch_price", "40%", "--db", db).exit_code == 0
+    assert batch_price(Workspace(db).db) == 0.4
+    for bad in ("0", "1.5", "half"):
+        result = CliRunner().invoke(main, ["settings", "set", "batch_price", bad, "--db", db])
+        assert result.exit_code != 0 and "share of the live price a batch call costs" in result.output
+    assert json.loads(invoke("settings", "--json", "--db", db).stdout)["batch_price"]["value"] == "0.4"

@@ -6,15 +6,19 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.fakes import http_analyst_responder
+from trace2skill import runs
+from trace2skill.costs import get_prices, set_price, spend_of
 from trace2skill.demo import load_demo
 from trace2skill.llm.fake_server import FakeLLMServer
 from trace2skill.settings import set_setting
 from trace2skill.store import Workspace
 from trace2skill.store import batches as batch_store
 from trace2skill.store import runs as run_store
+from trace2skill.store.calls import run_usage
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,10 +37,14 @@ def test_run_as_batch_sends_one_batch_and_shows_it():
     with FakeLLMServer(http_analyst_responder, model="fake") as srv:
         set_setting(ws.db, "base_url", srv.base_url)
         set_setting(ws.db, "model", "fake")
+        set_price(ws.db, "fake", prompt=2.0, completion=8.0)
         at = _page()
         at.number_input(key="ext_limit").set_value(3).run()
         at.checkbox(key="ext_run_batch").check().run()
         assert at.radio(key="ext_run_batch_retry").value == "batch"
+        live = float(next(m.value for m in at.metric if m.label == "Cost (est.)").lstrip("$"))
+        [said] = [c.value for c in at.caption if c.value.startswith("As a batch:")]
+        assert said.startswith(f"As a batch: about ${live / 2:.4f} (50% of the live price")
         at.button(key="ext_start").click().run()
         assert not at.exception
         [run] = run_store.list_runs(ws.db, kind="extraction")
@@ -46,6 +54,9 @@ def test_run_as_batch_sends_one_batch_and_shows_it():
             assert time.time() < deadline, run_store.get_run(ws.db, run.id)
             time.sleep(0.5)
         assert srv.request_count == 0 and srv.batch_api.created == 1
+        billed = runs.spend(ws, run_store.get_run(ws.db, run.id))  # the cost meter: half price for a batch
+        full = spend_of(run_usage(ws.db, run.id), get_prices(ws.db))
+        assert full.usd > 0 and billed.usd == pytest.approx(full.usd / 2)
         at.run()
         [table] = [d for d in at.dataframe if "batch" in d.value.columns]
         row = table.value.iloc[0]

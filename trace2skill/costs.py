@@ -155,6 +155,17 @@ def price_usage(usage: Mapping[str, int] | TokenUsage, model: str | None,
     return None if price is None else usage_cost(usage, price)
 
 
+def scale_price(price: ModelPrice, share: float) -> ModelPrice:
+    """`share` of a model's prices (a batch API's discount)."""
+    return ModelPrice(prompt=price.prompt * share, cached_prompt=price.cached_prompt * share,
+                      completion=price.completion * share)
+
+
+def scale_prices(prices: Mapping[str, ModelPrice], share: float) -> dict[str, ModelPrice]:
+    """The price table at `share` of its prices."""
+    return {model: scale_price(price, share) for model, price in prices.items()}
+
+
 def spend_of(usages: Iterable[TokenUsage], prices: Mapping[str, ModelPrice],
              budget: RunBudget | None = None) -> RunSpend:
     """Total tokens and money of per-model usages."""

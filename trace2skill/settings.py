@@ -21,13 +21,14 @@ from trace2skill.llm import LLMConfig
 from trace2skill.llm.config import ENV_BASE_URL, ENV_MODEL
 from trace2skill.store.settings import put_setting, stored_settings
 
-KEYS = ("base_url", "model", "concurrency", "flagged_lessons", "context_window", "required_approvals")
+KEYS = ("base_url", "model", "concurrency", "flagged_lessons", "context_window", "required_approvals", "batch_price")
 FORBIDDEN = ("api_key", "key", "token", "secret", "password")
 ENV_VARS: dict[str, str] = {"base_url": ENV_BASE_URL, "model": ENV_MODEL}  # concurrency has none
 DEFAULT_CONCURRENCY = 8
 FLAG_POLICIES = ("flag", "hide", "reject")  # what happens to a lesson flagged by code
 MAX_CONCURRENCY = 512
 APPROVAL_POLICIES = ("1", "2")  # reviewers who must approve a proposal before it is saved
+DEFAULT_BATCH_PRICE = 0.5  # a batch's share of the live price (the OpenAI Batch API bills half)
 
 Source = Literal["flag", "environment", "workspace", "default"]
 
@@ -107,11 +108,22 @@ def _check_approvals(value: str) -> str:
     return value
 
 
+def _check_batch_price(value: str) -> str:
+    try:
+        share = float(value.rstrip("%")) / (100 if value.endswith("%") else 1)
+    except ValueError:
+        share = -1.0
+    if not 0 < share <= 1:
+        raise SettingsError(f"batch_price is the share of the live price a batch call costs, from 0 to 1 (0.5 on "
+                            f"the OpenAI Batch API) or a percentage (50%), not {value!r}")
+    return f"{share:g}"
+
+
 def check_setting(key: str, value: str) -> str:
     """The value to store for `key` (normalised), or SettingsError saying what is wrong with it."""
     checks = {"base_url": _check_base_url, "model": _check_model, "concurrency": _check_concurrency,
               "flagged_lessons": _check_policy, "context_window": _check_context,
-              "required_approvals": _check_approvals}
+              "required_approvals": _check_approvals, "batch_price": _check_batch_price}
     return checks[check_key(key)](value.strip())
 
 
@@ -152,6 +164,8 @@ def effective_settings(db: Database, base_url: str | None = None, model: str | N
                                Effective(f"{LOCAL_CONTEXT_TOKENS} with the embedded model, else not set", "default"))
     approvals = stored.get("required_approvals")
     found["required_approvals"] = Effective(approvals, "workspace") if approvals else Effective("1", "default")
+    share = stored.get("batch_price")
+    found["batch_price"] = Effective(share, "workspace") if share else Effective(f"{DEFAULT_BATCH_PRICE:g}", "default")
     return found
 
 
@@ -195,3 +209,13 @@ def required_approvals(db: Database) -> int:
     `required_approvals`, else 1 (the reviewer who saves)."""
     stored = get_settings(db).get("required_approvals")
     return int(stored) if stored in APPROVAL_POLICIES else 1
+
+
+def batch_price(db: Database) -> float:
+    """The share of the live price a call sent in a batch costs: the workspace's `batch_price`,
+    else 0.5 (the OpenAI Batch API's half price)."""
+    stored = get_settings(db).get("batch_price")
+    try:
+        return float(stored) if stored else DEFAULT_BATCH_PRICE
+    except ValueError:
+        return DEFAULT_BATCH_PRICE

@@ -15,7 +15,7 @@ from trace2skill.store.runs import list_runs
 from trace2skill.store.sessions import session_counts
 from trace2skill.store.skills import latest_version, list_skills
 from trace2skill.store.trajectories import TrajectoryFilter, distinct_values
-from trace2skill.ui.batch_view import batch_input
+from trace2skill.ui.batch_view import batch_cost_caption, batch_input
 from trace2skill.ui.costs_view import apply_budget, budget_inputs, check_new_budget
 from trace2skill.ui.estimate import estimate_plan
 from trace2skill.ui.extract_pick import PICKED_KEY, render_picked, render_run_list
@@ -94,6 +94,8 @@ with st.expander("New extraction run", icon=":material/add_circle:",
                                             "is shown."))
     budget_tokens, budget_usd = budget_inputs("ext_new_budget")
     batch = batch_input(llm, "ext_run_batch")
+    if batch is not None and plan["priced"]:
+        batch_cost_caption(ws, plan["estimated_cost_usd"])
     if llm.is_local:
         st.warning("No endpoint is configured: the embedded SmolLM2-135M model will run. It is a tiny model for "
                    "trying the pipeline, not for real lessons.", icon=":material/warning:")

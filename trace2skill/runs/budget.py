@@ -21,10 +21,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from trace2skill.costs import get_prices, money, price_for, spend_of, usage_cost
+from trace2skill.costs import get_prices, money, price_for, scale_prices, spend_of, usage_cost
 from trace2skill.errors import BudgetExceeded, InvalidValueError, RunCancelled
 from trace2skill.llm.scope import Settle
 from trace2skill.models import ModelPrice, Run, RunBudget, RunSpend, TokenUsage
+from trace2skill.settings import batch_price
 from trace2skill.store import Workspace
 from trace2skill.store import runs as run_store
 from trace2skill.store.calls import run_usage
@@ -72,7 +73,17 @@ def spend(ws: Workspace, run: Run) -> RunSpend:
     meter = live_meter(run.id)
     if meter is not None:
         return meter.spend()
-    return spend_of(run_usage(ws.db, run.id), get_prices(ws.db), budget_of(run.config))
+    return spend_of(run_usage(ws.db, run.id), run_prices(ws, run), budget_of(run.config))
+
+
+def run_prices(ws: Workspace, run: Run) -> dict[str, ModelPrice]:
+    """The price table the run is billed at: a run sending its calls to a batch API pays the
+    workspace's `batch_price` share (half, by default) of each price."""
+    from trace2skill.llm.batch import options_of
+
+    prices = get_prices(ws.db)
+    options = options_of(run.config)
+    return scale_prices(prices, batch_price(ws.db)) if options is not None and options.mode == "api" else prices
 
 
 class RunMeter:
@@ -80,7 +91,7 @@ class RunMeter:
 
     def __init__(self, ws: Workspace, run: Run, cancelled: threading.Event):
         self.budget = budget_of(run.config)
-        self.prices: dict[str, ModelPrice] = get_prices(ws.db)
+        self.prices: dict[str, ModelPrice] = run_prices(ws, run)
         self.cancelled = cancelled
         self._usage = {u.model: u for u in run_usage(ws.db, run.id)}
         self._reserved_tokens, self._reserved_usd = 0, 0.0

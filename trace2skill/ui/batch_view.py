@@ -16,6 +16,7 @@ from trace2skill.llm.batch import BatchOptions
 from trace2skill.llm.config import LLMConfig
 from trace2skill.models import Run
 from trace2skill.runs.batch_mode import STATUS_WORDS, batch_of, ingest_results
+from trace2skill.settings import batch_price
 from trace2skill.store import Workspace
 from trace2skill.store import batches as batch_store
 from trace2skill.ui.words import as_time, time_column
@@ -35,6 +36,13 @@ def batch_input(llm: LLMConfig, key: str) -> BatchOptions | None:
     retry = st.radio("Calls a batch could not run go again", list(RETRY_WORDS), format_func=RETRY_WORDS.__getitem__,
                      horizontal=True, key=f"{key}_retry")
     return BatchOptions(mode="api", retry="live" if retry == "live" else "batch")
+
+
+def batch_cost_caption(ws: Workspace, live_usd: float) -> None:
+    """Under a priced estimate, with "Run as batch" on: what the run costs at the batch price."""
+    share = batch_price(ws.db)
+    st.caption(f"As a batch: about ${live_usd * share:.4f} ({share:.0%} of the live price, as the run's cost meter "
+               "counts it; change the share with `trace2skill settings set batch_price 0.5`).")
 
 
 def waiting_for_file(ws: Workspace, run: Run) -> bool:

@@ -11,6 +11,7 @@ from trace2skill.costs import budget_text, embedded_model_name, get_prices, mone
 from trace2skill.errors import Trace2SkillError
 from trace2skill.llm import LLMConfig
 from trace2skill.models import Run, RunBudget, RunSpend
+from trace2skill.settings import batch_price
 from trace2skill.store import Workspace
 from trace2skill.ui.cache_view import cache_caption
 
@@ -31,7 +32,8 @@ def price_editor(ws: Workspace, key: str = "home_prices") -> None:
     local = embedded_model_name()
     st.caption("Prices per 1M tokens (in your currency): they price the estimate before a run, the cost meter and "
                "money budgets. Cached prompt: prompt tokens the endpoint serves from its cache (default: the prompt "
-               "price)." + (f" The embedded model ({local}) is always free." if local else ""))
+               f"price). A run sent as batches pays {batch_price(ws.db):.0%} of them (setting `batch_price`)."
+               + (f" The embedded model ({local}) is always free." if local else ""))
     number = st.column_config.NumberColumn
     edited = st.data_editor(price_frame(ws), num_rows="dynamic", hide_index=True, width="stretch", key=key,
                             column_config={"model": st.column_config.TextColumn("model", required=True),
