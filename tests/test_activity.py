@@ -106,7 +106,7 @@ def test_the_screen_says_each_decisions_detail_in_words_and_the_csv_keeps_its_da
     ws = Workspace(db)
     [split] = activity(ws.db, ActivityFilter(reviewers=("Ana Lima",)), limit=10)
     words = detail_words(split)
-    assert words.startswith("held out: ") and "held-out tasks: " in words and "fraction: 0.25" in words
+    assert words.startswith("held-out runs: ") and "evolve runs: " in words and "held-out tasks: " in words and "fraction: 0.25" in words
     assert "seed: 3" in words and "{" not in words and "_" not in words
     [row] = rows([split], words=True)
     assert row["detail"] == words
