@@ -14,6 +14,7 @@ import random
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 TARGET_RATE = 2000.0
@@ -63,33 +64,40 @@ def run_import(path: Path, db: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, default=10_000)
-    args = parser.parse_args(argv)
+def compare_sizes(write: Callable[[Path, int, int], None], n: int, noun: str, label: str = "") -> list[dict]:
+    """Import a file of `n` records written by `write(path, n, seed)` and one 4x smaller into fresh
+    workspaces (each in its own process); print and return the rate and memory-growth figures."""
     with tempfile.TemporaryDirectory() as tmp:
         small, large = Path(tmp, "small.jsonl"), Path(tmp, "large.jsonl")
-        write_file(small, max(args.n // 4, 1), seed=1)
-        write_file(large, args.n, seed=2)
+        write(small, max(n // 4, 1), 1)
+        write(large, n, 2)
+        size_mib = large.stat().st_size / 2**20
         small_run = run_import(small, Path(tmp, "small.db"))
         large_run = run_import(large, Path(tmp, "large.db"))
     rate = large_run["imported"] / large_run["seconds"]
     growth = large_run["peak_mib"] / small_run["peak_mib"]
     figures = [
-        {"name": f"import rate, {args.n} trajectories (trajectories/s)", "value": round(rate), "target": ">= 2000",
+        {"name": f"{label}import rate, {n} {noun} ({noun}/s)", "value": round(rate), "target": ">= 2000",
          "meets": rate >= TARGET_RATE},
-        {"name": f"peak memory growth, {args.n} vs {args.n // 4} trajectories (ratio)", "value": round(growth, 2),
+        {"name": f"{label}peak memory growth, {n} vs {n // 4} {noun} (ratio)", "value": round(growth, 2),
          "target": "<= 1.25", "meets": growth <= 1.25},
     ]
-    print(f"peak memory: {small_run['peak_mib']:.1f} MiB for {args.n // 4}, "
-          f"{large_run['peak_mib']:.1f} MiB for {args.n} trajectories; rate "
-          f"{small_run['imported'] / small_run['seconds']:.0f}/s for {args.n // 4}, {rate:.0f}/s for {args.n}")
+    print(f"file: {n} {noun}, {size_mib:.0f} MiB; {large_run['seconds']:.1f} s; peak memory "
+          f"{small_run['peak_mib']:.1f} MiB for {n // 4}, {large_run['peak_mib']:.1f} MiB for {n} {noun}; rate "
+          f"{small_run['imported'] / small_run['seconds']:.0f}/s for {n // 4}, {rate:.0f}/s for {n}")
     for fig in figures:
-        print(f"{fig['name']:<60} {fig['value']:>10}   target {fig['target']:<8} "
+        print(f"{fig['name']:<70} {fig['value']:>10}   target {fig['target']:<8} "
               f"{'MEETS' if fig['meets'] else 'MISSES'}")
-    if large_run["imported"] != args.n or large_run["errors"]:
-        print(f"warning: imported {large_run['imported']} of {args.n} with {large_run['errors']} errors")
+    if large_run["imported"] != n or large_run["errors"]:
+        print(f"warning: imported {large_run['imported']} of {n} with {large_run['errors']} errors")
     return figures
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=10_000)
+    args = parser.parse_args(argv)
+    return compare_sizes(lambda path, n, seed: write_file(path, n, seed=seed), args.n, "trajectories")
 
 
 if __name__ == "__main__":

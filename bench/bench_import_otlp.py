@@ -18,14 +18,12 @@ import argparse
 import json
 import random
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_import import run_import  # noqa: E402
+from bench_import import compare_sizes  # noqa: E402
 
-TARGET_RATE = 2000.0
 BATCH_SPANS = 512
 TOOLS = ["search_flights", "get_user_details", "book_reservation", "cancel_reservation", "calculate"]
 SYSTEM = "You are an airline agent. Follow the policy and use the tools."
@@ -115,29 +113,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=10_000)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        small, large = Path(tmp, "small.jsonl"), Path(tmp, "large.jsonl")
-        write_file(small, max(args.n // 4, 1), seed=1)
-        write_file(large, args.n, seed=2)
-        size_mib = large.stat().st_size / 2**20
-        small_run = run_import(small, Path(tmp, "small.db"))
-        large_run = run_import(large, Path(tmp, "large.db"))
-    rate = large_run["imported"] / large_run["seconds"]
-    growth = large_run["peak_mib"] / small_run["peak_mib"]
-    figures = [
-        {"name": f"OTLP trace import rate, {args.n} traces (traces/s)", "value": round(rate), "target": ">= 2000",
-         "meets": rate >= TARGET_RATE},
-        {"name": f"OTLP trace import peak memory growth, {args.n} vs {args.n // 4} traces (ratio)",
-         "value": round(growth, 2), "target": "<= 1.25", "meets": growth <= 1.25},
-    ]
-    print(f"file: {args.n} traces, {size_mib:.0f} MiB; {large_run['seconds']:.1f} s; peak memory "
-          f"{small_run['peak_mib']:.1f} MiB for {args.n // 4}, {large_run['peak_mib']:.1f} MiB for {args.n} traces")
-    for fig in figures:
-        print(f"{fig['name']:<70} {fig['value']:>10}   target {fig['target']:<8} "
-              f"{'MEETS' if fig['meets'] else 'MISSES'}")
-    if large_run["imported"] != args.n or large_run["errors"]:
-        print(f"warning: imported {large_run['imported']} of {args.n} with {large_run['errors']} errors")
-    return figures
+    return compare_sizes(lambda path, n, seed: write_file(path, n, seed=seed), args.n, "traces", label="OTLP trace ")
 
 
 if __name__ == "__main__":
