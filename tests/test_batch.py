@@ -294,3 +294,26 @@ def test_the_estimate_of_a_batch_run_is_at_the_batch_price(tmp_path):
     assert live > 0 and estimate("--batch") == pytest.approx(live / 2)
     assert CliRunner().invoke(main, ["settings", "set", "batch_price", "25%", "--db", db]).exit_code == 0
     assert estimate("--batch") == pytest.approx(live / 4)
+
+
+def test_cancelling_a_run_whose_process_died_cancels_its_batch_at_the_endpoint(tmp_path):
+    db = tmp_path / "orphan.db"
+    ws = Workspace(db)
+    load_demo(ws)
+    with FakeLLMServer(http_analyst_responder) as srv:
+        srv.batch_api.hold()
+        proc = subprocess.Popen([sys.executable, "-m", "trace2skill", "extract", "--outcome", "failure", "--limit", "3",
+                                 "--batch", "--batch-poll", "0.1", "--batch-gather", "0.3", "--base-url", srv.base_url,
+                                 "--model", "fake", "--json", "--db", str(db)],
+                                env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        _wait_for(lambda: any(b.remote_id for b in batch_store.list_batches(ws.db)))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        [batch] = batch_store.list_batches(ws.db)
+        result = CliRunner().invoke(main, ["cancel", batch.run_id, "--db", str(db)], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        remote = srv.batch_api.batches[batch.remote_id]
+        _wait_for(lambda: remote["status"] == "cancelled", timeout=10)
+        assert batch_store.get_batch(ws.db, batch.id).status in ("cancelling", "cancelled")
+        assert not srv.batch_api.line_counts and srv.request_count == 0

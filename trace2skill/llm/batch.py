@@ -36,6 +36,7 @@ from trace2skill.errors import BatchWaiting
 from trace2skill.llm.batch_files import ENDPOINT, custom_id, read_results, request_lines
 from trace2skill.llm.scope import CallScope
 from trace2skill.llm.transport import classify
+from trace2skill.models import Run
 from trace2skill.store import batches as batch_store
 from trace2skill.store.batches import Batch, Result
 from trace2skill.store.workspace import Workspace
@@ -208,22 +209,9 @@ class BatchSender:
             thread.join(timeout=5)
 
     def cancel_open(self) -> int:
-        """The run was cancelled: cancel its batches still open at the endpoint, which would go on
-        running (and being paid for) with nobody waiting. Call after `close`. Returns how many the
-        endpoint took the cancel of; a batch it refused keeps its state (a resumed run waits for it)."""
-        sdk, cancelled = self._sdk, 0
-        for batch in batch_store.list_batches(self.ws.db, run_id=self.run_id, open_only=True):
-            if batch.mode != "api" or not batch.remote_id or sdk is None:
-                continue
-            try:
-                remote = sdk.batches.cancel(batch.remote_id)
-            except openai.OpenAIError as exc:
-                log.warning("cancelling batch %s (%s): %s", batch.id, batch.remote_id, classify(exc).message)
-                continue
-            batch_store.set_status(self.ws.db, batch.id, remote.status)
-            cancelled += 1
-            log.info("batch %s (%s) cancelled with its run: %s", batch.id, batch.remote_id, remote.status)
-        return cancelled
+        """The run was cancelled: cancel its batches still open at the endpoint (see
+        `cancel_batches`). Call after `close`."""
+        return cancel_batches(self.ws, self.run_id, self._sdk) if self._sdk is not None else 0
 
     def _gather_loop(self) -> None:
         while not self._closed.is_set():
@@ -350,3 +338,41 @@ class BatchSender:
                     self._enqueue(r.custom_id, waiters[0].body)
                 else:
                     self._resolve(r.custom_id, r)
+
+
+def cancel_batches(ws: Workspace, run_id: str | None, sdk: openai.OpenAI) -> int:
+    """Cancel the run's batches still open at the endpoint, which would go on running (and being
+    paid for) with nobody waiting. Returns how many the endpoint took the cancel of; a batch it
+    refused keeps its state (a resumed run waits for it)."""
+    cancelled = 0
+    for batch in batch_store.list_batches(ws.db, run_id=run_id, open_only=True):
+        if batch.mode != "api" or not batch.remote_id:
+            continue
+        try:
+            remote = sdk.batches.cancel(batch.remote_id)
+        except openai.OpenAIError as exc:
+            log.warning("cancelling batch %s (%s): %s", batch.id, batch.remote_id, classify(exc).message)
+            continue
+        batch_store.set_status(ws.db, batch.id, remote.status)
+        cancelled += 1
+        log.info("batch %s (%s) cancelled with its run: %s", batch.id, batch.remote_id, remote.status)
+    return cancelled
+
+
+def cancel_orphaned(ws: Workspace, run: Run) -> int:
+    """A cancelled batch run that no process is executing (interrupted: its process died): cancel
+    its open batches at the endpoint its config names (the API key from the environment, as for
+    every call). 0 when the run sends no batches or has none open."""
+    from trace2skill.llm.config import LLMConfig
+    from trace2skill.llm.transport import make_openai
+
+    options = options_of(run.config)
+    if options is None or options.mode != "api" or not run.config.get("base_url"):
+        return 0
+    if not any(b.remote_id for b in batch_store.list_batches(ws.db, run_id=run.id, open_only=True)):
+        return 0
+    sdk = make_openai(LLMConfig.from_env(base_url=run.config["base_url"], model=run.config.get("model")))
+    try:
+        return cancel_batches(ws, run.id, sdk)
+    finally:
+        sdk.close()

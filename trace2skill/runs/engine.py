@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trace2skill.errors import BatchWaiting, BudgetExceeded, RunCancelled, RunStateError
-from trace2skill.llm.batch import BatchSender, options_of
+from trace2skill.llm.batch import BatchSender, cancel_orphaned, options_of
 from trace2skill.llm.protocol import StructuredClient
 from trace2skill.models import Run
 from trace2skill.runs.budget import RunMeter
@@ -166,7 +166,9 @@ def cancel(ws: Workspace, run_id: str) -> Run:
     with _lock:
         execution = _active.get(run.id)
     if execution is not None:
-        execution.cancelled.set()
+        execution.cancelled.set()  # its execution cancels its open batches as it ends
+    elif not is_alive(run):  # interrupted: no process will end it, so its open batches are cancelled here
+        cancel_orphaned(ws, run)
     return run_store.get_run(ws.db, run.id)
 
 
