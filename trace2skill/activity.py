@@ -52,8 +52,8 @@ _SAID = {("trajectory", "set_outcome"): {"outcome"}, ("comment", "commented"): {
 _KEY_WORDS = {"previous": "was", "previous_reward": "reward was", "from_version": "from version",
               "as_is": "as proposed", "first_steps": "first steps", "min_steps": "at least steps per task",
               "lesson_checks": "lesson checks", "heldout": "held-out runs", "evolve": "evolve runs",
-              "heldout_tasks": "held-out tasks",
-              "evolve_tasks": "evolve tasks", "before": "locked before", "subject": "about"}
+              "heldout_tasks": "held-out tasks", "evolve_tasks": "evolve tasks", "before": "locked before",
+              "subject": "about"}
 _LIST_SHOWN = 3
 _VALUE_CHARS = 80
 

@@ -38,7 +38,7 @@ from trace2skill.errors import InvalidValueError
 from trace2skill.models import Run
 from trace2skill.runs import execute as execute_run
 from trace2skill.runs.batch_mode import describe_batch, set_batch
-from trace2skill.settings import batch_price
+from trace2skill.runs.budget import price_share
 from trace2skill.store import Workspace
 from trace2skill.store import batches as batch_store
 
@@ -180,9 +180,8 @@ def extract(outcome: str, limit: int | None, sample: int | None, seed: int, bala
                               concurrency=cli_concurrency(ws, concurrency), max_tokens=max_tokens, model=llm.model,
                               base_url=llm.base_url)
     price = config_price(ws.db, llm)
-    if price is not None and batch is not None and batch.mode == "api":
-        price = scale_price(price, batch_price(ws.db))  # what the cost meter will count
-    plan = estimate(ws, ids, config, price)
+    share = price_share(ws, batch)  # what the cost meter will count
+    plan = estimate(ws, ids, config, scale_price(price, share) if price is not None and share != 1.0 else price)
     if estimate_only:
         print_json(plan) if as_json else click.echo(
             f"{plan['calls']} analyst calls over {plan['trajectories']} trajectories: about "

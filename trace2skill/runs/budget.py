@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trace2skill.costs import get_prices, money, price_for, scale_prices, spend_of, usage_cost
 from trace2skill.errors import BudgetExceeded, InvalidValueError, RunCancelled
@@ -29,6 +29,9 @@ from trace2skill.settings import batch_price
 from trace2skill.store import Workspace
 from trace2skill.store import runs as run_store
 from trace2skill.store.calls import run_usage
+
+if TYPE_CHECKING:
+    from trace2skill.llm.batch import BatchOptions
 
 BUDGET_KEY = "budget"
 WAIT_S = 0.1  # how often a request waiting for reservations to settle re-checks the cancel flag
@@ -76,14 +79,19 @@ def spend(ws: Workspace, run: Run) -> RunSpend:
     return spend_of(run_usage(ws.db, run.id), run_prices(ws, run), budget_of(run.config))
 
 
+def price_share(ws: Workspace, options: BatchOptions | None) -> float:
+    """The share of the price table a run pays: the workspace's `batch_price` (half, by default)
+    when it sends its calls to a batch API, else all of it."""
+    return batch_price(ws.db) if options is not None and options.mode == "api" else 1.0
+
+
 def run_prices(ws: Workspace, run: Run) -> dict[str, ModelPrice]:
-    """The price table the run is billed at: a run sending its calls to a batch API pays the
-    workspace's `batch_price` share (half, by default) of each price."""
+    """The price table the run is billed at (see `price_share`)."""
     from trace2skill.llm.batch import options_of
 
     prices = get_prices(ws.db)
-    options = options_of(run.config)
-    return scale_prices(prices, batch_price(ws.db)) if options is not None and options.mode == "api" else prices
+    share = price_share(ws, options_of(run.config))
+    return scale_prices(prices, share) if share != 1.0 else prices
 
 
 class RunMeter:
