@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from trace2skill.ingest import import_stream, pipeline
+from trace2skill.ingest import import_stream, pipeline, records
 from trace2skill.ingest.gc_pause import IMPORT_THRESHOLD
 
 
@@ -25,7 +25,7 @@ def watched(monkeypatch):
     """The collector's settings as each parsed trajectory saw them; `hold` makes imports wait there."""
     seen: list[tuple[tuple[int, int, int], int]] = []
     hold: list[threading.Barrier] = []
-    real = pipeline.compute_signals
+    real = records.compute_signals
 
     def signals(t):
         seen.append((gc.get_threshold(), gc.get_freeze_count()))
@@ -33,7 +33,7 @@ def watched(monkeypatch):
             hold[0].wait(timeout=30)
         return real(t)
 
-    monkeypatch.setattr(pipeline, "compute_signals", signals)
+    monkeypatch.setattr(records, "compute_signals", signals)
     return seen, hold
 
 

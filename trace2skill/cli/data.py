@@ -40,10 +40,14 @@ from trace2skill.store.trajectories import TrajectoryFilter, count_trajectories,
 @click.option("--split-sessions", is_flag=True,
               help="Split each imported session that holds several requests into single-task trajectories "
                    "(see `trajectories split`).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Processes that parse each file (1: this one only). Default: one per core for files of "
+                   "32 MiB or more made of many records (JSONL, arrays, trace files), else 1.")
 @json_option
 @db_option
 def import_cmd(paths: tuple[str, ...], format_name: str | None, mapping: str | None, text_mapping: str | None,
-               outcome_attribute: str | None, dry_run: bool, split_sessions: bool, as_json: bool) -> None:
+               outcome_attribute: str | None, dry_run: bool, split_sessions: bool, workers: int | None,
+               as_json: bool) -> None:
     """Import trajectory files (or folders of them); formats are detected."""
     from trace2skill.ingest.pipeline import import_paths
 
@@ -64,7 +68,7 @@ def import_cmd(paths: tuple[str, ...], format_name: str | None, mapping: str | N
             )
 
     report = import_paths(ws, paths, format_name=format_name, mapping=mapping, on_file=on_file, actor="cli",
-                          text_mapping=text_mapping, outcome_attribute=outcome_attribute)
+                          text_mapping=text_mapping, outcome_attribute=outcome_attribute, workers=workers)
     split = None
     if split_sessions:
         from trace2skill.cli.sessions import split_imported

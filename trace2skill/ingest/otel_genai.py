@@ -270,16 +270,25 @@ def facts(spans: list[Span]) -> dict[str, Any]:
     for span in spans:
         a = span.attributes
         if operation(span) in INFERENCE:
-            model = a.get("gen_ai.response.model") or a.get("gen_ai.request.model")
-            if isinstance(model, str) and model:
-                out.setdefault("model", model)
+            if "model" not in out:
+                model = a.get("gen_ai.response.model") or a.get("gen_ai.request.model")
+                if isinstance(model, str) and model:
+                    out["model"] = model
             for key in tokens:
-                value = a.get(f"gen_ai.usage.{key}")
-                tokens[key] += value if isinstance(value, int) and not isinstance(value, bool) else 0
-        for key, names in (("agent", ("gen_ai.agent.name",)), ("conversation_id", ("gen_ai.conversation.id",)),
-                           ("provider", ("gen_ai.provider.name", "gen_ai.system"))):
-            value = next((a[n] for n in names if isinstance(a.get(n), str) and a.get(n)), None)
-            if value is not None:
-                out.setdefault(key, value)
+                value = a.get(_USAGE[key])
+                if type(value) is int:
+                    tokens[key] += value
+        for key, names in _FACTS:
+            if key not in out:
+                for name in names:
+                    value = a.get(name)
+                    if isinstance(value, str) and value:
+                        out[key] = value
+                        break
     out.update({k: v for k, v in tokens.items() if v})
     return out
+
+
+_USAGE = {"input_tokens": "gen_ai.usage.input_tokens", "output_tokens": "gen_ai.usage.output_tokens"}
+_FACTS = (("agent", ("gen_ai.agent.name",)), ("conversation_id", ("gen_ai.conversation.id",)),
+          ("provider", ("gen_ai.provider.name", "gen_ai.system")))

@@ -11,11 +11,10 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from pydantic import ValidationError
 from sqlite_utils import Database
 
 from trace2skill.errors import MappingError, TrajectoryFormatError
@@ -26,54 +25,21 @@ from trace2skill.ingest.generic import FieldMapping, GenericFormat
 from trace2skill.ingest.history import recorded_import
 from trace2skill.ingest.issue_groups import IssueGroup, group_issues
 from trace2skill.ingest.mapping_check import check_open_file, check_source
-from trace2skill.ingest.reader import RawRecord, Sniffed, iter_records, open_binary, sniff
+from trace2skill.ingest.parallel import on_disk, prepared_in_workers, size_of, worker_count
+from trace2skill.ingest.reader import RawRecord, Sniffed, open_binary, sniff
+from trace2skill.ingest.records import FileReport, ImportIssue, file_records, parse_prepared
 from trace2skill.ingest.registry import BY_NAME, FORMATS
 from trace2skill.ingest.text_log import TextLogFormat, TextMapping, iter_text_records
 from trace2skill.ingest.traces import trace_format
-from trace2skill.models import Trajectory
-from trace2skill.signals import compute_signals
 from trace2skill.store import Workspace
-from trace2skill.store.trajectories import PreparedTrajectory, prepare, store_batch
+from trace2skill.store.rows import PreparedTrajectory
+from trace2skill.store.trajectories import store_batch
 
 BATCH_SIZE = 500
 SUFFIXES = {".json", ".jsonl", ".traj", ".ndjson"}
 TEXT_SUFFIXES = {".log", ".txt", ".md"}  # searched in folders when a text mapping is given
 FORMAT_NAMES = sorted([*BY_NAME, "generic", "text_log"])
-
-
-@dataclass
-class ImportIssue:
-    file: str
-    problem: str
-    record: int | None = None
-    line: int | None = None
-
-    def __str__(self) -> str:
-        return TrajectoryFormatError(self.problem, file=self.file, record=self.record, line=self.line).describe()
-
-
-@dataclass
-class FileReport:
-    file: str
-    format: str | None = None
-    records: int = 0
-    imported: int = 0
-    duplicates: int = 0
-    errors: list[ImportIssue] = field(default_factory=list)
-    trajectory_ids: list[str] = field(default_factory=list)
-    relabelled: int = 0  # already present, with the outcome this file now gives (see store_batch)
-    import_id: int | None = None  # its record in the import history
-    warnings: list[str] = field(default_factory=list)  # from the mapping check, each once
-
-    @property
-    def error_groups(self) -> list[IssueGroup]:
-        return group_issues(self.errors)
-
-    def as_dict(self) -> dict:
-        data = asdict(self)
-        data["errors"] = [str(e) for e in self.errors]
-        data["error_groups"] = [g.as_dict() for g in self.error_groups]
-        return data
+__all__ = ["FileReport", "ImportIssue", "ImportReport", "import_paths", "import_stream"]  # the first two: `records`
 
 
 @dataclass
@@ -158,27 +124,6 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]], suffixes: set[str] = S
     return found
 
 
-def _parse(fmt: Format, raw: RawRecord, name: str, report: FileReport) -> list[Trajectory]:
-    def fail(problem: str) -> list[Trajectory]:
-        report.errors.append(ImportIssue(name, problem, raw.index, raw.line))
-        return []
-
-    if raw.error:
-        return fail(raw.error)
-    try:
-        trajectories = fmt.parse(raw.data, name)
-    except TrajectoryFormatError as exc:
-        return fail(exc.problem)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        return fail(f"invalid value at {'.'.join(map(str, first['loc']))}: {first['msg']}")
-    except RecursionError:
-        return fail("record nested too deeply")
-    except Exception as exc:  # an importer bug must not take the batch down; say what happened
-        return fail(f"could not read record ({type(exc).__name__}: {exc})")
-    return [t.with_id() for t in trajectories]
-
-
 def _batches(items: Iterator[PreparedTrajectory], size: int) -> Iterator[list]:
     batch: list = []
     for item in items:
@@ -198,17 +143,19 @@ def import_stream(
     fmt: Format | None = None,
     batch_size: int = BATCH_SIZE,
     actor: str = "user",
+    workers: int | None = None,
 ) -> FileReport:
     """Import one file (a path, or an open binary file such as an upload), recorded in the import
-    history (`actor`: who asked, as decisions name them: cli, ui, ...)."""
+    history (`actor`: who asked, as decisions name them: cli, ui, ...). `workers`: how many processes
+    parse it (`parallel`; default: one per core for a large file of many records, else none)."""
     report = FileReport(file=name or str(source))
     with recorded_import(ws, report, fmt, actor), fewer_collections():
-        _import_file(ws, source, report, fmt, batch_size)
+        _import_file(ws, source, report, fmt, batch_size, workers)
     return report
 
 
 def _import_file(ws: Workspace, source: str | os.PathLike[str] | IO[bytes], report: FileReport,
-                 fmt: Format | None, batch_size: int) -> None:
+                 fmt: Format | None, batch_size: int, workers: int | None) -> None:
     name = report.file
     try:
         f = open_binary(source)
@@ -218,7 +165,7 @@ def _import_file(ws: Workspace, source: str | os.PathLike[str] | IO[bytes], repo
     try:
         if isinstance(fmt, TextLogFormat):
             report.format = fmt.name
-            _store_records(ws, iter_text_records(f, fmt.mapping), fmt, name, report, batch_size)
+            _store_records(ws, iter_text_records(f, fmt.mapping), fmt, report, batch_size)
             return
         try:
             if fmt is None:
@@ -231,35 +178,49 @@ def _import_file(ws: Workspace, source: str | os.PathLike[str] | IO[bytes], repo
             report.errors.append(ImportIssue(name, exc.problem))
             return
         report.format = fmt.name
-        _import_records(ws, f, fmt, sniffed, name, report, batch_size)
+        _import_records(ws, f, fmt, sniffed, report, batch_size, workers)
     finally:
         if isinstance(source, (str, os.PathLike)):
             f.close()
 
 
-def _import_records(ws: Workspace, f: IO[bytes], fmt: Format, sniffed: Sniffed, name: str,
-                    report: FileReport, batch_size: int) -> None:
+def _import_records(ws: Workspace, f: IO[bytes], fmt: Format, sniffed: Sniffed, report: FileReport,
+                    batch_size: int, workers: int | None) -> None:
+    name = report.file
     if sniffed.shape not in fmt.shapes:
         report.errors.append(ImportIssue(name, f"format {fmt.name} does not read {sniffed.shape} files"))
         return
     unit = fmt.unit_for(sniffed.sample, sniffed.shape)
     if isinstance(fmt, GenericFormat):  # a path found in none of the first records: MappingError
         report.warnings.extend(check_open_file(fmt.mapping, f, sniffed.shape, unit))
-    own = fmt.records(f, sniffed.shape, unit)
-    records = own if own is not None else iter_records(f, sniffed.shape, unit)
-    _store_records(ws, records, fmt, name, report, batch_size)
+    count = worker_count(size_of(f), sniffed.shape, unit, workers)
+    if count:
+        with on_disk(f) as path:
+            stream = prepared_in_workers(path, fmt, sniffed.shape, unit, report, count)
+            try:
+                _store_prepared(ws, stream, report, batch_size)
+            finally:  # the workers stop however the storing ended
+                stream.close()
+        return
+    _store_records(ws, file_records(f, fmt, sniffed.shape, unit), fmt, report, batch_size)
 
 
-def _store_records(ws: Workspace, records: Iterator[RawRecord], fmt: Format, name: str, report: FileReport,
+def _store_records(ws: Workspace, records: Iterator[RawRecord], fmt: Format, report: FileReport,
                    batch_size: int) -> None:
-    """Parse the records and store them in batches (see `_write_behind`)."""
+    """Parse the records and store them in batches."""
 
     def parsed() -> Iterator[PreparedTrajectory]:
         for raw in records:
             if not raw.error:
                 report.records += 1
-            for t in _parse(fmt, raw, name, report):
-                yield prepare(t, compute_signals(t))
+            yield from parse_prepared(fmt, raw, report.file, report)
+
+    _store_prepared(ws, parsed(), report, batch_size)
+
+
+def _store_prepared(ws: Workspace, prepared: Iterator[PreparedTrajectory], report: FileReport,
+                    batch_size: int) -> None:
+    """Store trajectories in batches (see `_write_behind`)."""
 
     def store(db: Database, batch: list) -> None:
         done = store_batch(db, batch, import_id=report.import_id)
@@ -269,9 +230,9 @@ def _store_records(ws: Workspace, records: Iterator[RawRecord], fmt: Format, nam
         report.trajectory_ids.extend(done.inserted + done.present + done.relabelled)
 
     try:
-        _write_behind(ws, _batches(parsed(), batch_size), store)
+        _write_behind(ws, _batches(prepared, batch_size), store)
     except TrajectoryFormatError as exc:  # a whole-document read failure (truncated object...)
-        report.errors.append(ImportIssue(name, exc.problem))
+        report.errors.append(ImportIssue(report.file, exc.problem))
 
 
 def _write_behind(ws: Workspace, batches: Iterator[list], store: Callable[[Database, list], None]) -> None:
@@ -317,6 +278,7 @@ def import_paths(
     actor: str = "user",
     text_mapping: TextMapping | str | Path | dict | None = None,
     outcome_attribute: str | None = None,
+    workers: int | None = None,
 ) -> ImportReport:
     fmt = resolve_format(format_name, mapping, text_mapping, outcome_attribute)
     report = ImportReport()
@@ -325,7 +287,8 @@ def import_paths(
         for path in files:
             check_source(fmt.mapping, path)
     for path in files:
-        file_report = import_stream(ws, path, str(path), fmt=fmt, batch_size=batch_size, actor=actor)
+        file_report = import_stream(ws, path, str(path), fmt=fmt, batch_size=batch_size, actor=actor,
+                                    workers=workers)
         report.files.append(file_report)
         if on_file:
             on_file(file_report)

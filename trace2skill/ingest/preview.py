@@ -24,16 +24,9 @@ from trace2skill.ingest.detect import detect
 from trace2skill.ingest.generic import FieldMapping, GenericFormat
 from trace2skill.ingest.issue_groups import IssueGroup, group_issues
 from trace2skill.ingest.mapping_check import check_open_file, check_source
-from trace2skill.ingest.pipeline import (
-    SUFFIXES,
-    TEXT_SUFFIXES,
-    FileReport,
-    ImportIssue,
-    _parse,
-    expand_paths,
-    resolve_format,
-)
+from trace2skill.ingest.pipeline import SUFFIXES, TEXT_SUFFIXES, expand_paths, resolve_format
 from trace2skill.ingest.reader import iter_records, open_binary, sniff
+from trace2skill.ingest.records import FileReport, ImportIssue, parse_record
 from trace2skill.ingest.registry import FORMATS
 from trace2skill.ingest.text_log import TextLogFormat, TextMapping, iter_text_records
 from trace2skill.models import Step, Trajectory
@@ -168,7 +161,7 @@ def _count(fmt: Format, records: Iterable[Any], preview: FilePreview, db: Databa
         for raw in records:
             if not raw.error:
                 preview.records += 1
-            for t in _parse(fmt, raw, preview.file, sink):
+            for t in parse_record(fmt, raw, preview.file, sink):
                 preview.trajectories += 1
                 preview.outcomes[t.outcome.label] = preview.outcomes.get(t.outcome.label, 0) + 1
                 preview.sample = preview.sample or t

@@ -1,0 +1,44 @@
+"""A trajectory as the row tuples it is stored as (built off the writer's thread, or in an import's
+worker process: nothing here touches the database)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from trace2skill.models import Signal, Trajectory
+
+
+@dataclass
+class PreparedTrajectory:
+    """A trajectory turned into the row tuples it is stored as (built off the writer's thread)."""
+
+    id: str
+    row: tuple
+    steps: list[tuple]
+    signals: list[tuple]
+
+
+def _json_list(items: list) -> str:
+    return orjson.dumps([item.model_dump() for item in items]).decode() if items else "[]"
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value, default=str).decode()
+
+
+def prepare(t: Trajectory, signals: list[Signal]) -> PreparedTrajectory:
+    steps = [
+        (t.id, s.index, s.role, s.text, s.reasoning, _json_list(s.tool_calls), _json_list(s.tool_results),
+         s.tool_calls[0].name if s.tool_calls else None, int(s.is_error), s.timestamp, s.raw_ref)
+        for s in t.steps
+    ]
+    row = (
+        t.id, t.source_format, t.source_name, t.task.id, t.task.prompt, t.model, t.outcome.label,
+        t.outcome.reward, t.outcome.detail, _json_or_none(t.ground_truth), t.final_output,
+        _json_or_none(t.metadata) or "{}", len(t.steps), sum(len(s.tool_calls) for s in t.steps),
+        sum(step[8] for step in steps),
+    )
+    return PreparedTrajectory(t.id, row, steps, [(t.id, g.step_idx, g.kind, g.detail) for g in signals])
