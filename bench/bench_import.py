@@ -49,24 +49,28 @@ import json, resource, sys, time
 from trace2skill.store import Workspace
 from trace2skill.ingest import import_paths
 ws = Workspace(sys.argv[2])
+workers = None if sys.argv[3] == "auto" else int(sys.argv[3])
 start = time.perf_counter()
-report = import_paths(ws, [sys.argv[1]])
+report = import_paths(ws, [sys.argv[1]], workers=workers)
 elapsed = time.perf_counter() - start
 peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+worker_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest worker, if any
 print(json.dumps({"imported": report.imported, "errors": len(report.errors), "seconds": elapsed,
-                  "peak_mib": peak_kib / 1024}))
+                  "peak_mib": peak_kib / 1024, "worker_peak_mib": worker_kib / 1024}))
 """
 
 
-def run_import(path: Path, db: Path) -> dict:
-    out = subprocess.run([sys.executable, "-c", _CHILD, str(path), str(db)], check=True,
+def run_import(path: Path, db: Path, workers: int | None = None) -> dict:
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(path), str(db), str(workers or "auto")], check=True,
                          capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def compare_sizes(write: Callable[[Path, int, int], None], n: int, noun: str, label: str = "") -> list[dict]:
     """Import a file of `n` records written by `write(path, n, seed)` and one 4x smaller into fresh
-    workspaces (each in its own process); print and return the rate and memory-growth figures."""
+    workspaces (each in its own process), with the default workers (`ingest.parallel`: one per core for
+    files of 32 MiB or more); the large one also in one process. Print and return the rate and
+    memory-growth figures (memory: the importing process, and the largest worker when there are any)."""
     with tempfile.TemporaryDirectory() as tmp:
         small, large = Path(tmp, "small.jsonl"), Path(tmp, "large.jsonl")
         write(small, max(n // 4, 1), 1)
@@ -74,17 +78,29 @@ def compare_sizes(write: Callable[[Path, int, int], None], n: int, noun: str, la
         size_mib = large.stat().st_size / 2**20
         small_run = run_import(small, Path(tmp, "small.db"))
         large_run = run_import(large, Path(tmp, "large.db"))
+        alone_run = run_import(large, Path(tmp, "alone.db"), workers=1) if large_run["worker_peak_mib"] else None
     rate = large_run["imported"] / large_run["seconds"]
     growth = large_run["peak_mib"] / small_run["peak_mib"]
+    if large_run["worker_peak_mib"] and small_run["worker_peak_mib"]:
+        growth = max(growth, large_run["worker_peak_mib"] / small_run["worker_peak_mib"])
     figures = [
         {"name": f"{label}import rate, {n} {noun} ({noun}/s)", "value": round(rate), "target": ">= 2000",
          "meets": rate >= TARGET_RATE},
         {"name": f"{label}peak memory growth, {n} vs {n // 4} {noun} (ratio)", "value": round(growth, 2),
          "target": "<= 1.25", "meets": growth <= 1.25},
     ]
+
+    def memory(run: dict) -> str:
+        return f"{run['peak_mib']:.1f} MiB" + (f" + workers {run['worker_peak_mib']:.1f} MiB each"
+                                                if run["worker_peak_mib"] else "")
+
     print(f"file: {n} {noun}, {size_mib:.0f} MiB; {large_run['seconds']:.1f} s; peak memory "
-          f"{small_run['peak_mib']:.1f} MiB for {n // 4}, {large_run['peak_mib']:.1f} MiB for {n} {noun}; rate "
+          f"{memory(small_run)} for {n // 4}, {memory(large_run)} for {n} {noun}; rate "
           f"{small_run['imported'] / small_run['seconds']:.0f}/s for {n // 4}, {rate:.0f}/s for {n}")
+    if alone_run is not None:
+        alone = alone_run["imported"] / alone_run["seconds"]
+        print(f"in one process (--workers 1): {alone_run['seconds']:.1f} s, {alone:.0f}/s; "
+              f"with workers {rate / alone:.2f}x")
     for fig in figures:
         print(f"{fig['name']:<70} {fig['value']:>10}   target {fig['target']:<8} "
               f"{'MEETS' if fig['meets'] else 'MISSES'}")

@@ -42,7 +42,7 @@ from trace2skill.store.trajectories import TrajectoryFilter, count_trajectories,
                    "(see `trajectories split`).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
               help="Processes that parse each file (1: this one only). Default: one per core for files of "
-                   "32 MiB or more made of many records (JSONL, arrays, trace files), else 1.")
+                   "8 MiB or more made of many records (JSONL, arrays, trace files), else 1.")
 @json_option
 @db_option
 def import_cmd(paths: tuple[str, ...], format_name: str | None, mapping: str | None, text_mapping: str | None,

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from trace2skill.ingest.records import FileReport
     from trace2skill.store.rows import PreparedTrajectory
 
-MIN_BYTES = 32 * 2**20  # smaller files import in not much more than the time it takes to start workers
+MIN_BYTES = 8 * 2**20  # smaller files import in not much more than the time it takes to start workers (~0.5 s)
 MAX_WORKERS = 4
 CHUNK = 32  # records a worker sends at once
 
