@@ -129,3 +129,24 @@ def test_how_many_workers() -> None:
     assert worker_count(10, "jsonl", "record", 1) == 0
     assert worker_count(10**9, "object", "record", 4) == 0  # one document: nothing to share out
     assert worker_count(10**9, "jsonl", "document", 4) == 0
+
+
+def test_a_field_mapping_goes_to_the_workers(tmp_path: Path) -> None:
+    """The generic importer's mapping travels to the workers; a record without the task field is an
+    error with its own record and line numbers, as in one process."""
+    records = [{"question": f"What is {i} + {i}?", "run": {"answer": f"A: {2 * i}", "ok": i % 3 != 0}}
+               for i in range(30)]
+    records[7] = {"other": 1}
+    data = tmp_path / "runs.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    mapping = {"task": "question", "transcript": "run.answer", "outcome": "run.ok"}
+    alone = import_paths(Workspace(tmp_path / "alone.db"), [data], mapping=mapping, workers=1).files[0]
+    ws = Workspace(tmp_path / "shared.db")
+    shared = import_paths(ws, [data], mapping=mapping, workers=2).files[0]
+    _same(alone, shared)
+    assert shared.format == "generic" and shared.imported == 29
+    [issue] = shared.errors
+    assert (issue.record, issue.line) == (7, 8) and "'question'" in issue.problem
+    outcomes = [get_trajectory(ws.db, i).outcome for i in trajectory_ids(ws.db)]
+    assert outcomes.count("failure") == 10  # i = 0, 3, ..., 27
+    ws.close()

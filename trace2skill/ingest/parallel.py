@@ -126,8 +126,12 @@ class _Worker:
 
     def __enter__(self) -> _Worker:
         assert self.process.stdin is not None
-        pickle.dump(self.task, self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-        self.process.stdin.close()
+        try:
+            pickle.dump(self.task, self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self.process.stdin.close()
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -156,7 +160,11 @@ class _Worker:
                 raise RuntimeError(f"an import worker failed: {payload}")
 
     def _said(self) -> str:
-        code = self.process.wait()
+        try:
+            code = self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # it closed its output but goes on: stop it
+            self.process.kill()
+            code = self.process.wait()
         self.stderr.seek(0)
         lines = self.stderr.read().decode(errors="replace").strip().splitlines()
         return f"exit code {code}" + (f": {lines[-1]}" if lines else "")
