@@ -33,7 +33,9 @@ def test_local_model_end_to_end(ws, tmp_path):
     import_paths(ws, [TAU_BENCH])
     client = LLMClient(ws, LLMConfig.from_env(base_url=None, model=None))
     lessons, run_id = [], ""
-    for seed in (11, 12, 13):  # the toy model may answer with no lesson; then try two other failures
+    # The toy model may answer with no lesson; then try two other failures. Its answers vary from run to
+    # run (llama.cpp batches the two concurrent calls), and a CI run once got none from six.
+    for seed in (11, 12, 13, 14, 15):
         ids = select_trajectories(ws, outcome="failure", sample=2, seed=seed)
         run_id = create_extraction_run(ws, ids, ExtractionConfig(max_lessons=1, max_tokens=700, concurrency=2))
         progress = runs.execute(ws, run_id, client).progress
@@ -42,7 +44,7 @@ def test_local_model_end_to_end(ws, tmp_path):
         lessons = list_lessons(ws.db, LessonFilter(run_id=run_id), limit=100)
         if lessons:
             break
-    assert lessons, "the local model produced no lesson from six failures"
+    assert lessons, "the local model produced no lesson from ten failures"
     for lesson in lessons:  # evidence is checked, and a lesson without found evidence says so
         assert lesson.grounded is not None
         assert lesson.grounded or any(f.code == "ungrounded" for f in lesson.flags)
