@@ -15,7 +15,7 @@ from trace2skill.store import Workspace
 from trace2skill.store.imports import discard_import, finish_import, start_import
 
 if TYPE_CHECKING:
-    from trace2skill.ingest.pipeline import FileReport
+    from trace2skill.ingest.records import FileReport
 
 
 def os_user() -> str | None:

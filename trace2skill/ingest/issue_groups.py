@@ -12,7 +12,7 @@ EXAMPLES = 5
 
 
 class Issue(Protocol):
-    """What the grouping needs of an import issue (`trace2skill.ingest.pipeline.ImportIssue`)."""
+    """What the grouping needs of an import issue (`trace2skill.ingest.records.ImportIssue`)."""
 
     file: str
     problem: str
