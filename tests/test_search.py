@@ -156,3 +156,20 @@ def test_a_ranking_is_not_reused_once_a_step_changes(ws):
     with ws.db.atomic():  # say, a redaction rewrites a step's text
         ws.db.execute("UPDATE steps SET text = 'Book me a flight to Rome.' WHERE text = 'Book me a flight to Paris.'")
     assert _search(ws, "Paris") == [] and _search(ws, "Rome") == [ids[4]]
+
+
+def test_stored_batches_are_indexed_in_bulk_and_the_index_matches_the_tables(ws):
+    """New trajectories and their steps are indexed once per stored batch (migration m020), not by a
+    trigger per row: every batch is found, each counts once as a change of the shared list, and FTS5's
+    own integrity check finds the index equal to the tables, through a delete and a text update too."""
+    first = _store(ws, [_run(1, _say("user", "lost my passport"), task="renew a passport")])
+    generation = ws.db.execute("SELECT generation FROM search_state").fetchone()[0]
+    second = _store(ws, [_run(2, _say("user", "lost my ticket"), task="refund a ticket"),
+                         _run(3, _say("user", "hello"), task="refund a ticket twice")])
+    assert ws.db.execute("SELECT generation FROM search_state").fetchone()[0] == generation + 1
+    assert _search(ws, "passport") == [first[1]] and set(_search(ws, "refund")) == {second[2], second[3]}
+    ws.db.execute("UPDATE trajectories SET task = 'renew a visa' WHERE id = ?", [first[1]])
+    ws.db.execute("DELETE FROM trajectories WHERE id = ?", [second[3]])
+    assert _search(ws, "visa") == [first[1]] and _search(ws, "refund") == [second[2]]
+    for table in ("trajectories_fts", "steps_fts"):
+        ws.db.execute(f"INSERT INTO {table} ({table}, rank) VALUES ('integrity-check', 1)")

@@ -578,3 +578,15 @@ def m019_sessions(db: Database) -> None:
         )""",
         "CREATE INDEX idx_session_units_session ON session_units(session_id, part)",
     )
+
+
+@MIGRATIONS()
+def m020_bulk_trajectory_index(db: Database) -> None:
+    """New trajectories are indexed for search in bulk, once per stored batch (`store_batch`: an
+    INSERT ... SELECT into `trajectories_fts` and one count in `search_state`), as steps already are,
+    instead of by a trigger per row; deletes and updates are still kept in step by triggers."""
+    _run(
+        db,
+        'DROP TRIGGER IF EXISTS "trajectories_ai"',
+        "DROP TRIGGER IF EXISTS search_trajectories_ai",
+    )

@@ -49,6 +49,7 @@ _STEP_SQL = (
     "tool_name, is_error, timestamp, raw_ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _STEP_FTS = "text, reasoning, tool_calls, tool_results"
+_TRAJ_FTS = "task, final_output"
 _SIGNAL_SQL = "INSERT INTO signals (trajectory_id, step_idx, kind, detail) VALUES (?, ?, ?, ?)"
 
 
@@ -83,7 +84,9 @@ def store_batch(db: Database, items: list[tuple[Trajectory, list[Signal]]] | lis
         stored = match_stored(db, [p.id for p in prepared])
         mine = linked_ids(db, import_id, [s.id for c in stored.values() for s in c]) if import_id else set()
         conn = db.conn
-        first_step_rowid = conn.execute("SELECT coalesce(max(rowid), 0) + 1 FROM steps").fetchone()[0]
+        first_rowid, first_step_rowid = conn.execute(
+            "SELECT (SELECT coalesce(max(rowid), 0) + 1 FROM trajectories), "
+            "(SELECT coalesce(max(rowid), 0) + 1 FROM steps)").fetchone()
         rows, steps, signals, changes = [], [], [], []
         links: list[tuple[str, Change]] = []
         for p in prepared:
@@ -108,10 +111,12 @@ def store_batch(db: Database, items: list[tuple[Trajectory, list[Signal]]] | lis
         conn.executemany(_TRAJ_SQL, rows)
         conn.executemany(_STEP_SQL, steps)
         conn.executemany(_SIGNAL_SQL, signals)
-        conn.execute(
-            f"INSERT INTO steps_fts (rowid, {_STEP_FTS}) SELECT rowid, {_STEP_FTS} FROM steps WHERE rowid >= ?",
-            [first_step_rowid],
-        )
+        if rows:  # indexed for search in bulk (migration m020)
+            conn.execute(f"INSERT INTO trajectories_fts (rowid, {_TRAJ_FTS}) SELECT rowid, {_TRAJ_FTS} "
+                         "FROM trajectories WHERE rowid >= ?", [first_rowid])
+            conn.execute(f"INSERT INTO steps_fts (rowid, {_STEP_FTS}) SELECT rowid, {_STEP_FTS} FROM steps "
+                         "WHERE rowid >= ?", [first_step_rowid])
+            conn.execute("UPDATE search_state SET generation = generation + 1")
         if import_id is not None:
             relabel_stored(db, import_id, import_actor(db, import_id), changes)
             link(db, import_id, links)
