@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from trace2skill.errors import TrajectoryFormatError
+from trace2skill.ingest.otlp_fast import LazySpan
 
 _HEX = re.compile(r"[0-9a-fA-F]+")
 _LOWER_HEX = re.compile(r"[0-9a-f]{16}|[0-9a-f]{32}")
@@ -196,6 +197,8 @@ def span_of(raw: Any, resources: dict[int, dict[str, Any]] | None = None, known_
     """One span, any layout; `raw["resource"]` may hold its resource's attributes (`resources`: those
     already read, by the id of their list, as the spans of one export share it; `known_trace`: the
     trace id as the reader normalised it)."""
+    if isinstance(raw, LazySpan):  # read the fast way (`otlp_fast`): its attributes and events now
+        raw = raw.as_dict()
     if not isinstance(raw, dict):
         raise TrajectoryFormatError(f"a span should be an object, got {type(raw).__name__}")
     name = raw.get("name")

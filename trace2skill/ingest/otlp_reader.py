@@ -14,9 +14,11 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from trace2skill.errors import TrajectoryFormatError
+from trace2skill.ingest import otlp_fast
 from trace2skill.ingest.base import Shape
 from trace2skill.ingest.grouping import Entry, group_traces, ids_anywhere
 from trace2skill.ingest.otlp import is_bare_span, is_console_span, norm_id, pick, trace_id_of
+from trace2skill.ingest.otlp_fast import FastExport, LazySpan
 from trace2skill.ingest.reader import RawRecord, iter_records
 
 MAX_OPEN_SPANS = 20_000  # about 200 MB of parsed spans at most
@@ -87,17 +89,27 @@ class _OtlpLayout:
     root = "root span"
 
     def entries(self, item: Any) -> list[Entry]:
+        if isinstance(item, FastExport):
+            try:
+                return [_span_entry(s) for s in item.spans()]
+            except TrajectoryFormatError:  # said as the usual reading says it
+                item = item.plain()
         spans, logs = entries_of(item)
-        out = [Entry(_trace_id(s, required=True), "spans", s,
+        out = [Entry(_trace_id(trace_id_of(s), required=True), "spans", s,
                      root=not pick(s, "parentSpanId", "parent_span_id") and not s.get("parent_id")) for s in spans]
-        return out + [Entry(_trace_id(r, required=False), "logs", r) for r in logs]
+        return out + [Entry(_trace_id(trace_id_of(r), required=False), "logs", r) for r in logs]
 
     def trace_ids(self, item: Any) -> set[str]:
-        return ids_anywhere(item, _any_trace_id)
+        return ids_anywhere(item.plain() if isinstance(item, FastExport) else item, _any_trace_id)
 
 
-def _trace_id(entry: dict[str, Any], *, required: bool) -> str:
-    trace_id = norm_id(trace_id_of(entry), 16)
+def _span_entry(span: LazySpan) -> Entry:
+    """A span of a line read the fast way (`otlp_fast`: only OTLP's own field names)."""
+    return Entry(_trace_id(span.traceId, required=True), "spans", span, root=not span.parentSpanId)
+
+
+def _trace_id(raw: Any, *, required: bool) -> str:
+    trace_id = norm_id(raw, 16)
     if required and not trace_id:
         raise TrajectoryFormatError("a span has no trace id")
     return trace_id
@@ -110,4 +122,5 @@ def _any_trace_id(item: dict[str, Any]) -> str:
 
 def iter_trace_records(f: IO[bytes], shape: Shape) -> Iterator[RawRecord]:
     """One record per trace (`{"traceId", "spans", "logs"}`, raw entries), or an error record."""
-    return group_traces(iter_records(f, shape, "record"), _OtlpLayout(), max_open=MAX_OPEN_SPANS)
+    return group_traces(iter_records(f, shape, "record", loads=otlp_fast.loads), _OtlpLayout(),
+                        max_open=MAX_OPEN_SPANS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -148,14 +148,14 @@ def _load_document(f: IO[bytes]) -> Any:
         raise TrajectoryFormatError("JSON nested too deeply") from None
 
 
-def _jsonl_values(f: IO[bytes]) -> Iterator[RawRecord]:
+def _jsonl_values(f: IO[bytes], loads: Callable[[bytes], Any] = _loads) -> Iterator[RawRecord]:
     f.seek(0)
     index = 0
     for number, raw in enumerate(f, start=1):
         if not raw.strip():
             continue
         try:
-            yield RawRecord(index, _loads(raw), line=number)
+            yield RawRecord(index, loads(raw), line=number)
         except UnicodeDecodeError:
             yield RawRecord(index, line=number, error="line is not UTF-8 text")
         except json.JSONDecodeError as exc:
@@ -176,12 +176,13 @@ def _array_items(f: IO[bytes]) -> Iterator[RawRecord]:
         yield RawRecord(index, error=f"invalid JSON after {index} good records, reading stopped: {_short(exc)}")
 
 
-def iter_records(f: IO[bytes], shape: Shape, unit: Unit) -> Iterator[RawRecord]:
-    """Yield the file's records for the given unit (see `trace2skill.ingest.base`)."""
+def iter_records(f: IO[bytes], shape: Shape, unit: Unit, loads: Callable[[bytes], Any] = _loads) -> Iterator[RawRecord]:
+    """Yield the file's records for the given unit (see `trace2skill.ingest.base`); `loads` reads a
+    JSONL line (a reader of its own may read some lines its own way, see `otlp_fast`)."""
     if shape == "object":
         yield RawRecord(0, _load_document(f))
     elif unit == "record":
-        yield from (_jsonl_values(f) if shape == "jsonl" else _array_items(f))
+        yield from (_jsonl_values(f, loads) if shape == "jsonl" else _array_items(f))
     elif shape == "jsonl":
         # One document made of lines: bad lines are reported and left out as None placeholders.
         values: list[Any] = []

@@ -1,0 +1,105 @@
+"""The fast way through plain OTLP span exports (`trace2skill.ingest.otlp_fast`) finds and reports
+exactly what the usual reading does: the same trajectories with the same steps, the same errors with
+their record and line numbers, whether a line is read the fast way, falls back part way (a span the
+usual reading rejects) or is not that kind of line at all (log records, snake_case names)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trace2skill.ingest import import_stream, otlp_fast, reader
+from trace2skill.store import Workspace
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_import_otlp.py"
+T1, T2, T3 = "1" * 32, "2" * 32, "3" * 32
+
+
+def _bench_writer() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_import_otlp_for_fast_tests", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.write_file
+
+
+def _tool_span(trace: str, span: str, result: str, **more: Any) -> dict[str, Any]:
+    attributes = [{"key": "gen_ai.operation.name", "value": {"stringValue": "execute_tool"}},
+                  {"key": "gen_ai.tool.name", "value": {"stringValue": "lookup"}},
+                  {"key": "gen_ai.tool.call.result", "value": {"stringValue": result}}]
+    return {"traceId": trace, "spanId": span, "name": "execute_tool lookup", "kind": 1,
+            "startTimeUnixNano": "1000", "endTimeUnixNano": "2000", "attributes": attributes, **more}
+
+
+def _line(*spans: dict[str, Any], **export: Any) -> str:
+    return json.dumps({"resourceSpans": [{"resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": "svc"}}]}, "scopeSpans": [{"spans": list(spans)}]}],
+        **export})
+
+
+@pytest.fixture(scope="module")
+def mixed_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Bench traces, then lines of every kind: an event and a 70-bit integer (fast), a trace id that
+    is a number (fast, then the usual reading's error), snake_case names and log records (usual)."""
+    path = tmp_path_factory.mktemp("fast") / "traces.jsonl"
+    _bench_writer()(path, 40, seed=3)
+    event = {"name": "exception", "timeUnixNano": "1500", "attributes": [
+        {"key": "exception.message", "value": {"stringValue": "timed out"}}]}
+    big = {"key": "retries", "value": {"intValue": 2**70}}
+    fast = _tool_span(T1, "a" * 16, "found", events=[event], status={"code": 2, "message": "timed out"})
+    fast["attributes"].append(big)
+    snake = {"trace_id": T2, "span_id": "b" * 16, "name": "execute_tool lookup", "kind": "SPAN_KIND_INTERNAL",
+             "start_time_unix_nano": "1000", "end_time_unix_nano": "2000",
+             "attributes": [{"key": "gen_ai.tool.name", "value": {"stringValue": "lookup"}},
+                            {"key": "gen_ai.tool.call.result", "value": {"stringValue": "none"}}]}
+    logs = {"resourceLogs": [{"scopeLogs": [{"logRecords": [{"traceId": T3, "spanId": "c" * 16, "body": {}}]}]}]}
+    lines = [*path.read_text().splitlines(), _line(fast), _line(_tool_span(12345, "d" * 16, "x")),
+             json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [snake]}]}]}),
+             _line(_tool_span(T3, "c" * 16, "sunny")), json.dumps(logs)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _stored(tmp_path: Path, label: str, path: Path) -> tuple[Any, list[tuple], list[tuple]]:
+    ws = Workspace(tmp_path / f"{label}.db")
+    try:
+        report = import_stream(ws, path, workers=1)
+        trajectories = ws.db.execute("SELECT id, task, outcome, outcome_detail, metadata, n_steps, n_errors "
+                                     "FROM trajectories ORDER BY rowid").fetchall()
+        steps = ws.db.execute("SELECT trajectory_id, idx, role, text, tool_calls, tool_results, is_error, timestamp, "
+                              "raw_ref FROM steps ORDER BY rowid").fetchall()
+        return report, trajectories, steps
+    finally:
+        ws.close()
+
+
+def test_the_fast_reading_stores_and_reports_what_the_usual_one_does(tmp_path: Path, mixed_file: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    fast, fast_rows, fast_steps = _stored(tmp_path, "fast", mixed_file)
+    monkeypatch.setattr(otlp_fast, "loads", reader._loads)  # every line the usual way
+    usual, usual_rows, usual_steps = _stored(tmp_path, "usual", mixed_file)
+    assert (fast.records, fast.imported) == (usual.records, usual.imported) == (43, 43)
+    assert [(e.problem, e.record, e.line) for e in fast.errors] == [(e.problem, e.record, e.line) for e in usual.errors]
+    assert [e.problem for e in fast.errors] == ["an id should be text, got int"]
+    assert fast_rows == usual_rows and fast_steps == usual_steps
+    by_trace = {json.loads(row[4])["trace_id"]: row for row in fast_rows}
+    assert by_trace[T1][2:4] == ("failure", "execute_tool lookup ended with timed out")
+    assert json.loads(by_trace[T1][4])["service"] == "svc"  # the resource, as the usual reading gives it
+    assert by_trace[T2][5] == by_trace[T3][5] == 2  # snake_case and the log record's trace: read the usual way
+
+
+def test_which_lines_take_the_fast_way(mixed_file: Path) -> None:
+    lines = mixed_file.read_bytes().splitlines()
+    read = [otlp_fast.loads(line) for line in lines]
+    fast = [isinstance(item, otlp_fast.FastExport) for item in read]
+    assert all(fast[:-3]) and fast[-3:] == [False, True, False]  # snake_case and logs go the usual way
+    spans, first = read[0].spans(), json.loads(lines[0])["resourceSpans"][0]
+    assert len(spans) == len(first["scopeSpans"][0]["spans"]) and spans[0].as_dict() == {
+        **{k: v for k, v in first["scopeSpans"][0]["spans"][0].items()
+           if k in ("traceId", "spanId", "parentSpanId", "name", "kind", "startTimeUnixNano", "endTimeUnixNano",
+                    "status", "attributes", "events")},
+        "resource": {"attributes": first["resource"]["attributes"]}}
