@@ -40,14 +40,14 @@ def main() -> int:
     figures: list[dict] = []
     if args.big:
         print("== import (100,000 trajectories)")
-        figures += bench_import.main(["--n", "100000"])
+        figures += bench_import.main(["--n", "100000", "--repeat", "1"])
         print("== lesson selection and page render (100,000 trajectories, 500,000 lessons)")
         figures += bench_pages.main(["--big"])
         return _summary(figures, args.json_out)
     print("== import")
-    figures += bench_import.main(["--n", "2000" if q else "10000"])
+    figures += bench_import.main(["--n", "2000" if q else "10000", "--repeat", "1" if q else "3"])
     print("== import of OpenTelemetry traces (OTLP JSON)")
-    figures += bench_import_otlp.main(["--n", "2000" if q else "10000"])
+    figures += bench_import_otlp.main(["--n", "2000" if q else "10000", "--repeat", "1" if q else "3"])
     print("== extraction overhead")
     # (concurrency, N, latency): ideal wall ⌈N/C⌉·L of 4-10 s each. At C=128 the run is bound by the
     # fleet's own CPU work per item (~4 ms on 2 cores), so it is measured with L = 1 s.
