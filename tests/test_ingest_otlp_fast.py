@@ -16,7 +16,7 @@ from trace2skill.ingest import import_stream, otlp_fast, reader
 from trace2skill.store import Workspace
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_import_otlp.py"
-T1, T2, T3 = "1" * 32, "2" * 32, "3" * 32
+T1, T2, T3, T4 = "1" * 32, "2" * 32, "3" * 32, "4a" * 16
 
 
 def _bench_writer() -> Any:
@@ -44,7 +44,8 @@ def _line(*spans: dict[str, Any], **export: Any) -> str:
 @pytest.fixture(scope="module")
 def mixed_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Bench traces, then lines of every kind: an event and a 70-bit integer (fast), a trace id that
-    is a number (fast, then the usual reading's error), snake_case names and log records (usual)."""
+    is a number (fast, then the usual reading's error), snake_case names and log records (usual), and
+    spans of unusual values (upper-case ids, named kinds and statuses, a numeric or empty time)."""
     path = tmp_path_factory.mktemp("fast") / "traces.jsonl"
     _bench_writer()(path, 40, seed=3)
     event = {"name": "exception", "timeUnixNano": "1500", "attributes": [
@@ -56,10 +57,13 @@ def mixed_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
              "start_time_unix_nano": "1000", "end_time_unix_nano": "2000",
              "attributes": [{"key": "gen_ai.tool.name", "value": {"stringValue": "lookup"}},
                             {"key": "gen_ai.tool.call.result", "value": {"stringValue": "none"}}]}
+    odd = [_tool_span(T4.upper(), "E" * 16, "one", kind="SPAN_KIND_CLIENT", startTimeUnixNano=1000),
+           _tool_span(T4, "f" * 16, "two", parentSpanId="E" * 16, status={"code": "STATUS_CODE_ERROR"}),
+           _tool_span(T4, "0" * 16, "three", kind=True, endTimeUnixNano="")]
     logs = {"resourceLogs": [{"scopeLogs": [{"logRecords": [{"traceId": T3, "spanId": "c" * 16, "body": {}}]}]}]}
     lines = [*path.read_text().splitlines(), _line(fast), _line(_tool_span(12345, "d" * 16, "x")),
              json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [snake]}]}]}),
-             _line(_tool_span(T3, "c" * 16, "sunny")), json.dumps(logs)]
+             _line(_tool_span(T3, "c" * 16, "sunny")), json.dumps(logs), _line(*odd)]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -82,7 +86,7 @@ def test_the_fast_reading_stores_and_reports_what_the_usual_one_does(tmp_path: P
     fast, fast_rows, fast_steps = _stored(tmp_path, "fast", mixed_file)
     monkeypatch.setattr(otlp_fast, "loads", reader._loads)  # every line the usual way
     usual, usual_rows, usual_steps = _stored(tmp_path, "usual", mixed_file)
-    assert (fast.records, fast.imported) == (usual.records, usual.imported) == (43, 43)
+    assert (fast.records, fast.imported) == (usual.records, usual.imported) == (44, 44)
     assert [(e.problem, e.record, e.line) for e in fast.errors] == [(e.problem, e.record, e.line) for e in usual.errors]
     assert [e.problem for e in fast.errors] == ["an id should be text, got int"]
     assert fast_rows == usual_rows and fast_steps == usual_steps
@@ -90,13 +94,14 @@ def test_the_fast_reading_stores_and_reports_what_the_usual_one_does(tmp_path: P
     assert by_trace[T1][2:4] == ("failure", "execute_tool lookup ended with timed out")
     assert json.loads(by_trace[T1][4])["service"] == "svc"  # the resource, as the usual reading gives it
     assert by_trace[T2][5] == by_trace[T3][5] == 2  # snake_case and the log record's trace: read the usual way
+    assert by_trace[T4][2] == "unknown" and by_trace[T4][5:] == (6, 1)  # the failed tool is not a top span
 
 
 def test_which_lines_take_the_fast_way(mixed_file: Path) -> None:
     lines = mixed_file.read_bytes().splitlines()
     read = [otlp_fast.loads(line) for line in lines]
     fast = [isinstance(item, otlp_fast.FastExport) for item in read]
-    assert all(fast[:-3]) and fast[-3:] == [False, True, False]  # snake_case and logs go the usual way
+    assert all(fast[:-4]) and fast[-4:] == [False, True, False, True]  # snake_case and logs go the usual way
     spans, first = read[0].spans(), json.loads(lines[0])["resourceSpans"][0]
     assert len(spans) == len(first["scopeSpans"][0]["spans"]) and spans[0].as_dict() == {
         **{k: v for k, v in first["scopeSpans"][0]["spans"][0].items()

@@ -197,8 +197,11 @@ def span_of(raw: Any, resources: dict[int, dict[str, Any]] | None = None, known_
     """One span, any layout; `raw["resource"]` may hold its resource's attributes (`resources`: those
     already read, by the id of their list, as the spans of one export share it; `known_trace`: the
     trace id as the reader normalised it)."""
-    if isinstance(raw, LazySpan):  # read the fast way (`otlp_fast`): its attributes and events now
-        raw = raw.as_dict()
+    if isinstance(raw, LazySpan):  # read the fast way (`otlp_fast`)
+        usual = _usual_span(raw, resources, known_trace)
+        if usual is not None:
+            return usual
+        raw = raw.as_dict()  # anything unusual is read the general way, below
     if not isinstance(raw, dict):
         raise TrajectoryFormatError(f"a span should be an object, got {type(raw).__name__}")
     name = raw.get("name")
@@ -237,7 +240,11 @@ def span_of(raw: Any, resources: dict[int, dict[str, Any]] | None = None, known_
         when = pick(event, "timeUnixNano", "time_unix_nano") if "timestamp" not in event else event["timestamp"]
         span.events.append(Event(event["name"], nanos(when, f"{where} event"),
                                  attributes_of(event.get("attributes"), f"{where} event")))
-    resource = raw.get("resource")
+    _add_resource(span, raw.get("resource"), resources)
+    return span
+
+
+def _add_resource(span: Span, resource: Any, resources: dict[int, dict[str, Any]] | None) -> None:
     if isinstance(resource, dict):
         listed = resource.get("attributes")
         known = resources.get(id(listed)) if resources is not None else None
@@ -246,6 +253,32 @@ def span_of(raw: Any, resources: dict[int, dict[str, Any]] | None = None, known_
             if resources is not None:
                 resources[id(listed)] = known
         span.resource = known
+
+
+def _span_id(raw: Any) -> bool:
+    """A span id as OTLP/JSON writes it (16 lowercase hex digits)."""
+    return type(raw) is str and len(raw) == 16 and _LOWER_HEX.fullmatch(raw) is not None
+
+
+def _usual_span(raw: LazySpan, resources: dict[int, dict[str, Any]] | None, known_trace: str) -> Span | None:
+    """A span of the usual kind, quickly: its trace's id, ids in lowercase hex, times as decimal text, a
+    numeric kind, no events; None for any other (read the general way: `span_of`, which gives the same
+    span for these)."""
+    name, parent, start, end, kind = raw.name, raw.parentSpanId, raw.startTimeUnixNano, raw.endTimeUnixNano, raw.kind
+    if not (type(name) is str and known_trace and raw.traceId == known_trace and _span_id(raw.spanId)
+            and (parent is None or parent == "" or _span_id(parent)) and type(start) is str and start.isdigit()
+            and type(end) is str and end.isdigit() and type(kind) is int and 0 <= kind < len(KINDS)
+            and not len(raw.events)):
+        return None
+    status = _dict(raw.status)
+    message = status.get("message")
+    span = Span(trace_id=known_trace, span_id=raw.spanId, parent_id=parent or "", name=name, kind=KINDS[kind],
+                start=int(start), end=int(end),
+                attributes=attributes_of(raw.attributes_value(), f"span {name[:60]!r}"),
+                status=_enum(status.get("code"), STATUSES, "STATUS_CODE_"),
+                status_message=message if isinstance(message, str) else "")
+    span.end = max(span.end, span.start)
+    _add_resource(span, raw.__dict__.get("resource"), resources)
     return span
 
 

@@ -55,6 +55,10 @@ class LazySpan(msgspec.Struct, forbid_unknown_fields=True, dict=True):
         self.events = self.events.copy()
         self.links = _ABSENT  # never read
 
+    def attributes_value(self) -> Any:
+        """Its attributes, decoded (None when it has none)."""
+        return _value(self.attributes) if len(self.attributes) else None
+
     def as_dict(self) -> dict[str, Any]:
         """The span as a plain JSON decoding of it gives it (the fields `otlp.span_of` reads)."""
         out: dict[str, Any] = {
@@ -62,7 +66,7 @@ class LazySpan(msgspec.Struct, forbid_unknown_fields=True, dict=True):
             "kind": self.kind, "startTimeUnixNano": self.startTimeUnixNano,
             "endTimeUnixNano": self.endTimeUnixNano, "status": self.status}
         if len(self.attributes):
-            out["attributes"] = _value(self.attributes)
+            out["attributes"] = self.attributes_value()
         if len(self.events):
             out["events"] = _value(self.events)
         resource = self.__dict__.get("resource")
