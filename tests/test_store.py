@@ -126,3 +126,27 @@ def test_decisions_are_listed_newest_first_by_subject(ws):
     assert list_decisions(ws.db, "lesson", "nobody") == [] and list_decisions(ws.db, subject_id="L1")[0].actor == "ann"
     assert ws.db.execute("SELECT detail FROM decisions WHERE subject_id = 'L2'").fetchone()[0] == \
         '{"changes": {"title": "Ünïcode"}, "from_version": 1}'  # stored as before: JSON, not ASCII-escaped
+
+
+def test_one_import_lists_in_the_files_order_whatever_second_each_batch_was_stored_in(ws, tmp_path, monkeypatch):
+    """The list shows the newest import first and each import in its file's order: all trajectories
+    of one import carry its start time, not the second their batch happened to be stored in."""
+    import json
+    from itertools import count
+
+    from trace2skill.ingest import import_stream
+    from trace2skill.store import imports, trajectories
+
+    ticks = count()  # every reading of the clock a second later
+    for module in (imports, trajectories):
+        monkeypatch.setattr(module, "utcnow", lambda: f"2026-01-01T00:00:{next(ticks):02d}+00:00")
+    lines = [json.dumps({"task_id": str(i), "messages": [{"role": "user", "content": f"request {i}"},
+                                                         {"role": "assistant", "content": "done"}]})
+             for i in range(5)]
+    for name in ("first.jsonl", "second.jsonl"):
+        path = tmp_path / name
+        path.write_text("\n".join(lines if name == "first.jsonl" else [line.replace("request", "ask")
+                                                                      for line in lines]) + "\n")
+        import_stream(ws, path, batch_size=2)  # three batches
+    listed = [r.task for r in list_trajectories(ws.db, TrajectoryFilter())]
+    assert listed == [f"ask {i}" for i in range(5)] + [f"request {i}" for i in range(5)]

@@ -32,6 +32,11 @@ def start_import(db: Database, file: str, *, mapping: dict[str, Any] | None = No
     return int(cur.lastrowid or 0)
 
 
+def import_started(db: Database, import_id: int) -> str | None:
+    row = db.execute("SELECT started FROM imports WHERE id = ?", [import_id]).fetchone()
+    return row[0] if row else None
+
+
 def finish_import(db: Database, import_id: int, *, format: str | None, records: int, imported: int,
                   duplicates: int, relabelled: int, errors: int) -> None:
     with write_transaction(db):

@@ -23,6 +23,7 @@ from trace2skill.store.imports import (
     Change,
     Stored,
     import_actor,
+    import_started,
     link,
     linked_ids,
     match_stored,
@@ -78,7 +79,9 @@ def store_batch(db: Database, items: list[tuple[Trajectory, list[Signal]]] | lis
     the data now gives differently (label or reward) is relabelled, recorded as a decision, unless a
     person set its outcome by hand."""
     prepared = [p if isinstance(p, PreparedTrajectory) else prepare(*p) for p in items]
-    imported_at = utcnow()
+    # One time for a whole import (when it started), so its trajectories list in the file's order
+    # (the list shows the newest first, then by rowid), whatever second each batch was stored in.
+    imported_at = (import_started(db, import_id) if import_id is not None else None) or utcnow()
     out = StoredBatch()
     with write_transaction(db):
         stored = match_stored(db, [p.id for p in prepared])
