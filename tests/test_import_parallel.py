@@ -150,3 +150,23 @@ def test_a_field_mapping_goes_to_the_workers(tmp_path: Path) -> None:
     outcomes = [get_trajectory(ws.db, i).outcome for i in trajectory_ids(ws.db)]
     assert outcomes.count("failure") == 10  # i = 0, 3, ..., 27
     ws.close()
+
+
+def test_rows_made_from_one_dump_are_the_rows_of_a_trajectory(otlp_file: Path) -> None:
+    """`parse_prepared` dumps each trajectory once, for its id and its rows: the same rows as preparing
+    the trajectory `parse_record` gives (τ-bench results and OTLP traces)."""
+    from trace2skill.ingest.detect import detect
+    from trace2skill.ingest.records import file_records, parse_prepared, parse_record
+    from trace2skill.ingest.registry import FORMATS
+    from trace2skill.signals import compute_signals
+    from trace2skill.store.rows import prepare
+
+    compared = 0
+    for path in (TAU_BENCH, otlp_file):
+        with open(path, "rb") as f:
+            fmt, sniffed = detect(f, FORMATS)
+            for raw in file_records(f, fmt, sniffed.shape, fmt.unit_for(sniffed.sample, sniffed.shape)):
+                whole = [prepare(t, compute_signals(t)) for t in parse_record(fmt, raw, "f", FileReport(file="f"))]
+                assert parse_prepared(fmt, raw, "f", FileReport(file="f")) == whole
+                compared += len(whole)
+    assert compared == 200 + 120

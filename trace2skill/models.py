@@ -115,9 +115,12 @@ class Trajectory(_Model):
     ground_truth: dict[str, Any] | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
+    def identity(self) -> dict[str, Any]:
+        """What the id is a hash of (see the class docstring)."""
+        return self.model_dump(exclude={"id", "source_name", "outcome"})
+
     def compute_id(self) -> str:
-        body = self.model_dump(exclude={"id", "source_name", "outcome"})
-        return content_hash(body)
+        return content_hash(self.identity())
 
     def with_id(self) -> Trajectory:
         self.id = self.compute_id()

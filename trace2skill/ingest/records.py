@@ -14,7 +14,7 @@ from trace2skill.errors import TrajectoryFormatError
 from trace2skill.ingest.base import Format, Shape, Unit
 from trace2skill.ingest.issue_groups import IssueGroup, group_issues
 from trace2skill.ingest.reader import RawRecord, iter_records
-from trace2skill.models import Trajectory
+from trace2skill.models import Trajectory, content_hash
 from trace2skill.signals import compute_signals
 from trace2skill.store.rows import PreparedTrajectory, prepare
 
@@ -55,6 +55,11 @@ class FileReport:
 
 
 def parse_record(fmt: Format, raw: RawRecord, name: str, report: FileReport) -> list[Trajectory]:
+    """A record's trajectories, with their ids (its problems go to `report.errors`)."""
+    return [t.with_id() for t in _parse(fmt, raw, name, report)]
+
+
+def _parse(fmt: Format, raw: RawRecord, name: str, report: FileReport) -> list[Trajectory]:
     def fail(problem: str) -> list[Trajectory]:
         report.errors.append(ImportIssue(name, problem, raw.index, raw.line))
         return []
@@ -72,12 +77,17 @@ def parse_record(fmt: Format, raw: RawRecord, name: str, report: FileReport) -> 
         return fail("record nested too deeply")
     except Exception as exc:  # an importer bug must not take the batch down; say what happened
         return fail(f"could not read record ({type(exc).__name__}: {exc})")
-    return [t.with_id() for t in trajectories]
+    return trajectories
 
 
 def parse_prepared(fmt: Format, raw: RawRecord, name: str, report: FileReport) -> list[PreparedTrajectory]:
     """A record's trajectories as the rows they are stored as (its problems go to `report.errors`)."""
-    return [prepare(t, compute_signals(t)) for t in parse_record(fmt, raw, name, report)]
+    out = []
+    for t in _parse(fmt, raw, name, report):
+        identity = t.identity()  # dumped once: for the id and for the rows
+        t.id = content_hash(identity)
+        out.append(prepare(t, compute_signals(t), identity))
+    return out
 
 
 def file_records(f: IO[bytes], fmt: Format, shape: Shape, unit: Unit) -> Iterator[RawRecord]:

@@ -25,16 +25,29 @@ def _json_list(items: list) -> str:
     return orjson.dumps([item.model_dump() for item in items]).decode() if items else "[]"
 
 
+def _json_dumped(items: list[dict[str, Any]]) -> str:
+    return orjson.dumps(items).decode() if items else "[]"
+
+
 def _json_or_none(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value, default=str).decode()
 
 
-def prepare(t: Trajectory, signals: list[Signal]) -> PreparedTrajectory:
-    steps = [
-        (t.id, s.index, s.role, s.text, s.reasoning, _json_list(s.tool_calls), _json_list(s.tool_results),
-         s.tool_calls[0].name if s.tool_calls else None, int(s.is_error), s.timestamp, s.raw_ref)
-        for s in t.steps
-    ]
+def prepare(t: Trajectory, signals: list[Signal], identity: dict[str, Any] | None = None) -> PreparedTrajectory:
+    """`identity`: `t.identity()` when the caller made it already (its steps' tool calls and results are
+    the dicts stored as JSON, so they are not dumped twice)."""
+    if identity is not None:
+        steps = [
+            (t.id, s.index, s.role, s.text, s.reasoning, _json_dumped(d["tool_calls"]), _json_dumped(d["tool_results"]),
+             s.tool_calls[0].name if s.tool_calls else None, int(s.is_error), s.timestamp, s.raw_ref)
+            for s, d in zip(t.steps, identity["steps"], strict=True)
+        ]
+    else:
+        steps = [
+            (t.id, s.index, s.role, s.text, s.reasoning, _json_list(s.tool_calls), _json_list(s.tool_results),
+             s.tool_calls[0].name if s.tool_calls else None, int(s.is_error), s.timestamp, s.raw_ref)
+            for s in t.steps
+        ]
     row = (
         t.id, t.source_format, t.source_name, t.task.id, t.task.prompt, t.model, t.outcome.label,
         t.outcome.reward, t.outcome.detail, _json_or_none(t.ground_truth), t.final_output,
