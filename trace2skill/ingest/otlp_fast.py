@@ -6,8 +6,8 @@ Such a line is decoded into typed structs (msgspec) whose heavy fields (a span's
 and links) are kept as JSON text, not turned into Python objects: grouping spans by trace needs only
 their ids, and an import that parses in several processes has each of them read the whole file but
 parse only its share of the traces (`parallel`), so most spans are never looked at closely. A span's
-heavy fields are decoded when its trace is parsed (`LazySpan.as_dict`, called by `otlp.span_of`),
-into the same dict a plain JSON decoding of the line gives.
+heavy fields are decoded when its trace is parsed (`otlp.span_of`: a usual span straight into a
+`Span`, any other through `LazySpan.as_dict`, the same dict a plain JSON decoding of the line gives).
 
 Any other line (log records, snake_case or older field names, a bare span, invalid JSON, a field of
 an unexpected type...) is read as before (`reader._loads`), so what an import finds and reports is the
