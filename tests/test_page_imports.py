@@ -48,7 +48,7 @@ def test_delete_an_import_from_the_page_after_a_question_naming_the_counts():
     at = _page()
     assert any(e.label == "Import history · 2 imports" for e in at.expander)
     lines = [t.value for t in at.text]
-    assert any(line.startswith(f"{monday.id} · monday.jsonl · openai_chat · ") and "3 added" in line
+    assert any(line.startswith(f"{monday.id} · monday.jsonl · OpenAI chat · ") and "3 added" in line
                for line in lines)
     at.button(key=f"imports_delete_{monday.id}").click().run()
     assert not at.exception

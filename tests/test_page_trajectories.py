@@ -63,7 +63,7 @@ def test_upload_many_files_reports_each_and_maps_the_unknown_one():
     assert not at.exception
     report = at.dataframe[0].value
     assert list(report["file"]) == ["chat.jsonl", "odd.json"]
-    assert list(report["format"]) == ["openai_chat", "not recognised"]
+    assert list(report["format"]) == ["OpenAI chat", "not recognised"]  # in words, as in the list
     assert list(report["imported"]) == [2, 0]
     assert list(report["errors"]) == [1, 1]
     assert at.warning[0].value.startswith("Import report: 2 trajectories imported, 0 already present, 2 errors")
@@ -78,7 +78,7 @@ def test_upload_many_files_reports_each_and_maps_the_unknown_one():
     at.button(key="traj_map_1_import").click().run()
     assert not at.exception
     report = at.dataframe[0].value
-    assert (report["format"][1], report["imported"][1], report["errors"][1]) == ("generic", 2, 0)
+    assert (report["format"][1], report["imported"][1], report["errors"][1]) == ("mapped records", 2, 0)
     assert any("4 trajectories match" in c for c in _captions(at))
 
     # Re-importing is idempotent: everything is "already present".

@@ -88,8 +88,10 @@ with st.expander("Import trajectory files", icon=":material/upload_file:",
             st.warning(summary, icon=":material/warning:")
         else:
             st.success(summary, icon=":material/check_circle:")
-        st.dataframe(pd.DataFrame([report_row(u) for u in uploads]), hide_index=True, width="stretch",
-                     key="traj_report_table")
+        rows = [report_row(u) for u in uploads]
+        for row in rows:  # in words, as the table of trajectories below names them
+            row["format"] = format_words(row["format"])
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="traj_report_table")
         for u in uploads:
             if u.report.warnings:
                 st.caption(f"Warnings for {safe_label(u.name)}")

@@ -18,6 +18,7 @@ from trace2skill.store.outcomes import set_outcomes
 from trace2skill.store.trajectories import TrajectoryFilter, trajectory_ids
 from trace2skill.ui.escape import safe_label
 from trace2skill.ui.reviewer import ui_reviewer
+from trace2skill.ui.words import format_words
 
 SHOWN = 20
 FLASH = "traj_flash"  # the page shows and clears it
@@ -36,7 +37,8 @@ def _line(record: ImportRecord) -> str:
     counts = (f"{record.imported:,} added · {record.duplicates:,} already present · {record.relabelled:,} relabelled"
               f" · {record.errors:,} errors · {plural(record.trajectories, 'trajectory')} still here")
     state = "" if record.status == "done" else f" · {status_text(record)}"
-    return (f"{record.id} · {safe_label(record.file, 80)} · {safe_label(record.format or 'not recognised', 20)} · "
+    fmt = format_words(record.format) if record.format else "not recognised"
+    return (f"{record.id} · {safe_label(record.file, 80)} · {safe_label(fmt, 30)} · "
             f"{when(record.started)} · {safe_label(who(record), 40)} — {counts}{state}")
 
 
