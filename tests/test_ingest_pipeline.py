@@ -157,3 +157,14 @@ def test_full_text_search_over_steps(ws):
     assert 0 < expected < 200
     assert count_trajectories(ws.db, TrajectoryFilter(search="IFOYYZ")) == expected
     assert count_trajectories(ws.db, TrajectoryFilter(search='"quote" OR ) bad (')) == 0  # no FTS syntax error
+
+
+def test_blank_and_whitespace_lines_between_records_are_skipped_and_lines_keep_their_numbers(ws, tmp_path):
+    record = json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]})
+    data = tmp_path / "spaced.jsonl"
+    data.write_bytes(b"\n".join([record.encode(), b"", b" \t\r", b"\x0b\x0c", b"{broken", record.replace(
+        "hello", "hey").encode()]) + b"\n")
+    report = import_paths(ws, [data]).files[0]
+    assert (report.records, report.imported) == (2, 2)
+    [issue] = report.errors
+    assert (issue.record, issue.line) == (1, 5)  # blank lines are no records, but lines are counted

@@ -18,7 +18,7 @@ from trace2skill.ingest import otlp_fast
 from trace2skill.ingest.base import Shape
 from trace2skill.ingest.grouping import Entry, group_traces, ids_anywhere
 from trace2skill.ingest.otlp import is_bare_span, is_console_span, norm_id, pick, trace_id_of
-from trace2skill.ingest.otlp_fast import FastExport, LazySpan
+from trace2skill.ingest.otlp_fast import FastExport
 from trace2skill.ingest.reader import RawRecord, iter_records
 
 MAX_OPEN_SPANS = 20_000  # about 200 MB of parsed spans at most
@@ -91,7 +91,7 @@ class _OtlpLayout:
     def entries(self, item: Any) -> list[Entry]:
         if isinstance(item, FastExport):
             try:
-                return [_span_entry(s) for s in item.spans()]
+                return _fast_entries(item)
             except TrajectoryFormatError:  # said as the usual reading says it
                 item = item.plain()
         spans, logs = entries_of(item)
@@ -103,9 +103,20 @@ class _OtlpLayout:
         return ids_anywhere(item.plain() if isinstance(item, FastExport) else item, _any_trace_id)
 
 
-def _span_entry(span: LazySpan) -> Entry:
-    """A span of a line read the fast way (`otlp_fast`: only OTLP's own field names)."""
-    return Entry(_trace_id(span.traceId, required=True), "spans", span, root=not span.parentSpanId)
+def _fast_entries(item: FastExport) -> list[Entry]:
+    """The spans of a line read the fast way (`otlp_fast`: only OTLP's own field names); a line holds
+    a few spans of each of its traces, so each trace id is normalised once."""
+    ids: dict[Any, str] = {}
+    out = []
+    for span in item.spans():
+        raw = span.traceId
+        trace_id = ids.get(raw) if type(raw) is str else None
+        if trace_id is None:
+            trace_id = _trace_id(raw, required=True)
+            if type(raw) is str:
+                ids[raw] = trace_id
+        out.append(Entry(trace_id, "spans", span, root=not span.parentSpanId))
+    return out
 
 
 def _trace_id(raw: Any, *, required: bool) -> str:

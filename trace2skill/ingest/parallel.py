@@ -173,6 +173,7 @@ class _Worker:
 def serve() -> None:
     """A worker's main: read every record, parse those whose position is `worker` modulo `workers`."""
     from trace2skill.ingest.gc_pause import fewer_collections
+    from trace2skill.ingest.reader import open_binary
     from trace2skill.ingest.records import FileReport, file_records, parse_prepared
 
     path, fmt, shape, unit, name, worker, workers = pickle.load(sys.stdin.buffer)
@@ -184,7 +185,7 @@ def serve() -> None:
 
     chunk: list[tuple[int, list[Any], list[Any]]] = []
     try:
-        with open(path, "rb") as f, fewer_collections():
+        with open_binary(path) as f, fewer_collections():
             for position, raw in enumerate(file_records(f, fmt, shape, unit)):
                 if position % workers != worker:
                     continue

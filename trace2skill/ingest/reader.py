@@ -42,9 +42,12 @@ class Sniffed:
     sample: Any  # first JSONL value, first array item, or the object
 
 
+READ_BUFFER = 1 << 20  # trace exports put megabytes on a line: read them in large pieces
+
+
 def open_binary(source: str | os.PathLike[str] | IO[bytes]) -> IO[bytes]:
     if isinstance(source, (str, os.PathLike)):
-        return open(source, "rb")
+        return open(source, "rb", buffering=READ_BUFFER)
     source.seek(0)
     return source
 
@@ -152,7 +155,7 @@ def _jsonl_values(f: IO[bytes], loads: Callable[[bytes], Any] = _loads) -> Itera
     f.seek(0)
     index = 0
     for number, raw in enumerate(f, start=1):
-        if not raw.strip():
+        if not raw or raw.isspace():  # (no copy of a long line, as strip() would make)
             continue
         try:
             yield RawRecord(index, loads(raw), line=number)
