@@ -108,3 +108,18 @@ def test_which_lines_take_the_fast_way(mixed_file: Path) -> None:
            if k in ("traceId", "spanId", "parentSpanId", "name", "kind", "startTimeUnixNano", "endTimeUnixNano",
                     "status", "attributes", "events")},
         "resource": {"attributes": first["resource"]["attributes"]}}
+
+
+def test_a_time_of_infinity_is_an_error_of_its_trace(tmp_path: Path) -> None:
+    """JSON's Infinity (which Python's reader takes) is no time: that trace is an error, the other imports."""
+    path = tmp_path / "traces.jsonl"
+    bad = _line(_tool_span(T1, "a" * 16, "x")).replace('"startTimeUnixNano": "1000"', '"startTimeUnixNano": Infinity')
+    path.write_text(bad + "\n" + _line(_tool_span(T2, "b" * 16, "y")) + "\n")
+    ws = Workspace(tmp_path / "w.db")
+    try:
+        report = import_stream(ws, path)
+    finally:
+        ws.close()
+    assert report.imported == 1
+    assert [(e.problem, e.line) for e in report.errors] == [
+        ("span 'execute_tool lookup' has a time that is not a number: inf", 1)]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -145,6 +146,8 @@ def nanos(raw: Any, what: str) -> int:
     if isinstance(raw, int):
         return raw
     if isinstance(raw, float):
+        if not math.isfinite(raw):  # JSON's Infinity and NaN, which Python's reader takes
+            raise TrajectoryFormatError(f"{what} has a time that is not a number: {raw}")
         return int(raw)
     if isinstance(raw, str):
         if raw.isdigit():
