@@ -16,7 +16,7 @@ from trace2skill.ingest import import_stream, otlp_fast, reader
 from trace2skill.store import Workspace
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_import_otlp.py"
-T1, T2, T3, T4 = "1" * 32, "2" * 32, "3" * 32, "4a" * 16
+T1, T2, T3, T4, T5, T6 = "1" * 32, "2" * 32, "3" * 32, "4a" * 16, "5" * 32, "6" * 32
 
 
 def _bench_writer() -> Any:
@@ -43,7 +43,7 @@ def _line(*spans: dict[str, Any], **export: Any) -> str:
 
 @pytest.fixture(scope="module")
 def mixed_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Bench traces, then lines of every kind: an event and a 70-bit integer (fast), a trace id that
+    """Bench traces, then lines of every kind: two traces interleaved, an event and a 70-bit integer (fast), a trace id that
     is a number (fast, then the usual reading's error), snake_case names and log records (usual), and
     spans of unusual values (upper-case ids, named kinds and statuses, a numeric or empty time)."""
     path = tmp_path_factory.mktemp("fast") / "traces.jsonl"
@@ -61,7 +61,13 @@ def mixed_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
            _tool_span(T4, "f" * 16, "two", parentSpanId="E" * 16, status={"code": "STATUS_CODE_ERROR"}),
            _tool_span(T4, "0" * 16, "three", kind=True, endTimeUnixNano="")]
     logs = {"resourceLogs": [{"scopeLogs": [{"logRecords": [{"traceId": T3, "spanId": "c" * 16, "body": {}}]}]}]}
-    lines = [*path.read_text().splitlines(), _line(fast), _line(_tool_span(12345, "d" * 16, "x")),
+    # two traces' spans interleaved on one line, runs of each (read as one entry the fast way), the
+    # second trace's root first: it is handed on first either way (once the grace lines have passed)
+    interleaved = [_tool_span(T5, "51" * 8, "a", parentSpanId="50" * 8), _tool_span(T5, "52" * 8, "b", parentSpanId="50" * 8),
+                   _tool_span(T6, "61" * 8, "c", parentSpanId="60" * 8), _tool_span(T6, "60" * 8, "d"),
+                   _tool_span(T5, "53" * 8, "e", parentSpanId="50" * 8), _tool_span(T5, "50" * 8, "f")]
+    fillers = [_line(_tool_span(f"{n:032x}", f"{n:016x}", "g")) for n in range(101, 109)]  # the grace lines
+    lines = [*path.read_text().splitlines(), _line(*interleaved), *fillers, _line(fast), _line(_tool_span(12345, "d" * 16, "x")),
              json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [snake]}]}]}),
              _line(_tool_span(T3, "c" * 16, "sunny")), json.dumps(logs), _line(*odd)]
     path.write_text("\n".join(lines) + "\n")
@@ -86,11 +92,13 @@ def test_the_fast_reading_stores_and_reports_what_the_usual_one_does(tmp_path: P
     fast, fast_rows, fast_steps = _stored(tmp_path, "fast", mixed_file)
     monkeypatch.setattr(otlp_fast, "loads", reader._loads)  # every line the usual way
     usual, usual_rows, usual_steps = _stored(tmp_path, "usual", mixed_file)
-    assert (fast.records, fast.imported) == (usual.records, usual.imported) == (44, 44)
+    assert (fast.records, fast.imported) == (usual.records, usual.imported) == (54, 54)
     assert [(e.problem, e.record, e.line) for e in fast.errors] == [(e.problem, e.record, e.line) for e in usual.errors]
     assert [e.problem for e in fast.errors] == ["an id should be text, got int"]
     assert fast_rows == usual_rows and fast_steps == usual_steps
     by_trace = {json.loads(row[4])["trace_id"]: row for row in fast_rows}
+    order = [json.loads(row[4])["trace_id"] for row in fast_rows]
+    assert order.index(T6) + 1 == order.index(T5) and by_trace[T5][5] == 8  # all four of its spans
     assert by_trace[T1][2:4] == ("failure", "execute_tool lookup ended with timed out")
     assert json.loads(by_trace[T1][4])["service"] == "svc"  # the resource, as the usual reading gives it
     assert by_trace[T2][5] == by_trace[T3][5] == 2  # snake_case and the log record's trace: read the usual way

@@ -35,12 +35,15 @@ DONE_MEMORY = 200_000  # trace ids remembered after they were handed on (to repo
 @dataclass(slots=True)
 class Entry:
     """One entry of a line: its trace (empty: outside any trace, left out), the list of the trace
-    record it goes to (`kind`), whether it is the trace's root."""
+    record it goes to (`kind`), whether it is the trace's root. With `many`, `data` is a list of
+    entries that come one after another in the line (a layout may hand a run of one trace's entries
+    at once; `root`: one of them is the root)."""
 
     trace_id: str
     kind: str
     data: Any
     root: bool = False
+    many: bool = False
 
 
 class Layout(Protocol):
@@ -103,8 +106,12 @@ class _Grouper:
             if trace is None:
                 trace = self.open[entry.trace_id] = self._new(line)
             trace.last_item = item_no
-            trace.entries[entry.kind].append(entry.data)
-            self.open_entries += 1
+            if entry.many:
+                trace.entries[entry.kind].extend(entry.data)
+                self.open_entries += len(entry.data)
+            else:
+                trace.entries[entry.kind].append(entry.data)
+                self.open_entries += 1
             if entry.root and not trace.root_seen:
                 trace.root_seen = True
                 self.ready_queue.append(entry.trace_id)

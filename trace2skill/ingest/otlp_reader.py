@@ -104,10 +104,12 @@ class _OtlpLayout:
 
 
 def _fast_entries(item: FastExport) -> list[Entry]:
-    """The spans of a line read the fast way (`otlp_fast`: only OTLP's own field names); a line holds
-    a few spans of each of its traces, so each trace id is normalised once."""
+    """The spans of a line read the fast way (`otlp_fast`: only OTLP's own field names), each run of
+    one trace's spans as one entry (exporters write a trace's spans together, as they end); a line
+    holds a few spans of each of its traces, so each trace id is normalised once."""
     ids: dict[Any, str] = {}
-    out = []
+    out: list[Entry] = []
+    run: Entry | None = None
     for span in item.spans():
         raw = span.traceId
         trace_id = ids.get(raw) if type(raw) is str else None
@@ -115,7 +117,12 @@ def _fast_entries(item: FastExport) -> list[Entry]:
             trace_id = _trace_id(raw, required=True)
             if type(raw) is str:
                 ids[raw] = trace_id
-        out.append(Entry(trace_id, "spans", span, root=not span.parentSpanId))
+        if run is not None and run.trace_id == trace_id:
+            run.data.append(span)
+            run.root = run.root or not span.parentSpanId
+        else:
+            run = Entry(trace_id, "spans", [span], root=not span.parentSpanId, many=True)
+            out.append(run)
     return out
 
 
