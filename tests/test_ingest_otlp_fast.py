@@ -43,9 +43,10 @@ def _line(*spans: dict[str, Any], **export: Any) -> str:
 
 @pytest.fixture(scope="module")
 def mixed_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Bench traces, then lines of every kind: two traces interleaved, an event and a 70-bit integer (fast), a trace id that
-    is a number (fast, then the usual reading's error), snake_case names and log records (usual), and
-    spans of unusual values (upper-case ids, named kinds and statuses, a numeric or empty time)."""
+    """Bench traces, then lines of every kind: two traces interleaved, an event and a 70-bit integer
+    (fast), a trace id that is a number (fast, then the usual reading's error), snake_case names and log
+    records (usual), and spans of unusual values (upper-case ids, named kinds and statuses, a numeric or
+    empty time)."""
     path = tmp_path_factory.mktemp("fast") / "traces.jsonl"
     _bench_writer()(path, 40, seed=3)
     event = {"name": "exception", "timeUnixNano": "1500", "attributes": [
@@ -63,11 +64,13 @@ def mixed_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     logs = {"resourceLogs": [{"scopeLogs": [{"logRecords": [{"traceId": T3, "spanId": "c" * 16, "body": {}}]}]}]}
     # two traces' spans interleaved on one line, runs of each (read as one entry the fast way), the
     # second trace's root first: it is handed on first either way (once the grace lines have passed)
-    interleaved = [_tool_span(T5, "51" * 8, "a", parentSpanId="50" * 8), _tool_span(T5, "52" * 8, "b", parentSpanId="50" * 8),
+    interleaved = [_tool_span(T5, "51" * 8, "a", parentSpanId="50" * 8),
+                   _tool_span(T5, "52" * 8, "b", parentSpanId="50" * 8),
                    _tool_span(T6, "61" * 8, "c", parentSpanId="60" * 8), _tool_span(T6, "60" * 8, "d"),
                    _tool_span(T5, "53" * 8, "e", parentSpanId="50" * 8), _tool_span(T5, "50" * 8, "f")]
     fillers = [_line(_tool_span(f"{n:032x}", f"{n:016x}", "g")) for n in range(101, 109)]  # the grace lines
-    lines = [*path.read_text().splitlines(), _line(*interleaved), *fillers, _line(fast), _line(_tool_span(12345, "d" * 16, "x")),
+    lines = [*path.read_text().splitlines(), _line(*interleaved), *fillers, _line(fast),
+             _line(_tool_span(12345, "d" * 16, "x")),
              json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [snake]}]}]}),
              _line(_tool_span(T3, "c" * 16, "sunny")), json.dumps(logs), _line(*odd)]
     path.write_text("\n".join(lines) + "\n")
@@ -97,7 +100,7 @@ def test_the_fast_reading_stores_and_reports_what_the_usual_one_does(tmp_path: P
     assert [e.problem for e in fast.errors] == ["an id should be text, got int"]
     assert fast_rows == usual_rows and fast_steps == usual_steps
     by_trace = {json.loads(row[4])["trace_id"]: row for row in fast_rows}
-    order = [json.loads(row[4])["trace_id"] for row in fast_rows]
+    order = list(by_trace)  # in the order stored
     assert order.index(T6) + 1 == order.index(T5) and by_trace[T5][5] == 8  # all four of its spans
     assert by_trace[T1][2:4] == ("failure", "execute_tool lookup ended with timed out")
     assert json.loads(by_trace[T1][4])["service"] == "svc"  # the resource, as the usual reading gives it
@@ -123,11 +126,7 @@ def test_a_time_of_infinity_is_an_error_of_its_trace(tmp_path: Path) -> None:
     path = tmp_path / "traces.jsonl"
     bad = _line(_tool_span(T1, "a" * 16, "x")).replace('"startTimeUnixNano": "1000"', '"startTimeUnixNano": Infinity')
     path.write_text(bad + "\n" + _line(_tool_span(T2, "b" * 16, "y")) + "\n")
-    ws = Workspace(tmp_path / "w.db")
-    try:
-        report = import_stream(ws, path)
-    finally:
-        ws.close()
+    report, _, _ = _stored(tmp_path, "infinity", path)
     assert report.imported == 1
     assert [(e.problem, e.line) for e in report.errors] == [
         ("span 'execute_tool lookup' has a time that is not a number: inf", 1)]
