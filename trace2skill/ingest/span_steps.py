@@ -17,20 +17,21 @@ Messages use the GenAI "parts" shape: `Message(role, [{"type": "text", "content"
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import orjson
+from pydantic import TypeAdapter
 
 from trace2skill.errors import TrajectoryFormatError
 from trace2skill.ingest.base import parse_arguments, text_of
 from trace2skill.ingest.openai_chat import looks_like_error
 from trace2skill.ingest.otlp import Span
 from trace2skill.ingest.outcomes import label_of, reward_of
-from trace2skill.models import Outcome, Role, Step, ToolCall, ToolResult
+from trace2skill.models import Outcome, Step
 from trace2skill.textcut import cut_words
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "human": "user", "assistant": "assistant",
@@ -63,7 +64,7 @@ class Moment:
     answer: bool = False  # a model's answer: always new
     request: bool = False  # an agent's request: held until the next model call shows whether it repeats it
     follows: Moment | None = None  # `messages` continue what this earlier moment was sent
-    counts: Counter[bytes] | None = None  # each message's occurrences in what was sent (set when added)
+    counts: dict[bytes, int] | None = None  # each message's occurrences in what was sent (set when added)
     tool: ToolRun | None = None
     ending: bool = False  # ends come before starts at the same instant
     note: str | None = None  # something the agent's framework did (a handoff...): an environment step
@@ -109,15 +110,22 @@ def _signature(message: Message) -> bytes:
         return repr((message.role, message.parts)).encode()
 
 
+_STEPS = TypeAdapter(list[Step])
+
+
 class StepBuilder:
-    """Collects steps from moments in time order (see the module docstring)."""
+    """Collects steps from moments in time order (see the module docstring).
+
+    Steps, tool calls and results are plain dicts (the fields of `Step`, `ToolCall`, `ToolResult`)
+    until all moments are in, then validated as `Step`s at once: one pydantic call per trace instead
+    of one per object (a result may still change when the model's next input quotes it)."""
 
     def __init__(self) -> None:
-        self.steps: list[Step] = []
-        self.seen: Counter[bytes] = Counter()
-        self.calls: dict[str, ToolCall] = {}
+        self.steps: list[dict[str, Any]] = []
+        self.seen: dict[bytes, int] = {}
+        self.calls: dict[str, dict[str, Any]] = {}  # call id -> its ToolCall fields
         self.unanswered: dict[str, deque[str]] = {}  # tool name -> call ids without a result yet
-        self.results: dict[str, ToolResult] = {}
+        self.results: dict[str, dict[str, Any]] = {}  # call id -> its ToolResult fields
 
     def add(self, moments: Iterable[Moment]) -> list[Step]:
         held: list[Moment] = []
@@ -133,8 +141,8 @@ class StepBuilder:
                 held = []
             when = moment.time
             if moment.note is not None:
-                self._append(Step(index=0, role="environment", text=moment.note, timestamp=iso(when),
-                                  raw_ref=moment.ref))
+                self._append({"role": "environment", "text": moment.note, "timestamp": iso(when),
+                              "raw_ref": moment.ref})
             elif moment.tool is not None:
                 (self._tool_end if moment.ending else self._tool_start)(moment.tool, when, moment.ref)
             else:
@@ -142,28 +150,32 @@ class StepBuilder:
                 moment.counts = self._messages(moment.messages, when, moment.ref, answer=moment.answer, prior=prior)
         for request in held:
             self._messages(request.messages, request.time, request.ref, answer=False)
-        return self.steps
+        return _STEPS.validate_python(self.steps)
 
     def _messages(self, messages: list[Message], when: int, ref: str, *, answer: bool,
-                  prior: Counter[bytes] | None = None) -> Counter[bytes]:
+                  prior: dict[bytes, int] | None = None) -> dict[bytes, int]:
         """Add the new ones among `messages` (following the `prior` ones, already counted); returns
         each message's occurrences in the whole."""
-        occurrence: Counter[bytes] = Counter(prior) if prior else Counter()
+        occurrence = dict(prior) if prior else {}
+        seen = self.seen
         for i, message in enumerate(messages):
             signature = _signature(message)
-            occurrence[signature] += 1
+            count = occurrence[signature] = occurrence.get(signature, 0) + 1
             if answer:
-                self.seen[signature] += 1
-            elif occurrence[signature] <= self.seen[signature]:
+                seen[signature] = seen.get(signature, 0) + 1
+            elif count <= seen.get(signature, 0):
                 continue
             else:
-                self.seen[signature] = occurrence[signature]
+                seen[signature] = count
             self._message(message, when, f"{ref}[{i}]" if len(messages) > 1 else ref)
         return occurrence
 
     def _message(self, message: Message, when: int, ref: str) -> None:
         role = ROLES.get(message.role.lower(), "user")
-        texts, reasoning, calls, results = [], [], [], []
+        texts: list[str] = []
+        reasoning: list[str] = []
+        calls: list[dict[str, Any]] = []
+        results: list[dict[str, Any]] = []
         for part in message.parts:
             if not isinstance(part, dict):
                 raise TrajectoryFormatError(f"{ref}: a message part should be an object, got {type(part).__name__}")
@@ -181,28 +193,28 @@ class StepBuilder:
         text = "\n".join(t for t in texts if t)
         if role == "tool" and not results and text and not any(p.get("type") == "tool_call_response"
                                                                for p in message.parts):
-            results = [ToolResult(content=text, is_error=looks_like_error(text))]
+            results = [{"call_id": None, "content": text, "is_error": looks_like_error(text)}]
         if results:
-            self._append(Step(index=0, role="tool", tool_results=results, timestamp=iso(when), raw_ref=ref))
+            self._append({"role": "tool", "tool_results": results, "timestamp": iso(when), "raw_ref": ref})
         if role == "tool" or (results and not text):
             return
         thought = "\n".join(r for r in reasoning if r) if role == "assistant" else ""
         if role == "assistant" and not (text or thought or calls):
             return
-        self._append(Step(index=0, role=cast(Role, role), text=text, reasoning=thought, tool_calls=calls,
-                          timestamp=iso(when), raw_ref=ref))
+        self._append({"role": role, "text": text, "reasoning": thought, "tool_calls": calls, "timestamp": iso(when),
+                      "raw_ref": ref})
 
-    def _call(self, part: dict[str, Any]) -> ToolCall:
-        raw_id, name = part.get("id"), part.get("name")
-        call = ToolCall(id=str(raw_id) if raw_id not in (None, "") else None,
-                        name=str(name) if name not in (None, "") else "tool",
-                        arguments=parse_arguments(part.get("arguments")))
-        if call.id is not None and call.id not in self.calls:
-            self.calls[call.id] = call
-            self.unanswered.setdefault(call.name, deque()).append(call.id)
+    def _call(self, part: dict[str, Any]) -> dict[str, Any]:
+        raw_id, raw_name = part.get("id"), part.get("name")
+        call_id = str(raw_id) if raw_id not in (None, "") else None
+        name = str(raw_name) if raw_name not in (None, "") else "tool"
+        call = {"id": call_id, "name": name, "arguments": parse_arguments(part.get("arguments"))}
+        if call_id is not None and call_id not in self.calls:
+            self.calls[call_id] = call
+            self.unanswered.setdefault(name, deque()).append(call_id)
         return call
 
-    def _result(self, part: dict[str, Any]) -> ToolResult | None:
+    def _result(self, part: dict[str, Any]) -> dict[str, Any] | None:
         """A result quoted in a model's input; None when its tool span gave it already."""
         raw_id = part.get("id")
         call_id = str(raw_id) if raw_id not in (None, "") else None
@@ -210,11 +222,11 @@ class StepBuilder:
         content = response if isinstance(response, str) else text_of(response)
         known = self.results.get(call_id) if call_id is not None else None
         if known is not None:
-            if not known.content and content:
-                known.content = content
-                known.is_error = known.is_error or looks_like_error(content)
+            if not known["content"] and content:
+                known["content"] = content
+                known["is_error"] = known["is_error"] or looks_like_error(content)
             return None
-        result = ToolResult(call_id=call_id, content=content, is_error=looks_like_error(content))
+        result = {"call_id": call_id, "content": content, "is_error": looks_like_error(content)}
         if call_id is not None:
             self.results[call_id] = result
             self._answered(call_id)
@@ -222,7 +234,7 @@ class StepBuilder:
 
     def _answered(self, call_id: str) -> None:
         call = self.calls.get(call_id)
-        waiting = self.unanswered.get(call.name) if call is not None else None
+        waiting = self.unanswered.get(call["name"]) if call is not None else None
         if waiting is not None and call_id in waiting:
             waiting.remove(call_id)
 
@@ -233,28 +245,28 @@ class StepBuilder:
                 run.call_id = waiting[0]
         if run.call_id is not None and run.call_id in self.calls:
             return
-        call = ToolCall(id=run.call_id, name=run.name or "tool", arguments=parse_arguments(run.arguments))
+        call = {"id": run.call_id, "name": run.name or "tool", "arguments": parse_arguments(run.arguments)}
         if run.call_id is not None:
             self.calls[run.call_id] = call
-        self._append(Step(index=0, role="assistant", tool_calls=[call], timestamp=iso(when), raw_ref=ref))
+        self._append({"role": "assistant", "tool_calls": [call], "timestamp": iso(when), "raw_ref": ref})
 
     def _tool_end(self, run: ToolRun, when: int, ref: str) -> None:
         content = run.result or ""
         is_error = run.is_error or looks_like_error(content)
         known = self.results.get(run.call_id) if run.call_id is not None else None
         if known is not None:
-            known.is_error = known.is_error or is_error
-            if not known.content:
-                known.content = content
+            known["is_error"] = known["is_error"] or is_error
+            if not known["content"]:
+                known["content"] = content
             return
-        result = ToolResult(call_id=run.call_id, content=content, is_error=is_error)
+        result = {"call_id": run.call_id, "content": content, "is_error": is_error}
         if run.call_id is not None:
             self.results[run.call_id] = result
             self._answered(run.call_id)
-        self._append(Step(index=0, role="tool", tool_results=[result], timestamp=iso(when), raw_ref=ref))
+        self._append({"role": "tool", "tool_results": [result], "timestamp": iso(when), "raw_ref": ref})
 
-    def _append(self, step: Step) -> None:
-        step.index = len(self.steps)
+    def _append(self, step: dict[str, Any]) -> None:
+        step["index"] = len(self.steps)
         self.steps.append(step)
 
 
