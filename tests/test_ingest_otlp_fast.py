@@ -130,3 +130,25 @@ def test_a_time_of_infinity_is_an_error_of_its_trace(tmp_path: Path) -> None:
     assert report.imported == 1
     assert [(e.problem, e.line) for e in report.errors] == [
         ("span 'execute_tool lookup' has a time that is not a number: inf", 1)]
+
+
+def test_a_span_the_fast_way_cannot_read_is_reported_as_the_usual_way_says_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An attribute without a key fails its trace with the span's name either way; a span that ends
+    before it starts ends when it starts; a status as a number or a name is the same status."""
+    keyless = _tool_span(T1, "a" * 16, "x")
+    keyless["attributes"].append({"value": {"stringValue": "no key"}})
+    backwards = _tool_span(T2, "b" * 16, "y", startTimeUnixNano="5000000000", endTimeUnixNano="4000000000",
+                           status={"code": 2, "message": "broke"})
+    named = _tool_span(T3, "c" * 16, "z", status={"code": "STATUS_CODE_ERROR"})
+    path = tmp_path / "traces.jsonl"
+    path.write_text("\n".join(_line(span) for span in (keyless, backwards, named)) + "\n")
+    fast = _stored(tmp_path, "fast", path)
+    monkeypatch.setattr(otlp_fast, "loads", reader._loads)
+    usual = _stored(tmp_path, "usual", path)
+    assert fast[1:] == usual[1:] and len(fast[1]) == 2
+    assert [(e.problem, e.line) for e in fast[0].errors] == [(e.problem, e.line) for e in usual[0].errors] == [
+        ("span 'execute_tool lookup' has an attribute without a key", 1)]
+    assert [row[2:4] for row in fast[1]] == [("failure", "execute_tool lookup ended with broke"),
+                                            ("failure", "execute_tool lookup ended with an error")]
+    assert [step[7] for step in fast[2][:2]] == ["1970-01-01T00:00:05.000Z"] * 2  # call and result at its start

@@ -265,23 +265,29 @@ def _span_id(raw: Any) -> bool:
 
 def _usual_span(raw: LazySpan, resources: dict[int, dict[str, Any]] | None, known_trace: str) -> Span | None:
     """A span of the usual kind, quickly: its trace's id, ids in lowercase hex, times as decimal text, a
-    numeric kind, no events; None for any other (read the general way: `span_of`, which gives the same
-    span for these)."""
+    numeric kind, no events, attributes as OTLP writes them; None for any other (read the general way:
+    `span_of`, which gives the same span for these, or says what is wrong with it)."""
     name, parent, start, end, kind = raw.name, raw.parentSpanId, raw.startTimeUnixNano, raw.endTimeUnixNano, raw.kind
     if not (type(name) is str and known_trace and raw.traceId == known_trace and _span_id(raw.spanId)
             and (parent is None or parent == "" or _span_id(parent)) and type(start) is str and start.isdigit()
             and type(end) is str and end.isdigit() and type(kind) is int and 0 <= kind < len(KINDS)
             and not len(raw.events)):
         return None
-    status = _dict(raw.status)
-    message = status.get("message")
-    span = Span(trace_id=known_trace, span_id=raw.spanId, parent_id=parent or "", name=name, kind=KINDS[kind],
-                start=int(start), end=int(end),
-                attributes=attributes_of(raw.attributes_value(), f"span {name[:60]!r}"),
-                status=_enum(status.get("code"), STATUSES, "STATUS_CODE_"),
-                status_message=message if isinstance(message, str) else "")
-    span.end = max(span.end, span.start)
-    _add_resource(span, raw.__dict__.get("resource"), resources)
+    try:
+        attributes = attributes_of(raw.attributes_value(), "")
+    except TrajectoryFormatError:
+        return None  # the general way says what is wrong, naming the span
+    status = raw.status
+    code = message = None
+    if type(status) is dict and status:
+        code, message = status.get("code"), status.get("message")
+    begins, ends = int(start), int(end)
+    span = Span(known_trace, raw.spanId, parent or "", name, KINDS[kind], begins, ends if ends > begins else begins,
+                attributes, [], STATUSES[code] if type(code) is int and 0 <= code < 3 else _enum(
+                    code, STATUSES, "STATUS_CODE_"), message if type(message) is str else "")
+    resource = raw.__dict__.get("resource")
+    if resource is not None:
+        _add_resource(span, resource, resources)
     return span
 
 
