@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from typing import Any
 
 from trace2skill.models import Signal, Trajectory, canonical_json
@@ -44,11 +43,11 @@ def _repeats(t: Trajectory) -> list[Signal]:
     found: list[Signal] = []
     previous: str | None = None
     first_step: dict[str, int] = {}
-    counts: Counter[str] = Counter()
+    counts: dict[str, int] = {}
     for s in t.steps:
         for call in s.tool_calls:
             key = _call_key(call.name, call.arguments)
-            counts[key] += 1
+            counts[key] = counts.get(key, 0) + 1
             first_step.setdefault(key, s.index)
             if key == previous:
                 found.append(Signal(trajectory_id=t.id, step_idx=s.index, kind="repeated_action",

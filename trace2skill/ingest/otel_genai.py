@@ -37,8 +37,7 @@ _FLAT_CALL = re.compile(r"^tool_calls\.(\d+)\.(.+)$")
 
 
 def is_genai(span: Span) -> bool:
-    attributes = span.attributes
-    return any(k in attributes for k in MARKERS) or any(
+    return not span.attributes.keys().isdisjoint(MARKERS) or any(
         e.name == DETAILS or e.name in LEGACY or e.name == "gen_ai.choice" for e in span.events)
 
 

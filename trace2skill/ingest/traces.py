@@ -104,14 +104,18 @@ class TraceFormat(Format):
         expect_type(record, dict, "a trace")
         require(isinstance(record.get("traceId"), str) and bool(record.get("traceId")), "a trace has no trace id")
         spans = _spans_with_logs(record)
-        found = {"otel_genai": [s for s in spans if otel_genai.is_genai(s)],
-                 "openinference": [s for s in spans if openinference.is_openinference(s)]}
-        convention = next((c for c in self._order() if found[c]), None)
+        follows = {"otel_genai": otel_genai.is_genai, "openinference": openinference.is_openinference}
+        convention, chosen = None, []
+        for name in self._order():  # the first convention any span follows
+            chosen = [s for s in spans if follows[name](s)]
+            if chosen:
+                convention = name
+                break
         if convention is None:
             raise TrajectoryFormatError("no span of this trace follows the GenAI (gen_ai.*) or OpenInference "
                                         "(openinference.span.kind) conventions: nothing an agent did")
         module: Any = otel_genai if convention == "otel_genai" else openinference
-        steps = StepBuilder().add(module.trace_moments(found[convention]))
+        steps = StepBuilder().add(module.trace_moments(chosen))
         require(bool(steps), "this trace's model calls hold no messages and it has no tool runs (was message "
                              "content capture on when it was traced?)")
         facts = module.facts(spans)
