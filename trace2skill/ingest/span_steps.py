@@ -86,7 +86,7 @@ def iso(nanos: int) -> str | None:
         if len(_SECONDS) > 4096:
             _SECONDS.clear()
         try:
-            prefix = _SECONDS[seconds] = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            prefix = _SECONDS[seconds] = datetime.fromtimestamp(seconds, UTC).isoformat()[:19]  # to the second
         except (OverflowError, OSError, ValueError):
             return None
     return f"{prefix}.{rest // 1_000_000:03d}Z"
@@ -101,6 +101,11 @@ def _part_text(part: dict[str, Any]) -> str:
     if "content" in part:
         return text_of(part["content"])
     return text_of({k: v for k, v in part.items() if k != "type"})
+
+
+def _joined(texts: list[str]) -> str:
+    """The non-empty ones, a line each (a single text as it is: most messages have one part)."""
+    return texts[0] if len(texts) == 1 else "\n".join([t for t in texts if t])
 
 
 def _signature(message: Message) -> bytes:
@@ -190,7 +195,7 @@ class StepBuilder:
                 reasoning.append(_part_text(part))
             else:
                 texts.append(_part_text(part))
-        text = "\n".join(t for t in texts if t)
+        text = _joined(texts)
         if role == "tool" and not results and text and not any(p.get("type") == "tool_call_response"
                                                                for p in message.parts):
             results = [{"call_id": None, "content": text, "is_error": looks_like_error(text)}]
@@ -198,7 +203,7 @@ class StepBuilder:
             self._append({"role": "tool", "tool_results": results, "timestamp": iso(when), "raw_ref": ref})
         if role == "tool" or (results and not text):
             return
-        thought = "\n".join(r for r in reasoning if r) if role == "assistant" else ""
+        thought = _joined(reasoning) if role == "assistant" else ""
         if role == "assistant" and not (text or thought or calls):
             return
         self._append({"role": role, "text": text, "reasoning": thought, "tool_calls": calls, "timestamp": iso(when),

@@ -29,6 +29,14 @@ def _json_dumped(items: list[dict[str, Any]]) -> str:
     return orjson.dumps(items).decode() if items else "[]"
 
 
+def _step_row(trajectory_id: str, step: dict[str, Any]) -> tuple:
+    """A step's row from its dumped fields (`Step.model_dump()`, as in `Trajectory.identity()`)."""
+    calls, results = step["tool_calls"], step["tool_results"]
+    return (trajectory_id, step["index"], step["role"], step["text"], step["reasoning"], _json_dumped(calls),
+            _json_dumped(results), calls[0]["name"] if calls else None,
+            int(any(r["is_error"] for r in results)) if results else 0, step["timestamp"], step["raw_ref"])
+
+
 def _json_or_none(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value, default=str).decode()
 
@@ -37,11 +45,9 @@ def prepare(t: Trajectory, signals: list[Signal], identity: dict[str, Any] | Non
     """`identity`: `t.identity()` when the caller made it already (its steps' tool calls and results are
     the dicts stored as JSON, so they are not dumped twice)."""
     if identity is not None:
-        steps = [
-            (t.id, s.index, s.role, s.text, s.reasoning, _json_dumped(d["tool_calls"]), _json_dumped(d["tool_results"]),
-             s.tool_calls[0].name if s.tool_calls else None, int(s.is_error), s.timestamp, s.raw_ref)
-            for s, d in zip(t.steps, identity["steps"], strict=True)
-        ]
+        steps = [_step_row(t.id, d) for d in identity["steps"]]
+        if len(steps) != len(t.steps):
+            raise ValueError("the identity given is not this trajectory's")
     else:
         steps = [
             (t.id, s.index, s.role, s.text, s.reasoning, _json_list(s.tool_calls), _json_list(s.tool_results),
