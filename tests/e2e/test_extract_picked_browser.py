@@ -55,10 +55,12 @@ def test_pick_three_send_them_to_extract_and_run_exactly_those(app_env, page, re
         metric = page.get_by_test_id("stMetric").filter(has=page.get_by_text("Trajectories", exact=True)).first
         assert metric.get_by_test_id("stMetricValue").inner_text().strip() == "3"
         full_screenshot(page, "extract-picked")
+        wait_idle(page)  # the screenshot grew the window: let the page settle before clicking
 
         page.get_by_role("button", name="Start extraction").click()
+        page.get_by_text("Extraction run ext-").first.wait_for(timeout=30000)
         progress = page.get_by_test_id("stProgress")
-        progress.filter(has_text=re.compile(r"done — 3 of 3 trajectories done")).first.wait_for(timeout=60000)
+        progress.filter(has_text=re.compile(r"done — 3 of 3 trajectories done")).first.wait_for(timeout=120000)
         wait_idle(page)
     ws = Workspace(db)
     [run] = run_store.list_runs(ws.db, "extraction")

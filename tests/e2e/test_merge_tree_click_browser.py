@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from playwright.sync_api import expect
+
 from tests.e2e.conftest import full_screenshot, open_app, wait_idle
 from tests.helpers import seed_conflicts
 from trace2skill.store import Workspace
@@ -39,8 +41,7 @@ def test_click_a_node_see_its_accounting_and_conflicts(app_env, page, request):
 
     boxes = page.locator("[data-testid=stElementContainer][class*='st-key-con_tree_'], "
                          "[data-testid=stElementContainer][class*='st-key-con_leaf_']")
-    boxes.first.wait_for(timeout=30000)
-    assert boxes.count() == 6 + len(nodes)
+    expect(boxes).to_have_count(6 + len(nodes), timeout=30000)  # the page may still be drawing the tree
     labels = [b.locator("button").first.inner_text().strip() for b in boxes.all()]
     assert any(label.endswith("Level 3 · 4 edits → 2 · 1 conflict") for label in labels), labels
     assert not any(re.search(r"\b[0-9a-f]{10}\b", label) for label in labels)  # words, not hashes
