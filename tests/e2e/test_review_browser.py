@@ -19,6 +19,7 @@ def test_reject_a_hunk_and_save_a_new_version(app_env, page, request):
     open_app(page, app, "Review & diff")
     first = page.locator('[class*="st-key-rev_hbox-"]').first  # the "Book flight" hunk
     first.get_by_text("Hunk 1 of 2").wait_for(timeout=30000)
+    wait_idle(page)  # the second hunk comes later in the same run
     assert page.get_by_text("supported by 3 trajectories").is_visible()
     assert page.get_by_text("supported by 6 trajectories").is_visible()
 

@@ -40,6 +40,7 @@ def test_review_a_proposal_reword_a_line_save_and_blame_it(app_env, page, reques
     app = request.getfixturevalue("app")
     open_app(page, app, "Review & diff")
     _hunk(page, 1).get_by_text("Hunk 1 of 2").wait_for(timeout=30000)
+    wait_idle(page)  # the preview beside the diff comes later in the same run
 
     # A draft, two undecided hunks, a rendered preview beside the diff.
     assert page.get_by_text("Draft: this proposal is not part of airline-policy until someone saves it").is_visible()
