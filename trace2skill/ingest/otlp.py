@@ -283,11 +283,8 @@ def _usual_span(raw: LazySpan, resources: dict[int, dict[str, Any]] | None, know
         code, message = status.get("code"), status.get("message")
     begins, ends = int(start), int(end)
     span = Span(known_trace, raw.spanId, parent or "", name, KINDS[kind], begins, ends if ends > begins else begins,
-                attributes, [], STATUSES[code] if type(code) is int and 0 <= code < 3 else _enum(
-                    code, STATUSES, "STATUS_CODE_"), message if type(message) is str else "")
-    resource = raw.__dict__.get("resource")
-    if resource is not None:
-        _add_resource(span, resource, resources)
+                attributes, [], _enum(code, STATUSES, "STATUS_CODE_"), message if type(message) is str else "")
+    _add_resource(span, raw.__dict__.get("resource"), resources)
     return span
 
 

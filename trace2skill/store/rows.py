@@ -21,10 +21,6 @@ class PreparedTrajectory:
     signals: list[tuple]
 
 
-def _json_list(items: list) -> str:
-    return orjson.dumps([item.model_dump() for item in items]).decode() if items else "[]"
-
-
 def _json_dumped(items: list[dict[str, Any]]) -> str:
     return orjson.dumps(items).decode() if items else "[]"
 
@@ -42,18 +38,12 @@ def _json_or_none(value: Any) -> str | None:
 
 
 def prepare(t: Trajectory, signals: list[Signal], identity: dict[str, Any] | None = None) -> PreparedTrajectory:
-    """`identity`: `t.identity()` when the caller made it already (its steps' tool calls and results are
-    the dicts stored as JSON, so they are not dumped twice)."""
-    if identity is not None:
-        steps = [_step_row(t.id, d) for d in identity["steps"]]
-        if len(steps) != len(t.steps):
-            raise ValueError("the identity given is not this trajectory's")
-    else:
-        steps = [
-            (t.id, s.index, s.role, s.text, s.reasoning, _json_list(s.tool_calls), _json_list(s.tool_results),
-             s.tool_calls[0].name if s.tool_calls else None, int(s.is_error), s.timestamp, s.raw_ref)
-            for s in t.steps
-        ]
+    """`identity`: `t.identity()` when the caller made it already (its dumped steps make the step rows,
+    so the steps are not dumped twice)."""
+    dumped = identity["steps"] if identity is not None else [s.model_dump() for s in t.steps]
+    if len(dumped) != len(t.steps):
+        raise ValueError("the identity given is not this trajectory's")
+    steps = [_step_row(t.id, d) for d in dumped]
     row = (
         t.id, t.source_format, t.source_name, t.task.id, t.task.prompt, t.model, t.outcome.label,
         t.outcome.reward, t.outcome.detail, _json_or_none(t.ground_truth), t.final_output,
