@@ -67,6 +67,11 @@ def test_a_react_log_imports_with_steps_outcomes_and_gold_answers(ws: Workspace)
 def test_the_cli_imports_and_previews_a_text_log(tmp_path: Path) -> None:
     db = str(tmp_path / "w.db")
     runner = CliRunner()
+    bare = runner.invoke(main, ["import", str(LOG), "--db", db])  # no text mapping: an error that says what to do
+    assert bare.exit_code == 1
+    assert "0 trajectories imported, 0 already present, 1 error\n" in bare.output
+    assert f"hint: {LOG} is plain text: a log imports with --text-mapping FILE" in bare.output
+    Path(db).unlink()
     dry = runner.invoke(main, ["import", str(LOG), "--text-mapping", str(MAPPING), "--dry-run", "--db", db])
     assert dry.exit_code == 0, dry.output
     assert "text_log: 3 records, 3 trajectories (success 2, failure 1" in dry.output

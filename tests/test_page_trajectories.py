@@ -52,6 +52,11 @@ def _captions(at: AppTest) -> list[str]:
     return [c.value for c in at.caption]
 
 
+def _imports() -> list[tuple[str, int]]:
+    """The import history: (file, trajectories imported), oldest first."""
+    return [tuple(r) for r in Workspace().db.execute("SELECT file, imported FROM imports ORDER BY id").fetchall()]
+
+
 def _upload(at: AppTest, *files: tuple[str, bytes]) -> AppTest:
     at.file_uploader[0].set_value([(name, data, "application/json") for name, data in files])
     at.run()
@@ -63,10 +68,13 @@ def test_upload_many_files_reports_each_and_maps_the_unknown_one():
     assert not at.exception
     report = at.dataframe[0].value
     assert list(report["file"]) == ["chat.jsonl", "odd.json"]
-    assert list(report["format"]) == ["OpenAI chat", "not recognised"]  # in words, as in the list
+    # in words, as in the list; the unknown file is not an error: it waits for its mapping
+    assert list(report["format"]) == ["OpenAI chat", "not recognised: waits for a field mapping"]
     assert list(report["imported"]) == [2, 0]
-    assert list(report["errors"]) == [1, 1]
-    assert at.warning[0].value.startswith("Import report: 2 trajectories imported, 0 already present, 2 errors")
+    assert list(report["errors"]) == [1, 0]
+    assert at.warning[0].value.startswith("Import report: 2 trajectories imported, 0 already present, 1 error in "
+                                          "2 files. 1 file waits for a mapping (below)")
+    assert _imports() == [("chat.jsonl", 2)]  # nothing recorded for the file still waiting
     problems = [c.value for c in at.code]
     assert any(p.startswith("chat.jsonl: record 1 (line 2): invalid JSON") for p in problems)
     assert any("Capital of France?" in p for p in problems)  # the preview of the first record
@@ -80,6 +88,7 @@ def test_upload_many_files_reports_each_and_maps_the_unknown_one():
     report = at.dataframe[0].value
     assert (report["format"][1], report["imported"][1], report["errors"][1]) == ("mapped records", 2, 0)
     assert any("4 trajectories match" in c for c in _captions(at))
+    assert _imports() == [("chat.jsonl", 2), ("odd.json", 2)]
 
     # Re-importing is idempotent: everything is "already present".
     at = _upload(at, ("chat.jsonl", GOOD_FILE))
@@ -268,6 +277,11 @@ def test_a_text_log_is_read_with_a_text_mapping_from_the_page():
     assert any("not JSON: after Import you can read it as a text log" in c.value for c in at.caption)
     at.button(key="traj_import").click().run()
     assert not at.exception
+    assert not at.warning and not at.success  # a text log waiting for its mapping is not an error
+    assert at.info[0].value == ("Import report: 0 trajectories imported, 0 already present, 0 errors in 1 file. "
+                                "1 file waits for a mapping (below): nothing in it is imported yet.")
+    assert at.dataframe[0].value["format"][0] == "text log: waits for a text mapping"
+    assert _imports() == []  # nothing tried yet, so nothing in the import history
     form = at.text_area(key="traj_text_0_mapping")
     assert form.value.startswith("record_start: '^=== Episode '")  # the README's ReAct example to start from
     at.button(key="traj_text_0_preview").click().run()
@@ -281,4 +295,5 @@ def test_a_text_log_is_read_with_a_text_mapping_from_the_page():
     assert not at.exception
     rows = Workspace().db.execute("SELECT source_format, outcome FROM trajectories ORDER BY task_id").fetchall()
     assert rows == [("text_log", "success"), ("text_log", "failure"), ("text_log", "success")]
+    assert _imports() == [("runs.log", 3)]
     assert not [t for t in at.text_area if t.key == "traj_text_0_mapping"]  # imported: the form is gone

@@ -80,12 +80,17 @@ with st.expander("Import trajectory files", icon=":material/upload_file:",
         n_present = sum(u.report.duplicates for u in uploads)
         n_errors = sum(len(u.report.errors) for u in uploads)
         n_relabelled = sum(u.report.relabelled for u in uploads)
+        n_waiting = sum(1 for u in uploads if u.waiting)
         summary = (f"Import report: {plural(n_imported, 'trajectory')} imported, {n_present} already present, "
                    f"{plural(n_errors, 'error')} in {plural(len(uploads), 'file')}."
                    + (f" {n_relabelled} already present now have the outcome the file gives (relabelled)."
-                      if n_relabelled else ""))
+                      if n_relabelled else "")
+                   + (f" {plural(n_waiting, 'file')} {'waits' if n_waiting == 1 else 'wait'} for a mapping (below): "
+                      f"nothing in {'it' if n_waiting == 1 else 'them'} is imported yet." if n_waiting else ""))
         if n_errors:
             st.warning(summary, icon=":material/warning:")
+        elif n_waiting:
+            st.info(summary, icon=":material/info:")
         else:
             st.success(summary, icon=":material/check_circle:")
         rows = [report_row(u) for u in uploads]

@@ -17,6 +17,8 @@ from trace2skill.cli.common import (
     open_workspace,
     print_json,
 )
+from trace2skill.humanize import plural
+from trace2skill.ingest.reader import NOT_JSON
 from trace2skill.models import StoredStep
 from trace2skill.store.stats import workspace_stats
 from trace2skill.store.trajectories import TrajectoryFilter, count_trajectories, get_trajectory, list_trajectories
@@ -63,7 +65,7 @@ def import_cmd(paths: tuple[str, ...], format_name: str | None, mapping: str | N
                 f"{report.file}: {report.format or '?'}: {report.imported} imported, "
                 f"{report.duplicates} already present, "
                 + (f"{report.relabelled} relabelled, " if report.relabelled else "")
-                + f"{len(report.errors)} errors" + (f" (import {report.import_id})" if report.import_id else ""),
+                + plural(len(report.errors), "error") + (f" (import {report.import_id})" if report.import_id else ""),
                 err=True,
             )
 
@@ -81,14 +83,23 @@ def import_cmd(paths: tuple[str, ...], format_name: str | None, mapping: str | N
             click.echo(f"  warning: {warning}", err=True)
         for group in report.error_groups:  # the same problem in many records is one line
             click.echo(f"  error: {group}", err=True)
+        if text_mapping is None:
+            for name in _plain_text_files(report.files):
+                click.echo(f"  hint: {name} is plain text: a log imports with --text-mapping FILE (line markers "
+                           "and patterns; README, 'Text logs')", err=True)
         click.echo(f"{report.imported} trajectories imported, {report.duplicates} already present, "
                    + (f"{report.relabelled} relabelled, " if report.relabelled else "")
-                   + f"{len(report.errors)} errors")
+                   + plural(len(report.errors), "error"))
         if split is not None:
             click.echo(f"sessions: {split.words()}")
     echo_workspace(ws, as_json=as_json)
     if report.errors:
         sys.exit(1)
+
+
+def _plain_text_files(files: list[Any]) -> list[str]:
+    """The files no format read because they are text, not JSON (a text mapping can read them)."""
+    return [f.file for f in files if f.format is None and any(e.problem.startswith(NOT_JSON) for e in f.errors)]
 
 
 # --------------------------------------------------------------------------- reading

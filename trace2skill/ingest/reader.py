@@ -26,6 +26,7 @@ SNIFF_BYTES = 64 * 1024
 # A single JSON document (one object, or an array read whole) is parsed in memory: cap its size.
 MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
 BOM = b"\xef\xbb\xbf"
+NOT_JSON = "not JSON or JSONL"  # how a text file's error starts (a text mapping can read it as a log)
 
 
 @dataclass
@@ -85,7 +86,7 @@ def sniff(f: IO[bytes]) -> Sniffed:
     head = f.read(SNIFF_BYTES)
     first = _first_char(head)
     if first not in "[{":
-        raise TrajectoryFormatError(f"not JSON or JSONL: the file starts with {first!r}, not '{{' or '['")
+        raise TrajectoryFormatError(f"{NOT_JSON}: the file starts with {first!r}, not '{{' or '['")
     f.seek(0)
     first_line = f.readline()
     try:

@@ -10,16 +10,17 @@ from typing import Any
 
 from trace2skill.errors import TrajectoryFormatError
 from trace2skill.ingest import FieldMapping, FileReport, import_stream
+from trace2skill.ingest.detect import detect
 from trace2skill.ingest.generic import GenericFormat
 from trace2skill.ingest.issue_groups import grouped_lines
 from trace2skill.ingest.preview import FilePreview, preview_stream
-from trace2skill.ingest.reader import sniff
+from trace2skill.ingest.reader import NOT_JSON, sniff
+from trace2skill.ingest.registry import FORMATS
 from trace2skill.ingest.text_log import TextLogFormat, TextMapping
 from trace2skill.store import Workspace
 from trace2skill.textcut import cut_words
 
 UNRECOGNISED = "unrecognised trajectory format"
-NOT_JSON = "not JSON or JSONL"
 PREVIEW_CHARS = 3000
 STEP_DEFAULTS = {"role": "role", "text": "text"}  # what the generic importer assumes when not told
 
@@ -38,31 +39,51 @@ _GUESSES = {
 
 @dataclass
 class Upload:
-    """One uploaded file and what importing it did."""
+    """One uploaded file and what importing it did, or what it waits for: `waiting` is "text" for a
+    text file (not JSON) that a text mapping can read as a log, "fields" for JSON whose format no
+    importer recognised (the generic field mapping can read it), "" once imported."""
 
     name: str
     data: bytes
     report: FileReport
+    waiting: str = ""
 
     @property
     def plain_text(self) -> bool:
-        """A text file, not JSON: a text mapping can read it as a log."""
-        if self.report.format is not None or not any(e.problem.startswith(NOT_JSON) for e in self.report.errors):
-            return False
-        try:
-            self.data[:65536].decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return exc.start > 65530  # a character cut at the end of the sample is still text
-        return True
+        return self.waiting == "text"
 
     @property
     def unrecognised(self) -> bool:
-        """Readable JSON whose format no importer recognised: the generic mapping can help."""
-        return self.report.format is None and any(e.problem.startswith(UNRECOGNISED) for e in self.report.errors)
+        return self.waiting == "fields"
+
+
+def needs_mapping(data: bytes) -> str:
+    """What a file needs before it can be imported: "text" (a text mapping), "fields" (a field
+    mapping), or "" when its format is detected (or it is broken: the import says how)."""
+    try:
+        detect(io.BytesIO(data), FORMATS)
+    except TrajectoryFormatError as exc:
+        if exc.problem.startswith(UNRECOGNISED):
+            return "fields"
+        if exc.problem.startswith(NOT_JSON) and _is_text(data):
+            return "text"
+    return ""
+
+
+def _is_text(data: bytes) -> bool:
+    try:
+        data[:65536].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start > 65530  # a character cut at the end of the sample is still text
+    return True
 
 
 def import_upload(ws: Workspace, name: str, data: bytes) -> Upload:
-    """Import one uploaded file with format auto-detection."""
+    """Import one uploaded file with format auto-detection. A file that needs a mapping first is
+    not imported (nor recorded in the import history): it waits for the user's mapping."""
+    waiting = needs_mapping(data)
+    if waiting:
+        return Upload(name, data, FileReport(file=name), waiting)
     return Upload(name, data, import_stream(ws, io.BytesIO(data), name, actor="ui"))
 
 
@@ -157,9 +178,13 @@ def guess_mapping(record: Any) -> dict[str, str]:
     return guess
 
 
+WAITING_WORDS = {"text": "text log: waits for a text mapping", "fields": "not recognised: waits for a field mapping"}
+
+
 def report_row(upload: Upload) -> dict[str, Any]:
     r = upload.report
-    return {"file": r.file, "format": r.format or "not recognised", "records": r.records,
+    return {"file": r.file, "format": WAITING_WORDS.get(upload.waiting) or r.format or "not recognised",
+            "records": r.records,
             "imported": r.imported, "already present": r.duplicates, "relabelled": r.relabelled,
             "errors": len(r.errors)}
 
