@@ -241,6 +241,7 @@ def _page() -> AppTest:
 def test_split_into_tasks_button_and_the_way_back():
     session_id = _imported(Workspace())
     at = _page()
+    assert "session" not in at.dataframe[0].value.columns  # no column while no session is split
     at.text_input(key="traj_open").input(session_id).run()
     assert any("holds 2 requests" in c.value and "step 5" in c.value for c in at.caption)
     at.button(key="session_split").click().run()
@@ -251,6 +252,10 @@ def test_split_into_tasks_button_and_the_way_back():
     assert len(units) == 2
     assert db.execute("SELECT count(*) FROM decisions WHERE action = 'split_session'").fetchone()[0] == 1
     assert any("extraction analyses each task on its own" in i.value for i in at.info)
+    # The table says which row is the session and which its tasks.
+    table = at.dataframe[0].value
+    assert dict(zip(table["id"], table["session"], strict=True)) == {
+        session_id: "split into 2 tasks", units[0]: "task 1 of 2", units[1]: "task 2 of 2"}
     # The filter for sessions and their tasks.
     at.selectbox(key="traj_sessions").select("tasks cut from sessions").run()
     assert set(at.dataframe[0].value["id"]) == set(units)

@@ -13,7 +13,14 @@ from trace2skill.ui.import_preview import forget_previews, render_mapping_previe
 from trace2skill.ui.imports_view import render_bulk_outcome, render_imports
 from trace2skill.ui.outcome_rules_view import render_outcome_rules
 from trace2skill.ui.search_view import SHARED_HELP, SHARED_LABEL, render_search_hits
-from trace2skill.ui.session_view import SPLIT_HELP, SPLIT_LABEL, session_filter, split_uploaded
+from trace2skill.ui.session_view import (
+    SESSION_COLUMN_HELP,
+    SPLIT_HELP,
+    SPLIT_LABEL,
+    session_filter,
+    session_words,
+    split_uploaded,
+)
 from trace2skill.ui.split_view import render_split
 from trace2skill.ui.state import workspace
 from trace2skill.ui.step_links import follow_link, take_step_link
@@ -202,10 +209,14 @@ render_search_hits(ws, flt, rows, total, offset=(page - 1) * PAGE_SIZE)
 table = pd.DataFrame([trajectory_table_row(r.model_dump()) for r in rows],
                      columns=["id", "outcome", "split", "source_format", "model", "task_id", "n_steps", "n_errors",
                               "signals", "task"])
+places = session_words(ws, [r.id for r in rows])
+if places is not None:  # once a session is split: which row is a session, which a task cut from one
+    table.insert(2, "session", places)
 event = st.dataframe(
     table, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row", key="traj_table",
     column_config={"id": st.column_config.TextColumn("id", width="small"),
                    "split": st.column_config.TextColumn("used for", width="small", help=GLOSSARY["held_out"]),
+                   "session": st.column_config.TextColumn("session", help=SESSION_COLUMN_HELP),
                    "source_format": st.column_config.TextColumn("format"),
                    "task_id": st.column_config.TextColumn("task id"),
                    "n_steps": st.column_config.NumberColumn("steps"),

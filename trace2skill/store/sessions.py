@@ -88,6 +88,16 @@ def unit_info(db: Database, unit_id: str) -> SessionUnit | None:
     return SessionUnit(*row) if row else None
 
 
+def places(db: Database, ids: list[str]) -> dict[str, tuple[int, int]]:
+    """Where each of `ids` stands among split sessions: (0, parts) for a split session, (part, parts)
+    for one of its units; absent for the rest."""
+    found = json.dumps(ids)
+    rows = db.execute("SELECT session_id, 0, max(parts) FROM session_units WHERE session_id IN "
+                      "(SELECT value FROM json_each(?)) GROUP BY session_id UNION ALL SELECT unit_id, part, parts "
+                      "FROM session_units WHERE unit_id IN (SELECT value FROM json_each(?))", [found, found])
+    return {r[0]: (int(r[1]), int(r[2])) for r in rows}
+
+
 def split_session_ids(db: Database, ids: list[str] | None = None) -> set[str]:
     """Sessions that were split, among `ids` (all when None)."""
     if ids is None:

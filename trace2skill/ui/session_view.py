@@ -14,7 +14,7 @@ from trace2skill.humanize import plural
 from trace2skill.models import StoredTrajectory
 from trace2skill.sessions import as_trajectory, split_points, split_session, split_sessions
 from trace2skill.store import Workspace
-from trace2skill.store.sessions import SessionKind, kind_clause, session_counts, unit_info, units_of
+from trace2skill.store.sessions import SessionKind, kind_clause, places, session_counts, unit_info, units_of
 from trace2skill.store.trajectories import TrajectoryFilter, list_trajectories
 from trace2skill.textcut import task_words
 from trace2skill.ui.escape import safe_label
@@ -41,6 +41,26 @@ def session_filter(ws: Workspace, container: Any) -> list[str]:
                                  help=f"{plural(sessions, 'session')} split into {plural(units, 'task')}.")
     kind = KINDS.get(choice or "all")
     return [kind_clause(kind)] if kind else []
+
+
+SESSION_COLUMN_HELP = ("A session split into tasks is not analysed itself: extraction reads its tasks, each a "
+                       "trajectory of its own.")
+
+
+def session_words(ws: Workspace, ids: Sequence[str]) -> list[str] | None:
+    """The trajectories table's "session" column for these rows: "split into 3 tasks", "task 2 of 3",
+    or empty; None (no column) while no session is split."""
+    if not session_counts(ws.db)[0]:
+        return None
+    found = places(ws.db, list(ids))
+
+    def words(place: tuple[int, int] | None) -> str:
+        if place is None:
+            return ""
+        part, parts = place
+        return f"split into {plural(parts, 'task')}" if part == 0 else f"task {part} of {parts}"
+
+    return [words(found.get(i)) for i in ids]
 
 
 def split_uploaded(ws: Workspace, ids: Sequence[str]) -> str:
