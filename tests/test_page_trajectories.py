@@ -265,8 +265,13 @@ def test_outcomes_set_by_rule_after_a_preview(tmp_path):
     assert db.execute("SELECT outcome FROM trajectories WHERE id = ?", [ids["wtq-18"]]).fetchone()[0] == "failure"
     assert any("Outcomes set by rule (the final answer states the gold answer → success, else failure)" in s.value
                for s in at.success)
+    at.selectbox(key="rule_kind").select("last_call_failed").run()  # its own defaults: failure, else as it is
+    assert (at.selectbox(key="rule_then").value, at.selectbox(key="rule_else").value) == ("failure", "leave as it is")
     at.selectbox(key="rule_kind").select("answer_matches").run()
-    assert any("needs a pattern" in c for c in _captions(at))  # no pattern yet: said, nothing offered
+    assert (at.selectbox(key="rule_then").value, at.selectbox(key="rule_else").value) == ("success", "failure")
+    # no pattern yet: said in the page's words (not the CLI's), nothing offered
+    assert "Type a pattern to see what this rule would change." in _captions(at)
+    assert not any("--pattern" in c for c in _captions(at)) and not [b for b in at.button if b.key == "rule_apply"]
 
 
 def test_a_text_log_is_read_with_a_text_mapping_from_the_page():

@@ -23,13 +23,18 @@ def render_outcome_rules(ws: Workspace, flt: TrajectoryFilter, matching: int) ->
                    "matching the filters above. Preview first; applying records each change as your decision, "
                    "naming the rule.")
         c1, c2, c3 = st.columns([2, 1, 1])
+        for key, value in zip(("rule_then", "rule_else"), _defaults(None), strict=True):
+            st.session_state.setdefault(key, value)
         kind: str = c1.selectbox("Rule: the trajectory gets an outcome when…", list(RULE_KINDS),
-                                 format_func=lambda k: RULE_WORDS[k], key="rule_kind")
+                                 format_func=lambda k: RULE_WORDS[k], key="rule_kind", on_change=_kind_changed)
         then = c2.selectbox("…then", OUTCOMES, key="rule_then")
-        otherwise = c3.selectbox("…else", [LEAVE, *OUTCOMES], index=2, key="rule_else")
+        otherwise = c3.selectbox("…else", [LEAVE, *OUTCOMES], key="rule_else")
         pattern = threshold = None
         if kind == "answer_matches":
             pattern = st.text_input("Pattern (a regular expression searched in the final answer)", key="rule_pattern")
+            if not pattern:
+                st.caption("Type a pattern to see what this rule would change.")
+                return
         elif kind == "reward_at_least":
             threshold = st.number_input("At least", value=1.0, key="rule_threshold")
         try:
@@ -45,3 +50,13 @@ def render_outcome_rules(ws: Workspace, flt: TrajectoryFilter, matching: int) ->
             apply_rule(ws.db, plan, actor=ui_reviewer())
             st.session_state[FLASH] = f"Outcomes set by rule ({rule.describe()}): {plan.summary()}."
             st.rerun()
+
+
+def _defaults(kind: str | None) -> tuple[str, str]:
+    """The outcomes a rule starts with: a failed last tool call marks a failure and leaves the rest;
+    the other rules mark success, else failure."""
+    return ("failure", LEAVE) if kind == "last_call_failed" else ("success", "failure")
+
+
+def _kind_changed() -> None:
+    st.session_state["rule_then"], st.session_state["rule_else"] = _defaults(st.session_state.get("rule_kind"))
