@@ -23,7 +23,8 @@ from trace2skill.settings import get_settings, llm_config
 from trace2skill.store import runs as run_store
 from trace2skill.store.lessons import approved_counts
 from trace2skill.store.skills import list_proposals, list_skills, list_versions
-from trace2skill.ui.batch_view import batch_input
+from trace2skill.ui.batch_view import batch_cost_caption, batch_input
+from trace2skill.ui.consolidate_estimate import render_estimate
 from trace2skill.ui.costs_view import apply_budget, budget_inputs, check_new_budget
 from trace2skill.ui.flash import set_flash, show_flash
 from trace2skill.ui.live_select import live_selectbox
@@ -91,22 +92,25 @@ with st.expander("New consolidation run", icon=":material/add_circle:", expanded
                                        "held-out data measures the skill and must not shape it. Ticking this uses "
                                        "them anyway and records your choice on the run.")
     max_added, max_share, over_budget = edit_budget_inputs("con_edit_budget")
+    st.text(f"Model: {llm.describe()} (change it on Home)")
+    ready = lessons > 0 and (base_version or (new_name and description.strip()))
+    config = ConsolidationConfig(base_version=base_version, new_skill=(new_name or "").strip() or None,
+                                 description=description.strip(), batch_size=int(batch_size),
+                                 min_support=int(min_support), move_low_support=bool(move_low and min_support),
+                                 concurrency=int(concurrency), embeddings=embeddings, base_url=llm.base_url,
+                                 model=llm.model, verified_only=verified_only, max_added_lines=max_added,
+                                 max_changed_share=max_share, over_budget=over_budget,
+                                 include_heldout=include_heldout)
+    cost = render_estimate(ws, llm, config) if ready else None
     budget_tokens, budget_usd = budget_inputs("con_new_budget")
     batch = batch_input(llm, "con_run_batch")
-    st.text(f"Model: {llm.describe()} (change it on Home)")
+    if batch is not None and cost is not None:
+        batch_cost_caption(ws, cost)
     if llm.is_local:
         st.warning("No endpoint is configured: the embedded SmolLM2-135M model will run. It is a tiny model for "
                    "trying the pipeline, not for real skills.", icon=":material/warning:")
-    ready = lessons > 0 and (base_version or (new_name and description.strip()))
     if st.button("Start consolidation", type="primary", key="con_start", disabled=not ready,
                  icon=":material/play_arrow:"):
-        config = ConsolidationConfig(base_version=base_version, new_skill=(new_name or "").strip() or None,
-                                     description=description.strip(), batch_size=int(batch_size),
-                                     min_support=int(min_support), move_low_support=bool(move_low and min_support),
-                                     concurrency=int(concurrency), embeddings=embeddings, base_url=llm.base_url,
-                                     model=llm.model, verified_only=verified_only, max_added_lines=max_added,
-                                     max_changed_share=max_share, over_budget=over_budget,
-                                     include_heldout=include_heldout)
         try:
             check_new_budget(ws, llm, budget_usd)
             run_id = create_consolidation_run(ws, config)

@@ -69,6 +69,18 @@ def proposal_skill(skill_files: dict[str, str], lessons: list[Lesson], budget: B
     return skill_context(skill_files, budget.skill_chars, need, what="A patch proposal")
 
 
+def proposal_messages(lessons: list[Lesson], skill_files: dict[str, str],
+                      budget: Budget = FULL) -> list[dict[str, str]]:
+    """The proposer's prompt for one trajectory's lessons."""
+    items, context = lessons_prompt(lessons)
+    return [
+        {"role": "system", "content": load_prompt("patch_proposer").render()},
+        {"role": "user", "content": redact(load_prompt("consolidate_input").render(
+            skill=proposal_skill(skill_files, lessons, budget), ledger="", what="Reviewed lessons from one agent run",
+            items=items, context=context))},
+    ]
+
+
 def propose_patch(client: StructuredClient, run_id: str, trajectory_id: str, lessons: list[Lesson],
                   skill_files: dict[str, str], *, max_tokens: int | None = None, budget: Budget = FULL) -> Patch:
     """Turn one trajectory's lessons into a level-0 patch. Each edit's support is the guidance
@@ -78,13 +90,7 @@ def propose_patch(client: StructuredClient, run_id: str, trajectory_id: str, les
     guidance = [lesson for lesson in lessons if lesson.kind != DIAGNOSIS]
     if not guidance:  # diagnoses alone never become skill text: nothing to ask
         return Patch(id=patch_id, run_id=run_id, level=0, edits=[])
-    items, context = lessons_prompt(lessons)
-    messages = [
-        {"role": "system", "content": load_prompt("patch_proposer").render()},
-        {"role": "user", "content": redact(load_prompt("consolidate_input").render(
-            skill=proposal_skill(skill_files, lessons, budget), ledger="", what="Reviewed lessons from one agent run",
-            items=items, context=context))},
-    ]
+    messages = proposal_messages(lessons, skill_files, budget)
     result = client.structured(messages, ProposalOut, schema_name="patch_proposal", run_id=run_id,
                                max_tokens=max_tokens, schema=targeted_schema(ProposalOut, skill_files, budget))
     all_ids = [lesson.id for lesson in guidance]

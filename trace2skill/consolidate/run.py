@@ -15,7 +15,7 @@ from typing import Any
 from trace2skill import runs
 from trace2skill.analysis.quality import POLICY_ACTOR
 from trace2skill.consolidate.conflicts import run_conflicts
-from trace2skill.consolidate.heldout import record_inclusion, select_for_consolidation
+from trace2skill.consolidate.heldout import HeldOutSelection, record_inclusion, select_for_consolidation
 from trace2skill.consolidate.propose import DIAGNOSIS, leaf_patch_id, proposal_skill, propose_patch
 from trace2skill.consolidate.schemas import FULL, LOCAL, Budget
 from trace2skill.consolidate.tree import build_tree
@@ -77,10 +77,14 @@ def _new_skill_stub(ws: Workspace, name: str, description: str) -> str:
     parent to be diffed against."""
     if latest_version(ws.db, name):
         raise Trace2SkillError(f"a skill named {name!r} exists already: deepen it with --base-skill {name}")
-    title = name.replace("-", " ").strip().capitalize()
-    stub = SkillFolder(name, description, body=f"\n# {title}\n\n{description}\n")
-    return save_version(ws.db, name, stub.as_files(), source="manual", parent=None,
+    return save_version(ws.db, name, stub_files(name, description), source="manual", parent=None,
                         message="new skill: name and description")
+
+
+def stub_files(name: str, description: str) -> dict[str, str]:
+    """A new skill's first version: its name, description and a title."""
+    title = name.replace("-", " ").strip().capitalize()
+    return SkillFolder(name, description, body=f"\n# {title}\n\n{description}\n").as_files()
 
 
 def _check(config: ConsolidationConfig) -> None:
@@ -109,9 +113,11 @@ def _check_prompts_fit(ws: Workspace, config: ConsolidationConfig, lesson_ids: l
         proposal_skill(files, group, config.budget())
 
 
-def create_consolidation_run(ws: Workspace, config: ConsolidationConfig, lesson_ids: list[str] | None = None) -> str:
-    """Create the run (one item per trajectory with approved lessons); nothing is sent yet."""
-    _check(config)
+def select_lessons(ws: Workspace, config: ConsolidationConfig,
+                   lesson_ids: list[str] | None = None) -> tuple[dict[str, str], HeldOutSelection]:
+    """The lessons a run uses (the approved ones among `lesson_ids`, all when None; only the verified
+    ones when the config asks; held-out data's left out unless included), with each approved
+    lesson's trajectory. Trace2SkillError when there are none to use."""
     trajectory_of = approved_trajectories(ws.db, lesson_ids)
     if not trajectory_of:
         raise Trace2SkillError("no approved lessons: approve some lessons first")
@@ -120,9 +126,16 @@ def create_consolidation_run(ws: Workspace, config: ConsolidationConfig, lesson_
         verified = verified_ids(ws.db, chosen)
         chosen = [lesson_id for lesson_id in chosen if lesson_id in verified]
         if not chosen:
-            raise Trace2SkillError("none of the approved lessons is verified: verify them (trace2skill verify) or "
-                                   "consolidate without --verified-only")
-    selection = select_for_consolidation(ws.db, chosen, include_heldout=config.include_heldout)
+            raise Trace2SkillError("none of the approved lessons is verified by replay: verify them first (Extract "
+                                   "screen, or `trace2skill verify`), or use unverified lessons too "
+                                   "(without --verified-only)")
+    return trajectory_of, select_for_consolidation(ws.db, chosen, include_heldout=config.include_heldout)
+
+
+def create_consolidation_run(ws: Workspace, config: ConsolidationConfig, lesson_ids: list[str] | None = None) -> str:
+    """Create the run (one item per trajectory with approved lessons); nothing is sent yet."""
+    _check(config)
+    trajectory_of, selection = select_lessons(ws, config, lesson_ids)
     chosen = selection.lesson_ids
     if config.new_skill:
         config.base_version = _new_skill_stub(ws, config.new_skill, config.description)
