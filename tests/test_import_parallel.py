@@ -16,7 +16,7 @@ from conftest import TAU_BENCH
 
 from trace2skill.cli import main
 from trace2skill.ingest import import_paths, import_stream
-from trace2skill.ingest.parallel import MIN_BYTES, _Worker, prepared_in_workers, worker_count
+from trace2skill.ingest.parallel import MIN_BYTES, PIPE_BYTES, _widen, _Worker, prepared_in_workers, worker_count
 from trace2skill.ingest.records import FileReport
 from trace2skill.ingest.traces import TraceFormat
 from trace2skill.store import Workspace
@@ -170,3 +170,17 @@ def test_rows_made_from_one_dump_are_the_rows_of_a_trajectory(otlp_file: Path) -
                 assert parse_prepared(fmt, raw, "f", FileReport(file="f")) == whole
                 compared += len(whole)
     assert compared == 200 + 120
+
+
+def test_a_workers_results_pipe_holds_several_chunks():
+    fcntl = pytest.importorskip("fcntl")
+    if not hasattr(fcntl, "F_GETPIPE_SZ"):
+        pytest.skip("pipe sizes are a Linux call")
+    import os
+
+    read, write = os.pipe()
+    with os.fdopen(read, "rb") as pipe, os.fdopen(write, "wb"):
+        assert fcntl.fcntl(pipe.fileno(), fcntl.F_GETPIPE_SZ) < PIPE_BYTES
+        _widen(pipe)
+        assert fcntl.fcntl(pipe.fileno(), fcntl.F_GETPIPE_SZ) == PIPE_BYTES
+    _widen(None)  # a worker without a pipe: nothing to do
