@@ -138,7 +138,9 @@ def test_strict_errors_block_export_and_valid_results_export(seeded, tmp_path):
     assert any("Export refused" in e.value for e in at.error)
     assert not (tmp_path / "airline-policy").exists()
 
-    at = _page()  # a fresh session: the proposal as proposed
+    at = _page()  # a fresh session brings the unsaved edit back (a draft); discarding it leaves the proposal
+    assert at.get("download_button")[0].proto.disabled
+    next(b for b in at.button if b.key and b.key.startswith("rev_discard:")).click().run()
     assert not at.get("download_button")[0].proto.disabled
     at.text_input(key="rev_export_path").input(str(tmp_path)).run()
     at.button(key="rev_export").click().run()

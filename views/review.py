@@ -17,8 +17,7 @@ import streamlit as st
 from trace2skill.comments import open_threads
 from trace2skill.diff import accept_file_hunks, diff_files, unified_diff
 from trace2skill.errors import Trace2SkillError
-from trace2skill.humanize import ago
-from trace2skill.models import content_hash
+from trace2skill.humanize import ago, plural
 from trace2skill.skill import SkillFolder, export_dir, has_errors, lint_skill, to_zip, validate_skill
 from trace2skill.skill_review import count_decisions, kept_hunks
 from trace2skill.store.skills import folder_of, get_version, list_proposals, list_skills, list_versions
@@ -37,6 +36,9 @@ from trace2skill.ui.evaluation_view import render_evaluation
 from trace2skill.ui.live_select import live_selectbox
 from trace2skill.ui.pickers import version_labels
 from trace2skill.ui.proposal_checks import proposal_counters, render_edit_budget
+from trace2skill.ui.review_draft import draft_items, keep_draft, restore_draft, saved
+from trace2skill.ui.review_draft import hunk_key as draft_hunk_key
+from trace2skill.ui.review_draft import text_key as draft_text_key
 from trace2skill.ui.review_panels import (
     render_counts,
     render_hand_edits,
@@ -128,18 +130,27 @@ def run_texts(db_path: str, run_id: str) -> dict[str, str]:
 
 
 def hunk_key(path: str, k: int) -> str:
-    return f"rev_h:{pair}:{path}:{k}"
+    return draft_hunk_key(pair, path, k)
 
 
 def text_key(path: str, text: str) -> str:
-    return f"rev_text:{pair}:{path}:{content_hash(text)[:10]}"  # a new text area when the kept hunks change
+    return draft_text_key(pair, path, text)
 
 
-# The result: every hunk not rejected, then the hand edits (read before the widgets are drawn).
+# The result: every hunk not rejected, then the hand edits (read before the widgets are drawn), from
+# this session or, on a first visit, from the reviewer's draft (kept until they save).
+me = ui_reviewer()
+restored = restore_draft(ws, old.id, new.id, me, pair)
 decisions = {fd.path: {h.index: st.session_state.get(hunk_key(fd.path, h.index)) for h in fd.hunks} for fd in diffs}
 merged = accept_file_hunks(old_files, new_files, {p: kept_hunks(d) for p, d in decisions.items()})
 edited = {p: v for p in merged if isinstance(v := st.session_state.get(text_key(p, merged[p])), str) and v != merged[p]}
 final = {**merged, **edited}
+draft = draft_items(decisions, merged, edited)
+keep_draft(ws, old.id, new.id, me, pair, draft)
+if restored:
+    st.info(f"Your {plural(restored, 'decision')} from earlier on this comparison {'is' if restored == 1 else 'are'} "
+            "back (hunks decided, files edited by hand): they are kept as a draft until you save.",
+            icon=":material/history:")
 
 
 def set_all(value: str | None, locked: set[str]) -> None:
@@ -168,7 +179,7 @@ render_support_chart(support_spread(hs for _, per_hunk in supports.values() for 
 
 # ------------------------------------------------------------------ per file
 slots = {}
-me, hunk_talk = ui_reviewer(), hunk_open_counts(ws, old.id, new.id)
+hunk_talk = hunk_open_counts(ws, old.id, new.id)
 for n, fd in enumerate(diffs):
     support, per_hunk = supports[fd.path]
     result = final.get(fd.path)
@@ -243,7 +254,8 @@ if others:
 
 # ------------------------------------------------------------------ held-out evaluation and save
 render_evaluation(ws, new.id, old.id)
-render_save(ws, new, old, merged, final, counts, edited, lint, validation, pair)
+render_save(ws, new, old, merged, final, counts, edited, lint, validation, pair,
+            on_saved=partial(saved, ws, old.id, new.id, me, pair, draft))
 
 with st.expander(f"History of {safe_label(skill)}", icon=":material/history:"):
     render_history(ws.db, skill, current)

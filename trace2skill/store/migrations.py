@@ -590,3 +590,21 @@ def m020_bulk_trajectory_index(db: Database) -> None:
         'DROP TRIGGER IF EXISTS "trajectories_ai"',
         "DROP TRIGGER IF EXISTS search_trajectories_ai",
     )
+
+
+@MIGRATIONS()
+def m021_review_drafts(db: Database) -> None:
+    """A reviewer's unsaved work on the Review & diff screen (hunk decisions, hand edits), per pair
+    of versions compared, kept until they save: a reload or another browser brings it back."""
+    _run(
+        db,
+        """CREATE TABLE review_drafts (
+            old_id TEXT NOT NULL,
+            new_id TEXT NOT NULL,
+            reviewer TEXT NOT NULL,
+            item TEXT NOT NULL,
+            value TEXT NOT NULL,
+            updated TEXT NOT NULL,
+            PRIMARY KEY (old_id, new_id, reviewer, item)
+        )""",
+    )

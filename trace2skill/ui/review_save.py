@@ -5,7 +5,7 @@ with the reason) while the gate or the approval policy says no."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import streamlit as st
 
@@ -25,7 +25,8 @@ from trace2skill.ui.reviewer import ui_reviewer
 
 def render_save(ws: Workspace, new: SkillVersion, old: SkillVersion, merged: Mapping[str, str],
                 final: Mapping[str, str], counts: HunkCounts, edited: Mapping[str, str],
-                lint: list[Finding], validation: list[Finding], pair: str) -> None:
+                lint: list[Finding], validation: list[Finding], pair: str,
+                on_saved: Callable[[], None] = lambda: None) -> None:
     skill = new.skill
     named = ui_reviewer()
     render_proposal_comments(ws, new.id, named)
@@ -61,6 +62,7 @@ def render_save(ws: Workspace, new: SkillVersion, old: SkillVersion, merged: Map
         except Trace2SkillError as exc:
             st.error(str(exc), icon=":material/block:")
             return
+        on_saved()
         kind, text = save_message(outcome, skill, new)
         st.session_state[f"rev_flash_{kind}"] = text
         st.rerun()
