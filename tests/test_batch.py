@@ -113,6 +113,19 @@ def _wait_for(check, timeout: float = 60.0) -> None:
         time.sleep(0.1)
 
 
+def _orphaned_batch(ws: Workspace, srv: FakeLLMServer):
+    """A batch an extraction in another process sent before that process was killed."""
+    proc = subprocess.Popen([sys.executable, "-m", "trace2skill", "extract", "--outcome", "failure", "--limit", "3",
+                             "--batch", "--batch-poll", "0.1", "--batch-gather", "0.3", "--base-url", srv.base_url,
+                             "--model", "fake", "--json", "--db", str(ws.path)],
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _wait_for(lambda: any(b.remote_id for b in batch_store.list_batches(ws.db)))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    [batch] = batch_store.list_batches(ws.db)
+    return batch
+
+
 def test_killed_while_its_batch_is_pending_then_resumed_sends_nothing_twice(tmp_path):
     db = tmp_path / "kill.db"
     ws = Workspace(db)
@@ -302,18 +315,30 @@ def test_cancelling_a_run_whose_process_died_cancels_its_batch_at_the_endpoint(t
     load_demo(ws)
     with FakeLLMServer(http_analyst_responder) as srv:
         srv.batch_api.hold()
-        proc = subprocess.Popen([sys.executable, "-m", "trace2skill", "extract", "--outcome", "failure", "--limit", "3",
-                                 "--batch", "--batch-poll", "0.1", "--batch-gather", "0.3", "--base-url", srv.base_url,
-                                 "--model", "fake", "--json", "--db", str(db)],
-                                env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-        _wait_for(lambda: any(b.remote_id for b in batch_store.list_batches(ws.db)))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-        [batch] = batch_store.list_batches(ws.db)
+        batch = _orphaned_batch(ws, srv)
         result = CliRunner().invoke(main, ["cancel", batch.run_id, "--db", str(db)], catch_exceptions=False)
         assert result.exit_code == 0, result.output
         remote = srv.batch_api.batches[batch.remote_id]
         _wait_for(lambda: remote["status"] == "cancelled", timeout=10)
         assert batch_store.get_batch(ws.db, batch.id).status in ("cancelling", "cancelled")
         assert not srv.batch_api.line_counts and srv.request_count == 0
+        assert "still open at the endpoint" not in result.output  # it took the cancel
+
+
+def test_an_endpoint_that_does_not_answer_the_cancel_of_a_dead_runs_batch_is_left_and_said(tmp_path, monkeypatch):
+    monkeypatch.setattr("trace2skill.llm.batch.CANCEL_TIMEOUT_S", 0.3)
+    db = tmp_path / "orphan.db"
+    ws = Workspace(db)
+    load_demo(ws)
+    with FakeLLMServer(http_analyst_responder) as srv:
+        srv.batch_api.hold()
+        srv.batch_api.cancel_delay_s = 3.0  # answers long after the cancel gave up waiting
+        batch = _orphaned_batch(ws, srv)
+        result = CliRunner().invoke(main, ["cancel", batch.run_id, "--db", str(db)], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert get_run(ws.db, batch.run_id).status == "cancelled"
+        left = batch_store.get_batch(ws.db, batch.id)  # not taken: left as it was, and said
+        assert left.is_open and left.status not in ("cancelling", "cancelled")
+        assert (f"warning: 1 batch of this cancelled run is still open at the endpoint (it did not take the cancel): "
+                f"it may still run and be billed. Cancel it there ({batch.remote_id}).") in result.output
+        srv.batch_api.release()

@@ -17,6 +17,7 @@ from trace2skill.llm.fake_server import FakeLLMServer
 from trace2skill.models import ModelPrice
 from trace2skill.settings import set_setting
 from trace2skill.store import Workspace
+from trace2skill.store import batches as batch_store
 from trace2skill.store import runs as run_store
 from trace2skill.store.lessons import count_lessons
 from trace2skill.ui.estimate import scaled_estimate
@@ -177,3 +178,18 @@ def test_retries_pace_and_eta_show_on_the_screen(demo: Workspace):
     assert metrics["Pace"].endswith(("/min", "/h")) and metrics["ETA"] != "-"
     assert not at.button(key="ext_cancel").disabled and at.button(key="ext_resume").disabled
     runs.cancel(demo, run_id)
+
+
+def test_a_cancelled_runs_batch_the_endpoint_did_not_cancel_is_said(demo: Workspace):
+    ids = select_trajectories(demo, outcome="failure", limit=2)
+    run_id = create_extraction_run(demo, ids, ExtractionConfig(base_url="http://127.0.0.1:9/v1", model="fake"))
+    left = batch_store.create_batch(demo.db, run_id=run_id, mode="api", custom_ids=["c1"], status="validating")
+    batch_store.set_status(demo.db, left.id, "in_progress", remote_id="batch_left_1")
+    taken = batch_store.create_batch(demo.db, run_id=run_id, mode="api", custom_ids=["c2"], status="validating")
+    batch_store.set_status(demo.db, taken.id, "cancelling", remote_id="batch_taken_2")
+    assert run_store.cancel_run(demo.db, run_id)  # cancelled while nothing executes it
+    at = _page()
+    assert at.selectbox(key="ext_run").value == run_id
+    assert [w.value for w in at.warning if "still open at the endpoint" in w.value] == [
+        "1 batch of this cancelled run is still open at the endpoint (it did not take the cancel): it may still "
+        "run and be billed. Cancel it there (batch_left_1)."]

@@ -43,6 +43,7 @@ from trace2skill.store.workspace import Workspace
 
 log = logging.getLogger(__name__)
 CLOSED = ("completed", "failed", "expired", "cancelled")
+CANCEL_TIMEOUT_S = 10.0  # how long a cancel of a dead run's batches waits for the endpoint to answer
 CONFIG_KEY = "batch"
 
 
@@ -371,8 +372,25 @@ def cancel_orphaned(ws: Workspace, run: Run) -> int:
         return 0
     if not any(b.remote_id for b in batch_store.list_batches(ws.db, run_id=run.id, open_only=True)):
         return 0
-    sdk = make_openai(LLMConfig.from_env(base_url=run.config["base_url"], model=run.config.get("model")))
+    # The person who pressed Cancel waits for this: an endpoint that does not answer is left (and said).
+    sdk = make_openai(LLMConfig.from_env(base_url=run.config["base_url"], model=run.config.get("model"),
+                                         timeout_s=CANCEL_TIMEOUT_S))
     try:
         return cancel_batches(ws, run.id, sdk)
     finally:
         sdk.close()
+
+
+def open_remote_batches(ws: Workspace, run_id: str) -> list[Batch]:
+    """The run's batches still open at an endpoint's batch API, and not being cancelled there."""
+    return [b for b in batch_store.list_batches(ws.db, run_id=run_id, open_only=True)
+            if b.mode == "api" and b.remote_id and b.status != "cancelling"]
+
+
+def left_open_words(batches: list[Batch]) -> str:
+    """What a person must know when a cancelled run's batches are still open at the endpoint."""
+    ids = ", ".join(str(b.remote_id) for b in batches[:5]) + (" …" if len(batches) > 5 else "")
+    many = len(batches) > 1
+    return (f"{len(batches)} batch{'es' if many else ''} of this cancelled run {'are' if many else 'is'} still "
+            f"open at the endpoint (it did not take the cancel): {'they' if many else 'it'} may still run and be "
+            f"billed. Cancel {'them' if many else 'it'} there ({ids}).")

@@ -43,6 +43,7 @@ class FakeBatchAPI:
         self._lock = threading.Lock()
         self._released = threading.Event()
         self._released.set()
+        self.cancel_delay_s = 0.0  # an endpoint slow to answer a cancel (it takes it after this long)
 
     # ------------------------------------------------------------------ test controls
     def hold(self) -> None:
@@ -78,6 +79,7 @@ class FakeBatchAPI:
             if batch is None:
                 return _missing("batch", parts[1])
             if method == "POST" and parts[2:] == ["cancel"]:
+                time.sleep(self.cancel_delay_s)
                 with self._lock:
                     if batch["status"] in ("validating", "in_progress"):
                         batch["status"] = "cancelling"

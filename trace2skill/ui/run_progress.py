@@ -14,6 +14,7 @@ import streamlit as st
 
 from trace2skill import runs
 from trace2skill.errors import Trace2SkillError
+from trace2skill.llm.batch import left_open_words, open_remote_batches
 from trace2skill.models import ITEM_STATUSES, RunItem, utcnow
 from trace2skill.runs.state import RunState, format_duration, format_pace, seconds_between
 from trace2skill.store import Workspace
@@ -110,6 +111,9 @@ def _notes(ws: Workspace, state: RunState) -> None:
                 "Resume finishes it without redoing finished work.", icon=":material/info:")
     elif run.status == "cancelled":
         st.caption(f"Cancelled: {run.progress.cancelled} items did not finish. Resume runs them.")
+    left = open_remote_batches(ws, run.id) if run.status == "cancelled" and not state.alive else []
+    if left:  # nothing executes it any more, and the endpoint did not take the cancel
+        st.warning(left_open_words(left), icon=":material/warning:")
 
 
 def _items(ws: Workspace, run_id: str, total: dict[str, int], key: str) -> None:
