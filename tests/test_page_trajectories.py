@@ -290,7 +290,7 @@ def test_a_text_log_is_read_with_a_text_mapping_from_the_page():
     form = at.text_area(key="traj_text_0_mapping")
     assert form.value.startswith("record_start: '^=== Episode '")  # the README's ReAct example to start from
     at.button(key="traj_text_0_preview").click().run()
-    assert any("(text_log): 3 records → 3 trajectories (success 2, failure 1" in c.value for c in at.caption)
+    assert any("(text log): 3 records → 3 trajectories (success 2, failure 1" in c.value for c in at.caption)
     form.set_value("markers: {thought: 'Thought:'}\noutcome: '(unclosed'\n").run()
     at.button(key="traj_text_0_import").click().run()
     assert any("not a regular expression" in e.value for e in at.error)

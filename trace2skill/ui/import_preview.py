@@ -17,6 +17,7 @@ from trace2skill.ingest.preview import FilePreview, outcome_counts, sample_lines
 from trace2skill.store import Workspace
 from trace2skill.ui.escape import safe_label
 from trace2skill.ui.uploads import preview_upload
+from trace2skill.ui.words import format_words
 
 CACHE_KEY = "traj_preview_cache"
 CACHE_SIZE = 16
@@ -48,8 +49,9 @@ def render_preview(p: FilePreview) -> None:
         st.caption(f"**{safe_label(p.file)}**: format not recognised{after}")
     else:
         present = f"{p.already_present:,} already present" + (f", {p.repeated:,} repeated" if p.repeated else "")
-        st.caption(f"**{safe_label(p.file)}** ({p.format}): {p.records:,} records → {p.trajectories:,} trajectories "
-                   f"({outcome_counts(p.outcomes)}); {p.new:,} new, {present}, {plural(len(p.errors), 'error')}")
+        st.caption(f"**{safe_label(p.file)}** ({format_words(p.format)}): {p.records:,} records → "
+                   f"{p.trajectories:,} trajectories ({outcome_counts(p.outcomes)}); {p.new:,} new, {present}, "
+                   f"{plural(len(p.errors), 'error')}")
     if p.warnings:  # the data's own key names are in them: shown as code, never as Markdown
         st.warning(f"{len(p.warnings)} warning(s) about how the fields were found:", icon=":material/warning:")
         st.code("\n".join(p.warnings), language=None, wrap_lines=True)
