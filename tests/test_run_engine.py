@@ -251,3 +251,15 @@ def test_consolidation_selects_lessons_by_id_in_one_query(ws):
     chosen = [f"L{k:05d}" for k in range(0, 2000, 3)]
     found = [r.id for r in approved_lessons(ws.db, chosen)]
     assert found == [i for i in chosen if int(i[1:]) % 2]
+
+
+def test_a_run_done_with_failed_items_says_so(ws):
+    load_demo(ws)
+    ids = select_trajectories(ws, outcome="failure", limit=2)
+    run_id = create_extraction_run(ws, ids, ExtractionConfig())
+    for item, status in zip(ids, ("done", "failed"), strict=True):
+        run_store.start_item(ws.db, run_id, item)
+        run_store.finish_item(ws.db, run_id, item, status, error="LLMResponseError: cut off" if status == "failed"
+                              else None)
+    run_store.finish_run(ws.db, run_id, "done")
+    assert runs.describe(ws, run_id).headline == "done, 1 of 2 failed (Resume retries them)"

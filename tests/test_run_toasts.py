@@ -48,3 +48,6 @@ def test_the_words_of_each_ending():
     assert ended_message("verification", "ver-1", "stopped", None) == \
         "Verification run ver-1 stopped at its budget; raise it and resume."
     assert ended_message("extraction", "ext-1", "cancelled", None) == "Extraction run ext-1 cancelled."
+    assert ended_message("extraction", "ext-1", "done", None, 3, 4) == (  # finished is not all well
+        "Extraction run ext-1 finished, but 3 of 4 items failed: their last error is on the run's screen, and "
+        "Resume retries them.")

@@ -84,6 +84,9 @@ class RunState:
             return "running (finishing up)"
         if self.run.status == "stopped":
             return "stopped: budget (raise it and resume)"
+        p = self.run.progress
+        if self.run.status == "done" and p.failed:  # finished, not all of it well
+            return f"done, {p.failed} of {p.total} failed (Resume retries them)"
         return self.run.status
 
 

@@ -18,9 +18,13 @@ WORDS = {"extraction": "Extraction", "consolidation": "Consolidation", "rerun": 
          "verification": "Verification", "evaluation": "Evaluation", "collection": "Collection"}
 
 
-def ended_message(kind: str, run_id: str, status: str, error: str | None) -> str:
-    """ "Extraction run ext-… is done." / "… failed: <why>" / "… stopped at its budget." """
+def ended_message(kind: str, run_id: str, status: str, error: str | None, failed: int = 0, total: int = 0) -> str:
+    """ "Extraction run ext-… is done." / "… finished, 3 of 4 items failed …" / "… failed: <why>" /
+    "… stopped at its budget." """
     what = f"{WORDS.get(kind, kind.capitalize())} run {run_id}"
+    if status == "done" and failed:
+        return (f"{what} finished, but {failed} of {total} items failed: their last error is on the run's screen, "
+                "and Resume retries them.")
     if status == "done":
         return f"{what} is done."
     if status == "stopped":
@@ -36,7 +40,9 @@ def _check(ws: Workspace) -> None:
         if run.status in ACTIVE_STATUSES and runs.running_here(run_id):
             continue
         watched.discard(run_id)
-        st.toast(ended_message(run.kind, run.id, run.status, run.error), icon=ICONS.get(run.status))
+        failed = run.progress.failed if run.status == "done" else 0
+        st.toast(ended_message(run.kind, run.id, run.status, run.error, failed, run.progress.total),
+                 icon=":material/warning:" if failed else ICONS.get(run.status))
 
 
 def watch_runs(ws: Workspace) -> None:
