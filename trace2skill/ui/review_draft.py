@@ -23,7 +23,11 @@ def hunk_key(pair: str, path: str, index: int) -> str:
 
 def text_key(pair: str, path: str, text: str) -> str:
     """The session key of a file's text area: a new one when the kept hunks change its text."""
-    return f"rev_text:{pair}:{path}:{_text_id(text)}"
+    return _text_key(pair, path, _text_id(text))
+
+
+def _text_key(pair: str, path: str, text_id: str) -> str:
+    return f"rev_text:{pair}:{path}:{text_id}"
 
 
 def _text_id(text: str) -> str:
@@ -50,7 +54,7 @@ def restore_draft(ws: Workspace, old_id: str, new_id: str, reviewer: str, pair: 
     items = load_draft(ws.db, old_id, new_id, reviewer)
     for item, value in items.items():
         kind, path, rest = item.split(_SEP, 2)
-        key = f"rev_h:{pair}:{path}:{rest}" if kind == "hunk" else f"rev_text:{pair}:{path}:{rest}"
+        key = hunk_key(pair, path, int(rest)) if kind == "hunk" else _text_key(pair, path, rest)
         st.session_state.setdefault(key, value)
     st.session_state[_synced(pair, reviewer)] = items
     return len(items)
