@@ -17,18 +17,22 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass
 
-from trace2skill.analysis.quality import POLICY_ACTOR
 from trace2skill.consolidate.propose import DIAGNOSIS, proposal_messages
-from trace2skill.consolidate.run import ConsolidationConfig, select_lessons, stub_files
+from trace2skill.consolidate.run import (
+    ConsolidationConfig,
+    ledger_text,
+    rejected_ledger,
+    select_lessons,
+    skill_chars_for,
+    stub_files,
+)
 from trace2skill.consolidate.tree import ledger_context
-from trace2skill.context_window import CONSOLIDATION_SHARE
 from trace2skill.costs import usage_cost
 from trace2skill.llm.estimate import estimate_messages_tokens, estimate_tokens
 from trace2skill.models import ModelPrice
 from trace2skill.prompts import load_prompt
-from trace2skill.settings import skill_chars_setting
 from trace2skill.store import Workspace
-from trace2skill.store.lessons import lessons_by_ids, rejected_for_skill
+from trace2skill.store.lessons import lessons_by_ids
 from trace2skill.store.skills import get_version
 
 EXACT_UP_TO = 200  # trajectories whose proposal prompts are built; more are sampled and scaled
@@ -77,8 +81,7 @@ def estimate_consolidation(ws: Workspace, config: ConsolidationConfig, *,
     by_trajectory: dict[str, list[str]] = defaultdict(list)
     for lesson_id in selection.lesson_ids:
         by_trajectory[trajectory_of[lesson_id]].append(lesson_id)
-    skill_chars = config.skill_chars or skill_chars_setting(ws.db, CONSOLIDATION_SHARE)
-    budget = config.budget().with_skill_chars(skill_chars)
+    budget = config.budget().with_skill_chars(skill_chars_for(ws, config))
     if config.new_skill:
         files, skill = stub_files(config.new_skill, config.description), config.new_skill
     else:
@@ -96,8 +99,7 @@ def estimate_consolidation(ws: Workspace, config: ConsolidationConfig, *,
             tokens += estimate_messages_tokens(proposal_messages(group, files, budget))
     scale = len(trajectories) / len(shown) if shown else 0.0
 
-    ledger = ledger_context([f"{x.title}: {x.content}" for x in rejected_for_skill(
-        ws.db, skill, limit=budget.rejected_lessons, exclude_actors=(POLICY_ACTOR,))], budget)
+    ledger = ledger_context([ledger_text(x) for x in rejected_ledger(ws, skill, budget)], budget)
     skill_text = files.get("SKILL.md", "")
     fixed = estimate_messages_tokens([
         {"role": "system", "content": load_prompt("merger").render()},

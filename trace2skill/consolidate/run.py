@@ -97,12 +97,27 @@ def _check(config: ConsolidationConfig) -> None:
     config.edit_budget()  # InvalidValueError for a bad budget, before anything is stored
 
 
+def skill_chars_for(ws: Workspace, config: ConsolidationConfig) -> int | None:
+    """How much skill the run's prompts show: the config's, else what the workspace's context window
+    allows (None: the budget's default)."""
+    return config.skill_chars if config.skill_chars is not None else skill_chars_setting(ws.db, CONSOLIDATION_SHARE)
+
+
+def rejected_ledger(ws: Workspace, skill: str, budget: Budget) -> list[Lesson]:
+    """The lessons reviewers rejected for this skill that the merges are shown, newest first."""
+    return rejected_for_skill(ws.db, skill, limit=budget.rejected_lessons, exclude_actors=(POLICY_ACTOR,))
+
+
+def ledger_text(lesson: Lesson) -> str:
+    """A rejected lesson as the merge prompt's ledger shows it."""
+    return f"{lesson.title}: {lesson.content}"
+
+
 def _check_prompts_fit(ws: Workspace, config: ConsolidationConfig, lesson_ids: list[str]) -> None:
     """Size the prompts by the model's context window (workspace setting `context_window`), and refuse
     now, before any call, when a proposal could not be shown the skill sections its lessons need
     (their text is read only when SKILL.md does not fit whole)."""
-    if config.skill_chars is None:
-        config.skill_chars = skill_chars_setting(ws.db, CONSOLIDATION_SHARE)
+    config.skill_chars = skill_chars_for(ws, config)
     files = get_version(ws.db, config.base_version or "").files
     if len(files.get("SKILL.md", "")) <= config.budget().skill_chars:
         return
@@ -144,7 +159,7 @@ def create_consolidation_run(ws: Workspace, config: ConsolidationConfig, lesson_
     trajectories = sorted(set(map(trajectory_of.__getitem__, chosen)))  # C speed: 166,667 lessons
     skill = config.new_skill or get_version(ws.db, config.base_version).skill
     _check_prompts_fit(ws, config, chosen)
-    ledger = rejected_for_skill(ws.db, skill, limit=config.budget().rejected_lessons, exclude_actors=(POLICY_ACTOR,))
+    ledger = rejected_ledger(ws, skill, config.budget())
     data = asdict(config) | {"lesson_ids": chosen,  # in id order
                              "rejected_ids": [lesson.id for lesson in ledger],
                              "heldout_left_out": selection.left_out}
@@ -185,7 +200,7 @@ def load_plan(ws: Workspace, config_data: dict[str, Any]) -> Plan:
     plan = Plan(config, get_version(ws.db, config.base_version or ""))
     plan.trajectory_of, plan.kind_of = trajectories_and_kinds(ws.db, config_data.get("lesson_ids") or [])
     ledger_ids = config_data.get("rejected_ids") or []  # snapshot taken when the run was created
-    texts = {lesson.id: f"{lesson.title}: {lesson.content}" for lesson in lessons_by_ids(ws.db, ledger_ids)}
+    texts = {lesson.id: ledger_text(lesson) for lesson in lessons_by_ids(ws.db, ledger_ids)}
     plan.rejected = [texts[i] for i in ledger_ids if i in texts]
     return plan
 

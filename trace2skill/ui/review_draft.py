@@ -11,7 +11,7 @@ import streamlit as st
 
 from trace2skill.models import content_hash
 from trace2skill.store import Workspace
-from trace2skill.store.review_drafts import load_draft, save_draft
+from trace2skill.store.review_drafts import clear_draft, load_draft, save_draft
 
 _SEP = "\x1f"  # between an item's parts (a path may hold ':')
 
@@ -69,5 +69,5 @@ def keep_draft(ws: Workspace, old_id: str, new_id: str, reviewer: str, pair: str
 
 def saved(ws: Workspace, old_id: str, new_id: str, reviewer: str, pair: str, items: dict[str, str]) -> None:
     """The result was saved: no draft any more (the decisions shown stay; changing them starts one)."""
-    save_draft(ws.db, old_id, new_id, reviewer, {})
+    clear_draft(ws.db, old_id, new_id, reviewer)
     st.session_state[_synced(pair, reviewer)] = items
