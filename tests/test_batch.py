@@ -142,6 +142,9 @@ def test_killed_while_its_batch_is_pending_then_resumed_sends_nothing_twice(tmp_
         proc.wait(10)
         [batch] = batch_store.list_batches(ws.db)
         assert batch.status == "in_progress" and batch.requests == 12
+        listed = CliRunner().invoke(main, ["runs", "--db", str(db)], catch_exceptions=False)
+        assert ("interrupted (its batch is still at the endpoint, nothing collects the answers: resume it)"
+                in listed.output)  # not only "interrupted": the endpoint goes on answering, and billing
         srv.batch_api.release()
         result = CliRunner().invoke(main, ["resume", batch.run_id, "--json", "--db", str(db)], catch_exceptions=False)
         assert result.exit_code == 0, result.output
@@ -323,6 +326,25 @@ def test_cancelling_a_run_whose_process_died_cancels_its_batch_at_the_endpoint(t
         assert batch_store.get_batch(ws.db, batch.id).status in ("cancelling", "cancelled")
         assert not srv.batch_api.line_counts and srv.request_count == 0
         assert "still open at the endpoint" not in result.output  # it took the cancel
+
+
+def test_the_extract_screen_says_a_dead_runs_batch_is_still_at_the_endpoint():
+    from streamlit.testing.v1 import AppTest
+
+    ws = Workspace()  # the app's workspace in this test
+    load_demo(ws)
+    with FakeLLMServer(http_analyst_responder) as srv:
+        srv.batch_api.hold()
+        batch = _orphaned_batch(ws, srv)
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+        at.switch_page("views/extract.py")
+        at.run()
+        assert not at.exception
+        assert any("1 batch of its requests is still at the endpoint, which goes on answering (and billing) them. "
+                   "Nothing here collects the answers until you Resume" in i.value for i in at.info)
+        assert not any(i.value.startswith("Nothing is executing this run now") for i in at.info)
+        assert batch_store.get_batch(ws.db, batch.id).status == "in_progress"  # showing it changed nothing
+        srv.batch_api.release()
 
 
 def test_an_endpoint_that_does_not_answer_the_cancel_of_a_dead_runs_batch_is_left_and_said(tmp_path, monkeypatch):

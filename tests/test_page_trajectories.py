@@ -246,6 +246,9 @@ def test_the_table_speaks_plain_words():
     assert (row["split"], row["signals"]) == ("evolve", "tool error, call beyond the expected actions")
     assert row["source_format"] == "τ-bench"
     assert trajectory_table_row({"split": "heldout", "signals": None})["split"] == "held out"
+    unrecorded = trajectory_table_row({"split": None, "signals": None, "model": None, "task_id": None})
+    assert (unrecorded["model"], unrecorded["task_id"]) == ("—", "—")  # not the table's grey "None"
+    assert trajectory_table_row({"split": None, "signals": None, "model": "gpt-4o", "task_id": "7"})["task_id"] == "7"
     assert (plural(1, "edit"), plural(2, "edit"), plural(1, "trajectory", "trajectories"),
             plural(3, "trajectory", "trajectories")) == ("1 edit", "2 edits", "1 trajectory", "3 trajectories")
 

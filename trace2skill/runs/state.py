@@ -9,6 +9,7 @@ import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from trace2skill.llm.batch import open_remote_batches
 from trace2skill.models import Run
 from trace2skill.store import Workspace
 from trace2skill.store import runs as run_store
@@ -72,12 +73,16 @@ class RunState:
     elapsed_s: float | None
     per_minute: float | None  # items finished per minute in the current (or last) execution
     eta_s: float | None  # time to finish the queued and running items at that pace
+    at_endpoint: int = 0  # an interrupted run's batches still open at the endpoint (it goes on answering them)
 
     @property
     def headline(self) -> str:
         """The run's state in a few words."""
         if self.interrupted and self.run.status == "queued":
             return "queued (nothing is executing it yet: resume it to start)"
+        if self.interrupted and self.at_endpoint:
+            which = "its batch is" if self.at_endpoint == 1 else f"its {self.at_endpoint} batches are"
+            return f"interrupted ({which} still at the endpoint, nothing collects the answers: resume it)"
         if self.interrupted:
             return "interrupted (nothing is executing it now: resume it)"
         if self.run.status == "running" and self.run.progress.running == 0 and self.run.progress.queued == 0:
@@ -105,8 +110,9 @@ def describe(ws: Workspace, run_id: str, *, running_here: bool = False) -> RunSt
             per_minute = finished / elapsed * 60
             left = p.queued + p.running
             eta = left / per_minute * 60 if alive and left else None
+    at_endpoint = len(open_remote_batches(ws, run.id)) if interrupted else 0
     return RunState(run, alive, interrupted, can_cancel=run.is_active, can_resume=resumable,
-                    elapsed_s=elapsed, per_minute=per_minute, eta_s=eta)
+                    elapsed_s=elapsed, per_minute=per_minute, eta_s=eta, at_endpoint=at_endpoint)
 
 
 def format_duration(seconds: float | None) -> str:

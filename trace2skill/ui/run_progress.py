@@ -23,7 +23,7 @@ from trace2skill.ui.batch_view import batch_panel, waiting_for_file
 from trace2skill.ui.call_log import render_call_log
 from trace2skill.ui.costs_view import budget_form, cost_meter
 from trace2skill.ui.run_timeline import render_run_timeline
-from trace2skill.ui.words import as_time, time_column, time_html
+from trace2skill.ui.words import as_time, plural, time_column, time_html
 
 ITEMS_PER_PAGE = 50
 POLL_S = 1.0
@@ -106,7 +106,12 @@ def _notes(ws: Workspace, state: RunState) -> None:
     elif run.error:
         st.error("The run stopped with an error", icon=":material/error:")
         st.code(run.error, language=None, wrap_lines=True)
-    if state.interrupted:
+    if state.interrupted and state.at_endpoint:
+        st.info(f"The process that ran this run stopped, but {plural(state.at_endpoint, 'batch', 'batches')} "
+                f"of its requests {'is' if state.at_endpoint == 1 else 'are'} still at the endpoint, which goes on "
+                "answering (and billing) them. Nothing here collects the answers until you Resume: it waits for "
+                "those batches without sending their requests again.", icon=":material/info:")
+    elif state.interrupted:
         st.info("Nothing is executing this run now (the process that ran it stopped, or it never started). "
                 "Resume finishes it without redoing finished work.", icon=":material/info:")
     elif run.status == "cancelled":

@@ -20,7 +20,7 @@ from trace2skill.ui.reviewer import ui_reviewer
 from trace2skill.ui.session_view import render_session
 from trace2skill.ui.split_view import render_trajectory_split
 from trace2skill.ui.step_links import StepLink, focus_html, linked_step, open_step, scroll_to
-from trace2skill.ui.words import format_words, outcome_detail_words, plural, signal_words, time_html
+from trace2skill.ui.words import NOT_RECORDED, format_words, outcome_detail_words, plural, signal_words, time_html
 
 OUTCOMES: list[OutcomeLabel] = ["success", "failure", "unknown"]
 STEPS_PER_PAGE = 40
@@ -129,7 +129,8 @@ def render_trajectory(ws: Workspace, trajectory_id: str) -> None:
     st.caption(f"{html.escape(format_words(t.source_format))} · {plural(t.n_steps, 'step')} · "
                f"{plural(t.n_tool_calls, 'tool call')} · {plural(t.n_errors, 'error')} · imported "
                f"{time_html(t.imported_at)}", unsafe_allow_html=True)
-    meta = {"source file": t.source_name, "task id": t.task_id, "model": t.model}
+    meta = {"source file": t.source_name or NOT_RECORDED, "task id": t.task_id or NOT_RECORDED,
+            "model": t.model or NOT_RECORDED}
     st.dataframe(pd.DataFrame([meta]), hide_index=True, width="stretch")
     st.caption("Task")
     _collapsible(t.task or "(no task text)")

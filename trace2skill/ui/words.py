@@ -28,6 +28,7 @@ GLOSSARY = {
 }
 
 SPLIT_WORDS = {"heldout": "held out", "evolve": "evolve", None: "evolve"}
+NOT_RECORDED = "—"  # a cell the file did not fill (no task id, no model): not Streamlit's grey "None"
 
 KIND_WORDS = {"failure_lesson": "from a failure", "failure_cause": "diagnosis of a failure",
               "success_lesson": "from a success"}
@@ -88,9 +89,10 @@ def outcome_detail_words(detail: str) -> str:
 
 def trajectory_table_row(row: dict[str, Any]) -> dict[str, Any]:
     """One row of the trajectories table in words: the split always named (unmarked is evolve),
-    signals separated by commas and spaces."""
+    signals separated by commas and spaces, a task id or model the file did not record as a dash."""
     signals = row.get("signals") or ""
     return {**row, "split": SPLIT_WORDS.get(row.get("split"), str(row.get("split"))),
+            "model": row.get("model") or NOT_RECORDED, "task_id": row.get("task_id") or NOT_RECORDED,
             "source_format": format_words(row.get("source_format")),
             "signals": ", ".join(signal_words(s) for s in signals.split(",") if s)}
 
