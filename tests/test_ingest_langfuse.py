@@ -98,7 +98,7 @@ def test_outcome_from_the_score_the_user_names_or_from_an_error(samples, tmp_pat
     assert by_task[question_for("Oslo")].outcome == "unknown"
     atlantis = by_task[question_for("Atlantis")]
     assert atlantis.outcome == "failure"
-    assert atlantis.outcome_detail == f"agent weather-agent ended with RuntimeError: gave up after {MAX_TURNS} model calls"
+    assert atlantis.outcome_detail == f"agent weather-agent ended with an error: RuntimeError: gave up after {MAX_TURNS} model calls"
     other.close()
 
 

@@ -82,7 +82,7 @@ def test_outcome_without_feedback_and_from_feedback_stats(samples, tmp_path):
     assert by_task[question_for("Oslo")].outcome == "unknown"
     atlantis = by_task[question_for("Atlantis")]
     assert atlantis.outcome == "failure"
-    assert atlantis.outcome_detail == f"chain run weather-agent ended with RuntimeError('gave up after {MAX_TURNS} model calls')"
+    assert atlantis.outcome_detail == f"chain run weather-agent ended with an error: RuntimeError('gave up after {MAX_TURNS} model calls')"
     ws.close()
 
     stats = tmp_path / "stats.jsonl"  # the feedback averages read_run gives with the run

@@ -66,7 +66,7 @@ def test_agent_runs_become_trajectories(ws, sample):
 
     atlantis = by_task[question_for("Atlantis")]
     assert atlantis.outcome == "failure"
-    assert atlantis.outcome_detail == "agent weather_agent ended with Max turns exceeded"
+    assert atlantis.outcome_detail == "agent weather_agent ended with an error: Max turns exceeded"
     errors = [s.tool_results[0] for s in atlantis.steps if s.role == "tool" and s.tool_results[0].is_error]
     assert len(errors) == MAX_TURNS - 1 and len({r.call_id for r in errors}) == MAX_TURNS - 1
     assert all(r.content == "Error: no weather station in Atlantis" for r in errors)
@@ -75,7 +75,7 @@ def test_agent_runs_become_trajectories(ws, sample):
     rude = by_task[RUDE_QUESTION]  # the guardrail stopped the run before any model call
     assert [(s.role, s.text) for s in rude.steps] == [("environment", "Guardrail 'polite' tripped")]
     assert rude.outcome == "failure"
-    assert rude.outcome_detail == "turn 1 of front_desk ended with Guardrail tripwire triggered"
+    assert rude.outcome_detail == "turn 1 of front_desk ended with an error: Guardrail tripwire triggered"
 
 
 def _reordered(path: Path, out: Path, how: str) -> Path:

@@ -78,7 +78,7 @@ def test_agent_runs_become_trajectories(ws, samples):
 
     atlantis = by_task[question_for("Atlantis")]
     assert atlantis.outcome == "failure"
-    assert atlantis.outcome_detail == f"invoke_agent weather-agent ended with gave up after {MAX_TURNS} model calls"
+    assert atlantis.outcome_detail == f"invoke_agent weather-agent ended with an error: gave up after {MAX_TURNS} model calls"
     assert [s.role for s in atlantis.steps] == ["system", "user"] + ["assistant", "tool"] * MAX_TURNS
     errors = [s.tool_results[0] for s in atlantis.steps if s.role == "tool"]
     assert all(r.is_error and r.content == "Error: no weather station in Atlantis" for r in errors)

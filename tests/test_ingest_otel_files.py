@@ -141,7 +141,7 @@ def test_openllmetry_flattened_attributes(ws):
     t = stored[A]
     assert [s.role for s in t.steps] == ["user", "assistant"] and t.task == "Weather in Oslo?"
     assert t.steps[1].tool_calls[0].name == "get_weather" and t.steps[1].tool_calls[0].arguments == {"city": "Oslo"}
-    assert t.outcome == "failure" and t.outcome_detail == "openai.chat ended with boom"
+    assert t.outcome == "failure" and t.outcome_detail == "openai.chat ended with an error: boom"
 
 
 @pytest.mark.parametrize("raw,expected", [("0af7651916cd43dd8448eb211c80319c", "0af7651916cd43dd8448eb211c80319c"),

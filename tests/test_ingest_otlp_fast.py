@@ -102,7 +102,7 @@ def test_the_fast_reading_stores_and_reports_what_the_usual_one_does(tmp_path: P
     by_trace = {json.loads(row[4])["trace_id"]: row for row in fast_rows}
     order = list(by_trace)  # in the order stored
     assert order.index(T6) + 1 == order.index(T5) and by_trace[T5][5] == 8  # all four of its spans
-    assert by_trace[T1][2:4] == ("failure", "execute_tool lookup ended with timed out")
+    assert by_trace[T1][2:4] == ("failure", "execute_tool lookup ended with an error: timed out")
     assert json.loads(by_trace[T1][4])["service"] == "svc"  # the resource, as the usual reading gives it
     assert by_trace[T2][5] == by_trace[T3][5] == 2  # snake_case and the log record's trace: read the usual way
     assert by_trace[T4][2] == "unknown" and by_trace[T4][5:] == (6, 1)  # the failed tool is not a top span
@@ -149,6 +149,6 @@ def test_a_span_the_fast_way_cannot_read_is_reported_as_the_usual_way_says_it(
     assert fast[1:] == usual[1:] and len(fast[1]) == 2
     assert [(e.problem, e.line) for e in fast[0].errors] == [(e.problem, e.line) for e in usual[0].errors] == [
         ("span 'execute_tool lookup' has an attribute without a key", 1)]
-    assert [row[2:4] for row in fast[1]] == [("failure", "execute_tool lookup ended with broke"),
+    assert [row[2:4] for row in fast[1]] == [("failure", "execute_tool lookup ended with an error: broke"),
                                             ("failure", "execute_tool lookup ended with an error")]
     assert [step[7] for step in fast[2][:2]] == ["1970-01-01T00:00:05.000Z"] * 2  # call and result at its start

@@ -104,7 +104,7 @@ def _span(raw: dict[str, Any], trace_id: str) -> Span:
     if error is not None:
         error = expect_type(error, dict, f"{where} error")
         detail = error.get("data").get("error") if isinstance(error.get("data"), dict) else None
-        message = ": ".join(text_of(x) for x in (error.get("message"), detail) if x not in (None, "")) or "an error"
+        message = ": ".join(text_of(x) for x in (error.get("message"), detail) if x not in (None, ""))
     parent = raw.get("parent_id")
     metadata = raw.get("metadata")
     return Span(trace_id=trace_id, span_id=raw["id"], parent_id=parent if isinstance(parent, str) else "",

@@ -58,3 +58,9 @@ def outcome_from_fields(record: dict[str, Any], threshold: float = 1.0) -> Outco
             if label is not None:
                 return Outcome(label=label, reward=reward, detail=cut_words(f"{key}: {record[key]}", 200, where=None))
     return outcome_from_reward(reward, threshold)
+
+
+def ended_with_error(label: str, why: str | None) -> str:
+    """A failed run's outcome detail: "invoke_agent weather-agent ended with an error: gave up after 3
+    model calls" (the error's message, or its type, when the span has one)."""
+    return cut_words(f"{label} ended with an error" + (f": {why}" if why else ""), 200, where=None)

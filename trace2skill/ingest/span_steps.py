@@ -30,7 +30,7 @@ from trace2skill.errors import TrajectoryFormatError
 from trace2skill.ingest.base import parse_arguments, text_of
 from trace2skill.ingest.openai_chat import looks_like_error
 from trace2skill.ingest.otlp import Span
-from trace2skill.ingest.outcomes import label_of, reward_of
+from trace2skill.ingest.outcomes import ended_with_error, label_of, reward_of
 from trace2skill.models import Outcome, Step
 from trace2skill.textcut import cut_words
 
@@ -302,8 +302,8 @@ def outcome_of(spans: list[Span], attribute: str | None) -> Outcome:
                                    detail=cut_words(f"{attribute}: {value}", 200, where=None))
     for span in tops:
         if span.status == "ERROR":
-            why = span.status_message or str(span.attributes.get("error.type") or "an error")
-            return Outcome(label="failure", detail=cut_words(f"{span.name} ended with {why}", 200, where=None))
+            why = span.status_message or str(span.attributes.get("error.type") or "")
+            return Outcome(label="failure", detail=ended_with_error(span.name, why))
     return Outcome(label="unknown")
 
 

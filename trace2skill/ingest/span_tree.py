@@ -25,7 +25,7 @@ from trace2skill.ingest.chat_messages import messages_in
 from trace2skill.ingest.grouping import Layout, group_traces
 from trace2skill.ingest.openinference import TASK_KEYS
 from trace2skill.ingest.otlp import Span, nanos
-from trace2skill.ingest.outcomes import LABEL_KEYS, REWARD_KEYS, label_of, reward_of
+from trace2skill.ingest.outcomes import LABEL_KEYS, REWARD_KEYS, ended_with_error, label_of, reward_of
 from trace2skill.ingest.reader import RawRecord, iter_records
 from trace2skill.ingest.span_steps import Moment, StepBuilder, ToolRun, first_user_text, last_assistant_text
 from trace2skill.models import Outcome, Task, Trajectory
@@ -201,8 +201,7 @@ def error_outcome(failed: Iterable[tuple[Span, str]], all_spans: list[Span]) -> 
         return None
     depth = depths(all_spans)
     span, label = min(candidates, key=lambda c: (depth.get(c[0].span_id, 0), c[0].start))
-    why = span.status_message or "an error"
-    return Outcome(label="failure", detail=cut_words(f"{label} ended with {why}", 200, where=None))
+    return Outcome(label="failure", detail=ended_with_error(label, span.status_message))
 
 
 def trajectory(source_format: str, source_name: str, moments: list[Moment], *, task: str | None,
