@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from langfuse_samples import write_langfuse_export
 from otel_samples import MAX_TURNS, SYSTEM, WEATHER, question_for, weather_responder
-from trace_checks import imported, roles, shape, stored
+from trace_checks import imported, offered, roles, shape, stored
 
 from trace2skill.cli import main
 from trace2skill.ingest import import_paths, import_stream
@@ -138,3 +138,9 @@ def test_categorical_scores_and_a_single_trace_file(ws, tmp_path):
     t = by_task["Find the Lima weather"]
     assert roles(t) == ["assistant", "tool"] and t.steps[0].tool_calls[0].arguments == {"city": "Lima"}
     assert t.final_output == "Sunny." and (t.outcome, t.outcome_detail) == ("success", "verdict: pass")
+
+
+def test_offers_its_scores_as_the_outcome(samples):
+    for layout in ("trace", "observations"):
+        assert offered(samples[layout]) == [("correct", "score", 3, {"success": 2, "failure": 1}, True),
+                                            ("helpfulness", "score", 3, {"failure": 3}, False)], layout

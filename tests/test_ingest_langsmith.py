@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from langsmith_samples import write_langsmith_export
 from otel_samples import MAX_TURNS, SYSTEM, WEATHER, question_for, weather_responder
-from trace_checks import imported, roles, shape, stored
+from trace_checks import imported, offered, roles, shape, stored
 
 from trace2skill.cli import main
 from trace2skill.ingest import import_paths
@@ -152,3 +152,8 @@ def test_feedback_far_from_its_runs_is_an_error(ws, samples, tmp_path):
     late = [e for e in report.errors if "came 8+ lines after their root run" in e.problem]
     assert late and late[0].line > len(runs) and str(late[0]).startswith(f"{path}: record ")
     assert "keep each trace's lines close together in the file" in late[0].problem
+
+
+def test_offers_its_feedback_keys_as_the_outcome(samples):
+    for layout in ("tree", "flat"):
+        assert offered(samples[layout]) == [("correct", "feedback key", 3, {"success": 2, "failure": 1}, True)], layout

@@ -12,7 +12,7 @@ import pytest
 from agents_samples import FRONT_DESK, MAX_TURNS, RUDE, WEATHER_AGENT, agents_responder, write_agents_trace
 from click.testing import CliRunner
 from otel_samples import WEATHER, question_for
-from trace_checks import imported, roles, shape, stored
+from trace_checks import imported, offered, roles, shape, stored
 
 from trace2skill.cli import main
 from trace2skill.ingest import import_paths, import_stream
@@ -224,3 +224,7 @@ def test_large_files_stream(ws, sample, tmp_path):
     path.write_text(copies)
     report = import_paths(ws, [path])
     assert report.errors == [] and report.imported == report.files[0].records == 200
+
+
+def test_offers_its_metadata_keys_as_the_outcome(sample):
+    assert offered(sample[0]) == [("answered", "metadata key", 3, {"success": 1, "failure": 2}, False)]

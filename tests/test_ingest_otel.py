@@ -148,6 +148,27 @@ def test_outcome_from_an_attribute_the_user_names(ws, samples, tmp_path):
     cli_ws.close()
 
 
+def test_the_names_that_may_say_the_outcome_are_offered_and_a_misspelt_one_is_said(samples, tmp_path):
+    from trace2skill.ingest.outcome_names import outcome_names
+
+    path, _ = samples["span_only"]
+    names = outcome_names(path)
+    assert (names.format, names.read) == ("otel_genai", 3)
+    assert [(o.name, o.what, o.traces, dict(o.labels)) for o in names.offered] == [
+        ("weather.answered", "span attribute", 3, {"success": 2, "failure": 1})]
+    assert "gen_ai.operation.name" in names.seen  # read, never offered: the convention's own
+    db = str(tmp_path / "w.db")
+    dry = CliRunner().invoke(main, ["import", str(path), "--dry-run", "--db", db])
+    assert ("may say each trace's outcome (name one with --outcome-attribute NAME):\n"
+            "    weather.answered (span attribute; in 3 of 3 traces: 2 success, 1 failure)") in dry.output, dry.output
+    misspelt = CliRunner().invoke(main, ["import", str(path), "--outcome-attribute", "weather.answerd", "--db", db])
+    assert misspelt.exit_code == 0, misspelt.output  # imported: their outcomes as if none were named
+    assert ("warning: " + str(path) + ": outcome attribute 'weather.answerd': in none of the first 3 traces (is it "
+            "spelt as in the file?); their outcomes are read as if none were named") in misspelt.output
+    spelt = CliRunner().invoke(main, ["import", str(path), "--outcome-attribute", "weather.answered", "--db", db])
+    assert "in none of" not in spelt.output and "relabelled" in spelt.output, spelt.output
+
+
 def test_outcome_attribute_errors(tmp_path):
     with pytest.raises(MappingError, match="not --format tau_bench"):
         resolve_format("tau_bench", None, None, "passed")

@@ -32,3 +32,12 @@ def shape(t: Any) -> list:
 
 def roles(t: Any) -> list[str]:
     return [s.role for s in t.steps]
+
+
+def offered(path: Path) -> list[tuple[str, str, int, dict[str, int], bool]]:
+    """What a trace file offers as the name of its outcome (`outcome_names`): name, what it is, in how
+    many of the traces read, the outcomes it gives them, whether it is read without being named."""
+    from trace2skill.ingest.outcome_names import outcome_names
+
+    names = outcome_names(path)
+    return [(o.name, o.what, o.traces, dict(o.labels), o.usual) for o in names.offered]

@@ -25,6 +25,7 @@ from trace2skill.ui.split_view import render_split
 from trace2skill.ui.state import workspace
 from trace2skill.ui.step_links import follow_link, take_step_link
 from trace2skill.ui.text_log_upload import render_text_log_form
+from trace2skill.ui.trace_outcome import forget_outcome_choice, render_outcome_choice
 from trace2skill.ui.trajectory_view import render_trajectory
 from trace2skill.ui.uploads import (
     error_lines,
@@ -61,15 +62,16 @@ with st.expander("Import trajectory files", icon=":material/upload_file:",
     files = st.file_uploader("Trajectory files (JSON, JSONL, or text logs read with a text mapping)",
                              type=["json", "jsonl", "ndjson", "traj", "log", "txt"], accept_multiple_files=True,
                              key=f"traj_upload_{st.session_state['traj_upload_gen']}")
+    attributes = render_outcome_choice(ws, files) if files else {}
     if files:
-        render_upload_previews(ws, files)
+        render_upload_previews(ws, files, attributes)
     split_new = st.checkbox(SPLIT_LABEL, key="traj_split_sessions", help=SPLIT_HELP)
     if st.button(f"Import {len(files or [])} file(s)", type="primary", disabled=not files, key="traj_import",
                  icon=":material/download:"):
         uploads = []
         with st.spinner("Importing…"):
             for f in files:
-                upload = import_upload(ws, f.name, f.getvalue())
+                upload = import_upload(ws, f.name, f.getvalue(), attributes.get(f.name))
                 if not upload.unrecognised and not upload.plain_text:
                     upload.data = b""  # only files waiting for a field or text mapping keep their bytes
                 uploads.append(upload)
@@ -79,6 +81,7 @@ with st.expander("Import trajectory files", icon=":material/upload_file:",
         st.session_state["traj_reports"] = uploads
         st.session_state["traj_upload_gen"] += 1  # clears the uploader
         forget_previews()
+        forget_outcome_choice()
         st.rerun()
 
     uploads = st.session_state["traj_reports"]

@@ -1,6 +1,7 @@
 """An OpenTelemetry trace file uploaded in a real browser: spans as the SDK's file exporter writes them
 (traces straddling lines, read the fast way) plus a line that is not JSON; the report names the bad
-line and the format in words, and the Trajectories table lists the traces in the file's order."""
+line and the format in words, and the Trajectories table lists the traces in the file's order. Then
+the outcome of each trace chosen from what the files hold (a span attribute, a Langfuse score)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ import importlib.util
 from pathlib import Path
 
 from tests.e2e.conftest import full_screenshot, grid_text, open_app, wait_idle
+from tests.langfuse_samples import write_langfuse_export
+from tests.otel_samples import weather_responder, write_genai_trace
+from trace2skill.llm.fake_server import FakeLLMServer
+from trace2skill.store import Workspace
+from trace2skill.store.trajectories import get_trajectory, trajectory_ids
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_import_otlp.py"
 
@@ -40,3 +46,48 @@ def test_upload_an_otlp_file(app, page, tmp_path):
     report = grid_text(page, "already present")
     assert "traces.jsonl" in report and "OpenTelemetry GenAI trace" in report  # the format in words there too
     full_screenshot(page, "trace-upload")
+
+
+def test_the_outcome_of_each_trace_is_chosen_from_what_the_files_hold(app, page, tmp_path):
+    genai, langfuse = tmp_path / "agent.jsonl", tmp_path / "langfuse.jsonl"
+    with FakeLLMServer(weather_responder, model="weather-model") as server:  # real instrumentation, as a user's
+        write_genai_trace(genai, server.base_url, "weather-model", ["Oslo", "Atlantis", "Lima"])
+        write_langfuse_export(langfuse, server.base_url, "weather-model", ["Cairo", "Atlantis"])
+    open_app(page, app, "Trajectories")
+    page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files([str(genai), str(langfuse)])
+    page.get_by_text("agent.jsonl (OpenTelemetry GenAI trace): 3 records → 3 trajectories (success 0, failure 1, "
+                     "unknown 2)").wait_for(timeout=60000)
+    page.get_by_test_id("stSelectbox").filter(has_text="Outcome of each trace").click()
+    options = page.get_by_role("option")
+    options.first.wait_for()
+    assert [o.strip() for o in options.all_inner_texts()] == [
+        "as the data says (a score or key under a usual name, else from errors)",
+        "weather.answered (span attribute; in 3 of 3 traces: 2 success, 1 failure)",
+        "correct (score, read when none is named; in 2 of 2 traces: 1 success, 1 failure)",
+        "helpfulness (score; in 2 of 2 traces: 2 failure)"]
+    box = page.get_by_test_id("stSelectbox").filter(has_text="Outcome of each trace").locator("input")
+    box.fill("weather.answerd")  # typed, misspelt: named for both files, and both previews say so
+    box.press("Enter")
+    page.get_by_text("outcome attribute 'weather.answerd': in none of the first 3 traces (is it spelt as in the "
+                     "file?); their outcomes are read as if none were named").wait_for(timeout=30000)
+    page.get_by_text("outcome attribute 'weather.answerd': in none of the first 2 traces").wait_for()
+    page.get_by_test_id("stSelectbox").filter(has_text="Outcome of each trace").click()
+    page.get_by_role("option", name="weather.answered (span attribute").click()
+    page.get_by_text("agent.jsonl (OpenTelemetry GenAI trace): 3 records → 3 trajectories (success 2, failure 1, "
+                     "unknown 0)").wait_for(timeout=30000)  # the preview reads it
+    page.get_by_text("weather.answered is read in agent.jsonl; langfuse.jsonl has no such name and keeps its "
+                     "outcomes as the data says.").wait_for()
+    full_screenshot(page, "trace-outcome-choice")
+    page.get_by_role("button", name="Import 2 file(s)").click()
+    page.get_by_text("Import report: 5 trajectories imported, 0 already present, 0 errors in 2 files.").wait_for(
+        timeout=60000)
+    ws = Workspace(app.db)
+    outcomes = {}
+    for tid in trajectory_ids(ws.db):
+        t = get_trajectory(ws.db, tid, with_steps=False)
+        outcomes[(t.source_format, t.task)] = (t.outcome, t.outcome_detail)
+    ws.close()
+    assert outcomes[("otel_genai", "What is the weather in Oslo right now?")] == ("success", "weather.answered: True")
+    assert outcomes[("otel_genai", "What is the weather in Atlantis right now?")] == (
+        "failure", "weather.answered: False")
+    assert outcomes[("langfuse", "What is the weather in Cairo right now?")][0] == "success"  # its usual score

@@ -29,19 +29,23 @@ def dry_run(paths: tuple[str, ...], format_name: str | None, mapping: str | None
     if as_json:
         print_json({**preview.as_dict(), "workspace": where})
     else:
-        _print(preview)
+        _print(preview, hint=outcome_attribute is None)
         click.echo(f"workspace: {where} (unchanged)", err=True)
     if ws is not None:
         ws.close()
     return 1 if preview.errors else 0
 
 
-def _print(preview: ImportPreview) -> None:
+def _print(preview: ImportPreview, *, hint: bool) -> None:
     click.echo("dry run: nothing is written")
     for f in preview.files:
         click.echo(summary_line(f))
         for warning in f.warnings:
             click.echo(f"  warning: {warning}")
+        if hint and f.trace_names is not None and f.trace_names.offered:
+            click.echo("  may say each trace's outcome (name one with --outcome-attribute NAME):")
+            for described in f.trace_names.described():
+                click.echo(f"    {described}")
         for group in f.error_groups:
             click.echo(f"  error: {group}")
         if f.sample is not None:

@@ -38,3 +38,13 @@ def detect(f: IO[bytes], formats: list[Format]) -> tuple[Format, Sniffed]:
         f"({sniffed.shape}). Known formats: {names}. Name one with --format, or describe the "
         "fields with a --mapping file for the generic importer."
     )
+
+
+def detect_for(f: IO[bytes], fmt: Format | None, formats: list[Format]) -> tuple[Format, Sniffed]:
+    """The format to read `f` with: detected among `formats` when none is given, among the formats
+    an option goes with (`Format.among`), else the one given."""
+    if fmt is None:
+        return detect(f, formats)
+    if (choices := fmt.among()) is not None:
+        return detect(f, choices)
+    return fmt, sniff(f)

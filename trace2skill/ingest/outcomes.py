@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from trace2skill.models import Outcome, OutcomeLabel
@@ -64,3 +67,32 @@ def ended_with_error(label: str, why: str | None) -> str:
     """A failed run's outcome detail: "invoke_agent weather-agent ended with an error: gave up after 3
     model calls" (the error's message, or its type, when the span has one)."""
     return cut_words(f"{label} ended with an error" + (f": {why}" if why else ""), 200, where=None)
+
+
+# Named values a trace's outcome could come from, per trace, while `listing_names` is on (else
+# nothing is collected): what the outcome-attribute choice offers (`outcome_names`).
+_offered: ContextVar[list[tuple[str, dict[str, Any]]] | None] = ContextVar("trace2skill_outcome_names", default=None)
+
+
+def offer(what: str, pairs: Iterable[tuple[Any, Any]]) -> None:
+    """A trace's named values (`what` they are: "span attribute", "score"...), each name's first value
+    as the lookup of a named outcome attribute would find it; `pairs` is only read while listing."""
+    seen = _offered.get()
+    if seen is None:
+        return
+    first: dict[str, Any] = {}
+    for key, value in pairs:
+        if isinstance(key, str):
+            first.setdefault(key, value)
+    seen.append((what, first))
+
+
+@contextmanager
+def listing_names() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Collect what `offer` is given while parsing inside this block: one entry per trace."""
+    collected: list[tuple[str, dict[str, Any]]] = []
+    token = _offered.set(collected)
+    try:
+        yield collected
+    finally:
+        _offered.reset(token)

@@ -19,14 +19,15 @@ from sqlite_utils import Database
 
 from trace2skill.errors import MappingError, TrajectoryFormatError
 from trace2skill.ingest.base import Format
-from trace2skill.ingest.detect import detect
+from trace2skill.ingest.detect import detect_for
 from trace2skill.ingest.gc_pause import fewer_collections
 from trace2skill.ingest.generic import FieldMapping, GenericFormat
 from trace2skill.ingest.history import recorded_import
 from trace2skill.ingest.issue_groups import IssueGroup, group_issues
 from trace2skill.ingest.mapping_check import check_open_file, check_source
+from trace2skill.ingest.outcome_names import outcome_names, unknown_name_words
 from trace2skill.ingest.parallel import on_disk, prepared_in_workers, size_of, worker_count
-from trace2skill.ingest.reader import RawRecord, Sniffed, open_binary, sniff
+from trace2skill.ingest.reader import RawRecord, Sniffed, open_binary
 from trace2skill.ingest.records import FileReport, ImportIssue, file_records, parse_prepared
 from trace2skill.ingest.registry import BY_NAME, FORMATS
 from trace2skill.ingest.text_log import TextLogFormat, TextMapping, iter_text_records
@@ -168,12 +169,7 @@ def _import_file(ws: Workspace, source: str | os.PathLike[str] | IO[bytes], repo
             _store_records(ws, iter_text_records(f, fmt.mapping), fmt, report, batch_size)
             return
         try:
-            if fmt is None:
-                fmt, sniffed = detect(f, FORMATS)
-            elif (choices := fmt.among()) is not None:  # an option that goes with several formats
-                fmt, sniffed = detect(f, choices)
-            else:
-                sniffed = sniff(f)
+            fmt, sniffed = detect_for(f, fmt, FORMATS)
         except TrajectoryFormatError as exc:
             report.errors.append(ImportIssue(name, exc.problem))
             return
@@ -193,6 +189,11 @@ def _import_records(ws: Workspace, f: IO[bytes], fmt: Format, sniffed: Sniffed, 
     unit = fmt.unit_for(sniffed.sample, sniffed.shape)
     if isinstance(fmt, GenericFormat):  # a path found in none of the first records: MappingError
         report.warnings.extend(check_open_file(fmt.mapping, f, sniffed.shape, unit))
+    wanted = getattr(fmt, "outcome_attribute", None)
+    if wanted:  # a name no trace has (misspelt?) is said, not left to show as outcomes from errors only
+        names = outcome_names(f, fmt)
+        if names.read and wanted not in names.seen:
+            report.warnings.append(unknown_name_words(wanted, names.read))
     count = worker_count(size_of(f), sniffed.shape, unit, workers)
     if count:
         with on_disk(f) as path:

@@ -20,15 +20,17 @@ from sqlite_utils import Database
 
 from trace2skill.errors import TrajectoryFormatError
 from trace2skill.ingest.base import Format
-from trace2skill.ingest.detect import detect
+from trace2skill.ingest.detect import detect_for
 from trace2skill.ingest.generic import FieldMapping, GenericFormat
 from trace2skill.ingest.issue_groups import IssueGroup, group_issues
 from trace2skill.ingest.mapping_check import check_open_file, check_source
+from trace2skill.ingest.outcome_names import TraceNames, outcome_names, unknown_name_words
 from trace2skill.ingest.pipeline import SUFFIXES, TEXT_SUFFIXES, expand_paths, resolve_format
-from trace2skill.ingest.reader import iter_records, open_binary, sniff
+from trace2skill.ingest.reader import iter_records, open_binary
 from trace2skill.ingest.records import FileReport, ImportIssue, parse_record
 from trace2skill.ingest.registry import FORMATS
 from trace2skill.ingest.text_log import TextLogFormat, TextMapping, iter_text_records
+from trace2skill.ingest.traces import trace_format_names
 from trace2skill.models import Step, Trajectory
 from trace2skill.store.trajectories import existing_ids
 from trace2skill.textcut import cut_words
@@ -54,6 +56,7 @@ class FilePreview:
     errors: list[ImportIssue] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     sample: Trajectory | None = None
+    trace_names: TraceNames | None = None  # a trace file: the names that may say each trace's outcome
 
     @property
     def error_groups(self) -> list[IssueGroup]:
@@ -65,6 +68,7 @@ class FilePreview:
             "new": self.new, "already_present": self.already_present, "repeated": self.repeated,
             "outcomes": self.outcomes, "errors": len(self.errors),
             "error_groups": [g.as_dict() for g in self.error_groups], "warnings": self.warnings,
+            "outcome_names": [] if self.trace_names is None else self.trace_names.as_list(),
             "sample": None if self.sample is None else {
                 "task": self.sample.task.prompt, "task_id": self.sample.task.id, "outcome": self.sample.outcome.label,
                 "reward": self.sample.outcome.reward, "model": self.sample.model,
@@ -122,12 +126,7 @@ def preview_stream(source: str | os.PathLike[str] | IO[bytes], name: str | None 
             _count(fmt, iter_text_records(f, fmt.mapping), preview, db)
             return preview
         try:
-            if fmt is None:
-                fmt, sniffed = detect(f, FORMATS)
-            elif (choices := fmt.among()) is not None:  # an option that goes with several formats
-                fmt, sniffed = detect(f, choices)
-            else:
-                sniffed = sniff(f)
+            fmt, sniffed = detect_for(f, fmt, FORMATS)
         except TrajectoryFormatError as exc:
             preview.errors.append(ImportIssue(name, exc.problem))
             return preview
@@ -140,10 +139,22 @@ def preview_stream(source: str | os.PathLike[str] | IO[bytes], name: str | None 
             preview.warnings.extend(check_open_file(fmt.mapping, f, sniffed.shape, unit))
         own = fmt.records(f, sniffed.shape, unit)
         _count(fmt, own if own is not None else iter_records(f, sniffed.shape, unit), preview, db)
+        _outcome_names(f, fmt, preview)
     finally:
         if isinstance(source, (str, os.PathLike)):
             f.close()
     return preview
+
+
+def _outcome_names(f: IO[bytes], fmt: Format, preview: FilePreview) -> None:
+    """A trace file: the names that may say each trace's outcome, and a warning when the one named is
+    in none of the traces read."""
+    if fmt.name not in trace_format_names():
+        return
+    names = preview.trace_names = outcome_names(f, fmt)
+    wanted = getattr(fmt, "outcome_attribute", None)
+    if wanted and names.read and wanted not in names.seen:
+        preview.warnings.append(unknown_name_words(wanted, names.read))
 
 
 def _count(fmt: Format, records: Iterable[Any], preview: FilePreview, db: Database | None) -> None:

@@ -30,7 +30,7 @@ from trace2skill.errors import TrajectoryFormatError
 from trace2skill.ingest.base import parse_arguments, text_of
 from trace2skill.ingest.openai_chat import looks_like_error
 from trace2skill.ingest.otlp import Span
-from trace2skill.ingest.outcomes import ended_with_error, label_of, reward_of
+from trace2skill.ingest.outcomes import ended_with_error, label_of, offer, reward_of
 from trace2skill.models import Outcome, Step
 from trace2skill.textcut import cut_words
 
@@ -289,6 +289,8 @@ def outcome_of(spans: list[Span], attribute: str | None) -> Outcome:
     when a top-level span ended with an error; else unknown (an OK status is set on every finished
     call by some instrumentations, so it says nothing about the task)."""
     tops = roots(spans)
+    offer("span attribute", ((k, v) for span in [*tops, *reversed(spans)] for source in (span.attributes, span.resource)
+                             for k, v in source.items()))
     if attribute:
         for span in [*tops, *reversed(spans)]:
             for source in (span.attributes, span.resource):

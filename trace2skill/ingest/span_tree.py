@@ -25,7 +25,7 @@ from trace2skill.ingest.chat_messages import messages_in
 from trace2skill.ingest.grouping import Layout, group_traces
 from trace2skill.ingest.openinference import TASK_KEYS
 from trace2skill.ingest.otlp import Span, nanos
-from trace2skill.ingest.outcomes import LABEL_KEYS, REWARD_KEYS, ended_with_error, label_of, reward_of
+from trace2skill.ingest.outcomes import LABEL_KEYS, REWARD_KEYS, ended_with_error, label_of, offer, reward_of
 from trace2skill.ingest.reader import RawRecord, iter_records
 from trace2skill.ingest.span_steps import Moment, StepBuilder, ToolRun, first_user_text, last_assistant_text
 from trace2skill.models import Outcome, Task, Trajectory
@@ -177,6 +177,7 @@ def named_outcome(values: Iterable[tuple[str, Any]], wanted: str | None, what: s
     """The outcome a named value gives: the one the user named (`wanted`; a value that says neither
     success nor failure is an error), else one under a usual outcome name; None when there is none."""
     pairs = [(k, v) for k, v in values if isinstance(k, str)]
+    offer(what, pairs)
     if wanted:
         for key, value in pairs:
             if key == wanted:

@@ -139,6 +139,11 @@ def _trace_formats() -> list[type[TraceFormat] | type[TreeFormat]]:
     return [OpenInferenceFormat, TraceFormat, OpenAIAgentsFormat, LangfuseFormat, LangSmithFormat]
 
 
+def trace_format_names() -> list[str]:
+    """The formats an outcome attribute goes with."""
+    return [cls.name for cls in _trace_formats()]
+
+
 def trace_format(name: str | None, outcome_attribute: str) -> Format:
     """The trace format an outcome attribute goes with (`--outcome-attribute NAME`: a span attribute, a
     trace's metadata key, a Langfuse score, a LangSmith feedback key): the one named, or any trace

@@ -23,15 +23,16 @@ CACHE_KEY = "traj_preview_cache"
 CACHE_SIZE = 16
 
 
-def cached_preview(ws: Workspace, name: str, data: bytes, mapping: dict[str, Any] | None = None) -> FilePreview:
-    """`preview_upload`, remembered for this session by file content and mapping."""
+def cached_preview(ws: Workspace, name: str, data: bytes, mapping: dict[str, Any] | None = None,
+                   outcome_attribute: str | None = None) -> FilePreview:
+    """`preview_upload`, remembered for this session by file content, mapping and outcome attribute."""
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-    key = json.dumps([str(ws.path), name, digest, mapping], sort_keys=True, default=str)
+    key = json.dumps([str(ws.path), name, digest, mapping, outcome_attribute], sort_keys=True, default=str)
     cache: dict[str, FilePreview] = st.session_state.setdefault(CACHE_KEY, {})
     if key not in cache:
         if len(cache) >= CACHE_SIZE:
             cache.clear()
-        cache[key] = preview_upload(ws, name, data, mapping)
+        cache[key] = preview_upload(ws, name, data, mapping, outcome_attribute)
     return cache[key]
 
 
@@ -61,11 +62,12 @@ def render_preview(p: FilePreview) -> None:
         st.code("\n".join(sample_lines(p.sample)), language=None, wrap_lines=True)
 
 
-def render_upload_previews(ws: Workspace, files: list[Any]) -> None:
-    """The preview of each chosen file, before the Import button."""
+def render_upload_previews(ws: Workspace, files: list[Any], attributes: dict[str, str]) -> None:
+    """The preview of each chosen file, before the Import button (`attributes`: the outcome attribute
+    of each trace file, by name, when one is chosen)."""
     st.markdown("**Preview** (nothing is imported yet)")
     for f in files:
-        render_preview(cached_preview(ws, f.name, f.getvalue()))
+        render_preview(cached_preview(ws, f.name, f.getvalue(), outcome_attribute=attributes.get(f.name)))
 
 
 def render_mapping_preview(ws: Workspace, name: str, data: bytes, mapping: dict[str, Any], key: str) -> None:

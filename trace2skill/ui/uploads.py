@@ -17,6 +17,7 @@ from trace2skill.ingest.preview import FilePreview, preview_stream
 from trace2skill.ingest.reader import NOT_JSON, sniff
 from trace2skill.ingest.registry import FORMATS
 from trace2skill.ingest.text_log import TextLogFormat, TextMapping
+from trace2skill.ingest.traces import trace_format
 from trace2skill.store import Workspace
 from trace2skill.textcut import cut_words
 
@@ -78,13 +79,15 @@ def _is_text(data: bytes) -> bool:
     return True
 
 
-def import_upload(ws: Workspace, name: str, data: bytes) -> Upload:
-    """Import one uploaded file with format auto-detection. A file that needs a mapping first is
-    not imported (nor recorded in the import history): it waits for the user's mapping."""
+def import_upload(ws: Workspace, name: str, data: bytes, outcome_attribute: str | None = None) -> Upload:
+    """Import one uploaded file with format auto-detection (a trace file's outcome from the attribute,
+    score or key named, if any). A file that needs a mapping first is not imported (nor recorded in the
+    import history): it waits for the user's mapping."""
     waiting = needs_mapping(data)
     if waiting:
         return Upload(name, data, FileReport(file=name), waiting)
-    return Upload(name, data, import_stream(ws, io.BytesIO(data), name, actor="ui"))
+    fmt = trace_format(None, outcome_attribute) if outcome_attribute else None
+    return Upload(name, data, import_stream(ws, io.BytesIO(data), name, fmt=fmt, actor="ui"))
 
 
 def mapping_format(mapping: dict[str, Any]) -> GenericFormat:
@@ -116,9 +119,11 @@ def preview_text_log(ws: Workspace, name: str, data: bytes, mapping_text: str) -
     return preview_stream(io.BytesIO(data), name, fmt=fmt, db=ws.db)
 
 
-def preview_upload(ws: Workspace, name: str, data: bytes, mapping: dict[str, Any] | None = None) -> FilePreview:
+def preview_upload(ws: Workspace, name: str, data: bytes, mapping: dict[str, Any] | None = None,
+                   outcome_attribute: str | None = None) -> FilePreview:
     """What importing the file would do (nothing is written); MappingError as for the import."""
-    fmt = mapping_format(mapping) if mapping is not None else None
+    fmt = (mapping_format(mapping) if mapping is not None
+           else trace_format(None, outcome_attribute) if outcome_attribute else None)
     return preview_stream(io.BytesIO(data), name, fmt=fmt, db=ws.db)
 
 
