@@ -69,6 +69,24 @@ def test_twenty_percent_faults_end_done_or_failed_then_resume_completes(ws):
         assert ok_calls[0] == ok_calls[1] == 40  # each successful request exactly once
 
 
+def test_an_item_whose_answers_are_unusable_fails_in_words_with_the_tokens_its_calls_used(ws):
+    from trace2skill.llm.fake_server import MALFORMED_CONTENT
+
+    import_paths(ws, [TAU_BENCH])
+    ids = select_trajectories(ws, outcome="failure", limit=1)
+    with FakeLLMServer(lambda request: MALFORMED_CONTENT) as srv:
+        client = LLMClient(ws, LLMConfig(base_url=srv.base_url, model="fake", validation_retries=1))
+        run_id = create_extraction_run(ws, ids, ExtractionConfig(concurrency=1))
+        assert runs.execute(ws, run_id, client).progress.failed == 1
+    [item] = run_store.list_items(ws.db, run_id, status="failed")
+    assert item.error.startswith("error_analysis: no valid answer from fake after 2 attempts; last problem: ")
+    assert "LLMResponseError" not in item.error  # the message says what happened; no class name in front
+    used = ws.db.execute("SELECT sum(json_extract(usage, '$.prompt_tokens')), "
+                         "sum(json_extract(usage, '$.completion_tokens')) FROM llm_calls WHERE item_id = ?",
+                         [item.item_id]).fetchone()
+    assert used[0] > 0 and (item.prompt_tokens, item.completion_tokens) == tuple(used)  # not 0: the calls were paid
+
+
 def _done(db_path) -> int:
     ws = Workspace(db_path)
     try:

@@ -418,8 +418,11 @@ def test_an_answer_cut_off_is_asked_again_except_on_the_embedded_model(ws: Works
 
     sent = []
 
+    asked: list[str] = []
+
     def handler(request: httpx2.Request) -> httpx2.Response:
         sent.append(1)
+        asked.append(json.loads(request.content)["messages"][-1]["content"])
         return httpx2.Response(200, json={
             "id": "x", "object": "chat.completion", "created": 0, "model": "m",
             "choices": [{"index": 0, "finish_reason": "length",
@@ -433,3 +436,7 @@ def test_an_answer_cut_off_is_asked_again_except_on_the_embedded_model(ws: Works
     # the toy model runs on to the limit again: one call, not three
     assert len(sent) == (1 if local else 3)
     assert f"after {len(sent)} attempt" in str(info.value)
+    assert "answer more briefly" not in str(info.value)  # said to the model when it is asked again, not to people
+    if not local:
+        assert "cut off at" in asked[-1] and asked[-1].endswith("; answer more briefly. Answer again with JSON only, "
+                                                                 "matching the schema.")

@@ -5,6 +5,15 @@ class Trace2SkillError(Exception):
     """Base class for every error the library raises on purpose."""
 
 
+def error_words(exc: BaseException) -> str:
+    """An error as a run's item or the run itself records it for people: the library's own errors
+    say what happened in their message ("error_analysis: no valid answer from ..."); anything else
+    (a bug, a library's error) keeps its type in front, which is then the useful part."""
+    if isinstance(exc, Trace2SkillError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
 class TrajectoryFormatError(Trace2SkillError):
     """A trajectory file or record could not be read as the expected format."""
 

@@ -176,13 +176,14 @@ class LLMClient:
             except ValidationError as exc:
                 error = describe_validation_error(exc)
                 if answer.finish_reason == "length":
-                    error = f"the answer was cut off at {limit} tokens ({error}); answer more briefly"
+                    error = f"the answer was cut off at {limit} tokens ({error})"
                 self._log(call_id, run_id, key, config, request, answer, f"invalid response: {error}")
                 if answer.finish_reason == "length" and config.local:
                     break  # the embedded toy model runs on to the limit again: a re-ask costs a whole call for nothing
+                briefly = "; answer more briefly" if answer.finish_reason == "length" else ""
                 conversation = conversation + [
                     {"role": "assistant", "content": answer.content[:MAX_ECHOED_ANSWER_CHARS]},
-                    {"role": "user", "content": f"Your answer was not valid: {error}. "
+                    {"role": "user", "content": f"Your answer was not valid: {error}{briefly}. "
                                                 "Answer again with JSON only, matching the schema."},
                 ]
                 continue

@@ -49,6 +49,9 @@ class CallScope:
     budget_check: BudgetCheck | None = None  # set by the engine: the run's cost meter and budget
     over_budget: bool = False  # a request of this scope was refused by the budget
     batch: BatchSender | None = None  # set by the engine for a run in batch mode: requests go out in batches
+    prompt_tokens: int = 0  # used by the answered requests of this scope (an item that fails used them too)
+    completion_tokens: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def check(self) -> None:
         """Raise RunCancelled when the run was cancelled: no new request is started."""
@@ -60,13 +63,21 @@ class CallScope:
         request (about `prompt_tokens()` in, at most `max_tokens` out) would exceed the run's budget.
         Returns the callback to report the request's usage to once it ended."""
         self.check()
-        if self.budget_check is None:
-            return settle_nothing
-        try:
-            return self.budget_check(model, prompt_tokens, max_tokens)
-        except BudgetExceeded:
-            self.over_budget = True  # whatever the work does with the error, its item is not finished
-            raise
+        meter: Settle = settle_nothing
+        if self.budget_check is not None:
+            try:
+                meter = self.budget_check(model, prompt_tokens, max_tokens)
+            except BudgetExceeded:
+                self.over_budget = True  # whatever the work does with the error, its item is not finished
+                raise
+
+        def settle(usage: dict[str, int] | None) -> None:
+            if usage:
+                with self._lock:
+                    self.prompt_tokens += int(usage.get("prompt_tokens", 0))
+                    self.completion_tokens += int(usage.get("completion_tokens", 0))
+            meter(usage)
+        return settle
 
     def wait(self, seconds: float) -> None:
         """Sleep `seconds`, or less when the run is cancelled meanwhile (then raise RunCancelled)."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from sqlite_utils import Database
 
-from trace2skill.errors import BatchWaiting, BudgetExceeded, RunCancelled, Trace2SkillError
+from trace2skill.errors import BatchWaiting, BudgetExceeded, RunCancelled, Trace2SkillError, error_words
 from trace2skill.llm.protocol import StructuredClient
 from trace2skill.llm.scope import BudgetCheck, CallScope, call_scope
 from trace2skill.models import Run
@@ -145,7 +145,8 @@ class RunContext:
         except RunCancelled:
             return  # the item was cancelled with the run, or stopped at its budget (re-queued at the end)
         except Exception as exc:  # recorded on the item; the run goes on
-            result = ItemResult("failed", note=cut_words(f"{type(exc).__name__}: {exc}", 2000))
+            result = ItemResult("failed", note=cut_words(error_words(exc), 2000), prompt_tokens=scope.prompt_tokens,
+                                completion_tokens=scope.completion_tokens)  # what its calls used all the same
         if scope.over_budget:
             return  # a request was refused by the budget: the item is re-queued, not half-stored
         self._finish(item_id, result, scope.requests)

@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from trace2skill.errors import BatchWaiting, BudgetExceeded, RunCancelled, RunStateError
+from trace2skill.errors import BatchWaiting, BudgetExceeded, RunCancelled, RunStateError, error_words
 from trace2skill.llm.batch import BatchSender, cancel_orphaned, options_of
 from trace2skill.llm.protocol import StructuredClient
 from trace2skill.models import Run
@@ -117,7 +117,7 @@ def _execute(ws: Workspace, run: Run, execution: _Execution, client: StructuredC
         raise
     except Exception as exc:  # recorded on the run; the caller reads it from the returned run
         log.exception("run %s failed", run.id)
-        status, error = "failed", cut_words(f"{type(exc).__name__}: {exc}", 2000)
+        status, error = "failed", cut_words(error_words(exc), 2000)
     finally:
         execution.stop.set()
         asked_to_cancel = execution.cancelled.is_set() or run_store.run_status(ws.db, run.id) == "cancelled"
