@@ -102,6 +102,7 @@ def test_filters(seeded):
     at.text_input(key="les_search").input("").run()
     at.text_input(key="les_trajectory").input("no-such-trajectory").run()
     assert _matching(at) == "0 lessons match"
+    assert "No lessons match these filters: widen them." in [c.value for c in at.caption]
     at.text_input(key="les_trajectory").input(tid).run()
     assert _matching(at) == "9 lessons match"
 
@@ -217,6 +218,10 @@ def test_flagged_lessons_are_hidden_by_policy_and_need_confirmation_in_bulk(seed
     at = _page()
     assert "les-junk" not in _table(at).index
     assert any("1 lesson hidden as unusable: repeated text 1" in w.value for w in at.warning)
+    at.text_input(key="les_search").input("23198").run()  # only the unusable one matches: said, not "none"
+    assert ("No usable lesson matches: the one lesson that matches is hidden as unusable (above: Show them)."
+            in [c.value for c in at.caption])
+    at.text_input(key="les_search").input("").run()
     at.button(key="les_show_hidden").click().run()
     assert _table(at).loc["les-junk", "flags"] == "repeated text"
     at.button(key="les_bulk_approve").click().run()  # the box is not ticked: flagged ones stay
@@ -279,3 +284,8 @@ def test_lessons_at_a_glance_counts_by_kind_outcome_and_status(seeded):
     assert frame["lessons"].sum() == 9 and outcome_series(breakdown).to_dict() == {"failure": 9}
     at = _page()
     assert not at.exception and any(e.label == "Lessons at a glance" for e in at.expander)
+
+
+def test_an_empty_workspace_says_where_lessons_come_from():
+    at = _page()
+    assert "No lessons yet: run an extraction on the Extract page." in [c.value for c in at.caption]

@@ -17,7 +17,7 @@ from trace2skill.store.runs import list_runs
 from trace2skill.ui.lesson_charts import render_lesson_charts
 from trace2skill.ui.lesson_groups import render_duplicate_groups
 from trace2skill.ui.lesson_keys import choose_lesson
-from trace2skill.ui.lesson_quality import QUALITY, VERIFICATION, bulk_decision, hidden_notice
+from trace2skill.ui.lesson_quality import QUALITY, VERIFICATION, bulk_decision, hidden_notice, nothing_matches_words
 from trace2skill.ui.lesson_view import apply_edits, column_config, render_lesson, table_of
 from trace2skill.ui.review_queue import queue_filter, render_assign, render_lesson_comments, with_threads
 from trace2skill.ui.state import workspace
@@ -81,7 +81,7 @@ flt = LessonFilter(
     assigned_to=mine,
 )
 total = count_lessons(ws.db, flt)
-hidden_notice(ws, flt, quality)
+hidden = hidden_notice(ws, flt, quality)
 pages = max(1, -(-total // PAGE_SIZE))
 if st.session_state.get("les_page", 1) > pages:
     st.session_state["les_page"] = 1
@@ -105,7 +105,7 @@ if flagged_here:
 rows = page_lessons(ws.db, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
 st.session_state["les_shown"] = [(r.id, r.version) for r in rows]
 if not rows:
-    st.caption("No lessons match. Run an extraction on the Extract page, or widen the filters.")
+    st.caption(nothing_matches_words(ws, hidden))
     st.stop()
 st.caption("Edit status, title or guidance in the table; each change is saved at once and recorded as your "
            "decision. A row someone else saved meanwhile is refused, not overwritten.")

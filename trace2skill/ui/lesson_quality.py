@@ -25,18 +25,30 @@ VERIFICATION: dict[str, str | None] = {"any": None, "verified": "verified", "not
                                        "cannot be checked": "not_verifiable", "not checked yet": "unchecked"}
 
 
-def hidden_notice(ws: Workspace, flt: LessonFilter, quality: str) -> None:
-    """When flagged lessons are left out: how many, by reason, and a way to show them."""
+def hidden_notice(ws: Workspace, flt: LessonFilter, quality: str) -> int:
+    """When flagged lessons are left out: how many, by reason, and a way to show them. Returns how
+    many are hidden."""
     if QUALITY[quality] is not False:
-        return
+        return 0
     flagged = replace(flt, flagged=True)
     hidden = count_lessons(ws.db, flagged)
     if not hidden:
-        return
+        return 0
     reasons = ", ".join(f"{label(code)} {n}" for code, n in flag_counts(ws.db, flagged).items())
     box = st.container(horizontal=True, vertical_alignment="center")
     box.warning(f"{plural(hidden, 'lesson')} hidden as unusable: {reasons}.", icon=":material/visibility_off:")
     box.button("Show them", key="les_show_hidden", icon=":material/visibility:", on_click=_show_all)
+    return hidden
+
+
+def nothing_matches_words(ws: Workspace, hidden: int) -> str:
+    """What an empty lessons table means: no lessons yet, only unusable ones, or filters too narrow."""
+    if hidden:
+        which = "the one lesson that matches is" if hidden == 1 else f"the {hidden:,} that match are"
+        return f"No usable lesson matches: {which} hidden as unusable (above: Show them)."
+    if not count_lessons(ws.db, LessonFilter()):
+        return "No lessons yet: run an extraction on the Extract page."
+    return "No lessons match these filters: widen them."
 
 
 def _show_all() -> None:
