@@ -121,6 +121,7 @@ def test_local_model_status_and_the_tiny_model_warning(monkeypatch: pytest.Monke
 
 def test_the_context_window_is_saved_and_cleared():
     at = _home()
+    assert at.number_input(key="home_context").value is None  # shown empty, "automatic": not a window of 0
     at.number_input(key="home_context").set_value(32768)
     at.button(key="home_save").click().run()
     assert not at.exception and get_settings(Workspace().db)["context_window"] == "32768"
@@ -129,9 +130,10 @@ def test_the_context_window_is_saved_and_cleared():
     at.button(key="home_save").click().run()
     assert any("context_window" in e.value for e in at.error)
     assert get_settings(Workspace().db)["context_window"] == "32768"
-    at.number_input(key="home_context").set_value(0)  # 0: back to the default
+    at.number_input(key="home_context").set_value(None)  # emptied: back to automatic
     at.button(key="home_save").click().run()
     assert "context_window" not in get_settings(Workspace().db)
+    assert _home().number_input(key="home_context").value is None
 
 
 def test_first_run_says_how_long_and_starts_a_small_extraction():

@@ -89,7 +89,7 @@ stored = get_settings(ws.db)
 st.session_state.setdefault("home_base_url", stored.get("base_url", ""))
 st.session_state.setdefault("home_model", stored.get("model", ""))
 st.session_state.setdefault("home_concurrency", int(stored.get("concurrency") or 8))
-st.session_state.setdefault("home_context", int(stored.get("context_window") or 0))
+st.session_state.setdefault("home_context", int(stored.get("context_window") or 0) or None)
 
 with st.container(border=True):
     st.caption("Any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp server, LiteLLM). Leave the base URL "
@@ -98,9 +98,10 @@ with st.container(border=True):
     c1.text_input("Endpoint base URL", key="home_base_url", placeholder="http://localhost:8000/v1")
     c2.text_input("Model", key="home_model", placeholder="gpt-4o-mini")
     c3.number_input("Default concurrency", min_value=1, max_value=512, key="home_concurrency")
-    c4.number_input("Context window (tokens)", min_value=0, step=1024, key="home_context",
+    c4.number_input("Context window (tokens)", min_value=0, step=1024, key="home_context", placeholder="automatic",
                     help="How many tokens the model reads at once; prompts (and the skill in them) are sized "
-                         "to it. 0: 8,192 for the embedded model, else a size any current model holds.")
+                         "to it. Left empty (automatic): 8,192 for the embedded model, else a size any current "
+                         "model holds.")
     if os.environ.get(ENV_API_KEY):
         st.caption(f":material/key: API key: {ENV_API_KEY} is set in the environment (its value is never shown "
                    "or stored).")
@@ -111,7 +112,7 @@ with st.container(border=True):
     buttons = st.container(horizontal=True)
     if buttons.button("Save settings", key="home_save", type="primary", icon=":material/save:"):
         try:
-            window = int(st.session_state["home_context"])
+            window = int(st.session_state["home_context"] or 0)
             set_setting(ws.db, "context_window", str(window) if window else None)
             set_setting(ws.db, "base_url", st.session_state["home_base_url"].strip() or None)
             set_setting(ws.db, "model", st.session_state["home_model"].strip() or None)
