@@ -50,7 +50,7 @@ def test_clearing_the_base_url_returns_to_the_local_model():
     at.text_input(key="home_base_url").input("")
     at.button(key="home_save").click().run()
     assert "base_url" not in get_settings(Workspace().db)
-    assert any(t.endswith("@ embedded local model") for t in _texts(at))
+    assert any(t.endswith("SmolLM2-135M (the embedded local model)") for t in _texts(at))
 
 
 def test_connection_test_against_a_fake_endpoint():

@@ -92,7 +92,7 @@ with st.expander("New consolidation run", icon=":material/add_circle:", expanded
                                        "held-out data measures the skill and must not shape it. Ticking this uses "
                                        "them anyway and records your choice on the run.")
     max_added, max_share, over_budget = edit_budget_inputs("con_edit_budget")
-    st.text(f"Model: {llm.describe()} (change it on Home)")
+    st.text(f"Model: {llm.describe()} · change it on Home")
     ready = lessons > 0 and (base_version or (new_name and description.strip()))
     config = ConsolidationConfig(base_version=base_version, new_skill=(new_name or "").strip() or None,
                                  description=description.strip(), batch_size=int(batch_size),

@@ -78,7 +78,7 @@ with st.expander("New extraction run", icon=":material/add_circle:",
         concurrency=int(concurrency), model=llm.model, base_url=llm.base_url,
         skill_version=version.id if version else None,
         skill_text=version.files.get("SKILL.md") if version else None)
-    st.text(f"Model: {llm.describe()} (change it on Home)")
+    st.text(f"Model: {llm.describe()} · change it on Home")
     render_run_list(ws, ids, config.analysts)
     plan = estimate_plan(ws, ids, config, llm)
     m = st.columns(4)

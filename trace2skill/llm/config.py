@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 ENV_BASE_URL = "OPENAI_BASE_URL"
 ENV_API_KEY = "OPENAI_API_KEY"
 ENV_MODEL = "TRACE2SKILL_MODEL"
+EMBEDDED_MODEL = "SmolLM2-135M"  # what the embedded server (llm/local.py) runs
 
 
 class LLMConfig(BaseModel):
@@ -72,6 +73,8 @@ class LLMConfig(BaseModel):
         return self.api_key.get_secret_value() if self.api_key is not None else None
 
     def describe(self) -> str:
-        """One line for logs and the UI (never the key)."""
-        where = self.base_url or "embedded local model"
-        return f"{self.model or '(default model)'} @ {where}"
+        """One line for logs and the UI (never the key): "gpt-4o-mini @ https://...", "SmolLM2-135M
+        (the embedded local model)"."""
+        if self.is_local:
+            return f"{self.model or EMBEDDED_MODEL} (the embedded local model)"
+        return f"{self.model or '(the endpoint’s default model)'} @ {self.base_url}"
