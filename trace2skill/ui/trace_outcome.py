@@ -42,8 +42,8 @@ def render_outcome_choice(ws: Workspace, files: list[Any]) -> dict[str, str]:
         return {}
     offered: dict[str, str] = {}
     for names in traces.values():
-        for name, described in zip((o.name for o in names.offered), names.described(), strict=True):
-            offered.setdefault(name, described)
+        for o in names.offered:
+            offered.setdefault(o.name, o.describe(names.read))
     choice = st.selectbox(LABEL, [AS_THE_DATA_SAYS, *offered], key=KEY, accept_new_options=True, help=HELP,
                           format_func=lambda v: offered.get(v, v) if v else "as the data says (a score or key under "
                                                                              "a usual name, else from errors)")
