@@ -17,7 +17,7 @@ from trace2skill.cli import main
 from trace2skill.ingest import import_paths
 from trace2skill.ingest.registry import BY_NAME
 from trace2skill.models import Lesson, LessonCheck
-from trace2skill.reviewers import os_user
+from trace2skill.reviewers import default_reviewer, os_user
 from trace2skill.signals import compute_signals
 from trace2skill.store import Workspace
 from trace2skill.store.content_keys import old_id
@@ -63,7 +63,7 @@ def test_reimport_with_corrected_outcomes_relabels_and_records_decisions(tmp_pat
     assert (first["imported"], first["relabelled"]) == (5, 0)
     ids = set(first["files"][0]["trajectory_ids"])
 
-    again = cli("import", str(fixed), "--db", db_path)
+    again = cli("import", str(fixed), "--db", db_path, "--reviewer", "Dana")
     assert again.exit_code == 0
     assert "0 trajectories imported, 2 already present, 3 relabelled, 0 errors" in again.output
     db = Workspace(db_path).db
@@ -72,7 +72,7 @@ def test_reimport_with_corrected_outcomes_relabels_and_records_decisions(tmp_pat
     assert sorted(_outcomes(db).values()) == ["failure", "failure", "success", "success", "success"]
     assert db.execute("SELECT count(*) FROM trajectories WHERE outcome_source = 'data'").fetchone()[0] == 5
     changed = [d for d in list_decisions(db, "trajectory") if d.action == "set_outcome"]
-    assert len(changed) == 3 and {d.actor for d in changed} == {"cli"}
+    assert len(changed) == 3 and {d.actor for d in changed} == {"Dana"}  # who imported the corrected file
     assert all(d.detail["outcome"] == "success" and d.detail["previous"] == "failure" for d in changed)
     assert all(d.detail["reward"] == 1.0 and d.detail["previous_reward"] == 0.0 for d in changed)
 
@@ -82,10 +82,12 @@ def test_reimport_with_corrected_outcomes_relabels_and_records_decisions(tmp_pat
     newer, older = listing["imports"]
     assert (newer["file"], newer["imported"], newer["duplicates"], newer["relabelled"]) == (str(fixed), 0, 2, 3)
     assert (older["file"], older["imported"], older["records"], older["format"]) == (str(wrong), 5, 5, "openai_chat")
-    assert newer["actor"] == "cli" and newer["status"] == "done" and newer["started"] and newer["finished"]
+    assert newer["actor"] == "Dana" and newer["status"] == "done" and newer["started"] and newer["finished"]
+    assert older["actor"] == default_reviewer()  # no --reviewer: $TRACE2SKILL_REVIEWER, else the OS user
     assert newer["trajectories"] == older["trajectories"] == 5
     table = cli("imports", "--db", db_path).output
     assert "runs-fixed.jsonl" in table and "openai_chat" in table and "2 of 2 imports shown" in table
+    assert "Dana" in table.splitlines()[1]  # the newest import, by who ran it
 
     # A third import of the fixed file adds and changes nothing, and is still recorded.
     third = json.loads(cli("import", str(fixed), "--db", db_path, "--json").output)

@@ -43,7 +43,7 @@ def test_delete_an_import_from_the_page_after_a_question_naming_the_counts():
     insert_lessons(ws.db, [Lesson(id="les-1", trajectory_id=first.report.trajectory_ids[0], kind="failure_lesson",
                                   title="Check the board", content="Check the departures board first.")])
     [tuesday, monday] = list_imports(ws.db)
-    assert monday.actor == "ui" and monday.file == "monday.jsonl"
+    assert monday.actor == "app user (unnamed)" and monday.file == "monday.jsonl"
 
     at = _page()
     assert any(e.label == "Import history · 2 imports" for e in at.expander)

@@ -14,11 +14,18 @@ from trace2skill.store.imports import DeletionPlan
 __all__ = ["deletion_done", "deletion_question", "import_row", "plural", "status_text", "when", "who"]
 
 
+WAYS_IN = {"cli": "command line", "ui": "app", "user": "library"}  # what imports recorded before the reviewer's name
+
+
 def who(record: ImportRecord) -> str:
-    """The operating-system user and the way in (cli, ui, ...): 'ann (cli)'."""
+    """Who imported it: the reviewer's name ('Dana'); an import recorded before names were, by the
+    operating-system user and the way in ('ann (command line)')."""
     if record.status == "earlier":
         return "before the import history"
-    return f"{record.user} ({record.actor})" if record.user else record.actor
+    if record.actor in WAYS_IN:
+        way = WAYS_IN[record.actor]
+        return f"{record.user} ({way})" if record.user else way
+    return record.actor
 
 
 def status_text(record: ImportRecord) -> str:

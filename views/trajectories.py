@@ -12,6 +12,7 @@ from trace2skill.ui.extract_pick import render_send_to_extract, row_to_open
 from trace2skill.ui.import_preview import forget_previews, render_mapping_preview, render_upload_previews
 from trace2skill.ui.imports_view import render_bulk_outcome, render_imports
 from trace2skill.ui.outcome_rules_view import render_outcome_rules
+from trace2skill.ui.reviewer import ui_reviewer
 from trace2skill.ui.search_view import SHARED_HELP, SHARED_LABEL, render_search_hits
 from trace2skill.ui.session_view import (
     SESSION_COLUMN_HELP,
@@ -71,7 +72,7 @@ with st.expander("Import trajectory files", icon=":material/upload_file:",
         uploads = []
         with st.spinner("Importing…"):
             for f in files:
-                upload = import_upload(ws, f.name, f.getvalue(), attributes.get(f.name))
+                upload = import_upload(ws, f.name, f.getvalue(), attributes.get(f.name), actor=ui_reviewer())
                 if not upload.unrecognised and not upload.plain_text:
                     upload.data = b""  # only files waiting for a field or text mapping keep their bytes
                 uploads.append(upload)
@@ -166,7 +167,7 @@ with st.expander("Import trajectory files", icon=":material/upload_file:",
                 render_mapping_preview(ws, u.name, u.data, mapping, k)
                 if st.button("Import with this mapping", key=k + "import", type="primary", icon=":material/input:"):
                     try:
-                        uploads[n] = import_with_mapping(ws, u.name, u.data, mapping)
+                        uploads[n] = import_with_mapping(ws, u.name, u.data, mapping, actor=ui_reviewer())
                     except MappingError as exc:
                         st.error(str(exc), icon=":material/error:")
                     else:

@@ -8,11 +8,12 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from tests.e2e.conftest import full_screenshot, grid_text, open_app, wait_idle
+from tests.e2e.conftest import full_screenshot, grid_text, open_app, open_page, wait_idle
 from tests.langfuse_samples import write_langfuse_export
 from tests.otel_samples import weather_responder, write_genai_trace
 from trace2skill.llm.fake_server import FakeLLMServer
 from trace2skill.store import Workspace
+from trace2skill.store.imports import list_imports
 from trace2skill.store.trajectories import get_trajectory, trajectory_ids
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_import_otlp.py"
@@ -53,7 +54,8 @@ def test_the_outcome_of_each_trace_is_chosen_from_what_the_files_hold(app, page,
     with FakeLLMServer(weather_responder, model="weather-model") as server:  # real instrumentation, as a user's
         write_genai_trace(genai, server.base_url, "weather-model", ["Oslo", "Atlantis", "Lima"])
         write_langfuse_export(langfuse, server.base_url, "weather-model", ["Cairo", "Atlantis"])
-    open_app(page, app, "Trajectories")
+    open_page(page, app, "trajectories?reviewer=Dana")
+    page.get_by_text("Reviewing as").wait_for(timeout=60000)
     page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files([str(genai), str(langfuse)])
     page.get_by_text("agent.jsonl (OpenTelemetry GenAI trace): 3 records → 3 trajectories (success 0, failure 1, "
                      "unknown 2)").wait_for(timeout=60000)
@@ -82,6 +84,7 @@ def test_the_outcome_of_each_trace_is_chosen_from_what_the_files_hold(app, page,
     page.get_by_text("Import report: 5 trajectories imported, 0 already present, 0 errors in 2 files.").wait_for(
         timeout=60000)
     ws = Workspace(app.db)
+    assert {r.actor for r in list_imports(ws.db)} == {"Dana"}  # who imported them, as the history shows
     outcomes = {}
     for tid in trajectory_ids(ws.db):
         t = get_trajectory(ws.db, tid, with_steps=False)

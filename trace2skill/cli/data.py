@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from trace2skill.cli.common import (
+    cli_reviewer,
     clip,
     db_option,
     echo_workspace,
@@ -69,7 +70,7 @@ def import_cmd(paths: tuple[str, ...], format_name: str | None, mapping: str | N
                 err=True,
             )
 
-    report = import_paths(ws, paths, format_name=format_name, mapping=mapping, on_file=on_file, actor="cli",
+    report = import_paths(ws, paths, format_name=format_name, mapping=mapping, on_file=on_file, actor=cli_reviewer(),
                           text_mapping=text_mapping, outcome_attribute=outcome_attribute, workers=workers)
     split = None
     if split_sessions:

@@ -11,6 +11,7 @@ from trace2skill.ingest.text_log import EXAMPLE_MAPPING
 from trace2skill.store import Workspace
 from trace2skill.ui.escape import safe_label
 from trace2skill.ui.import_preview import render_preview
+from trace2skill.ui.reviewer import ui_reviewer
 from trace2skill.ui.uploads import Upload, import_text_log, preview_text_log
 
 HEAD_LINES = 30
@@ -34,7 +35,7 @@ def render_text_log_form(ws: Workspace, uploads: list[Upload], n: int) -> None:
                 st.session_state[k + "previewed"] = text
             if go.button("Import as a text log", key=k + "import", type="primary", icon=":material/input:"):
                 try:
-                    uploads[n] = import_text_log(ws, u.name, u.data, text)
+                    uploads[n] = import_text_log(ws, u.name, u.data, text, actor=ui_reviewer())
                 except MappingError as exc:
                     st.error(str(exc), icon=":material/error:")
                 else:

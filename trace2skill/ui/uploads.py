@@ -18,6 +18,7 @@ from trace2skill.ingest.reader import NOT_JSON, sniff
 from trace2skill.ingest.registry import FORMATS
 from trace2skill.ingest.text_log import TextLogFormat, TextMapping
 from trace2skill.ingest.traces import trace_format
+from trace2skill.reviewers import UNNAMED_APP_USER
 from trace2skill.store import Workspace
 from trace2skill.textcut import cut_words
 
@@ -79,7 +80,8 @@ def _is_text(data: bytes) -> bool:
     return True
 
 
-def import_upload(ws: Workspace, name: str, data: bytes, outcome_attribute: str | None = None) -> Upload:
+def import_upload(ws: Workspace, name: str, data: bytes, outcome_attribute: str | None = None, *,
+                  actor: str = UNNAMED_APP_USER) -> Upload:
     """Import one uploaded file with format auto-detection (a trace file's outcome from the attribute,
     score or key named, if any). A file that needs a mapping first is not imported (nor recorded in the
     import history): it waits for the user's mapping."""
@@ -87,7 +89,7 @@ def import_upload(ws: Workspace, name: str, data: bytes, outcome_attribute: str 
     if waiting:
         return Upload(name, data, FileReport(file=name), waiting)
     fmt = trace_format(None, outcome_attribute) if outcome_attribute else None
-    return Upload(name, data, import_stream(ws, io.BytesIO(data), name, fmt=fmt, actor="ui"))
+    return Upload(name, data, import_stream(ws, io.BytesIO(data), name, fmt=fmt, actor=actor))
 
 
 def mapping_format(mapping: dict[str, Any]) -> GenericFormat:
@@ -102,16 +104,18 @@ def mapping_format(mapping: dict[str, Any]) -> GenericFormat:
     return GenericFormat(FieldMapping.load(clean))
 
 
-def import_with_mapping(ws: Workspace, name: str, data: bytes, mapping: dict[str, Any]) -> Upload:
+def import_with_mapping(ws: Workspace, name: str, data: bytes, mapping: dict[str, Any], *,
+                        actor: str = UNNAMED_APP_USER) -> Upload:
     """Import one file with the generic importer; MappingError when the mapping is invalid or
     fits none of the file's first records."""
-    return Upload(name, data, import_stream(ws, io.BytesIO(data), name, fmt=mapping_format(mapping), actor="ui"))
+    return Upload(name, data, import_stream(ws, io.BytesIO(data), name, fmt=mapping_format(mapping), actor=actor))
 
 
-def import_text_log(ws: Workspace, name: str, data: bytes, mapping_text: str) -> Upload:
+def import_text_log(ws: Workspace, name: str, data: bytes, mapping_text: str, *,
+                    actor: str = UNNAMED_APP_USER) -> Upload:
     """Import one file as a text log; MappingError when the text mapping is wrong."""
     fmt = TextLogFormat(TextMapping.from_text(mapping_text))
-    return Upload(name, data, import_stream(ws, io.BytesIO(data), name, fmt=fmt, actor="ui"))
+    return Upload(name, data, import_stream(ws, io.BytesIO(data), name, fmt=fmt, actor=actor))
 
 
 def preview_text_log(ws: Workspace, name: str, data: bytes, mapping_text: str) -> FilePreview:
