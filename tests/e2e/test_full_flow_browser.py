@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -74,10 +75,15 @@ def _consolidate(page, lessons: int, base_version: str | None = None) -> str:
         page.get_by_label("Version (latest first)").click()
         page.get_by_role("option", name=re.compile(re.escape(base_version[:12]))).click()
         wait_idle(page)
-    start.click()
     started = page.get_by_text(re.compile(r"Consolidation run con-\S+ started"))
-    started.first.wait_for(timeout=30000)
-    run_id = re.search(r"(con-\S+)", started.first.inner_text()).group(1)
+    earlier = set(re.findall(r"con-[\w-]+", " ".join(started.all_inner_texts())))  # a flash stays for 20 s
+    start.click()
+    run_id, deadline = None, time.monotonic() + 30
+    while run_id is None:
+        assert time.monotonic() < deadline, "the new run's 'started' message did not appear"
+        new = [i for i in re.findall(r"con-[\w-]+", " ".join(started.all_inner_texts())) if i not in earlier]
+        run_id = new[0] if new else None
+        page.wait_for_timeout(200)
     page.get_by_text(re.compile(rf"Run {re.escape(run_id)}: done")).first.wait_for(timeout=RUN_TIMEOUT_MS)
     wait_idle(page)
     return run_id
