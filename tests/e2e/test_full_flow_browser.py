@@ -75,18 +75,26 @@ def _consolidate(page, lessons: int, base_version: str | None = None) -> str:
         page.get_by_label("Version (latest first)").click()
         page.get_by_role("option", name=re.compile(re.escape(base_version[:12]))).click()
         wait_idle(page)
-    started = page.get_by_text(re.compile(r"Consolidation run con-\S+ started"))
-    earlier = set(re.findall(r"con-[\w-]+", " ".join(started.all_inner_texts())))  # a flash stays for 20 s
-    start.click()
-    run_id, deadline = None, time.monotonic() + 30
-    while run_id is None:
-        assert time.monotonic() < deadline, "the new run's 'started' message did not appear"
-        new = [i for i in re.findall(r"con-[\w-]+", " ".join(started.all_inner_texts())) if i not in earlier]
-        run_id = new[0] if new else None
-        page.wait_for_timeout(200)
+    run_id = _start(page, start, "Consolidation", "con")
     page.get_by_text(re.compile(rf"Run {re.escape(run_id)}: done")).first.wait_for(timeout=RUN_TIMEOUT_MS)
     wait_idle(page)
     return run_id
+
+
+def _start(page, button, kind: str, prefix: str) -> str:
+    """Click a Start button; the id of the run it started, from its "<kind> run <id> started" message
+    (one from an earlier run may still be on the screen: that message stays for 20 s)."""
+    started = page.get_by_text(re.compile(rf"{kind} run {prefix}-\S+ started"))
+    pattern = re.compile(rf"{prefix}-[\w-]+")
+    earlier = set(pattern.findall(" ".join(started.all_inner_texts())))
+    button.click()
+    deadline = time.monotonic() + 30
+    while True:
+        new = [i for i in pattern.findall(" ".join(started.all_inner_texts())) if i not in earlier]
+        if new:
+            return new[0]
+        assert time.monotonic() < deadline, f"the new {kind.lower()} run's 'started' message did not appear"
+        page.wait_for_timeout(200)
 
 
 def _set_number(page, label: str, value: int) -> None:
@@ -167,10 +175,7 @@ def test_whole_flow_from_demo_to_provenance(app, page, app_env, tmp_path):
         page.get_by_text("New extraction run").click()
         wait_idle(page)
         _set_number(page, "Limit (0 = no limit)", FAILURES)
-        page.get_by_role("button", name="Start extraction").click()
-        started = page.get_by_text(re.compile(r"Extraction run ext-\S+ started"))
-        started.first.wait_for(timeout=30000)
-        ext_run = re.search(r"(ext-\S+)", started.first.inner_text()).group(1)
+        ext_run = _start(page, page.get_by_role("button", name="Start extraction"), "Extraction", "ext")
         page.get_by_text(f"Run {ext_run}: done").first.wait_for(timeout=120000)
         wait_idle(page)
         _nav(page, "Lessons")
