@@ -329,6 +329,7 @@ def test_cancelling_a_run_whose_process_died_cancels_its_batch_at_the_endpoint(t
 
 
 def test_the_extract_screen_says_a_dead_runs_batch_is_still_at_the_endpoint():
+    import pandas as pd
     from streamlit.testing.v1 import AppTest
 
     ws = Workspace()  # the app's workspace in this test
@@ -343,6 +344,10 @@ def test_the_extract_screen_says_a_dead_runs_batch_is_still_at_the_endpoint():
         assert any("1 batch of its requests is still at the endpoint, which goes on answering (and billing) them. "
                    "Nothing here collects the answers until you Resume" in i.value for i in at.info)
         assert not any(i.value.startswith("Nothing is executing this run now") for i in at.info)
+        [table] = [d for d in at.dataframe if "batch" in d.value.columns]
+        row = table.value.iloc[0]  # its state, and when the service last said so (nobody asks again now)
+        assert row["state"] == "being answered"
+        assert row["state as of"] == pd.Timestamp(batch_store.get_batch(ws.db, batch.id).updated)
         assert batch_store.get_batch(ws.db, batch.id).status == "in_progress"  # showing it changed nothing
         srv.batch_api.release()
 

@@ -22,6 +22,9 @@ from trace2skill.store import batches as batch_store
 from trace2skill.ui.words import as_time, time_column
 
 RETRY_WORDS = {"batch": "in a later, smaller batch", "live": "live, one call at a time"}
+AS_OF_HELP = ("When the batch service last told us the state. A running run asks every few seconds; while nothing "
+              "executes the run (interrupted, or cancelled after its process stopped), nobody asks again until it "
+              "is resumed, so a batch 'being cancelled' or 'being answered' may have moved on since.")
 
 
 def batch_input(llm: LLMConfig, key: str) -> BatchOptions | None:
@@ -69,9 +72,11 @@ def batch_panel(ws: Workspace, run: Run, key: str) -> None:
         frame = pd.DataFrame([{
             "batch": b.id, "state": STATUS_WORDS.get(b.status, b.status), "calls": b.requests,
             "answered": b.answered, "failed": b.failed, "at the service": b.remote_id or b.path or "",
-            "sent": as_time(b.created), "finished": as_time(b.finished)} for b in batches])
+            "sent": as_time(b.created), "state as of": as_time(b.updated or b.created),
+            "finished": as_time(b.finished)} for b in batches])
         st.dataframe(frame, hide_index=True, width="stretch", key=f"{key}_batches",
-                     column_config={"sent": time_column("sent"), "finished": time_column("finished")})
+                     column_config={"sent": time_column("sent"), "finished": time_column("finished"),
+                                    "state as of": time_column("state as of", help=AS_OF_HELP)})
 
 
 def _upload_results(ws: Workspace, run: Run, key: str) -> None:
