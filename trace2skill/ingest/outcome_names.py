@@ -58,6 +58,13 @@ class TraceNames:
     offered: list[OutcomeName] = field(default_factory=list)  # most traces first
     seen: set[str] = field(default_factory=set)  # every name any trace read has
 
+    def missing(self, wanted: str | None) -> list[str]:
+        """The warning when `wanted` (the outcome attribute named) is in none of the traces read."""
+        if not wanted or not self.read or wanted in self.seen:
+            return []
+        return [f"outcome attribute {wanted!r}: in none of the first {self.read} traces (is it spelt as in the "
+                "file?); their outcomes are read as if none were named"]
+
     def described(self) -> list[str]:
         return [o.describe(self.read) for o in self.offered]
 
@@ -95,11 +102,6 @@ def outcome_names(source: str | Path | IO[bytes], fmt: Format | None = None, sam
         if isinstance(source, (str, Path)):
             f.close()
     return result
-
-
-def unknown_name_words(name: str, read: int) -> str:
-    return (f"outcome attribute {name!r}: in none of the first {read} traces (is it spelt as in the file?); their "
-            "outcomes are read as if none were named")
 
 
 def _count(result: TraceNames, collected: list[tuple[str, dict[str, Any]]]) -> None:

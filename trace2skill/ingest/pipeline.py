@@ -25,7 +25,7 @@ from trace2skill.ingest.generic import FieldMapping, GenericFormat
 from trace2skill.ingest.history import recorded_import
 from trace2skill.ingest.issue_groups import IssueGroup, group_issues
 from trace2skill.ingest.mapping_check import check_open_file, check_source
-from trace2skill.ingest.outcome_names import outcome_names, unknown_name_words
+from trace2skill.ingest.outcome_names import outcome_names
 from trace2skill.ingest.parallel import on_disk, prepared_in_workers, size_of, worker_count
 from trace2skill.ingest.reader import RawRecord, Sniffed, open_binary
 from trace2skill.ingest.records import FileReport, ImportIssue, file_records, parse_prepared
@@ -191,9 +191,7 @@ def _import_records(ws: Workspace, f: IO[bytes], fmt: Format, sniffed: Sniffed, 
         report.warnings.extend(check_open_file(fmt.mapping, f, sniffed.shape, unit))
     wanted = getattr(fmt, "outcome_attribute", None)
     if wanted:  # a name no trace has (misspelt?) is said, not left to show as outcomes from errors only
-        names = outcome_names(f, fmt)
-        if names.read and wanted not in names.seen:
-            report.warnings.append(unknown_name_words(wanted, names.read))
+        report.warnings.extend(outcome_names(f, fmt).missing(wanted))
     count = worker_count(size_of(f), sniffed.shape, unit, workers)
     if count:
         with on_disk(f) as path:

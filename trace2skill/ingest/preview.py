@@ -24,7 +24,7 @@ from trace2skill.ingest.detect import detect_for
 from trace2skill.ingest.generic import FieldMapping, GenericFormat
 from trace2skill.ingest.issue_groups import IssueGroup, group_issues
 from trace2skill.ingest.mapping_check import check_open_file, check_source
-from trace2skill.ingest.outcome_names import TraceNames, outcome_names, unknown_name_words
+from trace2skill.ingest.outcome_names import TraceNames, outcome_names
 from trace2skill.ingest.pipeline import SUFFIXES, TEXT_SUFFIXES, expand_paths, resolve_format
 from trace2skill.ingest.reader import iter_records, open_binary
 from trace2skill.ingest.records import FileReport, ImportIssue, parse_record
@@ -151,10 +151,8 @@ def _outcome_names(f: IO[bytes], fmt: Format, preview: FilePreview) -> None:
     in none of the traces read."""
     if fmt.name not in trace_format_names():
         return
-    names = preview.trace_names = outcome_names(f, fmt)
-    wanted = getattr(fmt, "outcome_attribute", None)
-    if wanted and names.read and wanted not in names.seen:
-        preview.warnings.append(unknown_name_words(wanted, names.read))
+    preview.trace_names = outcome_names(f, fmt)
+    preview.warnings.extend(preview.trace_names.missing(getattr(fmt, "outcome_attribute", None)))
 
 
 def _count(fmt: Format, records: Iterable[Any], preview: FilePreview, db: Database | None) -> None:

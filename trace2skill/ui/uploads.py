@@ -10,6 +10,7 @@ from typing import Any
 
 from trace2skill.errors import TrajectoryFormatError
 from trace2skill.ingest import FieldMapping, FileReport, import_stream
+from trace2skill.ingest.base import Format
 from trace2skill.ingest.detect import detect
 from trace2skill.ingest.generic import GenericFormat
 from trace2skill.ingest.issue_groups import grouped_lines
@@ -88,8 +89,14 @@ def import_upload(ws: Workspace, name: str, data: bytes, outcome_attribute: str 
     waiting = needs_mapping(data)
     if waiting:
         return Upload(name, data, FileReport(file=name), waiting)
-    fmt = trace_format(None, outcome_attribute) if outcome_attribute else None
-    return Upload(name, data, import_stream(ws, io.BytesIO(data), name, fmt=fmt, actor=actor))
+    return Upload(name, data, import_stream(ws, io.BytesIO(data), name, fmt=_traces_by(outcome_attribute),
+                                            actor=actor))
+
+
+def _traces_by(outcome_attribute: str | None) -> Format | None:
+    """The format an upload is read with when an outcome attribute is chosen (any trace format, detected
+    per file); None: detected as usual."""
+    return trace_format(None, outcome_attribute) if outcome_attribute else None
 
 
 def mapping_format(mapping: dict[str, Any]) -> GenericFormat:
@@ -126,8 +133,7 @@ def preview_text_log(ws: Workspace, name: str, data: bytes, mapping_text: str) -
 def preview_upload(ws: Workspace, name: str, data: bytes, mapping: dict[str, Any] | None = None,
                    outcome_attribute: str | None = None) -> FilePreview:
     """What importing the file would do (nothing is written); MappingError as for the import."""
-    fmt = (mapping_format(mapping) if mapping is not None
-           else trace_format(None, outcome_attribute) if outcome_attribute else None)
+    fmt = mapping_format(mapping) if mapping is not None else _traces_by(outcome_attribute)
     return preview_stream(io.BytesIO(data), name, fmt=fmt, db=ws.db)
 
 
