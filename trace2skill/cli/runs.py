@@ -242,16 +242,16 @@ def resume(run_id: str, keep_failed: bool, base_url: str | None, model: str | No
 def cancel(run_id: str) -> None:
     """Stop a run of any kind, wherever it executes: nothing new starts, calls in flight are
     abandoned, unfinished items end "cancelled" (resume runs them)."""
-    from trace2skill.llm.batch import left_open_words, open_remote_batches
-    from trace2skill.runs.state import is_alive
+    from trace2skill.llm.batch import left_open_words
+    from trace2skill.runs.state import describe
 
     ws = open_workspace()
     run = engine.cancel(ws, run_id)
     click.echo(f"run {run.id} cancelled ({run.progress.done} of {run.progress.total} items done); "
                f"resume it with: trace2skill resume {run.id}")
-    left = [] if is_alive(run) else open_remote_batches(ws, run.id)
+    left = describe(ws, run.id).open_batches
     if left:  # nothing executes it, and the endpoint did not take the cancel
-        click.echo(f"warning: {left_open_words(left)}", err=True)
+        click.echo(f"warning: {left_open_words(list(left))}", err=True)
     echo_workspace(ws)
 
 

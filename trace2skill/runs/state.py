@@ -13,6 +13,7 @@ from trace2skill.llm.batch import open_remote_batches
 from trace2skill.models import Run
 from trace2skill.store import Workspace
 from trace2skill.store import runs as run_store
+from trace2skill.store.batches import Batch
 
 STALE_S = 15.0  # a heartbeat older than this: the process executing the run is gone
 
@@ -73,15 +74,18 @@ class RunState:
     elapsed_s: float | None
     per_minute: float | None  # items finished per minute in the current (or last) execution
     eta_s: float | None  # time to finish the queued and running items at that pace
-    at_endpoint: int = 0  # an interrupted run's batches still open at the endpoint (it goes on answering them)
+    # A run nothing executes (interrupted, or cancelled after its process stopped): its batches still open at
+    # the endpoint, which goes on answering (and billing) them.
+    open_batches: tuple[Batch, ...] = ()
 
     @property
     def headline(self) -> str:
         """The run's state in a few words."""
         if self.interrupted and self.run.status == "queued":
             return "queued (nothing is executing it yet: resume it to start)"
-        if self.interrupted and self.at_endpoint:
-            which = "its batch is" if self.at_endpoint == 1 else f"its {self.at_endpoint} batches are"
+        if self.interrupted and self.open_batches:
+            n = len(self.open_batches)
+            which = "its batch is" if n == 1 else f"its {n} batches are"
             return f"interrupted ({which} still at the endpoint, nothing collects the answers: resume it)"
         if self.interrupted:
             return "interrupted (nothing is executing it now: resume it)"
@@ -110,9 +114,10 @@ def describe(ws: Workspace, run_id: str, *, running_here: bool = False) -> RunSt
             per_minute = finished / elapsed * 60
             left = p.queued + p.running
             eta = left / per_minute * 60 if alive and left else None
-    at_endpoint = len(open_remote_batches(ws, run.id)) if interrupted else 0
+    stopped = interrupted or (run.status == "cancelled" and not alive)
+    at_endpoint = tuple(open_remote_batches(ws, run.id)) if stopped else ()
     return RunState(run, alive, interrupted, can_cancel=run.is_active, can_resume=resumable,
-                    elapsed_s=elapsed, per_minute=per_minute, eta_s=eta, at_endpoint=at_endpoint)
+                    elapsed_s=elapsed, per_minute=per_minute, eta_s=eta, open_batches=at_endpoint)
 
 
 def format_duration(seconds: float | None) -> str:

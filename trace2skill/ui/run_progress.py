@@ -14,7 +14,7 @@ import streamlit as st
 
 from trace2skill import runs
 from trace2skill.errors import Trace2SkillError
-from trace2skill.llm.batch import left_open_words, open_remote_batches
+from trace2skill.llm.batch import left_open_words
 from trace2skill.models import ITEM_STATUSES, RunItem, utcnow
 from trace2skill.runs.state import RunState, format_duration, format_pace, seconds_between
 from trace2skill.store import Workspace
@@ -106,9 +106,10 @@ def _notes(ws: Workspace, state: RunState) -> None:
     elif run.error:
         st.error("The run stopped with an error", icon=":material/error:")
         st.code(run.error, language=None, wrap_lines=True)
-    if state.interrupted and state.at_endpoint:
-        st.info(f"The process that ran this run stopped, but {plural(state.at_endpoint, 'batch', 'batches')} "
-                f"of its requests {'is' if state.at_endpoint == 1 else 'are'} still at the endpoint, which goes on "
+    at_endpoint = len(state.open_batches)
+    if state.interrupted and at_endpoint:
+        st.info(f"The process that ran this run stopped, but {plural(at_endpoint, 'batch', 'batches')} "
+                f"of its requests {'is' if at_endpoint == 1 else 'are'} still at the endpoint, which goes on "
                 "answering (and billing) them. Nothing here collects the answers until you Resume: it waits for "
                 "those batches without sending their requests again.", icon=":material/info:")
     elif state.interrupted:
@@ -116,9 +117,8 @@ def _notes(ws: Workspace, state: RunState) -> None:
                 "Resume finishes it without redoing finished work.", icon=":material/info:")
     elif run.status == "cancelled":
         st.caption(f"Cancelled: {run.progress.cancelled} items did not finish. Resume runs them.")
-    left = open_remote_batches(ws, run.id) if run.status == "cancelled" and not state.alive else []
-    if left:  # nothing executes it any more, and the endpoint did not take the cancel
-        st.warning(left_open_words(left), icon=":material/warning:")
+    if run.status == "cancelled" and state.open_batches:  # nothing executes it; the endpoint did not take the cancel
+        st.warning(left_open_words(list(state.open_batches)), icon=":material/warning:")
 
 
 def _items(ws: Workspace, run_id: str, total: dict[str, int], key: str) -> None:
