@@ -10,7 +10,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, TAU_BENCH
 from streamlit.testing.v1 import AppTest
 
 from tests.fakes import ScriptedClient, analyst_answer
@@ -22,7 +22,15 @@ from trace2skill.errors import InvalidValueError
 from trace2skill.ingest.claude_code import ClaudeCodeFormat
 from trace2skill.ingest.pipeline import import_paths
 from trace2skill.models import Trajectory
-from trace2skill.sessions import is_echo, plan_split, split_points, split_session, split_sessions, units_of_session
+from trace2skill.sessions import (
+    as_trajectory,
+    is_echo,
+    plan_split,
+    split_points,
+    split_session,
+    split_sessions,
+    units_of_session,
+)
 from trace2skill.splits import heldout_ids, set_split
 from trace2skill.store import Workspace
 from trace2skill.store.decisions import list_decisions
@@ -155,6 +163,22 @@ def test_split_stores_units_linked_to_their_session_and_resplitting_adds_nothing
         split_session(ws.db, ids[1], "Dana")
 
 
+def test_a_run_whose_format_records_one_task_is_never_split(ws, tmp_path):
+    # A τ-bench run's later user turns are the simulated customer's, on its one task: every rule of
+    # the heuristic but the format's would cut it at each of them.
+    runs = import_paths(ws, [TAU_BENCH], actor="cli").files[0].trajectory_ids
+    many_turns = next(i for i in runs if len(split_points(
+        as_trajectory(get_trajectory(ws.db, i)).model_copy(update={"source_format": "claude_code"}))) >= 2)
+    assert split_points(as_trajectory(get_trajectory(ws.db, many_turns))) == []
+    assert plan_split(ws.db, many_turns).one_task and split_session(ws.db, many_turns, "Dana") == []
+    session_id = _imported(ws)
+    report = split_sessions(ws.db, None, "Dana")  # every trajectory of the workspace: only the session
+    assert list(report.split) == [session_id] and report.units == 2
+    assert ws.db.execute("SELECT count(DISTINCT session_id) FROM session_units").fetchone()[0] == 1
+    code, out = run("trajectories", "split", many_turns[:10], "--dry-run", "--db", str(ws.path))
+    assert code == 0 and "one task by how its format records it" in out
+
+
 def test_a_held_out_sessions_tasks_are_held_out(ws):
     session_id = _imported(ws)
     set_split(ws.db, [session_id], "heldout", actor="Dana")
@@ -200,6 +224,16 @@ def test_extraction_reads_a_unit_and_skips_its_split_session(ws):
 def run(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, list(args))
     return result.exit_code, result.output
+
+
+def test_the_dry_run_counts_the_sessions_that_hold_several_requests(tmp_path):
+    code, out = run("import", str(SESSION), "--dry-run", "--db", str(tmp_path / "dry.db"))
+    assert code == 0
+    assert "  1 session holds several requests (2 tasks if split): --split-sessions splits it into tasks" in out
+    code, out = run("import", str(SESSION), "--dry-run", "--json", "--db", str(tmp_path / "dry.db"))
+    assert json.loads(out)["files"][0]["sessions"] == {"several_requests": 1, "tasks_if_split": 2}
+    code, out = run("import", str(TAU_BENCH), "--dry-run", "--db", str(tmp_path / "dry.db"))
+    assert code == 0 and "several requests" not in out  # a τ-bench run is one task
 
 
 def test_cli_import_with_split_and_split_afterwards(tmp_path):
@@ -273,9 +307,20 @@ def test_upload_can_split_the_sessions_it_brings_and_extract_says_so():
     at.checkbox(key="traj_split_sessions").check().run()
     at.file_uploader[0].set_value([(SESSION.name, SESSION.read_bytes(), "application/json")])
     at.run()
+    assert any(c.value.startswith("1 session holds several requests (2 tasks if split): tick *Split long sessions")
+               for c in at.caption)  # the preview says what the box would do
     at.button(key="traj_import").click().run()
     assert not at.exception
     assert any("Sessions: 1 session split into 2 tasks." in s.value for s in at.success)
     assert Workspace().db.execute("SELECT count(*) FROM session_units").fetchone()[0] == 2
     at.switch_page("views/extract.py").run()
     assert any("Sessions split into tasks are skipped" in c.value for c in at.caption)
+
+
+def test_an_open_benchmark_run_offers_no_split():
+    runs = import_paths(Workspace(), [TAU_BENCH], actor="cli").files[0].trajectory_ids
+    at = _page()
+    at.text_input(key="traj_open").input(runs[0]).run()
+    assert not at.exception and at.code[0].value == runs[0]
+    assert not any("requests" in c.value for c in at.caption)
+    assert not [b for b in at.button if b.key == "session_split"]

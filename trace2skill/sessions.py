@@ -6,6 +6,10 @@ trajectory of its own, analysed on its own.
 
 Where a session is cut (`split_points`) — a step starts a new request when all of these hold:
 
+0. the trajectory's format can hold several requests at all: a τ-bench or SWE-agent run, a trace
+   (OpenTelemetry, OpenInference, OpenAI Agents SDK, Langfuse, LangSmith) or a text-log episode is one
+   task by how it is recorded (`Format.one_task`: its later user turns are a simulated customer's, the
+   environment's, or earlier history carried in a model call), and is never cut;
 1. it is a user turn with words of the user's: not a tool result (nor a turn carrying one), and not
    a text the tool writes itself (a command echo such as `<command-name>/clear</command-name>`,
    `<local-command-stdout>…`, a `<system-reminder>`, "[Request interrupted by user]", the notice of a
@@ -37,6 +41,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from trace2skill.errors import InvalidValueError
+from trace2skill.ingest.registry import ONE_TASK_FORMATS
 from trace2skill.models import Outcome, Step, StoredTrajectory, Task, Trajectory
 from trace2skill.signals import compute_signals
 from trace2skill.store.decisions import record_decision
@@ -77,6 +82,8 @@ def is_request(step: Step) -> bool:
 def split_points(trajectory: Trajectory, *, min_steps: int = MIN_STEPS) -> list[int]:
     """The steps (indices into `trajectory.steps`) that start a new request, after the first one;
     empty when the session holds one request. See the module's docstring for the rules."""
+    if trajectory.source_format in ONE_TASK_FORMATS:
+        return []
     steps = trajectory.steps
     points: list[int] = []
     start, answered = 0, False
@@ -159,9 +166,10 @@ class SessionPlan:
     session_id: str
     units: list[tuple[SessionUnit, str]] = field(default_factory=list)
     already_split: bool = False
+    one_task: bool = False  # its format records one task per trajectory: never split
 
     def as_dict(self) -> dict[str, Any]:
-        return {"session": self.session_id, "already_split": self.already_split,
+        return {"session": self.session_id, "already_split": self.already_split, "one_task": self.one_task,
                 "units": [{"part": u.part, "first_step": u.first_step, "last_step": u.last_step, "task": task,
                            "id": u.unit_id} for u, task in self.units]}
 
@@ -181,7 +189,8 @@ def plan_split(db: Database, trajectory_id: str, *, min_steps: int = MIN_STEPS) 
         return SessionPlan(stored.id, list(zip(done, tasks, strict=True)), already_split=True)
     _refuse_unit(db, stored.id)
     units = units_of_session(as_trajectory(stored), min_steps=min_steps)
-    return SessionPlan(stored.id, list(zip(_links(units), [u.task.prompt for u in units], strict=True)))
+    return SessionPlan(stored.id, list(zip(_links(units), [u.task.prompt for u in units], strict=True)),
+                       one_task=stored.source_format in ONE_TASK_FORMATS)
 
 
 def split_session(db: Database, trajectory_id: str, actor: str, *, min_steps: int = MIN_STEPS) -> list[str]:
@@ -242,7 +251,7 @@ def split_sessions(db: Database, ids: Iterable[str] | None, actor: str, *,
     wanted = None if ids is None else list(dict.fromkeys(ids))
     report = SplitReport(already=sorted(split_session_ids(db, wanted)) if wanted is not None else [])
     relink_units(db, report.already)
-    for trajectory_id in candidate_ids(db, wanted):
+    for trajectory_id in candidate_ids(db, wanted, skip_formats=ONE_TASK_FORMATS):
         units = split_session(db, trajectory_id, actor, min_steps=min_steps)
         if units:
             report.split[trajectory_id] = units

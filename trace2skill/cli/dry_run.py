@@ -40,6 +40,10 @@ def _print(preview: ImportPreview, *, hint: bool) -> None:
     click.echo("dry run: nothing is written")
     for f in preview.files:
         click.echo(summary_line(f))
+        if f.sessions:
+            them = "it" if f.sessions == 1 else "them"
+            click.echo(f"  {f.sessions_words}: --split-sessions splits {them} into tasks as they are imported "
+                       "(or `trajectories split` afterwards)")
         for warning in f.warnings:
             click.echo(f"  warning: {warning}")
         if hint and f.trace_names is not None and f.trace_names.offered:

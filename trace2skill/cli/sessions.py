@@ -16,6 +16,7 @@ from trace2skill.cli.common import (
     print_json,
 )
 from trace2skill.cli.data import trajectories
+from trace2skill.ingest.registry import ONE_TASK_FORMATS
 from trace2skill.sessions import MIN_STEPS, SessionPlan, SplitReport, plan_split, split_session, split_sessions
 from trace2skill.store import Workspace
 from trace2skill.store.sessions import candidate_ids
@@ -29,6 +30,9 @@ def split_imported(ws: Workspace, ids: list[str], *, min_steps: int = MIN_STEPS)
 
 
 def _plan_lines(plan: SessionPlan) -> list[str]:
+    if plan.one_task:
+        return [f"{plan.session_id[:12]}: one task by how its format records it (its later user turns are a "
+                "simulated user's, the environment's or history), nothing to split"]
     if not plan.units:
         return [f"{plan.session_id[:12]}: one request, nothing to split"]
     said = "split before into" if plan.already_split else "would split into"
@@ -53,7 +57,7 @@ def trajectories_split(ids: tuple[str, ...], all_sessions: bool, min_steps: int,
     if bool(ids) == all_sessions:
         raise click.UsageError("give trajectory ids or --all-sessions (not both)")
     ws = open_workspace()
-    wanted = candidate_ids(ws.db) if all_sessions else list(ids)
+    wanted = candidate_ids(ws.db, skip_formats=ONE_TASK_FORMATS) if all_sessions else list(ids)
     if dry_run:
         plans = [plan_split(ws.db, i, min_steps=min_steps) for i in wanted]
         if as_json:

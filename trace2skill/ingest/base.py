@@ -43,6 +43,10 @@ class Format:
     unit: ClassVar[Unit] = "record"
     # Shapes whose records this format can read; used by detection and for error messages.
     shapes: ClassVar[tuple[Shape, ...]] = ("jsonl", "array", "object")
+    # Each trajectory is one task by how the format records it (a benchmark run, a trace, a log
+    # episode): later user turns are a simulated user's, the environment's or earlier history, never a
+    # new request, so it is never split into tasks (`trace2skill.sessions`).
+    one_task: ClassVar[bool] = False
 
     def sniff(self, sample: Any, shape: Shape) -> bool:  # pragma: no cover - interface
         raise NotImplementedError

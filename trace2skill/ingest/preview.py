@@ -32,6 +32,7 @@ from trace2skill.ingest.registry import FORMATS
 from trace2skill.ingest.text_log import TextLogFormat, TextMapping, iter_text_records
 from trace2skill.ingest.traces import trace_format_names
 from trace2skill.models import Step, Trajectory
+from trace2skill.sessions import split_points
 from trace2skill.store.trajectories import existing_ids
 from trace2skill.textcut import cut_words
 
@@ -57,6 +58,17 @@ class FilePreview:
     warnings: list[str] = field(default_factory=list)
     sample: Trajectory | None = None
     trace_names: TraceNames | None = None  # a trace file: the names that may say each trace's outcome
+    sessions: int = 0  # trajectories (each counted once) that hold several requests
+    session_tasks: int = 0  # the tasks those would give if split into tasks
+
+    @property
+    def sessions_words(self) -> str:
+        """"1 session holds several requests (2 tasks if split)", or "" when none does."""
+        if not self.sessions:
+            return ""
+        one = self.sessions == 1
+        return (f"{self.sessions:,} session{'' if one else 's'} hold{'s' if one else ''} several requests "
+                f"({self.session_tasks:,} tasks if split)")
 
     @property
     def error_groups(self) -> list[IssueGroup]:
@@ -69,6 +81,7 @@ class FilePreview:
             "outcomes": self.outcomes, "errors": len(self.errors),
             "error_groups": [g.as_dict() for g in self.error_groups], "warnings": self.warnings,
             "outcome_names": [] if self.trace_names is None else self.trace_names.as_list(),
+            "sessions": {"several_requests": self.sessions, "tasks_if_split": self.session_tasks},
             "sample": None if self.sample is None else {
                 "task": self.sample.task.prompt, "task_id": self.sample.task.id, "outcome": self.sample.outcome.label,
                 "reward": self.sample.outcome.reward, "model": self.sample.model,
@@ -179,6 +192,10 @@ def _count(fmt: Format, records: Iterable[Any], preview: FilePreview, db: Databa
                     continue
                 seen.add(t.id)
                 pending.append(t.id)
+                cuts = split_points(t)
+                if cuts:
+                    preview.sessions += 1
+                    preview.session_tasks += len(cuts) + 1
                 if len(pending) >= LOOKUP_BATCH:
                     look_up()
     except TrajectoryFormatError as exc:  # a whole-document read failure (truncated object...)

@@ -13,6 +13,7 @@ from trace2skill.ingest.openai_chat import OpenAIChatFormat
 from trace2skill.ingest.openhands import OpenHandsFormat
 from trace2skill.ingest.swe_agent import SWEAgentFormat
 from trace2skill.ingest.tau_bench import TauBenchFormat
+from trace2skill.ingest.text_log import TextLogFormat
 from trace2skill.ingest.traces import OpenInferenceFormat, TraceFormat
 
 FORMATS: list[Format] = [
@@ -31,3 +32,7 @@ FORMATS: list[Format] = [
 ]
 
 BY_NAME: dict[str, Format] = {f.name: f for f in FORMATS}
+
+# Formats whose trajectories are one task each (`Format.one_task`): never split into tasks.
+ONE_TASK_FORMATS: frozenset[str] = frozenset(
+    [f.name for f in FORMATS if f.one_task] + ([TextLogFormat.name] if TextLogFormat.one_task else []))

@@ -39,6 +39,7 @@ class TreeFormat(Format):
     """An importer of a tracing tool's export: one trajectory per trace, the entries grouped by `layout`."""
 
     unit: ClassVar[Unit] = "record"
+    one_task: ClassVar[bool] = True  # a trace is one request; earlier turns in its messages are history
     layout: ClassVar[Layout]
 
     def __init__(self, outcome_attribute: str | None = None) -> None:

@@ -149,6 +149,7 @@ def _model(config: Any, stats: Any) -> str | None:
 class SWEAgentFormat(Format):
     name = "swe_agent"
     unit = "record"
+    one_task = True  # one issue per run; the environment answers in user turns
     shapes: ClassVar[tuple[Shape, ...]] = ("object", "jsonl", "array")
 
     def sniff(self, sample: Any, shape: Shape) -> bool:

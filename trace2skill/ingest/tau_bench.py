@@ -50,6 +50,7 @@ def _ground_truth(info: dict[str, Any]) -> dict[str, Any] | None:
 class TauBenchFormat(Format):
     name = "tau_bench"
     unit = "record"
+    one_task = True  # the later user turns are the simulated customer's, on the task's one request
     shapes = ("array", "jsonl")
 
     def sniff(self, sample: Any, shape: Shape) -> bool:

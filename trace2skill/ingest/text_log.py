@@ -170,6 +170,7 @@ class TextLogFormat(Format):
     """Text logs read through a `TextMapping` (never detected: the mapping says it is one)."""
 
     name: ClassVar[str] = "text_log"
+    one_task: ClassVar[bool] = True  # a log's episode is one task
 
     def __init__(self, mapping: TextMapping) -> None:
         self.mapping = mapping

@@ -81,6 +81,7 @@ class TraceFormat(Format):
 
     name: ClassVar[str] = "otel_genai"
     unit: ClassVar[Unit] = "record"
+    one_task: ClassVar[bool] = True  # a trace is one request; earlier turns in its messages are history
 
     def __init__(self, outcome_attribute: str | None = None, *, detect: bool = False) -> None:
         self.outcome_attribute = outcome_attribute

@@ -8,6 +8,7 @@ is *split*: extraction analyses its units instead of it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -106,14 +107,16 @@ def split_session_ids(db: Database, ids: list[str] | None = None) -> set[str]:
                                      "(SELECT value FROM json_each(?))", [json.dumps(ids)])}
 
 
-def candidate_ids(db: Database, ids: list[str] | None = None) -> list[str]:
+def candidate_ids(db: Database, ids: list[str] | None = None, *, skip_formats: Iterable[str] = ()) -> list[str]:
     """Trajectories (among `ids`; all when None) that may hold several requests, in import order:
-    two user turns or more, neither split already nor a unit themselves."""
+    two user turns or more, neither split already nor a unit themselves, nor of `skip_formats`."""
     among = "" if ids is None else " AND t.id IN (SELECT value FROM json_each(?))"
-    sql = ("SELECT t.id FROM trajectories t WHERE (SELECT count(*) FROM steps s WHERE s.trajectory_id = t.id "
+    sql = ("SELECT t.id FROM trajectories t WHERE t.source_format NOT IN (SELECT value FROM json_each(?)) "
+           "AND (SELECT count(*) FROM steps s WHERE s.trajectory_id = t.id "
            "AND s.role = 'user') >= 2 AND NOT EXISTS (SELECT 1 FROM session_units su WHERE su.session_id = t.id "
            f"OR su.unit_id = t.id){among} ORDER BY t.rowid")
-    return [r[0] for r in db.execute(sql, [] if ids is None else [json.dumps(ids)])]
+    params = [json.dumps(sorted(skip_formats))] + ([] if ids is None else [json.dumps(ids)])
+    return [r[0] for r in db.execute(sql, params)]
 
 
 def session_counts(db: Database) -> tuple[int, int]:

@@ -16,6 +16,7 @@ from trace2skill.ingest.issue_groups import grouped_lines
 from trace2skill.ingest.preview import FilePreview, outcome_counts, sample_lines
 from trace2skill.store import Workspace
 from trace2skill.ui.escape import safe_label
+from trace2skill.ui.session_view import SPLIT_LABEL
 from trace2skill.ui.uploads import preview_upload
 from trace2skill.ui.words import format_words
 
@@ -53,6 +54,8 @@ def render_preview(p: FilePreview) -> None:
         st.caption(f"**{safe_label(p.file)}** ({format_words(p.format)}): {p.records:,} records → "
                    f"{p.trajectories:,} trajectories ({outcome_counts(p.outcomes)}); {p.new:,} new, {present}, "
                    f"{plural(len(p.errors), 'error')}")
+    if p.sessions:
+        st.caption(f"{p.sessions_words}: tick *{SPLIT_LABEL}* below to analyse each task on its own.")
     if p.warnings:  # the data's own key names are in them: shown as code, never as Markdown
         st.warning(f"{len(p.warnings)} warning(s) about how the fields were found:", icon=":material/warning:")
         st.code("\n".join(p.warnings), language=None, wrap_lines=True)

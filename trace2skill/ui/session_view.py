@@ -25,7 +25,8 @@ SPLIT_LABEL = "Split long sessions into tasks"
 SPLIT_HELP = ("A session that holds several requests (a Claude Code session, a chat with several questions) is "
               "cut at each message of the user's that starts a new request once the agent has finished its "
               "turn; each part becomes a trajectory of its own, and extraction analyses the parts instead of the "
-              "whole session. It can also be done later, on a trajectory's page.")
+              "whole session. It can also be done later, on a trajectory's page. A τ-bench or SWE-agent run, a "
+              "trace and a text-log episode are one task each and are never split.")
 PARTS_SHOWN = 50
 KINDS: dict[str, SessionKind | None] = {
     "all": None, "split sessions": "sessions", "tasks cut from sessions": "units",
