@@ -144,3 +144,52 @@ def test_offers_its_scores_as_the_outcome(samples):
     for layout in ("trace", "observations"):
         assert offered(samples[layout]) == [("correct", "score", 3, {"success": 2, "failure": 1}, True),
                                             ("helpfulness", "score", 3, {"failure": 3}, False)], layout
+
+
+def test_a_graded_score_reads_as_success_from_where_the_user_says(samples, tmp_path):
+    # helpfulness is 0.9 for an answered question, 0.2 for Atlantis: read as a number alone, 0.9 would
+    # be a failure (below 1), so it is offered with its range and a threshold is asked for.
+    db = str(tmp_path / "graded.db")
+    result = CliRunner().invoke(main, ["import", str(samples["trace"]), "--dry-run", "--db", db])
+    assert "    helpfulness (score; in 3 of 3 traces: 0.2 to 0.9; you say where success starts)" in result.output
+    assert "--outcome-attribute 'NAME>=X'" in result.output
+    result = CliRunner().invoke(main, ["import", str(samples["trace"]), "--outcome-attribute", "helpfulness>=0.5",
+                                       "--db", db])
+    assert result.exit_code == 0, result.output
+    ws = Workspace(db)
+    by_task = stored(ws)
+    oslo, atlantis = by_task[question_for("Oslo")], by_task[question_for("Atlantis")]
+    assert (oslo.outcome, oslo.reward, oslo.outcome_detail) == ("success", 0.9, "helpfulness: 0.9 (success from 0.5)")
+    assert (atlantis.outcome, atlantis.reward) == ("failure", 0.2)
+    ws.close()
+    result = CliRunner().invoke(main, ["import", str(samples["trace"]), "--outcome-attribute", "helpfulness>=most",
+                                       "--db", db])
+    assert result.exit_code != 0 and "write NAME>=X with a number X" in result.output
+
+
+def test_the_upload_asks_where_success_starts_on_a_graded_score(samples):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.helpers import REPO
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.switch_page("views/trajectories.py")
+    at.run()
+    at.file_uploader[0].set_value([("scored.jsonl", samples["trace"].read_bytes(), "application/json")])
+    at.run()
+    assert not [n for n in at.number_input if n.key == "traj_outcome_at_least"]  # nothing chosen yet
+    at.selectbox(key="traj_outcome_attr").set_value("helpfulness").run()
+    assert not at.exception
+    threshold = at.number_input(key="traj_outcome_at_least")
+    assert threshold.value == 0.5 and threshold.label == "Success when helpfulness is at least"
+    captions = [c.value for c in at.caption]
+    assert "helpfulness runs from 0.2 to 0.9 in the traces read." in captions
+    assert any("3 trajectories (success 2, failure 1, unknown 0)" in c for c in captions), captions
+    threshold.set_value(0.95).run()
+    assert any("3 trajectories (success 0, failure 3, unknown 0)" in c.value for c in at.caption)
+    at.button(key="traj_import").click().run()
+    assert not at.exception
+    ws = Workspace()
+    assert {t.outcome_detail for t in stored(ws).values()} == {
+        "helpfulness: 0.9 (success from 0.95)", "helpfulness: 0.2 (success from 0.95)"}
+    ws.close()

@@ -66,7 +66,7 @@ def test_the_outcome_of_each_trace_is_chosen_from_what_the_files_hold(app, page,
         "as the data says (a score or key under a usual name, else from errors)",
         "weather.answered (span attribute; in 3 of 3 traces: 2 success, 1 failure)",
         "correct (score, read when none is named; in 2 of 2 traces: 1 success, 1 failure)",
-        "helpfulness (score; in 2 of 2 traces: 2 failure)"]
+        "helpfulness (score; in 2 of 2 traces: 0.2 to 0.9; you say where success starts)"]
     box = page.get_by_test_id("stSelectbox").filter(has_text="Outcome of each trace").locator("input")
     box.fill("weather.answerd")  # typed, misspelt: named for both files, and both previews say so
     box.press("Enter")

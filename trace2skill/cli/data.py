@@ -34,10 +34,11 @@ from trace2skill.store.trajectories import TrajectoryFilter, count_trajectories,
               help="Field mapping (JSON/YAML) for the generic importer.")
 @click.option("--text-mapping", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Text mapping (JSON/YAML) for plain-text logs: record separator, line markers, patterns.")
-@click.option("--outcome-attribute", default=None, metavar="NAME",
+@click.option("--outcome-attribute", default=None, metavar="NAME[>=X]",
               help="Traces: where each run's outcome is (success/failure, true/false, 1/0): a span attribute "
                    "(OpenTelemetry), a trace metadata key (OpenAI Agents SDK), a score (Langfuse) or a feedback "
-                   "key (LangSmith).")
+                   "key (LangSmith). A number reads as success at 1 or more; 'NAME>=X' reads X or more as "
+                   "success (a score from 0 to 1: 'helpfulness>=0.7'). `import --dry-run` lists the names.")
 @click.option("--dry-run", is_flag=True,
               help="Show what would be imported (counts, warnings, a sample); write nothing.")
 @click.option("--split-sessions", is_flag=True,

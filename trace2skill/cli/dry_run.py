@@ -50,6 +50,9 @@ def _print(preview: ImportPreview, *, hint: bool) -> None:
             click.echo("  may say each trace's outcome (name one with --outcome-attribute NAME):")
             for described in f.trace_names.described():
                 click.echo(f"    {described}")
+            if any(o.graded for o in f.trace_names.offered):
+                click.echo("    (for numbers other than 0 and 1, say where success starts: "
+                           "--outcome-attribute 'NAME>=X')")
         for group in f.error_groups:
             click.echo(f"  error: {group}")
         if f.sample is not None:

@@ -19,7 +19,7 @@ from typing import IO, Any
 from trace2skill.errors import TrajectoryFormatError
 from trace2skill.ingest.base import Format
 from trace2skill.ingest.detect import detect_for
-from trace2skill.ingest.outcomes import label_of, listing_names
+from trace2skill.ingest.outcomes import label_of, listing_names, named_choice, reward_of
 from trace2skill.ingest.reader import open_binary
 from trace2skill.ingest.records import FileReport, file_records, parse_record
 from trace2skill.ingest.registry import FORMATS
@@ -38,6 +38,27 @@ class OutcomeName:
     what: str  # "span attribute", "metadata key", "score", "feedback key"
     traces: int = 0  # traces read that have it
     labels: Counter[str] = field(default_factory=Counter)  # what it would make of them
+    low: float | None = None  # its numbers, when it holds numbers
+    high: float | None = None
+    graded: bool = False  # a number other than 0 and 1: where success starts is the user's to say
+
+    def add(self, value: Any, label: str) -> None:
+        self.traces += 1
+        self.labels[label] += 1
+        number = reward_of(value)
+        if number is None:
+            return
+        self.low = number if self.low is None else min(self.low, number)
+        self.high = number if self.high is None else max(self.high, number)
+        self.graded = self.graded or number not in (0.0, 1.0)
+
+    @property
+    def suggested_threshold(self) -> float:
+        """Where success could start, for a graded name: 0.5 on a 0-1 scale, else halfway."""
+        low, high = self.low or 0.0, self.high or 0.0
+        if low >= 0 and high <= 1:
+            return 0.5
+        return round((low + high) / 2, 2)
 
     @property
     def usual(self) -> bool:
@@ -45,8 +66,11 @@ class OutcomeName:
         return self.what != "span attribute" and self.name.lower() in OUTCOME_NAMES
 
     def describe(self, read: int) -> str:
-        """ "weather.answered (span attribute; in 6 of 6 traces: 4 success, 2 failure)" """
+        """ "weather.answered (span attribute; in 6 of 6 traces: 4 success, 2 failure)"; a graded one:
+        "helpfulness (score; in 3 of 3 traces: 0.2 to 0.9; you say where success starts)" """
         said = ", ".join(f"{self.labels[k]} {k}" for k in ("success", "failure", "unknown") if self.labels[k])
+        if self.graded:
+            said = f"{self.low:g} to {self.high:g}; you say where success starts"
         usual = ", read when none is named" if self.usual else ""
         return f"{self.name} ({self.what}{usual}; in {self.traces} of {read} traces: {said})"
 
@@ -60,9 +84,10 @@ class TraceNames:
 
     def missing(self, wanted: str | None) -> list[str]:
         """The warning when `wanted` (the outcome attribute named) is in none of the traces read."""
-        if not wanted or not self.read or wanted in self.seen:
+        name = named_choice(wanted)[0] if wanted else ""
+        if not name or not self.read or name in self.seen:
             return []
-        return [f"outcome attribute {wanted!r}: in none of the first {self.read} traces (is it spelt as in the "
+        return [f"outcome attribute {name!r}: in none of the first {self.read} traces (is it spelt as in the "
                 "file?); their outcomes are read as if none were named"]
 
     def described(self) -> list[str]:
@@ -70,7 +95,13 @@ class TraceNames:
 
     def as_list(self) -> list[dict[str, Any]]:
         return [{"name": o.name, "what": o.what, "traces": o.traces, "of": self.read, "outcomes": dict(o.labels),
-                 "read_when_none_is_named": o.usual} for o in self.offered]
+                 "read_when_none_is_named": o.usual, "numbers": [o.low, o.high] if o.graded else None}
+                for o in self.offered]
+
+    def graded(self, name: str) -> OutcomeName | None:
+        """The offered name `name` when it holds numbers other than 0 and 1 (a grade that needs a
+        threshold: `NAME>=X`)."""
+        return next((o for o in self.offered if o.name == name and o.graded), None)
 
 
 def outcome_names(source: str | Path | IO[bytes], fmt: Format | None = None, sample: int = SAMPLE) -> TraceNames:
@@ -112,9 +143,7 @@ def _count(result: TraceNames, collected: list[tuple[str, dict[str, Any]]]) -> N
             label = _label(what, name, value)
             if label is None:
                 continue
-            entry = found.setdefault(name, OutcomeName(name, what))
-            entry.traces += 1
-            entry.labels[label] += 1
+            found.setdefault(name, OutcomeName(name, what)).add(value, label)
     result.offered = sorted(found.values(), key=lambda o: (-o.traces, o.name))
 
 

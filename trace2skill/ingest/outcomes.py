@@ -6,8 +6,10 @@ import math
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import lru_cache
 from typing import Any
 
+from trace2skill.errors import MappingError, TrajectoryFormatError
 from trace2skill.models import Outcome, OutcomeLabel
 from trace2skill.textcut import cut_words
 
@@ -61,6 +63,43 @@ def outcome_from_fields(record: dict[str, Any], threshold: float = 1.0) -> Outco
             if label is not None:
                 return Outcome(label=label, reward=reward, detail=cut_words(f"{key}: {record[key]}", 200, where=None))
     return outcome_from_reward(reward, threshold)
+
+
+AT_LEAST = ">="  # "helpfulness>=0.7": a named number, success from 0.7 up
+
+
+@lru_cache(maxsize=64)
+def named_choice(spec: str) -> tuple[str, float | None]:
+    """The outcome attribute a user named: `NAME` or `NAME>=X` (a number X or more reads as
+    success, less as failure; without X a number reads as success at 1 or more). ("helpfulness", 0.7)
+    for "helpfulness>=0.7"; MappingError when X is no number."""
+    name, sign, number = spec.partition(AT_LEAST)
+    name = name.strip()
+    if not sign:
+        return name, None
+    try:
+        at_least = float(number)
+    except ValueError:
+        at_least = math.nan
+    if not name or not math.isfinite(at_least):
+        raise MappingError(f"outcome attribute {spec!r}: write NAME>=X with a number X (e.g. helpfulness>=0.7)")
+    return name, at_least
+
+
+def named_outcome_of(spec: str, value: Any, what: str) -> Outcome:
+    """The outcome the named value `value` gives (`spec`: see `named_choice`; `what` the value is,
+    for the error: "attribute", "score"...). TrajectoryFormatError when it says neither success nor
+    failure."""
+    name, at_least = named_choice(spec)
+    number = reward_of(value)
+    if at_least is not None and number is not None:
+        return Outcome(label="success" if number >= at_least else "failure", reward=number,
+                       detail=cut_words(f"{name}: {value} (success from {at_least:g})", 200, where=None))
+    label = label_of(value)
+    if label is None:
+        raise TrajectoryFormatError(f"the outcome {what} {name!r} holds {str(value)[:40]!r}, which says neither "
+                                    "success nor failure")
+    return Outcome(label=label, reward=number, detail=cut_words(f"{name}: {value}", 200, where=None))
 
 
 def ended_with_error(label: str, why: str | None) -> str:

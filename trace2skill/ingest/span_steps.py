@@ -30,9 +30,8 @@ from trace2skill.errors import TrajectoryFormatError
 from trace2skill.ingest.base import parse_arguments, text_of
 from trace2skill.ingest.openai_chat import looks_like_error
 from trace2skill.ingest.otlp import Span
-from trace2skill.ingest.outcomes import ended_with_error, label_of, offer, reward_of
+from trace2skill.ingest.outcomes import ended_with_error, named_choice, named_outcome_of, offer
 from trace2skill.models import Outcome, Step
-from trace2skill.textcut import cut_words
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "human": "user", "assistant": "assistant",
          "model": "assistant", "ai": "assistant", "tool": "tool", "function": "tool", "ipython": "tool"}
@@ -292,16 +291,11 @@ def outcome_of(spans: list[Span], attribute: str | None) -> Outcome:
     offer("span attribute", ((k, v) for span in [*tops, *reversed(spans)] for source in (span.attributes, span.resource)
                              for k, v in source.items()))
     if attribute:
+        name = named_choice(attribute)[0]
         for span in [*tops, *reversed(spans)]:
             for source in (span.attributes, span.resource):
-                if attribute in source:
-                    value = source[attribute]
-                    label = label_of(value)
-                    if label is None:
-                        raise TrajectoryFormatError(f"the outcome attribute {attribute!r} holds {str(value)[:40]!r}, "
-                                                    "which says neither success nor failure")
-                    return Outcome(label=label, reward=reward_of(value),
-                                   detail=cut_words(f"{attribute}: {value}", 200, where=None))
+                if name in source:
+                    return named_outcome_of(attribute, source[name], "attribute")
     for span in tops:
         if span.status == "ERROR":
             why = span.status_message or str(span.attributes.get("error.type") or "")

@@ -25,7 +25,16 @@ from trace2skill.ingest.chat_messages import messages_in
 from trace2skill.ingest.grouping import Layout, group_traces
 from trace2skill.ingest.openinference import TASK_KEYS
 from trace2skill.ingest.otlp import Span, nanos
-from trace2skill.ingest.outcomes import LABEL_KEYS, REWARD_KEYS, ended_with_error, label_of, offer, reward_of
+from trace2skill.ingest.outcomes import (
+    LABEL_KEYS,
+    REWARD_KEYS,
+    ended_with_error,
+    label_of,
+    named_choice,
+    named_outcome_of,
+    offer,
+    reward_of,
+)
 from trace2skill.ingest.reader import RawRecord, iter_records
 from trace2skill.ingest.span_steps import Moment, StepBuilder, ToolRun, first_user_text, last_assistant_text
 from trace2skill.models import Outcome, Task, Trajectory
@@ -175,19 +184,16 @@ def io_text(value: Any, which: str) -> str | None:
 
 
 def named_outcome(values: Iterable[tuple[str, Any]], wanted: str | None, what: str) -> Outcome | None:
-    """The outcome a named value gives: the one the user named (`wanted`; a value that says neither
-    success nor failure is an error), else one under a usual outcome name; None when there is none."""
+    """The outcome a named value gives: the one the user named (`wanted`, see `named_choice`; a value
+    that says neither success nor failure is an error), else one under a usual outcome name; None when
+    there is none."""
     pairs = [(k, v) for k, v in values if isinstance(k, str)]
     offer(what, pairs)
     if wanted:
+        name = named_choice(wanted)[0]
         for key, value in pairs:
-            if key == wanted:
-                label = label_of(value)
-                if label is None:
-                    raise TrajectoryFormatError(f"the outcome {what} {wanted!r} holds {str(value)[:40]!r}, "
-                                                "which says neither success nor failure")
-                return Outcome(label=label, reward=reward_of(value),
-                               detail=cut_words(f"{key}: {value}", 200, where=None))
+            if key == name:
+                return named_outcome_of(wanted, value, what)
     for key, value in pairs:
         label = label_of(value) if key.lower() in OUTCOME_NAMES else None
         if label is not None:

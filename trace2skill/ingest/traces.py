@@ -25,6 +25,7 @@ from trace2skill.ingest.langsmith import LangSmithFormat
 from trace2skill.ingest.openai_agents import OpenAIAgentsFormat
 from trace2skill.ingest.otlp import Event, Span, is_bare_span, is_console_span, log_of, span_of
 from trace2skill.ingest.otlp_reader import entries_of, is_export, iter_trace_records
+from trace2skill.ingest.outcomes import named_choice
 from trace2skill.ingest.reader import RawRecord
 from trace2skill.ingest.span_steps import StepBuilder, first_user_text, last_assistant_text, outcome_of, roots
 from trace2skill.ingest.span_tree import TreeFormat
@@ -152,7 +153,7 @@ def trace_format(name: str | None, outcome_attribute: str) -> Format:
     known = {cls.name: cls for cls in _trace_formats()}
     if name is not None and name not in known:
         raise MappingError(f"--outcome-attribute reads traces (formats {', '.join(known)}), not --format {name}")
-    if not outcome_attribute.strip():
+    if not named_choice(outcome_attribute)[0]:
         raise MappingError("--outcome-attribute needs a name: a span attribute, a metadata key, a score or a "
                            "feedback key")
     if name is None:
