@@ -151,8 +151,9 @@ def trajectories(ctx: click.Context, outcome: str | None, source_format: str | N
     if as_json:
         print_json({"total": total, "offset": offset, "trajectories": [r.model_dump() for r in rows]})
         return
+    wide = max((len(r.source_format) for r in rows), default=6)
     for r in rows:
-        click.echo(f"{r.id[:12]}  {r.outcome:<7}  {r.source_format:<11}  {r.n_steps:>4} steps  "
+        click.echo(f"{r.id[:12]}  {r.outcome:<7}  {r.source_format:<{wide}}  {r.n_steps:>4} steps  "
                    f"{r.n_errors:>2} err  {clip(r.signals, 28):<28}  {clip(r.task, 60)}")
     click.echo(f"{len(rows)} of {total} shown", err=True)
 
