@@ -35,6 +35,8 @@ def test_cli_extract_stores_grounded_lessons_and_counts_calls(tmp_path):
         assert result.exit_code == 0, result.output
         out = json.loads(result.output)
         assert out["status"] == "done" and out["progress"]["done"] == 6 and out["estimate"]["calls"] == 6
+        # each answer holds one lesson whose quote is nowhere in the run: flagged, and the report says so
+        assert (out["lessons"], out["grounded_lessons"], out["flagged_lessons"]) == (12, 6, 6)
         assert srv.request_count == 6
         stats = json.loads(runner.invoke(main, ["stats", "--json", "--db", db]).output)
         assert stats["llm_calls"] == 6 and stats["lessons"]["proposed"] == 12 and stats["runs"] == 1
@@ -43,6 +45,11 @@ def test_cli_extract_stores_grounded_lessons_and_counts_calls(tmp_path):
         # the same extraction again is answered from the cache: no new request
         result = runner.invoke(main, args, catch_exceptions=False)
         assert json.loads(result.output)["progress"]["done"] == 6 and srv.request_count == 6
+        result = runner.invoke(main, ["extract", "--sample", "1", "--seed", "7", "--base-url", srv.base_url,
+                                      "--model", "fake", "--db", db], catch_exceptions=False)
+        run_id = result.output.split("extraction run ", 1)[1].split(":", 1)[0]
+        assert (f"2 lessons from this run (1 with evidence found in the trajectory; 1 with quality flags: "
+                f"`trace2skill lessons --run {run_id}` says why)") in result.output, result.output
 
 
 def test_twenty_percent_faults_end_done_or_failed_then_resume_completes(ws):

@@ -25,6 +25,7 @@ from trace2skill.analysis.analysts import (
 from trace2skill.analysis.quality import RejectedIndex, store_lessons, with_flags
 from trace2skill.costs import usage_cost
 from trace2skill.errors import Trace2SkillError
+from trace2skill.humanize import plural
 from trace2skill.llm.protocol import StructuredClient
 from trace2skill.models import ModelPrice, Run
 from trace2skill.settings import flag_policy
@@ -151,8 +152,11 @@ def _execute(ctx: runs.RunContext) -> None:
 def _report(ws: Workspace, run: Run) -> tuple[list[str], dict[str, Any]]:
     total = count_lessons(ws.db, LessonFilter(run_id=run.id))
     grounded = count_lessons(ws.db, LessonFilter(run_id=run.id, grounded=True))
-    line = f"{total} lessons from this run ({grounded} with evidence found in the trajectory)"
-    return ([line] if total else []), {"lessons": total, "grounded_lessons": grounded}
+    flagged = count_lessons(ws.db, LessonFilter(run_id=run.id, flagged=True))
+    line = (f"{plural(total, 'lesson')} from this run ({grounded} with evidence found in the trajectory"
+            + (f"; {flagged} with quality flags: `trace2skill lessons --run {run.id}` says why" if flagged else "")
+            + ")")
+    return ([line] if total else []), {"lessons": total, "grounded_lessons": grounded, "flagged_lessons": flagged}
 
 
 runs.register(runs.RunKind("extraction", _execute, items="trajectories", report=_report))
