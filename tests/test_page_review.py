@@ -30,8 +30,10 @@ def seeded() -> Seeded:
     ws.close()
 
 
-def _page() -> AppTest:
+def _page(reviewer: str | None = None) -> AppTest:
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    if reviewer:
+        at.query_params["reviewer"] = reviewer
     at.switch_page("views/review.py")
     return at.run()
 
@@ -126,7 +128,7 @@ def test_edit_the_result_then_save(seeded):
 
 
 def test_strict_errors_block_export_and_valid_results_export(seeded, tmp_path):
-    at = _page()
+    at = _page("Dana")
     area = at.text_area[0]
     area.input(area.value.replace("name: airline-policy", "name: Airline Policy!")).run()
     assert any("breaks the Agent Skills spec" in e.value for e in at.error)
@@ -138,7 +140,7 @@ def test_strict_errors_block_export_and_valid_results_export(seeded, tmp_path):
     assert any("Export refused" in e.value for e in at.error)
     assert not (tmp_path / "airline-policy").exists()
 
-    at = _page()  # a fresh session brings the unsaved edit back (a draft); discarding it leaves the proposal
+    at = _page("Dana")  # a fresh session brings the unsaved edit back (a draft); discarding it leaves the proposal
     assert at.get("download_button")[0].proto.disabled
     next(b for b in at.button if b.key and b.key.startswith("rev_discard:")).click().run()
     assert not at.get("download_button")[0].proto.disabled

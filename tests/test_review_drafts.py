@@ -88,3 +88,13 @@ def test_decisions_and_hand_edits_come_back_after_a_reload_until_saved(seeded):
     after = _page("Dana")  # saved: nothing comes back
     assert _decisions(after) == [None, None] and not _restored(after)
     assert seeded.ws.db.execute("SELECT count(*) FROM review_drafts").fetchone()[0] == 0
+
+
+def test_an_unnamed_browser_keeps_no_draft_another_one_would_get(seeded):
+    at = _page()  # no name given: "app user (unnamed)", as every other unnamed browser
+    assert any("Give your name in the sidebar to keep your decisions as a draft" in c.value for c in at.caption)
+    at.segmented_control(key=_hunks(at)[0]).set_value("reject").run()
+    assert not at.exception and _decisions(at)[0] == "reject"  # the page keeps it meanwhile
+    assert seeded.ws.db.execute("SELECT count(*) FROM review_drafts").fetchone()[0] == 0
+    other = _page()  # someone else, unnamed too, does not get those decisions
+    assert _decisions(other) == [None, None] and not _restored(other)

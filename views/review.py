@@ -36,7 +36,7 @@ from trace2skill.ui.evaluation_view import render_evaluation
 from trace2skill.ui.live_select import live_selectbox
 from trace2skill.ui.pickers import version_labels
 from trace2skill.ui.proposal_checks import proposal_counters, render_edit_budget
-from trace2skill.ui.review_draft import draft_items, keep_draft, restore_draft, saved
+from trace2skill.ui.review_draft import draft_items, keep_draft, keeps_drafts, restore_draft, saved
 from trace2skill.ui.review_draft import hunk_key as draft_hunk_key
 from trace2skill.ui.review_draft import text_key as draft_text_key
 from trace2skill.ui.review_panels import (
@@ -151,6 +151,9 @@ if restored:
     st.info(f"Your {plural(restored, 'decision')} from earlier on this comparison {'is' if restored == 1 else 'are'} "
             "back (hunks decided, files edited by hand): they are kept as a draft until you save.",
             icon=":material/history:")
+elif not keeps_drafts(me):
+    st.caption("Give your name in the sidebar to keep your decisions as a draft until you save: without it they "
+               "last only as long as this page, since everyone unnamed would share one draft.")
 
 
 def set_all(value: str | None, locked: set[str]) -> None:

@@ -1,7 +1,7 @@
 """The Review & diff screen's decisions, kept as the reviewer's draft in the workspace
 (`store.review_drafts`) until they save: each hunk's accept / reject and each file's hand edits,
 under the session keys the screen's widgets use. Brought back once per browser session and
-comparison; written whenever they change."""
+comparison; written whenever they change. Only a named reviewer has a draft (`keeps_drafts`)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Mapping
 import streamlit as st
 
 from trace2skill.models import content_hash
+from trace2skill.reviewers import UNNAMED_APP_USER
 from trace2skill.store import Workspace
 from trace2skill.store.review_drafts import clear_draft, load_draft, save_draft
 
@@ -46,10 +47,17 @@ def _synced(pair: str, reviewer: str) -> str:
     return f"rev_draft:{pair}:{reviewer}"
 
 
+def keeps_drafts(reviewer: str) -> bool:
+    """Whether this reviewer's work is kept as a draft: only a named one's. Unnamed browsers are all
+    the same "app user (unnamed)": one draft for all of them would hand one person's decisions to
+    another, so theirs last as long as the page."""
+    return reviewer != UNNAMED_APP_USER
+
+
 def restore_draft(ws: Workspace, old_id: str, new_id: str, reviewer: str, pair: str) -> int:
     """Put the reviewer's draft back into the session, once per session and comparison (decisions
     made in this session win); how many items came back."""
-    if _synced(pair, reviewer) in st.session_state:
+    if not keeps_drafts(reviewer) or _synced(pair, reviewer) in st.session_state:
         return 0
     items = load_draft(ws.db, old_id, new_id, reviewer)
     for item, value in items.items():
@@ -62,7 +70,7 @@ def restore_draft(ws: Workspace, old_id: str, new_id: str, reviewer: str, pair: 
 
 def keep_draft(ws: Workspace, old_id: str, new_id: str, reviewer: str, pair: str, items: dict[str, str]) -> None:
     """Write the draft when it changed since it was last written or read."""
-    if st.session_state.get(_synced(pair, reviewer)) != items:
+    if keeps_drafts(reviewer) and st.session_state.get(_synced(pair, reviewer)) != items:
         save_draft(ws.db, old_id, new_id, reviewer, items)
         st.session_state[_synced(pair, reviewer)] = items
 
