@@ -177,10 +177,10 @@ def test_the_upload_asks_where_success_starts_on_a_graded_score(samples):
     at.run()
     at.file_uploader[0].set_value([("scored.jsonl", samples["trace"].read_bytes(), "application/json")])
     at.run()
-    assert not [n for n in at.number_input if n.key == "traj_outcome_at_least"]  # nothing chosen yet
+    assert not [n for n in at.number_input if n.key.startswith("traj_outcome_at_least")]  # nothing chosen yet
     at.selectbox(key="traj_outcome_attr").set_value("helpfulness").run()
     assert not at.exception
-    threshold = at.number_input(key="traj_outcome_at_least")
+    threshold = at.number_input(key="traj_outcome_at_least:helpfulness")
     assert threshold.value == 0.5 and threshold.label == "Success when helpfulness is at least"
     captions = [c.value for c in at.caption]
     assert "helpfulness runs from 0.2 to 0.9 in the traces read." in captions

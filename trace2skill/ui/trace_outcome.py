@@ -76,7 +76,8 @@ def render_outcome_choice(ws: Workspace, files: list[Any]) -> dict[str, str]:
 def _threshold(graded: OutcomeName) -> float:
     """Where success starts on a graded name's scale (numbers other than 0 and 1), asked of the user."""
     value = st.number_input(f"Success when {graded.name} is at least", value=graded.suggested_threshold,
-                            step=0.05 if (graded.high or 0) <= 1 else 1.0, format="%g", key=THRESHOLD_KEY,
+                            step=0.05 if (graded.high or 0) <= 1 else 1.0, format="%g",
+                            key=f"{THRESHOLD_KEY}:{graded.name}",
                             help="Traces whose value is this or more are successes, the others failures; the "
                                  "preview below counts them.")
     st.caption(f"{safe_label(graded.name)} runs from {graded.low:g} to {graded.high:g} in the traces read.")
@@ -86,4 +87,5 @@ def _threshold(graded: OutcomeName) -> float:
 def forget_outcome_choice() -> None:
     """After an import: the next upload starts from the data's own outcomes."""
     st.session_state.pop(KEY, None)
-    st.session_state.pop(THRESHOLD_KEY, None)
+    for key in [k for k in st.session_state if str(k).startswith(THRESHOLD_KEY)]:
+        st.session_state.pop(key, None)
