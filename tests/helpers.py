@@ -29,6 +29,18 @@ from trace2skill.store.provenance import save_line_origins
 from trace2skill.store.skills import folder_of, get_version, import_skill, latest_version, save_version
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def app_page(view: str, reviewer: str | None = None) -> Any:
+    """The app opened at `view` ("views/review.py") in a new browser session (as after a reload), as
+    `reviewer` when named (the `?reviewer=` the sidebar keeps), run once: a Streamlit AppTest."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    if reviewer:
+        at.query_params["reviewer"] = reviewer
+    at.switch_page(view)
+    return at.run()
 WIKI = REPO / "data/tau-bench/tau_bench/envs/airline/wiki.md"
 WTQ = REPO / "data" / "wikitablequestions" / "data" / "training-before300.tsv"
 MCP = REPO / "data/anthropics-skills/skills/mcp-builder"

@@ -7,20 +7,17 @@ and written when valid, any two versions."""
 from __future__ import annotations
 
 import html
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import BOOK_LINE, CANCEL_LINE, Seeded, seed_consolidation
+from tests.helpers import BOOK_LINE, CANCEL_LINE, Seeded, app_page, seed_consolidation
 from trace2skill.diff import diff_files
 from trace2skill.store import Workspace
 from trace2skill.store.decisions import list_decisions
 from trace2skill.store.skills import get_version, latest_version, list_versions, save_version
 from trace2skill.store.version_states import current_version_id
 from trace2skill.ui.diff_view import added_new_lines, hunk_support, line_support
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -31,11 +28,7 @@ def seeded() -> Seeded:
 
 
 def _page(reviewer: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
-    if reviewer:
-        at.query_params["reviewer"] = reviewer
-    at.switch_page("views/review.py")
-    return at.run()
+    return app_page("views/review.py", reviewer)
 
 
 def _hunks(at: AppTest) -> dict[int, str]:

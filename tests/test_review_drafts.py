@@ -4,17 +4,14 @@ draft is gone once they save."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import CANCEL_LINE, Seeded, seed_consolidation
+from tests.helpers import CANCEL_LINE, Seeded, app_page, seed_consolidation
 from trace2skill.store import Workspace
 from trace2skill.store.review_drafts import clear_draft, load_draft, save_draft
 from trace2skill.store.skills import latest_version
 
-REPO = Path(__file__).resolve().parents[1]
 EDITED = "- Confirm the cancellation with the user first."
 
 
@@ -26,12 +23,7 @@ def seeded() -> Seeded:
 
 
 def _page(reviewer: str | None = None) -> AppTest:
-    """The screen in a new browser session (as after a reload), as `reviewer` when named."""
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
-    if reviewer:
-        at.query_params["reviewer"] = reviewer
-    at.switch_page("views/review.py")
-    return at.run()
+    return app_page("views/review.py", reviewer)
 
 
 def _hunks(at: AppTest) -> list[str]:
