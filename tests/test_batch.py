@@ -145,6 +145,10 @@ def test_killed_while_its_batch_is_pending_then_resumed_sends_nothing_twice(tmp_
         listed = CliRunner().invoke(main, ["runs", "--db", str(db)], catch_exceptions=False)
         assert ("interrupted (its batch is still at the endpoint, nothing collects the answers: resume it)"
                 in listed.output)  # not only "interrupted": the endpoint goes on answering, and billing
+        asked = CliRunner().invoke(main, ["batch", "list", "--ask", "--db", str(db)], catch_exceptions=False)
+        assert (f"the endpoint says now (not stored):\n  batch {batch.id} ({batch.remote_id}): being answered at the "
+                "endpoint, 0 of 12 answered so far.") in asked.output, asked.output
+        assert batch_store.get_batch(ws.db, batch.id).status == "in_progress"  # asking took nothing from the run
         srv.batch_api.release()
         result = CliRunner().invoke(main, ["resume", batch.run_id, "--json", "--db", str(db)], catch_exceptions=False)
         assert result.exit_code == 0, result.output
@@ -349,7 +353,22 @@ def test_the_extract_screen_says_a_dead_runs_batch_is_still_at_the_endpoint():
         assert row["state"] == "being answered"
         assert row["state as of"] == pd.Timestamp(batch_store.get_batch(ws.db, batch.id).updated)
         assert batch_store.get_batch(ws.db, batch.id).status == "in_progress"  # showing it changed nothing
+
+        # How far it is can be asked of the endpoint: said, never stored (Resume collects the answers).
+        ask = next(b for b in at.button if b.label == "Ask the endpoint now")
+        ask.click().run()
+        said = [c.value for c in at.code if batch.remote_id in c.value]
+        assert said == [f"batch {batch.id} ({batch.remote_id}): being answered at the endpoint, 0 of 3 answered "
+                        "so far."]
         srv.batch_api.release()
+        _wait_for(lambda: srv.batch_api.batches[batch.remote_id]["status"] == "completed", timeout=10)
+        next(b for b in at.button if b.label == "Ask the endpoint now").click().run()
+        said = [c.value for c in at.code if batch.remote_id in c.value]
+        assert said == [f"batch {batch.id} ({batch.remote_id}): answered at the endpoint (3 of 3 answered). Resume "
+                        "collects the answers without sending anything again."]
+        assert batch_store.get_batch(ws.db, batch.id).status == "in_progress"  # nothing taken from the run
+        progress = runs.resume(ws, batch.run_id, LLMClient(ws, LLMConfig(base_url=srv.base_url, model="fake"))).progress
+        assert progress.done == 3 and srv.request_count == 0  # collected from the batch, nothing sent again
 
 
 def test_an_endpoint_that_does_not_answer_the_cancel_of_a_dead_runs_batch_is_left_and_said(tmp_path, monkeypatch):

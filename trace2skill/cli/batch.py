@@ -7,6 +7,7 @@ import click
 
 from trace2skill.cli.common import db_option, echo_workspace, json_option, main, open_workspace, print_json
 from trace2skill.humanize import plural
+from trace2skill.store import Workspace
 
 
 @main.group("batch")
@@ -17,23 +18,47 @@ def batch_group() -> None:
 @batch_group.command("list")
 @click.option("--run", "run_id", default=None, help="Only this run's batches.")
 @click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--ask", is_flag=True, help="Also ask the endpoint how far the open batches of runs nothing executes "
+                                          "are (interrupted, or cancelled after their process stopped). Said, not "
+                                          "stored: `trace2skill resume RUN` collects the answers.")
 @json_option
 @db_option
-def batch_list(run_id: str | None, limit: int, as_json: bool) -> None:
+def batch_list(run_id: str | None, limit: int, ask: bool, as_json: bool) -> None:
     """Batches, newest first: their run, state and answers."""
     from trace2skill.runs.batch_mode import describe_batch
     from trace2skill.store import batches as batch_store
 
     ws = open_workspace()
     found = batch_store.list_batches(ws.db, run_id=run_id, limit=limit)
+    said = _asked(ws, [b.run_id for b in found]) if ask else []
     if as_json:
-        print_json([b.__dict__ for b in found], ws=ws)
+        print_json({"batches": [b.__dict__ for b in found], "asked": said} if ask else [b.__dict__ for b in found],
+                   ws=ws)
         return
     for b in found:
         click.echo(f"{b.created}  run {b.run_id}  {describe_batch(b)}")
     if not found:
         click.echo("no batches" + (f" for run {run_id}" if run_id else ""))
+    if ask:
+        click.echo("the endpoint says now (not stored):" if said else
+                   "no open batch of a run that nothing executes: nothing to ask")
+        for line in said:
+            click.echo(f"  {line}")
     echo_workspace(ws)
+
+
+def _asked(ws: Workspace, run_ids: list[str | None]) -> list[str]:
+    """What the endpoint says of the open batches of each of these runs that nothing executes."""
+    from trace2skill.llm.batch import ask_endpoint
+    from trace2skill.runs.batch_mode import remote_words
+    from trace2skill.runs.state import describe
+
+    lines = []
+    for run_id in dict.fromkeys(r for r in run_ids if r):
+        state = describe(ws, run_id)
+        if state.open_batches:
+            lines += [remote_words(s) for s in ask_endpoint(state.run, list(state.open_batches))]
+    return lines
 
 
 @batch_group.command("ingest")

@@ -360,25 +360,71 @@ def cancel_batches(ws: Workspace, run_id: str | None, sdk: openai.OpenAI) -> int
     return cancelled
 
 
-def cancel_orphaned(ws: Workspace, run: Run) -> int:
-    """A cancelled batch run that no process is executing (interrupted: its process died): cancel
-    its open batches at the endpoint its config names (the API key from the environment, as for
-    every call). 0 when the run sends no batches or has none open."""
+def _endpoint_of(run: Run) -> openai.OpenAI | None:
+    """A client for the batch API of the endpoint the run's config names (the API key from the
+    environment, as for every call), waiting `CANCEL_TIMEOUT_S` at most: a person waits for it. None
+    when the run sends no batches to an API."""
     from trace2skill.llm.config import LLMConfig
     from trace2skill.llm.transport import make_openai
 
     options = options_of(run.config)
     if options is None or options.mode != "api" or not run.config.get("base_url"):
-        return 0
+        return None
+    return make_openai(LLMConfig.from_env(base_url=run.config["base_url"], model=run.config.get("model"),
+                                          timeout_s=CANCEL_TIMEOUT_S))
+
+
+def cancel_orphaned(ws: Workspace, run: Run) -> int:
+    """A cancelled batch run that no process is executing (interrupted: its process died): cancel
+    its open batches at the endpoint its config names. 0 when the run sends no batches or has none
+    open."""
     if not any(b.remote_id for b in batch_store.list_batches(ws.db, run_id=run.id, open_only=True)):
         return 0
-    # The person who pressed Cancel waits for this: an endpoint that does not answer is left (and said).
-    sdk = make_openai(LLMConfig.from_env(base_url=run.config["base_url"], model=run.config.get("model"),
-                                         timeout_s=CANCEL_TIMEOUT_S))
+    sdk = _endpoint_of(run)  # an endpoint that does not answer is left (and said)
+    if sdk is None:
+        return 0
     try:
         return cancel_batches(ws, run.id, sdk)
     finally:
         sdk.close()
+
+
+@dataclass(frozen=True)
+class RemoteState:
+    """What the endpoint said of one batch when asked (`ask_endpoint`)."""
+
+    batch: Batch
+    status: str | None = None  # the batch service's word for it; None when it could not be asked
+    answered: int | None = None
+    failed: int | None = None
+    total: int | None = None
+    problem: str | None = None  # why it could not be asked
+
+
+def ask_endpoint(run: Run, batches: list[Batch]) -> list[RemoteState]:
+    """What the endpoint says now of these batches of a run nothing executes (one question each,
+    `CANCEL_TIMEOUT_S` at most). Nothing is stored: a batch's own state moves only when a run collects
+    it (Resume), so that asking never takes its answers away from the run."""
+    sdk = _endpoint_of(run)
+    if sdk is None:
+        return [RemoteState(b, problem="the run sends no batches to an endpoint's batch API") for b in batches]
+    states = []
+    try:
+        for b in batches:
+            if not b.remote_id:
+                states.append(RemoteState(b, problem="it never reached the endpoint"))
+                continue
+            try:
+                remote = sdk.batches.retrieve(b.remote_id)
+            except openai.OpenAIError as exc:
+                states.append(RemoteState(b, problem=classify(exc).message))
+                continue
+            counts = remote.request_counts
+            states.append(RemoteState(b, remote.status, counts.completed if counts else None,
+                                      counts.failed if counts else None, counts.total if counts else None))
+    finally:
+        sdk.close()
+    return states
 
 
 def open_remote_batches(ws: Workspace, run_id: str) -> list[Batch]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from trace2skill.errors import InvalidValueError
 from trace2skill.humanize import plural
-from trace2skill.llm.batch import CONFIG_KEY, BatchOptions, options_of
+from trace2skill.llm.batch import CLOSED, CONFIG_KEY, BatchOptions, RemoteState, options_of
 from trace2skill.llm.batch_files import BadLine, read_results
 from trace2skill.models import Run
 from trace2skill.store import Workspace
@@ -47,6 +47,24 @@ def describe_batch(batch: Batch) -> str:
     answered = f"{batch.answered} of {plural(batch.requests, 'request')} answered"
     failed = f", {batch.failed} failed" if batch.failed else ""
     return f"batch {batch.id}{where}: {STATUS_WORDS.get(batch.status, batch.status)} - {answered}{failed}"
+
+
+def remote_words(state: RemoteState) -> str:
+    """What the endpoint said of a batch (`ask_endpoint`), for a person deciding what to do next."""
+    b = state.batch
+    which = f"batch {b.id}" + (f" ({b.remote_id})" if b.remote_id else "")
+    if state.status is None:
+        return f"{which}: could not be asked: {state.problem}"
+    total = state.total if state.total is not None else b.requests
+    answered = f"{state.answered if state.answered is not None else '?'} of {total} answered"
+    failed = f", {state.failed} failed" if state.failed else ""
+    words = STATUS_WORDS.get(state.status, state.status)
+    if state.status == "completed":
+        return (f"{which}: answered at the endpoint ({answered}{failed}). Resume collects the answers without "
+                "sending anything again.")
+    if state.status in CLOSED:
+        return f"{which}: {words} at the endpoint ({answered}{failed} before it ended)."
+    return f"{which}: {words} at the endpoint, {answered} so far{failed}."
 
 
 @dataclass

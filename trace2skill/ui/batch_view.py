@@ -12,19 +12,24 @@ import streamlit as st
 
 from trace2skill.errors import Trace2SkillError
 from trace2skill.humanize import plural
-from trace2skill.llm.batch import BatchOptions
+from trace2skill.llm.batch import BatchOptions, ask_endpoint
 from trace2skill.llm.config import LLMConfig
-from trace2skill.models import Run
-from trace2skill.runs.batch_mode import STATUS_WORDS, batch_of, ingest_results
+from trace2skill.models import Run, utcnow
+from trace2skill.runs.batch_mode import STATUS_WORDS, batch_of, ingest_results, remote_words
 from trace2skill.settings import batch_price
 from trace2skill.store import Workspace
 from trace2skill.store import batches as batch_store
-from trace2skill.ui.words import as_time, time_column
+from trace2skill.store.batches import Batch
+from trace2skill.ui.words import as_time, time_column, time_html
 
+ASK_HELP = ("One question to the endpoint per open batch (10 s at most), to see whether it is still being answered, "
+            "answered in full or ended. Nothing is stored and nothing is collected: Resume does that, without "
+            "sending anything again.")
 RETRY_WORDS = {"batch": "in a later, smaller batch", "live": "live, one call at a time"}
 AS_OF_HELP = ("When the batch service last told us the state. A running run asks every few seconds; while nothing "
               "executes the run (interrupted, or cancelled after its process stopped), nobody asks again until it "
-              "is resumed, so a batch 'being cancelled' or 'being answered' may have moved on since.")
+              "is resumed, so a batch 'being cancelled' or 'being answered' may have moved on since: 'Ask the "
+              "endpoint now' below says how far it is.")
 
 
 def batch_input(llm: LLMConfig, key: str) -> BatchOptions | None:
@@ -54,8 +59,10 @@ def waiting_for_file(ws: Workspace, run: Run) -> bool:
     return run.status == "stopped" and bool(latest) and latest[0].status == "written"
 
 
-def batch_panel(ws: Workspace, run: Run, key: str) -> None:
-    """The run's batches, newest first; for a run waiting on a batch file, where to bring its answers."""
+def batch_panel(ws: Workspace, run: Run, key: str, at_endpoint: tuple[Batch, ...] = ()) -> None:
+    """The run's batches, newest first; for a run waiting on a batch file, where to bring its answers;
+    for a run nothing executes, its batches still open at the endpoint (`at_endpoint`), which can be
+    asked how far they are."""
     batches = batch_store.list_batches(ws.db, run_id=run.id, limit=200)
     options = batch_of(run)
     if not batches and options is None:
@@ -77,6 +84,20 @@ def batch_panel(ws: Workspace, run: Run, key: str) -> None:
         st.dataframe(frame, hide_index=True, width="stretch", key=f"{key}_batches",
                      column_config={"sent": time_column("sent"), "finished": time_column("finished"),
                                     "state as of": time_column("state as of", help=AS_OF_HELP)})
+        if at_endpoint:
+            _ask_endpoint(run, list(at_endpoint), key)
+
+
+def _ask_endpoint(run: Run, batches: list[Batch], key: str) -> None:
+    """Ask the endpoint how far the open batches of a run nothing executes are; said, not stored."""
+    if st.button("Ask the endpoint now", key=f"{key}_ask_endpoint", icon=":material/sync:", help=ASK_HELP):
+        with st.spinner("Asking the endpoint…"):
+            st.session_state[f"{key}_asked"] = (utcnow(), [remote_words(s) for s in ask_endpoint(run, batches)])
+    asked = st.session_state.get(f"{key}_asked")
+    if asked:
+        st.caption(f"The endpoint said, {time_html(asked[0])} (not stored: the table keeps what the run last saw):",
+                   unsafe_allow_html=True)
+        st.code("\n".join(asked[1]), language=None, wrap_lines=True)
 
 
 def _upload_results(ws: Workspace, run: Run, key: str) -> None:
