@@ -327,9 +327,14 @@ def test_cancelling_a_run_whose_process_died_cancels_its_batch_at_the_endpoint(t
         assert result.exit_code == 0, result.output
         remote = srv.batch_api.batches[batch.remote_id]
         _wait_for(lambda: remote["status"] == "cancelled", timeout=10)
-        assert batch_store.get_batch(ws.db, batch.id).status in ("cancelling", "cancelled")
+        assert batch_store.get_batch(ws.db, batch.id).status == "cancelling"  # as the cancel's answer said
         assert not srv.batch_api.line_counts and srv.request_count == 0
         assert "still open at the endpoint" not in result.output  # it took the cancel
+        # Nobody polls it now; asked, the endpoint says it ended (the table keeps what the run last saw).
+        asked = CliRunner().invoke(main, ["batch", "list", "--ask", "--db", str(db)], catch_exceptions=False)
+        assert (f"  batch {batch.id} ({batch.remote_id}): cancelled at the endpoint (0 of 3 answered before it "
+                "ended).") in asked.output, asked.output
+        assert batch_store.get_batch(ws.db, batch.id).status == "cancelling"
 
 
 def test_the_extract_screen_says_a_dead_runs_batch_is_still_at_the_endpoint():

@@ -427,10 +427,16 @@ def ask_endpoint(run: Run, batches: list[Batch]) -> list[RemoteState]:
     return states
 
 
+def at_endpoint(batches: list[Batch]) -> list[Batch]:
+    """Those of `batches` open at an endpoint's batch API (being cancelled there included): the ones
+    `ask_endpoint` can ask about."""
+    return [b for b in batches if b.is_open and b.mode == "api" and b.remote_id]
+
+
 def open_remote_batches(ws: Workspace, run_id: str) -> list[Batch]:
     """The run's batches still open at an endpoint's batch API, and not being cancelled there."""
-    return [b for b in batch_store.list_batches(ws.db, run_id=run_id, open_only=True)
-            if b.mode == "api" and b.remote_id and b.status != "cancelling"]
+    return [b for b in at_endpoint(batch_store.list_batches(ws.db, run_id=run_id, open_only=True))
+            if b.status != "cancelling"]
 
 
 def left_open_words(batches: list[Batch]) -> str:

@@ -12,7 +12,7 @@ import streamlit as st
 
 from trace2skill.errors import Trace2SkillError
 from trace2skill.humanize import plural
-from trace2skill.llm.batch import BatchOptions, ask_endpoint
+from trace2skill.llm.batch import BatchOptions, ask_endpoint, at_endpoint
 from trace2skill.llm.config import LLMConfig
 from trace2skill.models import Run, utcnow
 from trace2skill.runs.batch_mode import STATUS_WORDS, batch_of, ingest_results, remote_words
@@ -59,10 +59,9 @@ def waiting_for_file(ws: Workspace, run: Run) -> bool:
     return run.status == "stopped" and bool(latest) and latest[0].status == "written"
 
 
-def batch_panel(ws: Workspace, run: Run, key: str, at_endpoint: tuple[Batch, ...] = ()) -> None:
+def batch_panel(ws: Workspace, run: Run, key: str, *, polled: bool = True) -> None:
     """The run's batches, newest first; for a run waiting on a batch file, where to bring its answers;
-    for a run nothing executes, its batches still open at the endpoint (`at_endpoint`), which can be
-    asked how far they are."""
+    for a run nothing executes (`polled` False), the endpoint can be asked how far its open batches are."""
     batches = batch_store.list_batches(ws.db, run_id=run.id, limit=200)
     options = batch_of(run)
     if not batches and options is None:
@@ -84,8 +83,8 @@ def batch_panel(ws: Workspace, run: Run, key: str, at_endpoint: tuple[Batch, ...
         st.dataframe(frame, hide_index=True, width="stretch", key=f"{key}_batches",
                      column_config={"sent": time_column("sent"), "finished": time_column("finished"),
                                     "state as of": time_column("state as of", help=AS_OF_HELP)})
-        if at_endpoint:
-            _ask_endpoint(run, list(at_endpoint), key)
+        if not polled and (askable := at_endpoint(batches)):
+            _ask_endpoint(run, askable, key)
 
 
 def _ask_endpoint(run: Run, batches: list[Batch], key: str) -> None:

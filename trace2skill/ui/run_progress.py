@@ -148,7 +148,7 @@ def _panel_body(ws: Workspace, run_id: str, was_active: bool, key: str, extra: C
     render_run_timeline(ws, state.run, key)
     if extra is not None:
         extra(state)
-    batch_panel(ws, run, key, state.open_batches)
+    batch_panel(ws, run, key, polled=state.alive)
     _notes(ws, state)
     if show_items:
         _items(ws, run_id, {s: getattr(p, s) for s in ITEM_STATUSES}, key)
