@@ -51,15 +51,16 @@ def _asked(ws: Workspace, run_ids: list[str | None]) -> list[str]:
     """What the endpoint says of the open batches of each of these runs that nothing executes."""
     from trace2skill.llm.batch import ask_endpoint, at_endpoint
     from trace2skill.runs.batch_mode import remote_words
-    from trace2skill.runs.state import describe
+    from trace2skill.runs.state import is_alive
     from trace2skill.store import batches as batch_store
+    from trace2skill.store.runs import get_run
 
     lines = []
     for run_id in dict.fromkeys(r for r in run_ids if r):
-        state = describe(ws, run_id)
-        askable = [] if state.alive else at_endpoint(batch_store.list_batches(ws.db, run_id=run_id, open_only=True))
+        run = get_run(ws.db, run_id)
+        askable = [] if is_alive(run) else at_endpoint(batch_store.list_batches(ws.db, run_id=run_id, open_only=True))
         if askable:
-            lines += [remote_words(s) for s in ask_endpoint(state.run, askable)]
+            lines += [remote_words(s) for s in ask_endpoint(run, askable)]
     return lines
 
 

@@ -341,16 +341,20 @@ class BatchSender:
                     self._resolve(r.custom_id, r)
 
 
+def at_endpoint(batches: list[Batch]) -> list[Batch]:
+    """Those of `batches` open at an endpoint's batch API (being cancelled there included): the ones a
+    cancel or `ask_endpoint` reaches."""
+    return [b for b in batches if b.is_open and b.mode == "api" and b.remote_id]
+
+
 def cancel_batches(ws: Workspace, run_id: str | None, sdk: openai.OpenAI) -> int:
     """Cancel the run's batches still open at the endpoint, which would go on running (and being
     paid for) with nobody waiting. Returns how many the endpoint took the cancel of; a batch it
     refused keeps its state (a resumed run waits for it)."""
     cancelled = 0
-    for batch in batch_store.list_batches(ws.db, run_id=run_id, open_only=True):
-        if batch.mode != "api" or not batch.remote_id:
-            continue
+    for batch in at_endpoint(batch_store.list_batches(ws.db, run_id=run_id, open_only=True)):
         try:
-            remote = sdk.batches.cancel(batch.remote_id)
+            remote = sdk.batches.cancel(str(batch.remote_id))
         except openai.OpenAIError as exc:
             log.warning("cancelling batch %s (%s): %s", batch.id, batch.remote_id, classify(exc).message)
             continue
@@ -378,7 +382,7 @@ def cancel_orphaned(ws: Workspace, run: Run) -> int:
     """A cancelled batch run that no process is executing (interrupted: its process died): cancel
     its open batches at the endpoint its config names. 0 when the run sends no batches or has none
     open."""
-    if not any(b.remote_id for b in batch_store.list_batches(ws.db, run_id=run.id, open_only=True)):
+    if not at_endpoint(batch_store.list_batches(ws.db, run_id=run.id, open_only=True)):
         return 0
     sdk = _endpoint_of(run)  # an endpoint that does not answer is left (and said)
     if sdk is None:
@@ -425,12 +429,6 @@ def ask_endpoint(run: Run, batches: list[Batch]) -> list[RemoteState]:
     finally:
         sdk.close()
     return states
-
-
-def at_endpoint(batches: list[Batch]) -> list[Batch]:
-    """Those of `batches` open at an endpoint's batch API (being cancelled there included): the ones
-    `ask_endpoint` can ask about."""
-    return [b for b in batches if b.is_open and b.mode == "api" and b.remote_id]
 
 
 def open_remote_batches(ws: Workspace, run_id: str) -> list[Batch]:
